@@ -1,0 +1,214 @@
+import type { ErrorInfo, JobEnvelope } from '../envelope/job-envelope.js';
+
+/**
+ * What a driver can do natively, what it emulates, and what it cannot do. Code (the worker, the
+ * contract suite, the CLI) branches on these flags, never on the driver's class.
+ */
+export interface DriverCapabilities {
+  /** Delayed delivery: `native` in the backend, `emulated` by the driver, `none` (runs at once). */
+  readonly delay: 'native' | 'emulated' | 'none';
+  /** Priority ordering across jobs of one queue (lower number first). */
+  readonly priority: boolean;
+  /** Leases that expire and redeliver: `native`, `emulated`, or `none` (inline execution). */
+  readonly lease: 'native' | 'emulated' | 'none';
+  /** `extend()` prolongs a held lease. */
+  readonly extend: boolean;
+  /** `reserve()` blocks up to `waitMs` without busy polling. */
+  readonly blockingReserve: boolean;
+  /** Dead letters kept in the backend's own facility (`native`) or a table/key (`store`). */
+  readonly deadLetter: 'native' | 'store';
+  /** `push()` with many envelopes costs one round trip (or a few), not one per envelope. */
+  readonly bulkPush: boolean;
+  /** `push(…, { transaction })` enqueues inside the application's own transaction. */
+  readonly transactionalPush: boolean;
+  /** Unique keys are enforced: a push whose `uniqueKey` is held is skipped. */
+  readonly uniqueKeys: boolean;
+  /** Jobs run inside `push()` itself (the sync driver); reserve() never returns work. */
+  readonly inline: boolean;
+  /** `release()` stores the updated envelope it is given (failure history for the next delivery). */
+  readonly rewriteOnRelease: boolean;
+  /** Largest encoded envelope the backend accepts, in bytes; undefined when only memory bounds it. */
+  readonly maxMessageBytes?: number;
+}
+
+/** Options of {@link QueueDriver.push}. */
+export interface PushOptions {
+  /**
+   * A driver-specific transaction handle (e.g. a pg client inside BEGIN) to enqueue through, so
+   * that a rollback enqueues nothing. Drivers without `transactionalPush` reject it.
+   */
+  readonly transaction?: unknown;
+}
+
+/** Outcome of a push. */
+export interface PushResult {
+  /** Ids of the envelopes stored. */
+  readonly pushed: readonly string[];
+  /** Ids skipped because another job held their `uniqueKey`. */
+  readonly skipped: readonly string[];
+}
+
+/** Options of {@link QueueDriver.reserve}. */
+export interface ReserveOptions {
+  /** How long the reservation is held before the job becomes available again, in ms. */
+  readonly leaseMs: number;
+  /** How long to wait for a job when none is ready, in ms; 0 returns at once. */
+  readonly waitMs: number;
+  /** Aborting it ends a waiting reserve early with `undefined`. */
+  readonly signal?: AbortSignal;
+}
+
+/** A leased delivery of one job. */
+export interface Reservation {
+  /** Fencing token: settling with it succeeds only while this delivery holds the lease. */
+  readonly token: string;
+  /** The job id (also present on envelope when it decoded). */
+  readonly id: string;
+  /** The queue it was reserved from. */
+  readonly queue: string;
+  /** Deliveries so far including this one, counted atomically with the claim (>= 1). */
+  readonly deliveryCount: number;
+  /** Epoch ms (backend clock where it has one) when the lease runs out. */
+  readonly leaseExpiresAt: number;
+  /** The decoded envelope; absent exactly when `poison` is set. */
+  readonly envelope?: JobEnvelope;
+  /** A body that could not be decoded: the raw text and the decode error. */
+  readonly poison?: { readonly raw: string; readonly error: Error };
+}
+
+/** Options of {@link QueueDriver.release}. */
+export interface ReleaseOptions {
+  /** Delay before the job is available again, in ms (0 = at once). */
+  readonly delayMs: number;
+  /** Envelope to store for the next delivery (drivers with `rewriteOnRelease`; others ignore it). */
+  readonly envelope?: JobEnvelope;
+}
+
+/** Why a job was dead-lettered. */
+export type DeadLetterReason =
+  /** The handler failed on its last allowed attempt, or threw UnrecoverableError. */
+  | 'failed'
+  /** The stored body could not be decoded. */
+  | 'poison'
+  /** No handler is registered for the job name. */
+  | 'unknown-job'
+  /** Reserved with its delivery count already past the limit (earlier deliveries died). */
+  | 'max-deliveries'
+  /** The handler ran past its timeout on its last allowed attempt. */
+  | 'timeout';
+
+/** What {@link QueueDriver.deadLetter} records. Times are epoch ms. */
+export interface JobFailure {
+  readonly reason: DeadLetterReason;
+  readonly error: ErrorInfo;
+  /** Deliveries made, including the last. */
+  readonly attempts: number;
+  readonly firstFailedAt: number;
+  readonly failedAt: number;
+}
+
+/** A dead-lettered job as the store returns it. */
+export interface DeadLetterEntry {
+  readonly id: string;
+  readonly queue: string;
+  /** Job name, or `undefined` for a poison body. */
+  readonly name: string | undefined;
+  /** The envelope, or `undefined` for a poison body (see `raw`). */
+  readonly envelope: JobEnvelope | undefined;
+  /** The undecodable body of a poison message. */
+  readonly raw?: string;
+  readonly reason: DeadLetterReason;
+  readonly error: ErrorInfo;
+  readonly attempts: number;
+  readonly firstFailedAt: number;
+  readonly failedAt: number;
+}
+
+/** Filters for listing and bulk operations on dead letters. */
+export interface DeadLetterFilter {
+  /** Only entries of this queue. */
+  readonly queue?: string;
+  /** Only entries whose last failure is older than this epoch ms. */
+  readonly failedBefore?: number;
+}
+
+/** Paging for {@link DeadLetterStore.list}. */
+export interface DeadLetterListOptions extends DeadLetterFilter {
+  /** At most this many entries; default 100. */
+  readonly limit?: number;
+  /** Skip this many entries first; default 0. */
+  readonly offset?: number;
+}
+
+/** The dead-letter store of a driver. */
+export interface DeadLetterStore {
+  /** Entries, most recently failed first. */
+  list(options?: DeadLetterListOptions): Promise<DeadLetterEntry[]>;
+  /** One entry by job id; `undefined` when there is none. */
+  get(id: string): Promise<DeadLetterEntry | undefined>;
+  /**
+   * Moves an entry back to its queue as a fresh delivery (count reset, available now); returns
+   * false when there is no such entry. Poison bodies cannot be retried and throw.
+   */
+  retry(id: string): Promise<boolean>;
+  /** Retries every entry matching the filter (poison bodies excepted); returns how many. */
+  retryAll(filter?: DeadLetterFilter): Promise<number>;
+  /** Deletes entries matching the filter; returns how many. */
+  purge(filter?: DeadLetterFilter): Promise<number>;
+  /** How many entries match the filter. */
+  count(filter?: DeadLetterFilter): Promise<number>;
+}
+
+/** Counts of one queue. */
+export interface QueueStats {
+  readonly queue: string;
+  /** Available now. */
+  readonly ready: number;
+  /** Waiting for their `availableAt`. */
+  readonly delayed: number;
+  /** Leased by a worker (including leases that ran out but were not reclaimed yet). */
+  readonly reserved: number;
+  /** In the dead-letter store for this queue. */
+  readonly dead: number;
+  /** Epoch ms at which the oldest ready job became available; undefined when none is ready. */
+  readonly oldestReadyAt: number | undefined;
+}
+
+/**
+ * The contract every backend implements. At-least-once delivery: a reserved job is leased; a lease
+ * that runs out makes the job available again; no job is handed to two workers while its lease
+ * holds. The driver owns its connection. Every method after `close()` throws DriverClosedError.
+ */
+export interface QueueDriver {
+  /** Short backend name used in errors and metrics (`redis`, `postgres`, `sqlite`, …). */
+  readonly name: string;
+  readonly capabilities: DriverCapabilities;
+  /**
+   * Stores envelopes (ready, or delayed until `availableAt`). All or nothing where the backend
+   * allows. Throws PayloadTooLargeError above `capabilities.maxMessageBytes`.
+   */
+  push(envelopes: readonly JobEnvelope[], options?: PushOptions): Promise<PushResult>;
+  /**
+   * Claims the next ready job from the first non-empty queue in `queues` (priority order, then
+   * FIFO), counting the delivery atomically with the claim. Expired leases are reclaimable.
+   * Resolves `undefined` when nothing arrived within `waitMs` or the signal aborted.
+   */
+  reserve(queues: readonly string[], options: ReserveOptions): Promise<Reservation | undefined>;
+  /** Deletes a completed job. A no-op when it is already gone; LeaseLostError when another holds it. */
+  ack(reservation: Reservation): Promise<void>;
+  /** Makes the job available again after `delayMs`; LeaseLostError when the lease was lost. */
+  release(reservation: Reservation, options: ReleaseOptions): Promise<void>;
+  /** Prolongs the lease to `leaseMs` from now; returns the new expiry (epoch ms). LeaseLostError when lost. */
+  extend(reservation: Reservation, leaseMs: number): Promise<number>;
+  /** Moves the job into the dead-letter store with `failure`; LeaseLostError when the lease was lost. */
+  deadLetter(reservation: Reservation, failure: JobFailure): Promise<void>;
+  readonly deadLetters: DeadLetterStore;
+  /** Counts of one queue. */
+  stats(queue: string): Promise<QueueStats>;
+  /** One round trip to the backend; resolves its duration in ms, or throws DriverConnectionError. */
+  ping(): Promise<number>;
+  /** Deletes every ready and delayed job of `queue` (not reserved ones, not dead letters); returns how many. */
+  purge(queue: string): Promise<number>;
+  /** Lets in-flight calls finish, refuses new ones, releases what the driver created. Idempotent. */
+  close(): Promise<void>;
+}

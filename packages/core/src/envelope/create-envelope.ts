@@ -1,0 +1,37 @@
+import { randomUUID } from 'node:crypto';
+import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
+import { ENVELOPE_VERSION, type JobEnvelope, NO_CALLBACKS } from './job-envelope.js';
+
+/** Fields of {@link createEnvelope}; everything but `name` and `queue` has a default. */
+export type EnvelopeInit = Partial<Omit<JobEnvelope, 'v'>> & Pick<JobEnvelope, 'name'>;
+
+/** Default queue name. */
+export const DEFAULT_QUEUE = 'default';
+
+/** Builds a v1 envelope with defaults (id, times, priority 20, one attempt, no retry, no callbacks). */
+export function createEnvelope(init: EnvelopeInit): JobEnvelope {
+  const now = Date.now();
+  const envelope: JobEnvelope = {
+    v: ENVELOPE_VERSION,
+    id: init.id ?? randomUUID(),
+    name: init.name,
+    queue: init.queue ?? DEFAULT_QUEUE,
+    payload: init.payload,
+    priority: init.priority ?? 20,
+    maxAttempts: init.maxAttempts ?? 1,
+    createdAt: init.createdAt ?? now,
+    availableAt: init.availableAt ?? init.createdAt ?? now,
+    retry: init.retry ?? { type: 'none' },
+    callbacks: init.callbacks ?? NO_CALLBACKS,
+    ...(init.timeoutMs === undefined ? {} : { timeoutMs: init.timeoutMs }),
+    ...(init.uniqueKey === undefined ? {} : { uniqueKey: init.uniqueKey }),
+    ...(init.parent === undefined ? {} : { parent: init.parent }),
+    ...(init.trace === undefined ? {} : { trace: init.trace }),
+    ...(init.failure === undefined ? {} : { failure: init.failure }),
+    ...(init.meta === undefined ? {} : { meta: init.meta }),
+  };
+  if (!Number.isInteger(envelope.maxAttempts) || envelope.maxAttempts < 1) {
+    throw new InvalidArgumentError(`maxAttempts: expected an integer >= 1, got ${envelope.maxAttempts}`);
+  }
+  return envelope;
+}

@@ -1,0 +1,14 @@
+export { ConfigError } from './config-error.js';
+export { DriverClosedError } from './driver-closed-error.js';
+export { DriverConnectionError } from './driver-connection-error.js';
+export { DriverError } from './driver-error.js';
+export { InvalidArgumentError } from './invalid-argument-error.js';
+export { JobTimeoutError } from './job-timeout-error.js';
+export { LeaseLostError } from './lease-lost-error.js';
+export { PayloadDecodeError } from './payload-decode-error.js';
+export { PayloadTooLargeError } from './payload-too-large-error.js';
+export { isQueueError, QueueError, type QueueErrorCode, type QueueErrorOptions } from './queue-error.js';
+export { SerializationError } from './serialization-error.js';
+export { UnknownJobError } from './unknown-job-error.js';
+export { UnrecoverableError } from './unrecoverable-error.js';
+export { UnsupportedError } from './unsupported-error.js';
