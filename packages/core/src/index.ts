@@ -1,3 +1,5 @@
+export { DeadLetterQueue, type DeadLetterQuery } from './dead-letter/dead-letter-queue.js';
+export { BASELINE_CAPABILITIES, isValidQueueName, QUEUE_NAME_PATTERN } from './driver/default-capabilities.js';
 export type {
   DeadLetterEntry,
   DeadLetterFilter,
@@ -14,12 +16,11 @@ export type {
   Reservation,
   ReserveOptions,
 } from './driver/queue-driver.js';
-export { BASELINE_CAPABILITIES, isValidQueueName, QUEUE_NAME_PATTERN } from './driver/default-capabilities.js';
 export { createEnvelope, DEFAULT_QUEUE, type EnvelopeInit } from './envelope/create-envelope.js';
 export {
   ENVELOPE_VERSION,
-  encodeEnvelope,
   type ErrorInfo,
+  encodeEnvelope,
   type FailureHistory,
   fromBackend,
   type JobCallbacks,
@@ -37,6 +38,31 @@ export {
   type PayloadSerializerOptions,
 } from './envelope/payload-serializer.js';
 export * from './errors/index.js';
+export { followUpEnvelopes } from './job/follow-up.js';
+export { type DispatchOptions, dispatchMany, Job, type JobDefaults, type JobDispatcher } from './job/job.js';
+export type { JobContext } from './job/job-context.js';
+export { defineJob, type JobDefinition, type JobHandler } from './job/job-definition.js';
+export { assertJobName, JOB_NAME_PATTERN } from './job/job-identity.js';
+export { JobRegistry } from './job/job-registry.js';
+export type { JobStatus } from './job/job-state.js';
 export { MAX_PRIORITY, Priority, type PriorityInput, resolvePriority } from './job/priority.js';
+export {
+  createLogger,
+  DEFAULT_SENSITIVE_KEYS,
+  type LogFields,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  type LogRecord,
+  MASK,
+  maskSensitive,
+  silentLogger,
+} from './logger/logger.js';
+export { type ConnectionDefinition, type ManagerDispatchOptions, QueueManager, type QueueManagerConfig } from './manager/queue-manager.js';
 export { MemoryRateLimitStore } from './rate-limit/memory-rate-limit-store.js';
 export type { RateLimitDecision, RateLimitRule, RateLimitStore } from './rate-limit/rate-limit-store.js';
+export { type DelayResult, RetryPolicy } from './retry/retry-policy.js';
+export { type ExecutionOutcome, JobExecutor, type JobExecutorOptions } from './worker/job-executor.js';
+export { type FailureOutcome, RequeueHelper } from './worker/requeue-helper.js';
+export { Worker, type WorkerOptions, type WorkerRateLimitOptions } from './worker/worker.js';
+export type { JobEventBase, StopReason, WorkerEventMap } from './worker/worker-events.js';

@@ -1,6 +1,8 @@
 import { PayloadDecodeError } from '../errors/payload-decode-error.js';
 import type { JsonValue } from './payload-serializer.js';
 
+export type { JsonValue };
+
 /** The envelope version this code writes. */
 export const ENVELOPE_VERSION = 1;
 

@@ -1,0 +1,191 @@
+import type { QueueDriver, Reservation } from '../driver/queue-driver.js';
+import { type JobEnvelope, type JsonValue, toErrorInfo } from '../envelope/job-envelope.js';
+import { PayloadSerializer } from '../envelope/payload-serializer.js';
+import { JobTimeoutError } from '../errors/job-timeout-error.js';
+import { LeaseLostError } from '../errors/lease-lost-error.js';
+import { QueueError } from '../errors/queue-error.js';
+import { UnknownJobError } from '../errors/unknown-job-error.js';
+import { UnrecoverableError } from '../errors/unrecoverable-error.js';
+import type { JobContext } from '../job/job-context.js';
+import { followUpEnvelopes } from '../job/follow-up.js';
+import type { JobRegistry } from '../job/job-registry.js';
+import type { Logger } from '../logger/logger.js';
+import { eventBase, RequeueHelper } from './requeue-helper.js';
+import type { WorkerEventMap } from './worker-events.js';
+
+type Emit = <K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K]) => void;
+
+/** How one delivery ended. */
+export type ExecutionOutcome = 'completed' | 'retrying' | 'dead-lettered' | 'released' | 'lease-lost';
+
+/** Options of {@link JobExecutor}. */
+export interface JobExecutorOptions {
+  readonly driver: QueueDriver;
+  readonly registry: JobRegistry;
+  readonly logger: Logger;
+  readonly emit: Emit;
+  /** Lease length to renew to, in ms. */
+  readonly leaseMs: number;
+  /** Heartbeat period, in ms; default leaseMs / 3. */
+  readonly heartbeatMs?: number;
+  /** Time limit of a delivery whose envelope has no timeoutMs; undefined = none. */
+  readonly defaultTimeoutMs?: number;
+  readonly serializer?: PayloadSerializer;
+  readonly now?: () => number;
+}
+
+/** Thrown into a handler's signal when the worker hands the job back at shutdown. */
+class ShutdownAbort extends QueueError {
+  constructor() {
+    super('DRIVER_CLOSED', 'worker is shutting down: the job is released for another worker');
+  }
+}
+
+/**
+ * Runs one reservation: poison and unknown names and over-delivered jobs go to the dead-letter store;
+ * otherwise the handler runs with a timeout, a lease heartbeat and an abort signal, and the outcome
+ * is settled: ack plus `then`/`finally` follow-ups on success, RequeueHelper on failure, release
+ * when the worker is shutting down.
+ */
+export class JobExecutor {
+  readonly requeue: RequeueHelper;
+  readonly #o: JobExecutorOptions;
+  readonly #serializer: PayloadSerializer;
+  readonly #now: () => number;
+
+  constructor(options: JobExecutorOptions) {
+    this.#o = options;
+    this.#serializer = options.serializer ?? new PayloadSerializer();
+    this.#now = options.now ?? Date.now;
+    this.requeue = new RequeueHelper({ driver: options.driver, logger: options.logger, emit: options.emit, ...(options.now ? { now: options.now } : {}) });
+  }
+
+  /**
+   * Executes a delivery. `shutdown` aborting means: hand the job back unfinished. Driver errors while
+   * settling are reported as `error` events, not thrown: the lease then runs out and the job returns.
+   */
+  async execute(reservation: Reservation, shutdown?: AbortSignal): Promise<ExecutionOutcome> {
+    try {
+      return await this.#execute(reservation, shutdown);
+    } catch (error) {
+      if (error instanceof LeaseLostError) {
+        this.#o.logger.warn('lease lost before the job was settled; another delivery owns it now', { id: reservation.id });
+        return 'lease-lost';
+      }
+      this.#o.emit('error', { error: error as Error, during: `settling job ${reservation.id}` });
+      return 'released';
+    }
+  }
+
+  async #execute(reservation: Reservation, shutdown?: AbortSignal): Promise<ExecutionOutcome> {
+    const { requeue } = this;
+    if (reservation.poison !== undefined) {
+      await requeue.deadLetter(reservation, 'poison', reservation.poison.error);
+      return 'dead-lettered';
+    }
+    const envelope = reservation.envelope as JobEnvelope;
+    if (reservation.deliveryCount > envelope.maxAttempts) {
+      const error = new UnrecoverableError(
+        `delivered ${reservation.deliveryCount} times with maxAttempts ${envelope.maxAttempts}: earlier deliveries ended without settling (the worker crashed or was killed)`,
+      );
+      await requeue.deadLetter(reservation, 'max-deliveries', error);
+      return 'dead-lettered';
+    }
+    const definition = this.#o.registry.get(envelope.name);
+    if (definition === undefined) {
+      const known = this.#o.registry.names();
+      const error = new UnknownJobError(`no handler is registered for job "${envelope.name}" in this worker (registered: ${known.length ? known.join(', ') : 'none'})`);
+      await requeue.deadLetter(reservation, 'unknown-job', error);
+      return 'dead-lettered';
+    }
+
+    const controller = new AbortController();
+    const started = this.#now();
+    const timeoutMs = envelope.timeoutMs ?? this.#o.defaultTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    let heartbeat: NodeJS.Timeout | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    });
+    aborted.catch(() => {});
+    const onShutdown = () => controller.abort(new ShutdownAbort());
+    if (shutdown?.aborted) onShutdown();
+    shutdown?.addEventListener('abort', onShutdown, { once: true });
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => controller.abort(new JobTimeoutError(`job ${envelope.name} (${envelope.id}) exceeded its timeout of ${timeoutMs} ms`)), timeoutMs);
+    }
+    const driver = this.#o.driver;
+    const extendLease = async (leaseMs: number = this.#o.leaseMs): Promise<number> => {
+      try {
+        return await driver.extend(reservation, leaseMs);
+      } catch (error) {
+        if (error instanceof LeaseLostError) controller.abort(error);
+        throw error;
+      }
+    };
+    if (driver.capabilities.extend && driver.capabilities.lease !== 'none') {
+      heartbeat = setInterval(() => {
+        extendLease().catch((error: Error) => {
+          if (!(error instanceof LeaseLostError)) this.#o.emit('error', { error, during: `extending the lease of job ${envelope.id}` });
+        });
+      }, this.#o.heartbeatMs ?? Math.max(10, Math.floor(this.#o.leaseMs / 3)));
+      heartbeat.unref();
+    }
+    const log = this.#o.logger.child({ job: envelope.name, jobId: envelope.id });
+    const ctx: JobContext = {
+      id: envelope.id,
+      name: envelope.name,
+      queue: reservation.queue,
+      attempt: reservation.deliveryCount,
+      maxAttempts: envelope.maxAttempts,
+      signal: controller.signal,
+      log,
+      parent: envelope.parent,
+      extendLease,
+      envelope,
+    };
+
+    let result: unknown;
+    let failure: unknown;
+    let failed = false;
+    try {
+      result = await Promise.race([Promise.resolve().then(() => definition.handler(envelope.payload as never, ctx)), aborted]);
+    } catch (error) {
+      failed = true;
+      failure = error;
+    } finally {
+      if (timer) clearTimeout(timer);
+      if (heartbeat) clearInterval(heartbeat);
+      shutdown?.removeEventListener('abort', onShutdown);
+    }
+    const durationMs = this.#now() - started;
+
+    if (failed) {
+      if (failure instanceof LeaseLostError) return 'lease-lost';
+      if (failure instanceof ShutdownAbort) {
+        await driver.release(reservation, { delayMs: 0 });
+        this.#o.emit('released', eventBase(reservation));
+        return 'released';
+      }
+      this.#o.emit('failed', { ...eventBase(reservation), durationMs, error: toErrorInfo(failure) });
+      return requeue.fail(reservation, failure, { timedOut: failure instanceof JobTimeoutError });
+    }
+
+    const followUps = [...envelope.callbacks.then, ...envelope.callbacks.finally];
+    if (followUps.length > 0) {
+      try {
+        this.#serializer.assertSerializable(result, `result of ${envelope.name}`);
+      } catch (error) {
+        // A result its follow-ups cannot receive is a bug in the handler, not a passing fault.
+        const reason = new UnrecoverableError((error as Error).message, { cause: error });
+        this.#o.emit('failed', { ...eventBase(reservation), durationMs, error: toErrorInfo(reason) });
+        return requeue.fail(reservation, reason);
+      }
+      const parent = { id: envelope.id, name: envelope.name, status: 'completed' as const, ...(result === undefined ? {} : { result: result as JsonValue }) };
+      await driver.push(followUpEnvelopes(followUps, parent, this.#now()));
+    }
+    await driver.ack(reservation);
+    this.#o.emit('completed', { ...eventBase(reservation), durationMs, result });
+    return 'completed';
+  }
+}

@@ -1,0 +1,78 @@
+import type { DeadLetterReason, QueueDriver, Reservation } from '../driver/queue-driver.js';
+import { type ErrorInfo, type JobEnvelope, toErrorInfo } from '../envelope/job-envelope.js';
+import { UnrecoverableError } from '../errors/unrecoverable-error.js';
+import { followUpEnvelopes } from '../job/follow-up.js';
+import type { Logger } from '../logger/logger.js';
+import { RetryPolicy } from '../retry/retry-policy.js';
+import type { JobEventBase, WorkerEventMap } from './worker-events.js';
+
+type Emit = <K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K]) => void;
+
+/** What became of a failed delivery. */
+export type FailureOutcome = 'retrying' | 'dead-lettered';
+
+/**
+ * The single place that finalises a failed delivery. It reads the delivery count the driver took
+ * at claim (never counting again itself), retries with the policy's delay while attempts remain,
+ * or dead-letters and dispatches the job's `catch` and `finally` follow-ups.
+ */
+export class RequeueHelper {
+  readonly #driver: QueueDriver;
+  readonly #log: Logger;
+  readonly #emit: Emit;
+  readonly #now: () => number;
+
+  constructor(options: { driver: QueueDriver; logger: Logger; emit: Emit; now?: () => number }) {
+    this.#driver = options.driver;
+    this.#log = options.logger;
+    this.#emit = options.emit;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Retries or dead-letters a delivery whose handler failed (or timed out). */
+  async fail(reservation: Reservation, error: unknown, options: { timedOut?: boolean } = {}): Promise<FailureOutcome> {
+    const envelope = reservation.envelope as JobEnvelope;
+    const info = toErrorInfo(error);
+    const now = this.#now();
+    const attempts = reservation.deliveryCount;
+    const unrecoverable = error instanceof UnrecoverableError;
+    if (!unrecoverable && attempts < envelope.maxAttempts) {
+      const { delayMs } = new RetryPolicy(envelope.retry).delayFor(attempts, now);
+      const failure = { firstFailedAt: envelope.failure?.firstFailedAt ?? now, lastFailedAt: now, lastError: info };
+      await this.#driver.release(reservation, { delayMs, envelope: { ...envelope, failure } });
+      this.#emit('retrying', { ...eventBase(reservation), delayMs, error: info });
+      return 'retrying';
+    }
+    await this.deadLetter(reservation, options.timedOut === true ? 'timeout' : 'failed', info);
+    return 'dead-lettered';
+  }
+
+  /** Moves a delivery to the dead-letter store with `reason`, then dispatches catch/finally follow-ups. */
+  async deadLetter(reservation: Reservation, reason: DeadLetterReason, error: ErrorInfo | Error): Promise<void> {
+    const info = error instanceof Error ? toErrorInfo(error) : error;
+    const now = this.#now();
+    const envelope = reservation.envelope;
+    // Follow-ups go first: were the process to die between the two steps, the job is delivered
+    // again and they may be dispatched twice (at-least-once), but never lost.
+    if (envelope !== undefined) {
+      const descriptors = [...envelope.callbacks.catch, ...envelope.callbacks.finally];
+      if (descriptors.length > 0) {
+        await this.#driver.push(followUpEnvelopes(descriptors, { id: envelope.id, name: envelope.name, status: 'failed', error: info }, now));
+      }
+    }
+    await this.#driver.deadLetter(reservation, {
+      reason,
+      error: info,
+      attempts: reservation.deliveryCount,
+      firstFailedAt: envelope?.failure?.firstFailedAt ?? now,
+      failedAt: now,
+    });
+    this.#log.warn('job dead-lettered', { id: reservation.id, name: envelope?.name, queue: reservation.queue, reason, error: info.message });
+    this.#emit('dead-lettered', { ...eventBase(reservation), reason, error: info });
+  }
+}
+
+/** The common event fields of a reservation. */
+export function eventBase(reservation: Reservation): JobEventBase {
+  return { id: reservation.id, name: reservation.envelope?.name, queue: reservation.queue, attempt: reservation.deliveryCount };
+}

@@ -1,0 +1,36 @@
+import type { DeadLetterReason, Reservation } from '../driver/queue-driver.js';
+import type { ErrorInfo } from '../envelope/job-envelope.js';
+
+/** Fields common to every per-job event. */
+export interface JobEventBase {
+  readonly id: string;
+  readonly name: string | undefined;
+  readonly queue: string;
+  /** Delivery number (1 = first). */
+  readonly attempt: number;
+}
+
+/** Payloads of the worker's lifecycle events. */
+export interface WorkerEventMap {
+  /** A job was reserved; `waitMs` is the time from availableAt to reservation. */
+  reserved: [JobEventBase & { readonly waitMs: number; readonly reservation: Reservation }];
+  /** A handler finished and the job was acknowledged. */
+  completed: [JobEventBase & { readonly durationMs: number; readonly result: unknown }];
+  /** A handler failed (whether it will be retried or dead-lettered follows). */
+  failed: [JobEventBase & { readonly durationMs: number; readonly error: ErrorInfo }];
+  /** A failed job was released for another attempt. */
+  retrying: [JobEventBase & { readonly delayMs: number; readonly error: ErrorInfo }];
+  /** A job went to the dead-letter store. */
+  'dead-lettered': [JobEventBase & { readonly reason: DeadLetterReason; readonly error: ErrorInfo }];
+  /** A job was handed back unfinished (shutdown after the grace period). */
+  released: [JobEventBase];
+  /** A reserve found nothing (emitted once per idle period). */
+  idle: [];
+  /** Something went wrong outside a handler (a driver call); the worker carries on. */
+  error: [{ readonly error: Error; readonly during: string }];
+  /** The worker stopped; `reason` says why. */
+  stopped: [{ readonly reason: StopReason; readonly processed: number }];
+}
+
+/** Why a worker stopped. */
+export type StopReason = 'requested' | 'signal' | 'max-jobs' | 'max-runtime' | 'memory' | 'empty';

@@ -1,0 +1,340 @@
+import { EventEmitter } from 'node:events';
+import { DEFAULT_QUEUE } from '../envelope/create-envelope.js';
+import { isValidQueueName } from '../driver/default-capabilities.js';
+import type { QueueDriver, Reservation } from '../driver/queue-driver.js';
+import type { PayloadSerializer } from '../envelope/payload-serializer.js';
+import { ConfigError } from '../errors/config-error.js';
+import type { JobDefinition } from '../job/job-definition.js';
+import { JobRegistry } from '../job/job-registry.js';
+import { type Logger, silentLogger } from '../logger/logger.js';
+import type { RateLimitRule, RateLimitStore } from '../rate-limit/rate-limit-store.js';
+import { JobExecutor } from './job-executor.js';
+import type { StopReason, WorkerEventMap } from './worker-events.js';
+
+/** Rate limits a worker honours before taking jobs. */
+export interface WorkerRateLimitOptions {
+  /** Where buckets live; share one backend-backed store across processes for a global limit. */
+  readonly store: RateLimitStore;
+  /** A bucket per queue name. Queues without a rule are not limited. */
+  readonly queues: Readonly<Record<string, RateLimitRule>>;
+  /** Optional group key per job (e.g. a tenant): the bucket becomes `queue:group`. */
+  readonly groupKey?: (reservation: Reservation) => string | undefined;
+}
+
+/** Options of {@link Worker}. */
+export interface WorkerOptions {
+  readonly driver: QueueDriver;
+  /** Handlers this worker runs. */
+  readonly jobs: JobRegistry | readonly JobDefinition<never, unknown>[];
+  /** Queues in priority order: a job in an earlier queue is taken first. Default `['default']`. */
+  readonly queues?: readonly string[];
+  /** Jobs run at once; default 1. */
+  readonly concurrency?: number;
+  /** Lease per delivery, renewed by a heartbeat while the handler runs; default 30,000 ms. */
+  readonly leaseMs?: number;
+  /** Heartbeat period; default leaseMs / 3. */
+  readonly heartbeatMs?: number;
+  /** How long one reserve call waits for work; default 5,000 ms. */
+  readonly waitMs?: number;
+  /** Pause after a driver error before reserving again; default 1,000 ms. */
+  readonly errorBackoffMs?: number;
+  /** Time limit of a job that sets none; default none. */
+  readonly defaultTimeoutMs?: number;
+  /** How long stop() lets in-flight jobs finish before releasing them; default 30,000 ms. */
+  readonly shutdownGraceMs?: number;
+  /** Stop after this many jobs were taken. */
+  readonly maxJobs?: number;
+  /** Stop reserving after this long, in ms. */
+  readonly maxRuntimeMs?: number;
+  /** Stop reserving once the resident set exceeds this many MiB. */
+  readonly maxMemoryMb?: number;
+  /** Stop when a reserve finds nothing and no job is in flight (a drain, `queue work --once`). */
+  readonly stopWhenEmpty?: boolean;
+  /** Stop gracefully on SIGTERM and SIGINT; default false. */
+  readonly handleSignals?: boolean;
+  readonly rateLimit?: WorkerRateLimitOptions;
+  readonly logger?: Logger;
+  readonly serializer?: PayloadSerializer;
+}
+
+type Listener<K extends keyof WorkerEventMap> = (...args: WorkerEventMap[K]) => void;
+
+const positive = (value: number | undefined, key: string, fallback: number, allowZero = false): number => {
+  const result = value ?? fallback;
+  if (!Number.isFinite(result) || result < 0 || (!allowZero && result === 0)) {
+    throw new ConfigError(`worker option ${key}: expected a number ${allowZero ? '>= 0' : '> 0'}, got ${JSON.stringify(value)}`);
+  }
+  return result;
+};
+
+/**
+ * Reserves jobs from several queues in priority order and runs them, `concurrency` at a time, each
+ * through the {@link JobExecutor}. Coordinates the lifecycle: limits (maxJobs, maxRuntimeMs,
+ * memory), rate limits, graceful shutdown (stop reserving, let in-flight jobs finish within the
+ * grace period, then release the rest), and lifecycle events.
+ */
+export class Worker {
+  readonly driver: QueueDriver;
+  readonly registry: JobRegistry;
+  readonly queues: readonly string[];
+  readonly concurrency: number;
+  readonly #events = new EventEmitter();
+  readonly #executor: JobExecutor;
+  readonly #options: WorkerOptions;
+  readonly #leaseMs: number;
+  readonly #waitMs: number;
+  readonly #graceMs: number;
+  readonly #log: Logger;
+  #stopReserving = new AbortController();
+  #shutdown = new AbortController();
+  #inFlight = new Set<Promise<unknown>>();
+  #taken = 0;
+  #processed = 0;
+  #running: Promise<void> | undefined;
+  #stopReason: StopReason | undefined;
+  #idle = false;
+  #startedAt = 0;
+  #signalHandler: (() => void) | undefined;
+
+  constructor(options: WorkerOptions) {
+    this.#options = options;
+    this.driver = options.driver;
+    this.registry = options.jobs instanceof JobRegistry ? options.jobs : new JobRegistry(options.jobs);
+    this.queues = options.queues ?? [DEFAULT_QUEUE];
+    if (this.queues.length === 0) throw new ConfigError('worker option queues: expected at least one queue name');
+    for (const queue of this.queues) {
+      if (!isValidQueueName(queue)) throw new ConfigError(`worker option queues: invalid queue name ${JSON.stringify(queue)}`);
+    }
+    this.concurrency = positive(options.concurrency, 'concurrency', 1);
+    if (!Number.isInteger(this.concurrency)) throw new ConfigError(`worker option concurrency: expected an integer, got ${options.concurrency}`);
+    this.#leaseMs = positive(options.leaseMs, 'leaseMs', 30_000);
+    this.#waitMs = positive(options.waitMs, 'waitMs', 5_000, true);
+    this.#graceMs = positive(options.shutdownGraceMs, 'shutdownGraceMs', 30_000, true);
+    if (options.maxJobs !== undefined) positive(options.maxJobs, 'maxJobs', 1);
+    this.#log = options.logger ?? silentLogger;
+    this.#executor = new JobExecutor({
+      driver: this.driver,
+      registry: this.registry,
+      logger: this.#log,
+      emit: (event, ...args) => this.#emit(event, ...args),
+      leaseMs: this.#leaseMs,
+      ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+      ...(options.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: options.defaultTimeoutMs }),
+      ...(options.serializer === undefined ? {} : { serializer: options.serializer }),
+    });
+  }
+
+  /** Subscribes to a lifecycle event. */
+  on<K extends keyof WorkerEventMap>(event: K, listener: Listener<K>): this {
+    this.#events.on(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /** Unsubscribes a listener. */
+  off<K extends keyof WorkerEventMap>(event: K, listener: Listener<K>): this {
+    this.#events.off(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  /** Jobs finished (completed, retried, dead-lettered or released) so far. */
+  get processed(): number {
+    return this.#processed;
+  }
+
+  /** Jobs currently running. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** True between run() and the end of shutdown. */
+  get running(): boolean {
+    return this.#running !== undefined;
+  }
+
+  /** Starts the worker; resolves once it has stopped (stop(), a limit, a signal, or an empty queue). */
+  run(): Promise<void> {
+    if (this.#running !== undefined) return this.#running;
+    this.#stopReserving = new AbortController();
+    this.#shutdown = new AbortController();
+    this.#stopReason = undefined;
+    this.#startedAt = Date.now();
+    if (this.#options.handleSignals === true) {
+      this.#signalHandler = () => {
+        this.#log.info('signal received: draining in-flight jobs');
+        void this.stop({ reason: 'signal' });
+      };
+      process.once('SIGTERM', this.#signalHandler);
+      process.once('SIGINT', this.#signalHandler);
+    }
+    this.#running = this.#run().finally(() => {
+      if (this.#signalHandler !== undefined) {
+        process.off('SIGTERM', this.#signalHandler);
+        process.off('SIGINT', this.#signalHandler);
+        this.#signalHandler = undefined;
+      }
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  /**
+   * Stops reserving, waits up to `graceMs` (default: the worker's shutdownGraceMs) for in-flight jobs,
+   * then aborts their signals and releases them. Resolves when the worker has stopped.
+   */
+  async stop(options: { graceMs?: number; reason?: StopReason } = {}): Promise<void> {
+    this.#requestStop(options.reason ?? 'requested');
+    const running = this.#running;
+    if (running === undefined) return;
+    const graceMs = options.graceMs ?? this.#graceMs;
+    const timer = setTimeout(() => this.#shutdown.abort(), graceMs);
+    try {
+      await running;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #requestStop(reason: StopReason): void {
+    this.#stopReason ??= reason;
+    this.#stopReserving.abort();
+  }
+
+  async #run(): Promise<void> {
+    const slots = Array.from({ length: this.concurrency }, () => this.#slot());
+    await Promise.all(slots);
+    await Promise.allSettled([...this.#inFlight]);
+    this.#emit('stopped', { reason: this.#stopReason ?? 'requested', processed: this.#processed });
+  }
+
+  async #slot(): Promise<void> {
+    const signal = this.#stopReserving.signal;
+    while (!signal.aborted) {
+      const limit = this.#limitReached();
+      if (limit !== undefined) {
+        this.#requestStop(limit);
+        break;
+      }
+      let reservation: Reservation | undefined;
+      try {
+        const queues = await this.#queuesWithTokens(signal);
+        if (queues === undefined || signal.aborted) break;
+        reservation = await this.driver.reserve(queues, { leaseMs: this.#leaseMs, waitMs: this.#waitMs, signal });
+      } catch (error) {
+        if (signal.aborted) break;
+        this.#emit('error', { error: error as Error, during: 'reserve' });
+        await delay(this.#options.errorBackoffMs ?? 1_000, signal);
+        continue;
+      }
+      if (reservation === undefined) {
+        if (!this.#idle) {
+          this.#idle = true;
+          this.#emit('idle');
+        }
+        if (this.#options.stopWhenEmpty === true && this.#inFlight.size === 0) this.#requestStop('empty');
+        continue;
+      }
+      this.#idle = false;
+      this.#taken += 1;
+      const run = this.#process(reservation);
+      this.#inFlight.add(run);
+      try {
+        await run;
+      } finally {
+        this.#inFlight.delete(run);
+      }
+    }
+  }
+
+  async #process(reservation: Reservation): Promise<void> {
+    const availableAt = reservation.envelope?.availableAt;
+    this.#emit('reserved', {
+      id: reservation.id,
+      name: reservation.envelope?.name,
+      queue: reservation.queue,
+      attempt: reservation.deliveryCount,
+      waitMs: availableAt === undefined ? 0 : Math.max(0, Date.now() - availableAt),
+      reservation,
+    });
+    await this.#takeGroupToken(reservation);
+    await this.#executor.execute(reservation, this.#shutdown.signal);
+    this.#processed += 1;
+  }
+
+  #limitReached(): StopReason | undefined {
+    const o = this.#options;
+    if (o.maxJobs !== undefined && this.#taken >= o.maxJobs) return 'max-jobs';
+    if (o.maxRuntimeMs !== undefined && Date.now() - this.#startedAt >= o.maxRuntimeMs) return 'max-runtime';
+    if (o.maxMemoryMb !== undefined && process.memoryUsage().rss / 1024 / 1024 > o.maxMemoryMb) return 'memory';
+    return undefined;
+  }
+
+  /**
+   * The queues whose bucket has a token, waiting (without reserving, so without spending quota on
+   * empty polls) until at least one has. Undefined when stopped while waiting.
+   */
+  async #queuesWithTokens(signal: AbortSignal): Promise<readonly string[] | undefined> {
+    const limits = this.#options.rateLimit;
+    if (limits === undefined) return this.queues;
+    for (;;) {
+      const open: string[] = [];
+      let soonestMs = Number.POSITIVE_INFINITY;
+      for (const queue of this.queues) {
+        const rule = limits.queues[queue];
+        if (rule === undefined) {
+          open.push(queue);
+          continue;
+        }
+        const tokens = await limits.store.peek(queue, rule);
+        if (tokens >= 1) open.push(queue);
+        else soonestMs = Math.min(soonestMs, Math.ceil(rule.intervalMs / rule.limit));
+      }
+      if (open.length > 0) return open;
+      if (!(await delay(soonestMs, signal))) return undefined;
+    }
+  }
+
+  /** Takes the queue's token (and the group's, when grouped) for a reserved job, waiting while a bucket is empty. */
+  async #takeGroupToken(reservation: Reservation): Promise<void> {
+    const limits = this.#options.rateLimit;
+    const rule = limits?.queues[reservation.queue];
+    if (limits === undefined || rule === undefined) return;
+    const group = limits.groupKey?.(reservation);
+    const keys = group === undefined ? [reservation.queue] : [reservation.queue, `${reservation.queue}:${group}`];
+    for (const key of keys) {
+      for (;;) {
+        const decision = await limits.store.take(key, rule);
+        if (decision.granted) break;
+        if (!(await delay(decision.retryAfterMs, this.#shutdown.signal))) return;
+      }
+    }
+  }
+
+  #emit<K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K]): void {
+    if (event === 'error' && this.#events.listenerCount('error') === 0) {
+      const [{ error, during }] = args as WorkerEventMap['error'];
+      this.#log.error(`worker error during ${during}`, { error });
+      return;
+    }
+    try {
+      this.#events.emit(event, ...args);
+    } catch (error) {
+      this.#log.error(`a "${event}" listener threw`, { error });
+    }
+  }
+}
+
+/** Sleeps `ms`; resolves false early if `signal` aborts. */
+function delay(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
