@@ -1,1 +1,2 @@
-export {};
+export { createSyncDriver, SyncDriver, type SyncEventListener, sync } from './sync-driver.js';
+export type { SyncDriverOptions } from './sync-options.js';

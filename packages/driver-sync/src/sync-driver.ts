@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+  type DeadLetterListOptions,
+  type DeadLetterStore,
+  type DriverCapabilities,
+  DriverClosedError,
+  encodeEnvelope,
+  InvalidArgumentError,
+  isValidQueueName,
+  JobExecutor,
+  type JobEnvelope,
+  type JobFailure,
+  JobRegistry,
+  LeaseLostError,
+  PayloadSerializer,
+  type PushResult,
+  type QueueDriver,
+  type QueueStats,
+  type ReleaseOptions,
+  type Reservation,
+  silentLogger,
+  UnsupportedError,
+  type WorkerEventMap,
+} from '@queuekit/core';
+import type { SyncDriverOptions } from './sync-options.js';
+
+interface Pending {
+  envelope: JobEnvelope;
+  deliveries: number;
+  token: string | undefined;
+}
+
+/** Listener for what happens inside an inline run. */
+export type SyncEventListener = <K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K]) => void;
+
+/**
+ * Runs each job's whole lifecycle inline inside `push()`: the handler, retries (at once unless
+ * `sleepOnRetry`), durable callbacks and dead letters, which stay in memory. It cannot delay (a
+ * delayed job runs at once) and holds no lease; it says so in its capabilities.
+ */
+export class SyncDriver implements QueueDriver {
+  readonly name = 'sync';
+  readonly capabilities: DriverCapabilities;
+  readonly deadLetters: DeadLetterStore;
+  readonly #executor: JobExecutor;
+  readonly #options: SyncDriverOptions;
+  readonly #serializer: PayloadSerializer;
+  readonly #queue: Pending[] = [];
+  readonly #held = new Map<string, Pending>();
+  readonly #dead = new Map<string, DeadLetterEntry>();
+  readonly #listeners = new Set<SyncEventListener>();
+  #draining: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: SyncDriverOptions) {
+    this.#options = options;
+    this.#serializer = options.serializer ?? new PayloadSerializer(options.maxMessageBytes === undefined ? {} : { maxBytes: options.maxMessageBytes });
+    this.capabilities = Object.freeze({
+      delay: 'none',
+      priority: false,
+      lease: 'none',
+      extend: false,
+      blockingReserve: false,
+      deadLetter: 'store',
+      bulkPush: true,
+      transactionalPush: false,
+      uniqueKeys: false,
+      inline: true,
+      rewriteOnRelease: true,
+      maxMessageBytes: this.#serializer.maxBytes,
+    });
+    this.#executor = new JobExecutor({
+      driver: this,
+      registry: options.jobs instanceof JobRegistry ? options.jobs : new JobRegistry(options.jobs),
+      logger: options.logger ?? silentLogger,
+      emit: (event, ...args) => {
+        for (const listener of this.#listeners) listener(event, ...args);
+      },
+      leaseMs: 60_000,
+      ...(options.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: options.defaultTimeoutMs }),
+      serializer: this.#serializer,
+    });
+    this.deadLetters = this.#createDeadLetterStore();
+  }
+
+  /** Observes lifecycle events of inline runs (completed, failed, retrying, dead-lettered…). */
+  onEvent(listener: SyncEventListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Runs the pushed jobs, and every follow-up they trigger, before resolving. */
+  async push(envelopes: readonly JobEnvelope[], options: { transaction?: unknown } = {}): Promise<PushResult> {
+    this.#assertOpen();
+    if (options.transaction !== undefined) throw new UnsupportedError('sync: transactional push is not supported');
+    for (const envelope of envelopes) {
+      if (!isValidQueueName(envelope.queue)) throw new InvalidArgumentError(`sync: invalid queue name ${JSON.stringify(envelope.queue)}`);
+      this.#serializer.assertSize(encodeEnvelope(envelope), `sync: job ${envelope.name}`);
+    }
+    for (const envelope of envelopes) this.#queue.push({ envelope, deliveries: 0, token: undefined });
+    // A push from inside a running job (a follow-up) joins the drain already under way.
+    if (this.#draining === undefined) {
+      this.#draining = this.#drain().finally(() => {
+        this.#draining = undefined;
+      });
+      await this.#draining;
+    }
+    return { pushed: envelopes.map((e) => e.id), skipped: [] };
+  }
+
+  async #drain(): Promise<void> {
+    for (let item = this.#queue.shift(); item !== undefined; item = this.#queue.shift()) {
+      item.deliveries += 1;
+      item.token = randomUUID();
+      this.#held.set(item.token, item);
+      const reservation: Reservation = {
+        token: item.token,
+        id: item.envelope.id,
+        queue: item.envelope.queue,
+        deliveryCount: item.deliveries,
+        leaseExpiresAt: Number.POSITIVE_INFINITY,
+        envelope: item.envelope,
+      };
+      await this.#executor.execute(reservation);
+    }
+  }
+
+  /** Never returns work: jobs run inside push(). */
+  async reserve(): Promise<Reservation | undefined> {
+    this.#assertOpen();
+    return undefined;
+  }
+
+  async ack(reservation: Reservation): Promise<void> {
+    this.#held.delete(reservation.token);
+  }
+
+  async release(reservation: Reservation, options: ReleaseOptions): Promise<void> {
+    const item = this.#take(reservation);
+    if (options.envelope !== undefined) item.envelope = options.envelope;
+    if (this.#options.sleepOnRetry === true && options.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+    this.#queue.push(item);
+  }
+
+  async extend(): Promise<number> {
+    throw new UnsupportedError('sync: jobs run inline and hold no lease to extend');
+  }
+
+  async deadLetter(reservation: Reservation, failure: JobFailure): Promise<void> {
+    const item = this.#take(reservation);
+    this.#dead.set(item.envelope.id, {
+      id: item.envelope.id,
+      queue: item.envelope.queue,
+      name: item.envelope.name,
+      envelope: item.envelope,
+      reason: failure.reason,
+      error: failure.error,
+      attempts: failure.attempts,
+      firstFailedAt: failure.firstFailedAt,
+      failedAt: failure.failedAt,
+    });
+  }
+
+  async stats(queue: string): Promise<QueueStats> {
+    const dead = [...this.#dead.values()].filter((entry) => entry.queue === queue).length;
+    return { queue, ready: this.#queue.filter((item) => item.envelope.queue === queue).length, delayed: 0, reserved: this.#held.size, dead, oldestReadyAt: undefined };
+  }
+
+  async ping(): Promise<number> {
+    this.#assertOpen();
+    return 0;
+  }
+
+  async purge(queue: string): Promise<number> {
+    let removed = 0;
+    for (let index = this.#queue.length - 1; index >= 0; index -= 1) {
+      if (this.#queue[index]?.envelope.queue === queue) {
+        this.#queue.splice(index, 1);
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#draining;
+  }
+
+  #take(reservation: Reservation): Pending {
+    const item = this.#held.get(reservation.token);
+    if (item === undefined) throw new LeaseLostError(`sync: reservation ${reservation.token} of job ${reservation.id} is not held`);
+    this.#held.delete(reservation.token);
+    return item;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new DriverClosedError('sync: driver is closed');
+  }
+
+  #createDeadLetterStore(): DeadLetterStore {
+    const dead = this.#dead;
+    const matches = (entry: DeadLetterEntry, filter: DeadLetterFilter = {}) =>
+      (filter.queue === undefined || entry.queue === filter.queue) && (filter.failedBefore === undefined || entry.failedAt < filter.failedBefore);
+    const newestFirst = () => [...dead.values()].sort((a, b) => b.failedAt - a.failedAt);
+    return {
+      list: async (options: DeadLetterListOptions = {}) => {
+        const offset = options.offset ?? 0;
+        return newestFirst()
+          .filter((entry) => matches(entry, options))
+          .slice(offset, offset + (options.limit ?? 100));
+      },
+      get: async (id) => dead.get(id),
+      retry: async (id) => {
+        const entry = dead.get(id);
+        if (entry?.envelope === undefined) return false;
+        dead.delete(id);
+        const { failure: _failure, ...envelope } = entry.envelope;
+        await this.push([{ ...envelope, availableAt: Date.now() }]);
+        return true;
+      },
+      retryAll: async (filter) => {
+        let count = 0;
+        for (const entry of newestFirst().filter((e) => matches(e, filter))) {
+          if (await this.deadLetters.retry(entry.id)) count += 1;
+        }
+        return count;
+      },
+      purge: async (filter) => {
+        let count = 0;
+        for (const entry of [...dead.values()]) {
+          if (matches(entry, filter)) {
+            dead.delete(entry.id);
+            count += 1;
+          }
+        }
+        return count;
+      },
+      count: async (filter) => [...dead.values()].filter((entry) => matches(entry, filter)).length,
+    };
+  }
+}
+
+/** Creates a driver that runs each job inline at push time. */
+export function createSyncDriver(options: SyncDriverOptions): SyncDriver {
+  return new SyncDriver(options);
+}
+
+/** A lazy connection definition for QueueManager and the CLI config. */
+export function sync(options: SyncDriverOptions): { readonly driver: 'sync'; create(): SyncDriver } {
+  return { driver: 'sync', create: () => new SyncDriver(options) };
+}
