@@ -181,6 +181,9 @@ export class JobExecutor {
         this.#o.emit('failed', { ...eventBase(reservation), durationMs, error: toErrorInfo(reason) });
         return requeue.fail(reservation, reason);
       }
+      // Fence before dispatching: a delivery whose lease was lost must not fan out follow-ups that
+      // the current holder will dispatch too.
+      if (driver.capabilities.extend && driver.capabilities.lease !== 'none') await driver.extend(reservation, this.#o.leaseMs);
       const parent = { id: envelope.id, name: envelope.name, status: 'completed' as const, ...(result === undefined ? {} : { result: result as JsonValue }) };
       await driver.push(followUpEnvelopes(followUps, parent, this.#now()));
     }
