@@ -1,1 +1,12 @@
-export {};
+export type { ContractFixture, DriverContractOptions } from './contract-fixture.js';
+export { describeDriverContract } from './describe-driver-contract.js';
+export {
+  randomQueueName,
+  reserveEventually,
+  reserveOrFail,
+  sleep,
+  testEnvelope,
+  testFailure,
+  type WaitUntilOptions,
+  waitUntil,
+} from './helpers.js';

@@ -1,0 +1,8 @@
+export { MemoryDeadLetterStore } from './memory-dead-letter-store.js';
+export {
+  createMemoryDriver,
+  MemoryDriver,
+  type MemoryDriverOptions,
+  type PushRawOptions,
+} from './memory-driver.js';
+export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';

@@ -1,0 +1,360 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { BASELINE_CAPABILITIES, isValidQueueName } from '../driver/default-capabilities.js';
+import type {
+  DeadLetterStore,
+  DriverCapabilities,
+  JobFailure,
+  PushOptions,
+  PushResult,
+  QueueDriver,
+  QueueStats,
+  ReleaseOptions,
+  Reservation,
+  ReserveOptions,
+} from '../driver/queue-driver.js';
+import { encodeEnvelope, fromBackend, type JobEnvelope } from '../envelope/job-envelope.js';
+import { DriverClosedError } from '../errors/driver-closed-error.js';
+import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
+import { LeaseLostError } from '../errors/lease-lost-error.js';
+import { PayloadTooLargeError } from '../errors/payload-too-large-error.js';
+import { UnsupportedError } from '../errors/unsupported-error.js';
+import { MemoryDeadLetterStore } from './memory-dead-letter-store.js';
+import { MemoryStore, type StoredJob } from './memory-store.js';
+
+/** Options of {@link createMemoryDriver}. */
+export interface MemoryDriverOptions {
+  /**
+   * State to share with other memory drivers of this process (two "workers" on one queue).
+   * Defaults to a store of the driver's own.
+   */
+  readonly store?: MemoryStore;
+  /** Clock for due times and lease expiry, epoch ms; only used when no `store` is given (a store brings its clock). */
+  readonly now?: () => number;
+  /** Largest encoded envelope accepted by `push()`, in bytes; unbounded when absent. */
+  readonly maxMessageBytes?: number;
+}
+
+/** Options of {@link MemoryDriver.pushRaw}. */
+export interface PushRawOptions {
+  /** Job id to store the body under; a random UUID when absent. */
+  readonly id?: string;
+  /** Lower is delivered first; default 20. */
+  readonly priority?: number;
+  /** Epoch ms (driver clock) before which it is not delivered; default now. */
+  readonly availableAt?: number;
+}
+
+const NAME = 'memory';
+
+/**
+ * The in-process reference implementation of {@link QueueDriver}: every member of the contract,
+ * including leases with fencing tokens, delays, priorities, unique keys, a dead-letter store and
+ * blocking reserve. For tests and single-process scripts; state lives in a {@link MemoryStore}
+ * and is lost with the process.
+ */
+export class MemoryDriver implements QueueDriver {
+  /** Always `memory`. */
+  readonly name = NAME;
+  /** What this driver does: everything, emulated in memory; no transactional push. */
+  readonly capabilities: DriverCapabilities;
+  /** The dead letters of the shared store. */
+  readonly deadLetters: DeadLetterStore;
+  /** The state this driver reads and writes (possibly shared with other drivers). */
+  readonly store: MemoryStore;
+  private closed = false;
+  private readonly waiting = new Set<() => void>();
+
+  constructor(options: MemoryDriverOptions = {}) {
+    if (options.maxMessageBytes !== undefined && (!Number.isInteger(options.maxMessageBytes) || options.maxMessageBytes < 1)) {
+      throw new InvalidArgumentError(`memory: maxMessageBytes: expected an integer >= 1, got ${options.maxMessageBytes}`);
+    }
+    this.store = options.store ?? new MemoryStore(options.now === undefined ? {} : { now: options.now });
+    this.capabilities = Object.freeze({
+      ...BASELINE_CAPABILITIES,
+      blockingReserve: true,
+      bulkPush: true,
+      uniqueKeys: true,
+      rewriteOnRelease: true,
+      ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
+    });
+    this.deadLetters = new MemoryDeadLetterStore(this.store, () => this.assertOpen());
+  }
+
+  /** Stores envelopes all or nothing; skips those whose unique key is held. */
+  async push(envelopes: readonly JobEnvelope[], options: PushOptions = {}): Promise<PushResult> {
+    this.assertOpen();
+    if (options.transaction !== undefined)
+      throw new UnsupportedError('memory: push() with a transaction is not supported (capabilities.transactionalPush is false)');
+    const bodies = envelopes.map((envelope) => this.encode(envelope));
+    const batchIds = new Set<string>();
+    for (const envelope of envelopes) {
+      if (batchIds.has(envelope.id) || this.store.has(envelope.id))
+        throw new InvalidArgumentError(`memory: job id ${envelope.id} is already queued`);
+      batchIds.add(envelope.id);
+    }
+    const pushed: string[] = [];
+    const skipped: string[] = [];
+    envelopes.forEach((envelope, index) => {
+      if (envelope.uniqueKey !== undefined && this.store.isUniqueKeyHeld(envelope.uniqueKey)) {
+        skipped.push(envelope.id);
+        return;
+      }
+      this.store.insert(
+        this.newJob(envelope.id, envelope.queue, bodies[index]!, envelope.priority, envelope.availableAt, envelope.uniqueKey),
+      );
+      pushed.push(envelope.id);
+    });
+    return { pushed, skipped };
+  }
+
+  /**
+   * Stores a body as it is, without encoding or validating it, so that tests can watch an
+   * undecodable message come back as a poison reservation. Returns the job id.
+   */
+  async pushRaw(queue: string, raw: string, options: PushRawOptions = {}): Promise<string> {
+    this.assertOpen();
+    assertQueueName(queue);
+    const id = options.id ?? randomUUID();
+    if (this.store.has(id)) throw new InvalidArgumentError(`memory: job id ${id} is already queued`);
+    this.store.insert(this.newJob(id, queue, raw, options.priority ?? 20, options.availableAt ?? this.store.now(), undefined));
+    return id;
+  }
+
+  /** Claims the next job of the first non-empty queue, waiting up to `waitMs` for one. */
+  async reserve(queues: readonly string[], options: ReserveOptions): Promise<Reservation | undefined> {
+    this.assertOpen();
+    if (queues.length === 0) throw new InvalidArgumentError('memory: reserve() needs at least one queue');
+    for (const queue of queues) assertQueueName(queue);
+    assertPositive('leaseMs', options.leaseMs);
+    if (!Number.isFinite(options.waitMs) || options.waitMs < 0)
+      throw new InvalidArgumentError(`memory: waitMs: expected a number >= 0, got ${options.waitMs}`);
+    const { leaseMs, waitMs, signal } = options;
+    if (signal?.aborted) return undefined;
+    const claimed = this.claim(queues, leaseMs);
+    if (claimed !== undefined || waitMs === 0) return claimed;
+    return new Promise((resolve) => {
+      const deadline = performance.now() + waitMs;
+      let timer: NodeJS.Timeout | undefined;
+      let done = false;
+      const finish = (reservation: Reservation | undefined): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        unsubscribe();
+        signal?.removeEventListener('abort', onAbort);
+        this.waiting.delete(onAbort);
+        resolve(reservation);
+      };
+      const onAbort = (): void => finish(undefined);
+      const attempt = (): void => {
+        if (done) return;
+        if (this.closed) {
+          finish(undefined);
+          return;
+        }
+        const reservation = this.claim(queues, leaseMs);
+        if (reservation !== undefined) {
+          finish(reservation);
+          return;
+        }
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) {
+          finish(undefined);
+          return;
+        }
+        // Sleep until the deadline or until a delayed job comes due / a lease runs out, whichever is first.
+        const changeAt = this.store.nextChangeAt(queues);
+        const untilChange = changeAt === undefined ? remaining : Math.max(1, changeAt - this.store.now());
+        clearTimeout(timer);
+        timer = setTimeout(attempt, Math.min(remaining, untilChange));
+      };
+      const unsubscribe = this.store.subscribe(attempt);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.add(onAbort);
+      attempt();
+    });
+  }
+
+  /** Deletes the job; a no-op when it is gone; LeaseLostError when another delivery holds it. */
+  async ack(reservation: Reservation): Promise<void> {
+    this.assertOpen();
+    const job = this.store.find(reservation.queue, reservation.id);
+    if (job === undefined) return;
+    this.assertHeld(job, reservation, 'ack');
+    this.store.remove(job);
+  }
+
+  /** Makes the job available again after `delayMs`, storing `options.envelope` when given. */
+  async release(reservation: Reservation, options: ReleaseOptions): Promise<void> {
+    this.assertOpen();
+    if (!Number.isFinite(options.delayMs) || options.delayMs < 0)
+      throw new InvalidArgumentError(`memory: delayMs: expected a number >= 0, got ${options.delayMs}`);
+    const body = options.envelope === undefined ? undefined : this.encode(options.envelope);
+    const job = this.held(reservation, 'release');
+    if (options.envelope !== undefined && body !== undefined) {
+      job.body = body;
+      job.priority = options.envelope.priority;
+    }
+    job.token = undefined;
+    job.leaseExpiresAt = 0;
+    job.availableAt = this.store.now() + options.delayMs;
+    job.seq = this.store.nextSeq();
+    this.store.notify();
+  }
+
+  /** Prolongs the lease to `leaseMs` from now; returns the new expiry (epoch ms). */
+  async extend(reservation: Reservation, leaseMs: number): Promise<number> {
+    this.assertOpen();
+    assertPositive('leaseMs', leaseMs);
+    const job = this.held(reservation, 'extend');
+    job.leaseExpiresAt = this.store.now() + leaseMs;
+    return job.leaseExpiresAt;
+  }
+
+  /** Moves the job into the dead-letter store with `failure`. */
+  async deadLetter(reservation: Reservation, failure: JobFailure): Promise<void> {
+    this.assertOpen();
+    const job = this.held(reservation, 'deadLetter');
+    let envelope: JobEnvelope | undefined;
+    try {
+      envelope = fromBackend(job.body);
+    } catch {
+      envelope = undefined;
+    }
+    this.store.remove(job);
+    this.store.putDeadLetter({
+      id: job.id,
+      queue: job.queue,
+      name: envelope?.name,
+      envelope,
+      ...(envelope === undefined ? { raw: job.body } : {}),
+      reason: failure.reason,
+      error: failure.error,
+      attempts: failure.attempts,
+      firstFailedAt: failure.firstFailedAt,
+      failedAt: failure.failedAt,
+    });
+  }
+
+  /** Counts of one queue; an expired lease not yet reclaimed still counts as reserved. */
+  async stats(queue: string): Promise<QueueStats> {
+    this.assertOpen();
+    assertQueueName(queue);
+    const now = this.store.now();
+    let ready = 0;
+    let delayed = 0;
+    let reserved = 0;
+    let oldestReadyAt: number | undefined;
+    for (const job of this.store.jobsOf(queue)) {
+      if (job.token !== undefined) reserved += 1;
+      else if (job.availableAt > now) delayed += 1;
+      else {
+        ready += 1;
+        if (oldestReadyAt === undefined || job.availableAt < oldestReadyAt) oldestReadyAt = job.availableAt;
+      }
+    }
+    const dead = this.store.deadLetters({ queue }).length;
+    return { queue, ready, delayed, reserved, dead, oldestReadyAt };
+  }
+
+  /** Resolves at once with the time taken (there is no backend to reach). */
+  async ping(): Promise<number> {
+    this.assertOpen();
+    const started = performance.now();
+    await Promise.resolve();
+    return performance.now() - started;
+  }
+
+  /** Deletes every ready and delayed job of `queue`; returns how many. */
+  async purge(queue: string): Promise<number> {
+    this.assertOpen();
+    assertQueueName(queue);
+    let purged = 0;
+    for (const job of [...this.store.jobsOf(queue)]) {
+      if (job.token !== undefined) continue;
+      this.store.remove(job);
+      purged += 1;
+    }
+    return purged;
+  }
+
+  /** Ends waiting reserves of this driver with `undefined` and refuses further calls. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const end of [...this.waiting]) end();
+  }
+
+  private claim(queues: readonly string[], leaseMs: number): Reservation | undefined {
+    const token = randomUUID();
+    const job = this.store.claim(queues, leaseMs, token);
+    if (job === undefined) return undefined;
+    const base = { token, id: job.id, queue: job.queue, deliveryCount: job.deliveryCount, leaseExpiresAt: job.leaseExpiresAt };
+    try {
+      return Object.freeze({ ...base, envelope: fromBackend(job.body) });
+    } catch (error) {
+      return Object.freeze({ ...base, poison: Object.freeze({ raw: job.body, error: error as Error }) });
+    }
+  }
+
+  private held(reservation: Reservation, operation: string): StoredJob {
+    const job = this.store.find(reservation.queue, reservation.id);
+    if (job === undefined) {
+      throw new LeaseLostError(`memory: ${operation}() of job ${reservation.id} refused: the job is no longer held by this delivery`);
+    }
+    this.assertHeld(job, reservation, operation);
+    return job;
+  }
+
+  private assertHeld(job: StoredJob, reservation: Reservation, operation: string): void {
+    if (job.token !== reservation.token) {
+      throw new LeaseLostError(`memory: ${operation}() of job ${reservation.id} refused: its lease was lost to another delivery`);
+    }
+  }
+
+  private encode(envelope: JobEnvelope): string {
+    assertQueueName(envelope.queue);
+    const body = encodeEnvelope(envelope);
+    const max = this.capabilities.maxMessageBytes;
+    if (max !== undefined) {
+      const bytes = Buffer.byteLength(body, 'utf8');
+      if (bytes > max)
+        throw new PayloadTooLargeError(`memory: job ${envelope.id}: encoded size ${bytes} bytes exceeds the maximum of ${max} bytes`);
+    }
+    return body;
+  }
+
+  private newJob(id: string, queue: string, body: string, priority: number, availableAt: number, uniqueKey: string | undefined): StoredJob {
+    return {
+      id,
+      queue,
+      body,
+      priority,
+      availableAt,
+      seq: this.store.nextSeq(),
+      deliveryCount: 0,
+      token: undefined,
+      leaseExpiresAt: 0,
+      uniqueKey,
+    };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new DriverClosedError('memory: the driver is closed');
+  }
+}
+
+/** Creates a {@link MemoryDriver}; pass `store` to share queues between several drivers. */
+export function createMemoryDriver(options: MemoryDriverOptions = {}): MemoryDriver {
+  return new MemoryDriver(options);
+}
+
+function assertQueueName(queue: string): void {
+  if (typeof queue !== 'string' || !isValidQueueName(queue))
+    throw new InvalidArgumentError(`memory: invalid queue name ${JSON.stringify(queue)}`);
+}
+
+function assertPositive(what: string, value: number): void {
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`memory: ${what}: expected a number > 0, got ${value}`);
+}

@@ -1,0 +1,175 @@
+import type { DeadLetterEntry, DeadLetterFilter } from '../driver/queue-driver.js';
+
+/** One job as a {@link MemoryStore} keeps it: the encoded body plus the queue bookkeeping. */
+export interface StoredJob {
+  readonly id: string;
+  readonly queue: string;
+  /** The encoded envelope (or the undecodable raw body of a poison message). */
+  body: string;
+  /** Lower is delivered first. */
+  priority: number;
+  /** Epoch ms (store clock) before which the job is not delivered. */
+  availableAt: number;
+  /** Position within its priority: lower was queued earlier. */
+  seq: number;
+  /** Deliveries so far, counted at claim. */
+  deliveryCount: number;
+  /** Fencing token of the current lease; undefined when nobody holds the job. */
+  token: string | undefined;
+  /** Epoch ms (store clock) when the current lease runs out; meaningless without a token. */
+  leaseExpiresAt: number;
+  /** The unique key this job holds, if any. */
+  readonly uniqueKey: string | undefined;
+}
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /** Clock for due times and lease expiry, in epoch ms; defaults to `Date.now`. */
+  readonly now?: () => number;
+}
+
+/**
+ * The state behind one or more memory drivers: queues, leases, unique keys and dead letters of one
+ * process. Drivers created over the same store see the same jobs, like two connections to one
+ * backend; nothing here survives the process.
+ */
+export class MemoryStore {
+  /** The store clock, epoch ms. */
+  readonly now: () => number;
+  private readonly queues = new Map<string, Map<string, StoredJob>>();
+  private readonly uniqueKeyHolders = new Map<string, string>();
+  private readonly deadLetterEntries = new Map<string, { entry: DeadLetterEntry; seq: number }>();
+  private readonly listeners = new Set<() => void>();
+  private sequence = 0;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** A fresh, ever increasing sequence number (FIFO position). */
+  nextSeq(): number {
+    this.sequence += 1;
+    return this.sequence;
+  }
+
+  /** The job `id` of `queue`; `undefined` when there is none. */
+  find(queue: string, id: string): StoredJob | undefined {
+    return this.queues.get(queue)?.get(id);
+  }
+
+  /** True when a job with this id is stored in any queue. */
+  has(id: string): boolean {
+    for (const jobs of this.queues.values()) if (jobs.has(id)) return true;
+    return false;
+  }
+
+  /** True when a queued, delayed or reserved job holds `key`. */
+  isUniqueKeyHeld(key: string): boolean {
+    return this.uniqueKeyHolders.has(key);
+  }
+
+  /** Stores a job and wakes waiting reservers. */
+  insert(job: StoredJob): void {
+    let jobs = this.queues.get(job.queue);
+    if (jobs === undefined) {
+      jobs = new Map();
+      this.queues.set(job.queue, jobs);
+    }
+    jobs.set(job.id, job);
+    if (job.uniqueKey !== undefined && !this.uniqueKeyHolders.has(job.uniqueKey)) this.uniqueKeyHolders.set(job.uniqueKey, job.id);
+    this.notify();
+  }
+
+  /** Deletes a job and frees its unique key. */
+  remove(job: StoredJob): void {
+    const jobs = this.queues.get(job.queue);
+    jobs?.delete(job.id);
+    if (jobs?.size === 0) this.queues.delete(job.queue);
+    if (job.uniqueKey !== undefined && this.uniqueKeyHolders.get(job.uniqueKey) === job.id) this.uniqueKeyHolders.delete(job.uniqueKey);
+  }
+
+  /** Jobs of one queue (in no particular order). */
+  jobsOf(queue: string): Iterable<StoredJob> {
+    return this.queues.get(queue)?.values() ?? [];
+  }
+
+  /**
+   * Claims the next deliverable job of the first queue that has one: not held (or its lease ran
+   * out), due, lowest priority number, then lowest sequence. Counts the delivery and leases it.
+   */
+  claim(queues: readonly string[], leaseMs: number, token: string): StoredJob | undefined {
+    const now = this.now();
+    for (const queue of queues) {
+      let best: StoredJob | undefined;
+      for (const job of this.jobsOf(queue)) {
+        if (!isDeliverable(job, now)) continue;
+        if (best === undefined || job.priority < best.priority || (job.priority === best.priority && job.seq < best.seq)) best = job;
+      }
+      if (best !== undefined) {
+        best.deliveryCount += 1;
+        best.token = token;
+        best.leaseExpiresAt = now + leaseMs;
+        return best;
+      }
+    }
+    return undefined;
+  }
+
+  /** Earliest store-clock time at which a job of `queues` becomes due or a lease runs out. */
+  nextChangeAt(queues: readonly string[]): number | undefined {
+    let next: number | undefined;
+    for (const queue of queues) {
+      for (const job of this.jobsOf(queue)) {
+        const at = job.token === undefined ? job.availableAt : Math.max(job.availableAt, job.leaseExpiresAt);
+        if (next === undefined || at < next) next = at;
+      }
+    }
+    return next;
+  }
+
+  /** Stores (or replaces) a dead-letter entry. */
+  putDeadLetter(entry: DeadLetterEntry): void {
+    this.deadLetterEntries.delete(entry.id);
+    this.deadLetterEntries.set(entry.id, { entry, seq: this.nextSeq() });
+  }
+
+  /** One dead-letter entry by job id; `undefined` when there is none. */
+  getDeadLetter(id: string): DeadLetterEntry | undefined {
+    return this.deadLetterEntries.get(id)?.entry;
+  }
+
+  /** Deletes a dead-letter entry; true when there was one. */
+  deleteDeadLetter(id: string): boolean {
+    return this.deadLetterEntries.delete(id);
+  }
+
+  /** Entries matching `filter`, most recently failed first. */
+  deadLetters(filter: DeadLetterFilter = {}): DeadLetterEntry[] {
+    return [...this.deadLetterEntries.values()]
+      .filter(({ entry }) => matches(entry, filter))
+      .sort((a, b) => b.entry.failedAt - a.entry.failedAt || b.seq - a.seq)
+      .map(({ entry }) => entry);
+  }
+
+  /** Calls `listener` (in a microtask) whenever jobs may have become deliverable; returns the unsubscribe. */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Wakes every subscriber; called after anything that can make a job deliverable. */
+  notify(): void {
+    for (const listener of [...this.listeners]) queueMicrotask(listener);
+  }
+}
+
+/** True when `job` can be claimed at `now`: due, and free or its lease ran out. */
+export function isDeliverable(job: StoredJob, now: number): boolean {
+  return job.availableAt <= now && (job.token === undefined || job.leaseExpiresAt <= now);
+}
+
+function matches(entry: DeadLetterEntry, filter: DeadLetterFilter): boolean {
+  if (filter.queue !== undefined && entry.queue !== filter.queue) return false;
+  if (filter.failedBefore !== undefined && !(entry.failedAt < filter.failedBefore)) return false;
+  return true;
+}
