@@ -24,7 +24,9 @@ const chargeCard = defineJob('charge-card', async (p: { orderId: string; cents: 
 });
 
 const notify = defineJob('notify-user', async (p: { message: string }, ctx) => {
-  const from = ctx.parent ? `${ctx.parent.name} ${ctx.parent.status}: ${JSON.stringify(ctx.parent.result ?? ctx.parent.error?.message)}` : 'no parent';
+  const from = ctx.parent
+    ? `${ctx.parent.name} ${ctx.parent.status}: ${JSON.stringify(ctx.parent.result ?? ctx.parent.error?.message)}`
+    : 'no parent';
   say(`notify-user    "${p.message}" (${from})`);
 });
 
@@ -66,5 +68,6 @@ await worker.run();
 
 const dead = await driver.deadLetters.list();
 say(`done: ${worker.processed} deliveries, ${chargeCalls} charge attempts, ${dead.length} job(s) in the dead-letter store`);
-for (const entry of dead) say(`  dead letter ${entry.name} ${entry.id.slice(0, 8)}…: ${entry.reason}, ${entry.attempts} attempt(s), "${entry.error.message}"`);
+for (const entry of dead)
+  say(`  dead letter ${entry.name} ${entry.id.slice(0, 8)}…: ${entry.reason}, ${entry.attempts} attempt(s), "${entry.error.message}"`);
 await driver.close();

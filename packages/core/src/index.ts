@@ -1,4 +1,4 @@
-export { DeadLetterQueue, type DeadLetterQuery } from './dead-letter/dead-letter-queue.js';
+export { type DeadLetterQuery, DeadLetterQueue } from './dead-letter/dead-letter-queue.js';
 export { BASELINE_CAPABILITIES, isValidQueueName, QUEUE_NAME_PATTERN } from './driver/default-capabilities.js';
 export type {
   DeadLetterEntry,
@@ -43,7 +43,7 @@ export { type DispatchOptions, dispatchMany, Job, type JobDefaults, type JobDisp
 export type { JobContext } from './job/job-context.js';
 export { defineJob, type JobDefinition, type JobHandler } from './job/job-definition.js';
 export { assertJobName, JOB_NAME_PATTERN } from './job/job-identity.js';
-export { JobRegistry } from './job/job-registry.js';
+export { JobRegistry, type RegisteredJob } from './job/job-registry.js';
 export type { JobStatus } from './job/job-state.js';
 export { MAX_PRIORITY, Priority, type PriorityInput, resolvePriority } from './job/priority.js';
 export {

@@ -43,6 +43,11 @@ describe('Job', () => {
     expect(JSON.parse(JSON.stringify(envelope))).toEqual(envelope);
   });
 
+  it('is not a promise: awaiting a Job rejects and points at dispatch()', async () => {
+    const job = audit.create({});
+    await expect(Promise.resolve().then(() => job)).rejects.toThrowError('use `await job.dispatch(driver)`');
+  });
+
   it('rejects bad input with the field named', () => {
     expect(() => send.create({ to: 'x' }).priority(-1)).toThrowError('priority');
     expect(() => send.create({ to: 'x' }).onQueue('bad queue!')).toThrowError('queue');

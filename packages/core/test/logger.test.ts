@@ -3,9 +3,19 @@ import { createLogger, type LogRecord, MASK, maskSensitive } from '../src/index.
 
 describe('Logger', () => {
   it('masks sensitive keys recursively and case-insensitively, leaving the input intact', () => {
-    const input = { user: 'ada', Password: 'p', nested: { accessToken: 't', list: [{ API_KEY: 'k', safe: 1 }] }, Authorization: 'Bearer x' };
+    const input = {
+      user: 'ada',
+      Password: 'p',
+      nested: { accessToken: 't', list: [{ API_KEY: 'k', safe: 1 }] },
+      Authorization: 'Bearer x',
+    };
     const masked = maskSensitive(input) as typeof input;
-    expect(masked).toEqual({ user: 'ada', Password: MASK, nested: { accessToken: MASK, list: [{ API_KEY: MASK, safe: 1 }] }, Authorization: MASK });
+    expect(masked).toEqual({
+      user: 'ada',
+      Password: MASK,
+      nested: { accessToken: MASK, list: [{ API_KEY: MASK, safe: 1 }] },
+      Authorization: MASK,
+    });
     expect(input.Password).toBe('p');
   });
 

@@ -27,7 +27,9 @@ describe('PayloadSerializer', () => {
 
   it('accepts plain JSON and the same object twice (not a cycle)', () => {
     const shared = { k: 1 };
-    expect(serializer.encode({ a: shared, b: shared, c: [null, 'x', true], d: undefined })).toBe('{"a":{"k":1},"b":{"k":1},"c":[null,"x",true]}');
+    expect(serializer.encode({ a: shared, b: shared, c: [null, 'x', true], d: undefined })).toBe(
+      '{"a":{"k":1},"b":{"k":1},"c":[null,"x",true]}',
+    );
   });
 
   it('refuses an encoding above maxBytes', () => {
@@ -37,6 +39,8 @@ describe('PayloadSerializer', () => {
 
   it('refuses an unserialisable payload at dispatch, before anything is pushed', () => {
     const job = defineJob('notify', async () => undefined);
-    expect(() => job.create({ user: { notify: () => 1 } } as never).toEnvelope()).toThrowError('payload.user.notify: functions cannot be serialized');
+    expect(() => job.create({ user: { notify: () => 1 } } as never).toEnvelope()).toThrowError(
+      'payload.user.notify: functions cannot be serialized',
+    );
   });
 });

@@ -27,9 +27,9 @@ describe('QueueManager', () => {
   it('names what is wrong in a config', async () => {
     expect(() => new QueueManager({ connections: {} })).toThrowError('`connections` is empty');
     expect(() => new QueueManager({ connections: { x: {} as never } })).toThrowError('connections.x');
-    expect(() => new QueueManager({ default: 'nope', connections: { x: { driver: 'f', create: () => createSyncLikeDriver() } } })).toThrowError(
-      'default connection "nope"',
-    );
+    expect(
+      () => new QueueManager({ default: 'nope', connections: { x: { driver: 'f', create: () => createSyncLikeDriver() } } }),
+    ).toThrowError('default connection "nope"');
     const manager = new QueueManager({ connections: { x: { driver: 'f', create: () => createSyncLikeDriver() } } });
     await expect(manager.connection('y')).rejects.toThrowError('unknown connection "y"');
   });

@@ -9,8 +9,8 @@ import {
   encodeEnvelope,
   InvalidArgumentError,
   isValidQueueName,
-  JobExecutor,
   type JobEnvelope,
+  JobExecutor,
   type JobFailure,
   JobRegistry,
   LeaseLostError,
@@ -56,7 +56,8 @@ export class SyncDriver implements QueueDriver {
 
   constructor(options: SyncDriverOptions) {
     this.#options = options;
-    this.#serializer = options.serializer ?? new PayloadSerializer(options.maxMessageBytes === undefined ? {} : { maxBytes: options.maxMessageBytes });
+    this.#serializer =
+      options.serializer ?? new PayloadSerializer(options.maxMessageBytes === undefined ? {} : { maxBytes: options.maxMessageBytes });
     this.capabilities = Object.freeze({
       delay: 'none',
       priority: false,
@@ -165,7 +166,14 @@ export class SyncDriver implements QueueDriver {
 
   async stats(queue: string): Promise<QueueStats> {
     const dead = [...this.#dead.values()].filter((entry) => entry.queue === queue).length;
-    return { queue, ready: this.#queue.filter((item) => item.envelope.queue === queue).length, delayed: 0, reserved: this.#held.size, dead, oldestReadyAt: undefined };
+    return {
+      queue,
+      ready: this.#queue.filter((item) => item.envelope.queue === queue).length,
+      delayed: 0,
+      reserved: this.#held.size,
+      dead,
+      oldestReadyAt: undefined,
+    };
   }
 
   async ping(): Promise<number> {
@@ -203,7 +211,8 @@ export class SyncDriver implements QueueDriver {
   #createDeadLetterStore(): DeadLetterStore {
     const dead = this.#dead;
     const matches = (entry: DeadLetterEntry, filter: DeadLetterFilter = {}) =>
-      (filter.queue === undefined || entry.queue === filter.queue) && (filter.failedBefore === undefined || entry.failedAt < filter.failedBefore);
+      (filter.queue === undefined || entry.queue === filter.queue) &&
+      (filter.failedBefore === undefined || entry.failedAt < filter.failedBefore);
     const newestFirst = () => [...dead.values()].sort((a, b) => b.failedAt - a.failedAt);
     return {
       list: async (options: DeadLetterListOptions = {}) => {

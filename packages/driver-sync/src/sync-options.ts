@@ -1,9 +1,9 @@
-import type { JobDefinition, JobRegistry, Logger, PayloadSerializer } from '@queuekit/core';
+import type { JobRegistry, Logger, PayloadSerializer, RegisteredJob } from '@queuekit/core';
 
 /** Options of {@link createSyncDriver}. */
 export interface SyncDriverOptions {
   /** Handlers run inline at push time. */
-  readonly jobs: JobRegistry | readonly JobDefinition<never, unknown>[];
+  readonly jobs: JobRegistry | readonly RegisteredJob[];
   /** Time limit of a job that sets none, in ms; default none. */
   readonly defaultTimeoutMs?: number;
   /**

@@ -1,4 +1,4 @@
-import { defineJob, DriverClosedError, PayloadTooLargeError, UnrecoverableError } from '@queuekit/core';
+import { DriverClosedError, defineJob, PayloadTooLargeError, UnrecoverableError } from '@queuekit/core';
 import { describe, expect, it } from 'vitest';
 import { createSyncDriver } from '../src/index.js';
 

@@ -52,7 +52,8 @@ export class DeadLetterQueue {
 function toFilter(query: DeadLetterQuery): DeadLetterFilter {
   const { olderThanMs, ...filter } = query;
   if (olderThanMs === undefined) return filter;
-  if (!(Number.isFinite(olderThanMs) && olderThanMs >= 0)) throw new InvalidArgumentError(`olderThanMs: expected ms >= 0, got ${olderThanMs}`);
+  if (!(Number.isFinite(olderThanMs) && olderThanMs >= 0))
+    throw new InvalidArgumentError(`olderThanMs: expected ms >= 0, got ${olderThanMs}`);
   const cutoff = Date.now() - olderThanMs;
   return { ...filter, failedBefore: Math.min(cutoff, filter.failedBefore ?? cutoff) };
 }

@@ -134,7 +134,8 @@ function validateEnvelope(value: unknown): JobEnvelope {
     throw new PayloadDecodeError('envelope: expected an object');
   }
   const e = value as Record<string, unknown>;
-  if (e.v !== ENVELOPE_VERSION) throw new PayloadDecodeError(`envelope.v: unsupported version ${JSON.stringify(e.v)} (this code reads ${ENVELOPE_VERSION})`);
+  if (e.v !== ENVELOPE_VERSION)
+    throw new PayloadDecodeError(`envelope.v: unsupported version ${JSON.stringify(e.v)} (this code reads ${ENVELOPE_VERSION})`);
   for (const key of ['id', 'name', 'queue'] as const) {
     if (typeof e[key] !== 'string' || e[key] === '') throw new PayloadDecodeError(`envelope.${key}: expected a non-empty string`);
   }
@@ -144,7 +145,8 @@ function validateEnvelope(value: unknown): JobEnvelope {
   if (typeof e.retry !== 'object' || e.retry === null) throw new PayloadDecodeError('envelope.retry: expected a retry spec');
   const callbacks = (e.callbacks ?? NO_CALLBACKS) as Record<string, unknown>;
   for (const slot of ['then', 'catch', 'finally'] as const) {
-    if (callbacks[slot] !== undefined && !Array.isArray(callbacks[slot])) throw new PayloadDecodeError(`envelope.callbacks.${slot}: expected an array`);
+    if (callbacks[slot] !== undefined && !Array.isArray(callbacks[slot]))
+      throw new PayloadDecodeError(`envelope.callbacks.${slot}: expected an array`);
   }
   return {
     ...(e as unknown as JobEnvelope),
@@ -167,5 +169,5 @@ export function toErrorInfo(error: unknown): ErrorInfo {
       ...(typeof code === 'string' ? { code } : {}),
     };
   }
-  return { name: 'Error', message: typeof error === 'string' ? error : JSON.stringify(error) ?? String(error) };
+  return { name: 'Error', message: typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error)) };
 }

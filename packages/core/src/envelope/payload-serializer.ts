@@ -55,7 +55,8 @@ function check(value: unknown, path: string, seen: Set<object>): void {
     case 'undefined':
       return;
     case 'number':
-      if (!Number.isFinite(value)) throw new SerializationError(`${path}: ${value} is not a finite number and JSON would turn it into null`);
+      if (!Number.isFinite(value))
+        throw new SerializationError(`${path}: ${value} is not a finite number and JSON would turn it into null`);
       return;
     case 'bigint':
       throw new SerializationError(`${path}: BigInt cannot be serialized; encode it as a string`);

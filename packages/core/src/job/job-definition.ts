@@ -1,5 +1,5 @@
 import type { JsonValue } from '../envelope/job-envelope.js';
-import { type JobDefaults, Job } from './job.js';
+import { Job, type JobDefaults } from './job.js';
 import type { JobContext } from './job-context.js';
 import { assertJobName } from './job-identity.js';
 

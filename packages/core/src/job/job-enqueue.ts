@@ -1,9 +1,9 @@
+import { isValidQueueName } from '../driver/default-capabilities.js';
 import { DEFAULT_QUEUE } from '../envelope/create-envelope.js';
 import type { RetrySpec } from '../envelope/job-envelope.js';
-import { isValidQueueName } from '../driver/default-capabilities.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import { RetryPolicy } from '../retry/retry-policy.js';
-import { type PriorityInput, Priority, resolvePriority } from './priority.js';
+import { Priority, type PriorityInput, resolvePriority } from './priority.js';
 
 /** Enqueue concern of a Job: where, when, how urgently, how retried and how long it may run. */
 export class JobEnqueue {
@@ -34,7 +34,8 @@ export class JobEnqueue {
       this.#delayMs = 0;
       return;
     }
-    if (!Number.isFinite(delay) || delay < 0) throw new InvalidArgumentError(`delay: expected ms >= 0 or a Date, got ${JSON.stringify(delay)}`);
+    if (!Number.isFinite(delay) || delay < 0)
+      throw new InvalidArgumentError(`delay: expected ms >= 0 or a Date, got ${JSON.stringify(delay)}`);
     this.#delayMs = delay;
     this.#runAt = undefined;
   }

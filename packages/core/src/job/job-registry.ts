@@ -1,26 +1,32 @@
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
-import type { JobDefinition } from './job-definition.js';
+import type { JobHandler } from './job-definition.js';
+
+/** What a registry needs of a job definition: its name and handler (any payload type). */
+export interface RegisteredJob {
+  readonly name: string;
+  readonly handler: JobHandler<never, unknown>;
+}
 
 /** Maps job names to their definitions in a worker process. */
 export class JobRegistry {
-  readonly #definitions = new Map<string, JobDefinition>();
+  readonly #definitions = new Map<string, RegisteredJob>();
 
-  constructor(definitions: Iterable<JobDefinition<never, unknown>> = []) {
+  constructor(definitions: Iterable<RegisteredJob> = []) {
     for (const definition of definitions) this.register(definition);
   }
 
   /** Adds a definition; throws InvalidArgumentError when another one already has its name. */
-  register(definition: JobDefinition<never, unknown>): this {
+  register(definition: RegisteredJob): this {
     const existing = this.#definitions.get(definition.name);
-    if (existing !== undefined && existing !== (definition as unknown as JobDefinition)) {
+    if (existing !== undefined && existing !== definition) {
       throw new InvalidArgumentError(`job "${definition.name}" is already registered`);
     }
-    this.#definitions.set(definition.name, definition as unknown as JobDefinition);
+    this.#definitions.set(definition.name, definition);
     return this;
   }
 
   /** The definition for `name`, or undefined when none is registered. */
-  get(name: string): JobDefinition | undefined {
+  get(name: string): RegisteredJob | undefined {
     return this.#definitions.get(name);
   }
 

@@ -40,7 +40,8 @@ export class JobState {
   }
 
   static checkAttempts(value: number): number {
-    if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(`maxAttempts: expected an integer >= 1, got ${JSON.stringify(value)}`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new InvalidArgumentError(`maxAttempts: expected an integer >= 1, got ${JSON.stringify(value)}`);
     return value;
   }
 }

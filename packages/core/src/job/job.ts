@@ -2,6 +2,7 @@ import type { PushOptions, PushResult, QueueDriver } from '../driver/queue-drive
 import { createEnvelope } from '../envelope/create-envelope.js';
 import { encodeEnvelope, type JobDescriptor, type JobEnvelope, type JsonValue, type RetrySpec } from '../envelope/job-envelope.js';
 import { PayloadSerializer } from '../envelope/payload-serializer.js';
+import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import type { RetryPolicy } from '../retry/retry-policy.js';
 import { JobCallbackSet } from './job-callbacks.js';
 import { JobEnqueue } from './job-enqueue.js';
@@ -126,8 +127,17 @@ export class Job<TPayload = unknown> {
     return this;
   }
 
-  /** Durable follow-up(s) dispatched when this job completes; they see the result as ctx.parent. */
+  /**
+   * Durable follow-up(s) dispatched when this job completes; they see the result as ctx.parent.
+   * A Job is not a promise: awaiting one (which calls `then` with functions) rejects with an
+   * InvalidArgumentError pointing at `dispatch()`.
+   */
   then(...jobs: Job[]): this {
+    if (jobs.some((job) => typeof job === 'function')) {
+      const reject = jobs[1] as unknown as ((reason: unknown) => void) | undefined;
+      reject?.(new InvalidArgumentError(`job ${this.name} was awaited, but a Job is not a promise: use \`await job.dispatch(driver)\``));
+      return this;
+    }
     this.state.assertDraft('then');
     for (const job of jobs) this.callbacks.addThen(job.toDescriptor());
     return this;

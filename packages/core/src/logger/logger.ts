@@ -34,7 +34,16 @@ export interface LoggerOptions {
 }
 
 /** Keys masked by default: a key matches when, lower-cased without `-`/`_`, it equals or ends with one. */
-export const DEFAULT_SENSITIVE_KEYS: readonly string[] = ['password', 'passwd', 'token', 'secret', 'authorization', 'api_key', 'apikey', 'cookie'];
+export const DEFAULT_SENSITIVE_KEYS: readonly string[] = [
+  'password',
+  'passwd',
+  'token',
+  'secret',
+  'authorization',
+  'api_key',
+  'apikey',
+  'cookie',
+];
 
 /** What replaces a masked value. */
 export const MASK = '[REDACTED]';
@@ -65,7 +74,9 @@ export function maskSensitive(value: unknown, sensitiveKeys: readonly string[] =
 }
 
 const stderrSink = (record: LogRecord): void => {
-  process.stderr.write(`${JSON.stringify({ level: record.level, time: new Date(record.time).toISOString(), msg: record.message, ...record.fields })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level: record.level, time: new Date(record.time).toISOString(), msg: record.message, ...record.fields })}\n`,
+  );
 };
 
 /** Creates a structured logger that masks sensitive keys (recursively, case-insensitively) at write time. */

@@ -40,7 +40,9 @@ export class QueueManager implements JobDispatcher {
     for (const name of names) {
       const definition = config.connections[name];
       if (typeof definition?.create !== 'function' || typeof definition.driver !== 'string') {
-        throw new ConfigError(`queue config: connections.${name} must come from a driver factory (an object with \`driver\` and \`create()\`)`);
+        throw new ConfigError(
+          `queue config: connections.${name} must come from a driver factory (an object with \`driver\` and \`create()\`)`,
+        );
       }
     }
     this.defaultConnection = config.default ?? (names.length === 1 ? (names[0] as string) : 'default');
@@ -93,6 +95,10 @@ export class QueueManager implements JobDispatcher {
     this.#drivers.clear();
     const results = await Promise.allSettled(drivers.map(async (driver) => (await driver).close()));
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof ConfigError));
-    if (failures.length > 0) throw new AggregateError(failures.map((f) => f.reason), `closing ${failures.length} connection(s) failed`);
+    if (failures.length > 0)
+      throw new AggregateError(
+        failures.map((f) => f.reason),
+        `closing ${failures.length} connection(s) failed`,
+      );
   }
 }

@@ -6,8 +6,8 @@ import { LeaseLostError } from '../errors/lease-lost-error.js';
 import { QueueError } from '../errors/queue-error.js';
 import { UnknownJobError } from '../errors/unknown-job-error.js';
 import { UnrecoverableError } from '../errors/unrecoverable-error.js';
-import type { JobContext } from '../job/job-context.js';
 import { followUpEnvelopes } from '../job/follow-up.js';
+import type { JobContext } from '../job/job-context.js';
 import type { JobRegistry } from '../job/job-registry.js';
 import type { Logger } from '../logger/logger.js';
 import { eventBase, RequeueHelper } from './requeue-helper.js';
@@ -57,7 +57,12 @@ export class JobExecutor {
     this.#o = options;
     this.#serializer = options.serializer ?? new PayloadSerializer();
     this.#now = options.now ?? Date.now;
-    this.requeue = new RequeueHelper({ driver: options.driver, logger: options.logger, emit: options.emit, ...(options.now ? { now: options.now } : {}) });
+    this.requeue = new RequeueHelper({
+      driver: options.driver,
+      logger: options.logger,
+      emit: options.emit,
+      ...(options.now ? { now: options.now } : {}),
+    });
   }
 
   /**
@@ -94,7 +99,9 @@ export class JobExecutor {
     const definition = this.#o.registry.get(envelope.name);
     if (definition === undefined) {
       const known = this.#o.registry.names();
-      const error = new UnknownJobError(`no handler is registered for job "${envelope.name}" in this worker (registered: ${known.length ? known.join(', ') : 'none'})`);
+      const error = new UnknownJobError(
+        `no handler is registered for job "${envelope.name}" in this worker (registered: ${known.length ? known.join(', ') : 'none'})`,
+      );
       await requeue.deadLetter(reservation, 'unknown-job', error);
       return 'dead-lettered';
     }
@@ -112,7 +119,10 @@ export class JobExecutor {
     if (shutdown?.aborted) onShutdown();
     shutdown?.addEventListener('abort', onShutdown, { once: true });
     if (timeoutMs !== undefined) {
-      timer = setTimeout(() => controller.abort(new JobTimeoutError(`job ${envelope.name} (${envelope.id}) exceeded its timeout of ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => controller.abort(new JobTimeoutError(`job ${envelope.name} (${envelope.id}) exceeded its timeout of ${timeoutMs} ms`)),
+        timeoutMs,
+      );
     }
     const driver = this.#o.driver;
     const extendLease = async (leaseMs: number = this.#o.leaseMs): Promise<number> => {
@@ -124,11 +134,14 @@ export class JobExecutor {
       }
     };
     if (driver.capabilities.extend && driver.capabilities.lease !== 'none') {
-      heartbeat = setInterval(() => {
-        extendLease().catch((error: Error) => {
-          if (!(error instanceof LeaseLostError)) this.#o.emit('error', { error, during: `extending the lease of job ${envelope.id}` });
-        });
-      }, this.#o.heartbeatMs ?? Math.max(10, Math.floor(this.#o.leaseMs / 3)));
+      heartbeat = setInterval(
+        () => {
+          extendLease().catch((error: Error) => {
+            if (!(error instanceof LeaseLostError)) this.#o.emit('error', { error, during: `extending the lease of job ${envelope.id}` });
+          });
+        },
+        this.#o.heartbeatMs ?? Math.max(10, Math.floor(this.#o.leaseMs / 3)),
+      );
       heartbeat.unref();
     }
     const log = this.#o.logger.child({ job: envelope.name, jobId: envelope.id });
@@ -184,7 +197,12 @@ export class JobExecutor {
       // Fence before dispatching: a delivery whose lease was lost must not fan out follow-ups that
       // the current holder will dispatch too.
       if (driver.capabilities.extend && driver.capabilities.lease !== 'none') await driver.extend(reservation, this.#o.leaseMs);
-      const parent = { id: envelope.id, name: envelope.name, status: 'completed' as const, ...(result === undefined ? {} : { result: result as JsonValue }) };
+      const parent = {
+        id: envelope.id,
+        name: envelope.name,
+        status: 'completed' as const,
+        ...(result === undefined ? {} : { result: result as JsonValue }),
+      };
       await driver.push(followUpEnvelopes(followUps, parent, this.#now()));
     }
     await driver.ack(reservation);

@@ -57,7 +57,9 @@ export class RequeueHelper {
     if (envelope !== undefined) {
       const descriptors = [...envelope.callbacks.catch, ...envelope.callbacks.finally];
       if (descriptors.length > 0) {
-        await this.#driver.push(followUpEnvelopes(descriptors, { id: envelope.id, name: envelope.name, status: 'failed', error: info }, now));
+        await this.#driver.push(
+          followUpEnvelopes(descriptors, { id: envelope.id, name: envelope.name, status: 'failed', error: info }, now),
+        );
       }
     }
     await this.#driver.deadLetter(reservation, {
@@ -67,7 +69,13 @@ export class RequeueHelper {
       firstFailedAt: envelope?.failure?.firstFailedAt ?? now,
       failedAt: now,
     });
-    this.#log.warn('job dead-lettered', { id: reservation.id, name: envelope?.name, queue: reservation.queue, reason, error: info.message });
+    this.#log.warn('job dead-lettered', {
+      id: reservation.id,
+      name: envelope?.name,
+      queue: reservation.queue,
+      reason,
+      error: info.message,
+    });
     this.#emit('dead-lettered', { ...eventBase(reservation), reason, error: info });
   }
 }

@@ -1,11 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { DEFAULT_QUEUE } from '../envelope/create-envelope.js';
 import { isValidQueueName } from '../driver/default-capabilities.js';
 import type { QueueDriver, Reservation } from '../driver/queue-driver.js';
+import { DEFAULT_QUEUE } from '../envelope/create-envelope.js';
 import type { PayloadSerializer } from '../envelope/payload-serializer.js';
 import { ConfigError } from '../errors/config-error.js';
-import type { JobDefinition } from '../job/job-definition.js';
-import { JobRegistry } from '../job/job-registry.js';
+import { JobRegistry, type RegisteredJob } from '../job/job-registry.js';
 import { type Logger, silentLogger } from '../logger/logger.js';
 import type { RateLimitRule, RateLimitStore } from '../rate-limit/rate-limit-store.js';
 import { JobExecutor } from './job-executor.js';
@@ -25,7 +24,7 @@ export interface WorkerRateLimitOptions {
 export interface WorkerOptions {
   readonly driver: QueueDriver;
   /** Handlers this worker runs. */
-  readonly jobs: JobRegistry | readonly JobDefinition<never, unknown>[];
+  readonly jobs: JobRegistry | readonly RegisteredJob[];
   /** Queues in priority order: a job in an earlier queue is taken first. Default `['default']`. */
   readonly queues?: readonly string[];
   /** Jobs run at once; default 1. */
@@ -106,7 +105,8 @@ export class Worker {
       if (!isValidQueueName(queue)) throw new ConfigError(`worker option queues: invalid queue name ${JSON.stringify(queue)}`);
     }
     this.concurrency = positive(options.concurrency, 'concurrency', 1);
-    if (!Number.isInteger(this.concurrency)) throw new ConfigError(`worker option concurrency: expected an integer, got ${options.concurrency}`);
+    if (!Number.isInteger(this.concurrency))
+      throw new ConfigError(`worker option concurrency: expected an integer, got ${options.concurrency}`);
     this.#leaseMs = positive(options.leaseMs, 'leaseMs', 30_000);
     this.#waitMs = positive(options.waitMs, 'waitMs', 5_000, true);
     this.#graceMs = positive(options.shutdownGraceMs, 'shutdownGraceMs', 30_000, true);
