@@ -1,0 +1,305 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { defineJob, JobRegistry, MemoryRateLimitStore, type QueueDriver, RetryPolicy, Worker, type WorkerOptions } from '../src/index.js';
+import { createMemoryDriver, MemoryStore } from '../src/testing/index.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(5);
+  }
+}
+
+const workers: Worker[] = [];
+function startWorker(options: WorkerOptions): { worker: Worker; done: Promise<void> } {
+  const worker = new Worker({ waitMs: 50, shutdownGraceMs: 1_000, ...options });
+  workers.push(worker);
+  return { worker, done: worker.run() };
+}
+
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((worker) => worker.stop({ graceMs: 0 })));
+});
+
+describe('Worker', () => {
+  it('runs a job with max attempts 3 that always throws exactly 3 times, then dead-letters it with its last error', async () => {
+    const driver = createMemoryDriver();
+    let runs = 0;
+    const broken = defineJob('broken', async (_p: {}, ctx) => {
+      runs += 1;
+      throw new Error(`failure on attempt ${ctx.attempt}`);
+    });
+    const job = broken.create({}).attempts(3, RetryPolicy.fixed(10));
+    await job.dispatch(driver);
+    const { worker } = startWorker({ driver, jobs: [broken] });
+    const retries: number[] = [];
+    worker.on('retrying', (event) => retries.push(event.attempt));
+    await until(async () => (await driver.deadLetters.count()) === 1);
+    await sleep(100);
+    expect(runs).toBe(3);
+    expect(retries).toEqual([1, 2]);
+    const entry = await driver.deadLetters.get(job.id);
+    expect(entry).toMatchObject({ reason: 'failed', attempts: 3, queue: 'default', name: 'broken' });
+    expect(entry?.error.message).toBe('failure on attempt 3');
+    expect(entry?.error.stack).toContain('failure on attempt 3');
+    expect(entry?.firstFailedAt).toBeLessThanOrEqual(entry?.failedAt ?? 0);
+  });
+
+  it('completes a then/catch/chain across a worker restart between parent and child', async () => {
+    const store = new MemoryStore();
+    const seen: string[] = [];
+    const step = defineJob('step', async (p: { n: number }, ctx) => {
+      seen.push(`step${p.n}<-${JSON.stringify(ctx.parent?.result ?? null)}`);
+      return p.n;
+    });
+    const failing = defineJob('failing', async () => {
+      throw new Error('bad');
+    });
+    const handler = defineJob('handler', async (_p: {}, ctx) => {
+      seen.push(`caught ${ctx.parent?.name}: ${ctx.parent?.error?.message}`);
+    });
+    const jobs = [step, failing, handler];
+    await step
+      .create({ n: 1 })
+      .chain([step.create({ n: 2 }), step.create({ n: 3 })])
+      .dispatch(createMemoryDriver({ store }));
+    // First worker process: runs only the parent, then stops (a restart).
+    const first = startWorker({ driver: createMemoryDriver({ store }), jobs, maxJobs: 1 });
+    await first.done;
+    expect(seen).toEqual(['step1<-null']);
+    // Second worker: picks up the stored follow-ups.
+    const second = startWorker({ driver: createMemoryDriver({ store }), jobs });
+    await failing.create({}).catch(handler.create({})).dispatch(createMemoryDriver({ store }));
+    await until(() => seen.length === 4);
+    expect(seen).toEqual(['step1<-null', 'step2<-1', 'step3<-2', 'caught failing: bad']);
+    await second.worker.stop();
+  });
+
+  it('on SIGTERM lets in-flight jobs finish within the grace period and releases the rest', async () => {
+    const driver = createMemoryDriver();
+    const finished: string[] = [];
+    const quick = defineJob('quick', async () => {
+      await sleep(150);
+      finished.push('quick');
+    });
+    const stuck = defineJob('stuck', async (_p: {}, ctx) => {
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+      finished.push('stuck-aborted');
+    });
+    const stuckJob = stuck.create({});
+    await quick.create({}).dispatch(driver);
+    await stuckJob.dispatch(driver);
+    await quick.create({}).dispatch(driver);
+    const { worker, done } = startWorker({ driver, jobs: [quick, stuck], concurrency: 2, handleSignals: true, shutdownGraceMs: 400 });
+    const released: string[] = [];
+    const stopped: string[] = [];
+    worker.on('released', (e) => released.push(e.id));
+    worker.on('stopped', (e) => stopped.push(e.reason));
+    await until(() => worker.inFlight === 2);
+    process.emit('SIGTERM');
+    await done;
+    expect(finished).toContain('quick');
+    expect(released).toEqual([stuckJob.id]);
+    expect(stopped).toEqual(['signal']);
+    // The third job was never started; the released one is back in the queue.
+    const stats = await driver.stats('default');
+    expect(stats.ready).toBe(2);
+    expect(stats.reserved).toBe(0);
+  });
+
+  it('dead-letters an undecodable payload and an unknown job name with a reason, and keeps going', async () => {
+    const driver = createMemoryDriver();
+    const ok = defineJob('ok', async () => 'fine');
+    const orphan = defineJob('orphan', async () => 'never');
+    const poisonId = await driver.pushRaw('default', '{not json');
+    const orphanJob = orphan.create({});
+    await orphanJob.dispatch(driver);
+    const okJob = ok.create({});
+    await okJob.dispatch(driver);
+    const completed: string[] = [];
+    const { worker } = startWorker({ driver, jobs: [ok] });
+    worker.on('completed', (e) => completed.push(e.id));
+    await until(() => completed.length === 1);
+    expect(completed).toEqual([okJob.id]);
+    const poison = await driver.deadLetters.get(poisonId);
+    expect(poison?.reason).toBe('poison');
+    expect(poison?.raw).toBe('{not json');
+    expect(poison?.error.message).toMatch(/not valid JSON/);
+    const unknown = await driver.deadLetters.get(orphanJob.id);
+    expect(unknown?.reason).toBe('unknown-job');
+    expect(unknown?.error.message).toContain('no handler is registered for job "orphan"');
+  });
+
+  it('never runs one job in two workers at once while its lease holds, and runs each exactly once', async () => {
+    const store = new MemoryStore();
+    const running = new Set<string>();
+    const runs = new Map<string, number>();
+    let overlaps = 0;
+    const work = defineJob('work', async (_p: { i: number }, ctx) => {
+      if (running.has(ctx.id)) overlaps += 1;
+      running.add(ctx.id);
+      runs.set(ctx.id, (runs.get(ctx.id) ?? 0) + 1);
+      await sleep(Math.random() * 3);
+      running.delete(ctx.id);
+    });
+    const producer = createMemoryDriver({ store });
+    for (let i = 0; i < 300; i += 1) await work.create({ i }).dispatch(producer);
+    for (let w = 0; w < 4; w += 1) startWorker({ driver: createMemoryDriver({ store }), jobs: [work], concurrency: 5, leaseMs: 5_000 });
+    await until(() => runs.size === 300 && running.size === 0, 10_000);
+    await sleep(50);
+    expect(overlaps).toBe(0);
+    expect([...runs.values()].every((count) => count === 1)).toBe(true);
+  });
+
+  it('a worker whose lease ran out cannot acknowledge the job another worker now holds', async () => {
+    const store = new MemoryStore();
+    let calls = 0;
+    const events: string[] = [];
+    let releaseB: () => void = () => {};
+    const bHolds = new Promise<void>((resolve) => {
+      releaseB = resolve;
+    });
+    const slow = defineJob('slow', async (_p: {}, ctx) => {
+      calls += 1;
+      // The first delivery outlives its lease (no heartbeat); the second holds the job until told.
+      if (ctx.attempt === 1) await sleep(300);
+      else await bHolds;
+      return ctx.attempt;
+    });
+    await slow.create({}).attempts(3).then(slow.create({})).dispatch(createMemoryDriver({ store }));
+    const a = startWorker({ driver: createMemoryDriver({ store }), jobs: [slow], leaseMs: 100, heartbeatMs: 60_000, queues: ['default'] });
+    a.worker.on('completed', () => events.push('a:completed'));
+    await until(() => calls === 1);
+    const bDriver = createMemoryDriver({ store });
+    const b = startWorker({ driver: bDriver, jobs: [slow], leaseMs: 5_000, concurrency: 1 });
+    b.worker.on('completed', (e) => events.push(`b:completed:${e.attempt}`));
+    await until(() => calls === 2);
+    // A finishes while B holds the job: its settle must change nothing.
+    await sleep(400);
+    expect(events).toEqual([]);
+    const held = await bDriver.stats('default');
+    expect(held.reserved).toBe(1);
+    expect(held.ready).toBe(0); // A dispatched no follow-up either
+    releaseB();
+    await until(() => events.length === 1);
+    expect(events).toEqual(['b:completed:2']);
+  });
+
+  it('heartbeats the lease of a long job so no other worker takes it', async () => {
+    const store = new MemoryStore();
+    let calls = 0;
+    const long = defineJob('long', async () => {
+      calls += 1;
+      await sleep(500);
+    });
+    await long.create({}).dispatch(createMemoryDriver({ store }));
+    const done: number[] = [];
+    for (let w = 0; w < 2; w += 1) {
+      startWorker({ driver: createMemoryDriver({ store }), jobs: [long], leaseMs: 150 }).worker.on('completed', (e) =>
+        done.push(e.attempt),
+      );
+    }
+    await until(() => done.length === 1);
+    await sleep(300);
+    expect(calls).toBe(1);
+    expect(done).toEqual([1]);
+  });
+
+  it('dead-letters at once a job reserved with its count already past the limit (its workers kept dying)', async () => {
+    const driver = createMemoryDriver();
+    let runs = 0;
+    const crashy = defineJob('crashy', async () => {
+      runs += 1;
+    });
+    const job = crashy.create({}).attempts(2);
+    await job.dispatch(driver);
+    // Two deliveries that never settle, as if each worker was killed mid-job.
+    for (let i = 0; i < 2; i += 1) {
+      const r = await driver.reserve(['default'], { leaseMs: 20, waitMs: 0 });
+      expect(r?.deliveryCount).toBe(i + 1);
+      await sleep(40);
+    }
+    startWorker({ driver, jobs: [crashy] });
+    await until(async () => (await driver.deadLetters.count()) === 1);
+    expect(runs).toBe(0);
+    const entry = await driver.deadLetters.get(job.id);
+    expect(entry?.reason).toBe('max-deliveries');
+    expect(entry?.attempts).toBe(3);
+  });
+
+  it('fails a job past its timeout through its AbortSignal', async () => {
+    const driver = createMemoryDriver();
+    let aborted = false;
+    const hang = defineJob('hang', async (_p: {}, ctx) => {
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+      aborted = ctx.signal.aborted;
+    });
+    const job = hang.create({}).timeout(50);
+    await job.dispatch(driver);
+    startWorker({ driver, jobs: [hang] });
+    await until(async () => (await driver.deadLetters.count()) === 1);
+    const entry = await driver.deadLetters.get(job.id);
+    expect(entry?.reason).toBe('timeout');
+    expect(entry?.error.name).toBe('JobTimeoutError');
+    expect(aborted).toBe(true);
+  });
+
+  it('takes queues in the given priority order', async () => {
+    const driver = createMemoryDriver();
+    const order: string[] = [];
+    const record = defineJob('record', async (p: { tag: string }) => {
+      order.push(p.tag);
+    });
+    await record.create({ tag: 'low-1' }).onQueue('low').dispatch(driver);
+    await record.create({ tag: 'high-1' }).onQueue('high').dispatch(driver);
+    await record.create({ tag: 'low-2' }).onQueue('low').dispatch(driver);
+    await record.create({ tag: 'high-2' }).onQueue('high').dispatch(driver);
+    const { done } = startWorker({ driver, jobs: [record], queues: ['high', 'low'], stopWhenEmpty: true });
+    await done;
+    expect(order).toEqual(['high-1', 'high-2', 'low-1', 'low-2']);
+  });
+
+  it('stops after maxJobs and reports why', async () => {
+    const driver = createMemoryDriver();
+    const noop = defineJob('noop', async () => undefined);
+    for (let i = 0; i < 5; i += 1) await noop.create({}).dispatch(driver);
+    const { worker, done } = startWorker({ driver, jobs: new JobRegistry([noop]), maxJobs: 3 });
+    const reasons: string[] = [];
+    worker.on('stopped', (e) => reasons.push(e.reason));
+    await done;
+    expect(worker.processed).toBe(3);
+    expect(reasons).toEqual(['max-jobs']);
+    expect((await driver.stats('default')).ready).toBe(2);
+  });
+
+  it('waits for rate-limit tokens instead of spending them on empty polls', async () => {
+    let now = 1_000_000;
+    const store = new MemoryRateLimitStore({ now: () => now });
+    const driver = createMemoryDriver();
+    const seen: number[] = [];
+    const limited = defineJob('limited', async (p: { i: number }) => {
+      seen.push(p.i);
+    });
+    // An idle period first: empty polls must not consume tokens.
+    const rule = { limit: 2, intervalMs: 200 };
+    const { worker } = startWorker({ driver, jobs: [limited], rateLimit: { store, queues: { default: rule } } });
+    await sleep(200);
+    expect(await store.peek('default', rule)).toBe(2);
+    for (let i = 0; i < 3; i += 1) await limited.create({ i }).dispatch(driver);
+    await until(() => seen.length === 2);
+    await sleep(200);
+    expect(seen).toEqual([0, 1]);
+    now += 100; // one token refilled (the store's clock is frozen otherwise)
+    await until(() => seen.length === 3);
+    expect(worker.processed).toBe(3);
+  });
+
+  it('rejects invalid options naming the key', () => {
+    const driver: QueueDriver = createMemoryDriver();
+    expect(() => new Worker({ driver, jobs: [], concurrency: 0 })).toThrowError('concurrency');
+    expect(() => new Worker({ driver, jobs: [], queues: ['no spaces'] })).toThrowError('queues');
+    expect(() => new Worker({ driver, jobs: [], leaseMs: -1 })).toThrowError('leaseMs');
+  });
+});
