@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
+
+/** A Lua script read from src/lua (or dist/lua), run by its SHA1 with a fallback to EVAL. */
+export interface LuaScript {
+  readonly name: string;
+  readonly source: string;
+  readonly sha: string;
+}
+
+const fragments = new Map<string, string>();
+
+function read(name: string): string {
+  return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+}
+
+function load(name: string): LuaScript {
+  const source = read(name).replace(/^-- @include (\w[\w-]*)$/gm, (_line, fragment: string) => {
+    let text = fragments.get(fragment);
+    if (text === undefined) {
+      text = read(fragment);
+      fragments.set(fragment, text);
+    }
+    return text;
+  });
+  return { name, source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/** Every script of the driver and the rate-limit store, loaded once per process. */
+export const scripts = {
+  push: load('push'),
+  reserve: load('reserve'),
+  ack: load('ack'),
+  release: load('release'),
+  extend: load('extend'),
+  deadLetter: load('dead-letter'),
+  deadRetry: load('dead-retry'),
+  deadPurge: load('dead-purge'),
+  stats: load('stats'),
+  purge: load('purge'),
+  rateLimit: load('rate-limit'),
+} as const;
+
+/** A reply of a script: integers, strings, and arrays of them. */
+export type ScriptReply = number | string | null | ScriptReply[];
+
+/**
+ * Runs `script` with EVALSHA and, when the server does not know it yet (a fresh or restarted
+ * server, another Cluster node), with EVAL, which also caches it there.
+ */
+export async function runScript(
+  client: Redis | Cluster,
+  script: LuaScript,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<ScriptReply> {
+  try {
+    return (await client.evalsha(script.sha, keys.length, ...keys, ...args)) as ScriptReply;
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+      return (await client.eval(script.source, keys.length, ...keys, ...args)) as ScriptReply;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,30 @@
+--[[
+  dead-letter: moves a leased job into the queue's dead-letter store and frees its unique key.
+
+  KEYS[1] leased    zset  id -> lease expiry
+  KEYS[2] unique    hash  uniqueKey -> id
+  KEYS[3] dead      zset  id -> failedAt * 1024 + (sequence mod 1024), so equal times keep order
+  KEYS[4] dead-info hash  id -> failure record (JSON: reason, error, attempts, firstFailedAt, failedAt)
+  KEYS[5] dead-body hash  id -> the stored body, as it was (it may be undecodable)
+  KEYS[6] seq       string, the queue's sequence counter
+
+  ARGV[1] job key, `<prefix>:{<queue>}:j:<id>`
+  ARGV[2] job id
+  ARGV[3] fencing token of the delivery
+  ARGV[4] failedAt (epoch ms)
+  ARGV[5] failure record (JSON)
+
+  Returns: 1 dead-lettered, -1 the lease was lost or the job is gone: nothing changed.
+]]
+local jk = ARGV[1]
+local id = ARGV[2]
+local f = redis.call('HMGET', jk, 't', 'u', 'b')
+if f[1] ~= ARGV[3] or redis.call('ZSCORE', KEYS[1], id) == false then return -1 end
+if f[2] and f[2] ~= '' and redis.call('HGET', KEYS[2], f[2]) == id then redis.call('HDEL', KEYS[2], f[2]) end
+redis.call('DEL', jk)
+redis.call('ZREM', KEYS[1], id)
+local seq = redis.call('INCR', KEYS[6])
+redis.call('ZADD', KEYS[3], string.format('%.0f', tonumber(ARGV[4]) * 1024 + seq % 1024), id)
+redis.call('HSET', KEYS[4], id, ARGV[5])
+redis.call('HSET', KEYS[5], id, f[3])
+return 1

@@ -1,0 +1,417 @@
+import { randomBytes } from 'node:crypto';
+import {
+  BASELINE_CAPABILITIES,
+  type DeadLetterStore,
+  type DriverCapabilities,
+  DriverClosedError,
+  encodeEnvelope,
+  fromBackend,
+  InvalidArgumentError,
+  isValidQueueName,
+  type JobEnvelope,
+  type JobFailure,
+  LeaseLostError,
+  PayloadTooLargeError,
+  type PushOptions,
+  type PushResult,
+  type QueueDriver,
+  type QueueStats,
+  type ReleaseOptions,
+  type Reservation,
+  type ReserveOptions,
+  UnsupportedError,
+} from '@queuekit/core';
+import type { Cluster, Redis } from 'ioredis';
+import { runScript, type ScriptReply, scripts } from './lua-scripts.js';
+import { MarkerListener, type MarkerWaiter } from './marker-listener.js';
+import { RedisDeadLetterStore } from './redis-dead-letter-store.js';
+import { wrapRedisError } from './redis-errors.js';
+import { type QueueKeys, queueKeys, registryKey } from './redis-keys.js';
+import {
+  duplicateForBlocking,
+  openConnection,
+  type RedisDriverOptions,
+  type ResolvedRedisOptions,
+  resolveRedisOptions,
+} from './redis-options.js';
+
+/** Envelopes per push script call; larger pushes are split into calls sent back to back. */
+const PUSH_CHUNK = 1_000;
+
+/** A claim attempt over one or more queues. */
+interface ClaimResult {
+  readonly reservation?: Reservation;
+  /** Redis-clock epoch ms of the next due delayed job or lease expiry, when there is one. */
+  readonly nextAt?: number;
+  /** Redis-clock epoch ms when the last script ran. */
+  readonly now: number;
+}
+
+/**
+ * The Redis driver: one Lua script per multi-key step, blocking reserve through a marker key,
+ * every key of a queue under the hash tag `{<queue>}` so it runs on Redis Cluster. See README.md
+ * for the key layout.
+ */
+export class RedisDriver implements QueueDriver {
+  readonly name = 'redis';
+  readonly capabilities: DriverCapabilities;
+  readonly deadLetters: DeadLetterStore;
+  /** The command connection (created by the driver or given to it). */
+  readonly client: Redis | Cluster;
+  readonly #owned: boolean;
+  readonly #options: ResolvedRedisOptions;
+  readonly #tokenPrefix = randomBytes(6).toString('base64url');
+  #tokenCount = 0;
+  readonly #keys = new Map<string, QueueKeys>();
+  readonly #registered = new Set<string>();
+  readonly #listeners = new Map<string, MarkerListener>();
+  readonly #waits = new Set<() => void>();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closing = false;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: RedisDriverOptions = {}) {
+    this.#options = resolveRedisOptions(options);
+    const { client, owned } = openConnection(options, this.#options);
+    this.client = client;
+    this.#owned = owned;
+    // An 'error' listener keeps ioredis from printing every reconnect attempt; calls still fail.
+    if (owned) client.on('error', () => {});
+    this.capabilities = Object.freeze({
+      ...BASELINE_CAPABILITIES,
+      delay: 'native',
+      lease: 'native',
+      blockingReserve: true,
+      bulkPush: true,
+      uniqueKeys: true,
+      rewriteOnRelease: true,
+      maxMessageBytes: this.#options.maxMessageBytes,
+    } satisfies DriverCapabilities);
+    this.deadLetters = new RedisDeadLetterStore({
+      client,
+      keyPrefix: this.#options.keyPrefix,
+      keysOf: (queue) => this.#keysOf(queue),
+      run: (action, fn) => this.#run(action, fn),
+    });
+  }
+
+  /** The key prefix in use. */
+  get keyPrefix(): string {
+    return this.#options.keyPrefix;
+  }
+
+  async push(envelopes: readonly JobEnvelope[], options: PushOptions = {}): Promise<PushResult> {
+    if (options.transaction !== undefined) throw new UnsupportedError('redis: push inside a transaction is not supported');
+    return this.#run('push', async () => {
+      const byQueue = new Map<string, { envelope: JobEnvelope; body: string }[]>();
+      for (const envelope of envelopes) {
+        this.#assertQueue(envelope.queue);
+        const body = this.#encode(envelope);
+        let list = byQueue.get(envelope.queue);
+        if (list === undefined) {
+          list = [];
+          byQueue.set(envelope.queue, list);
+        }
+        list.push({ envelope, body });
+      }
+      const stored = new Set<JobEnvelope>();
+      const calls: Promise<unknown>[] = [];
+      for (const [queue, list] of byQueue) {
+        calls.push(this.#register(queue));
+        const keys = this.#keysOf(queue);
+        for (let start = 0; start < list.length; start += PUSH_CHUNK) {
+          const chunk = list.slice(start, start + PUSH_CHUNK);
+          const args: (string | number)[] = [keys.jobPrefix, chunk.length];
+          for (const { envelope, body } of chunk) {
+            args.push(envelope.id, envelope.priority, Math.floor(envelope.availableAt), envelope.uniqueKey ?? '', body);
+          }
+          calls.push(
+            runScript(this.client, scripts.push, [keys.ready, keys.delayed, keys.seq, keys.marker, keys.unique, keys.prios], args).then(
+              (reply) => {
+                (reply as number[]).forEach((flag, index) => {
+                  if (flag === 1) stored.add(chunk[index]!.envelope);
+                });
+              },
+            ),
+          );
+        }
+      }
+      await Promise.all(calls);
+      const pushed: string[] = [];
+      const skipped: string[] = [];
+      for (const envelope of envelopes) (stored.has(envelope) ? pushed : skipped).push(envelope.id);
+      return { pushed, skipped };
+    });
+  }
+
+  async reserve(queues: readonly string[], options: ReserveOptions): Promise<Reservation | undefined> {
+    this.#assertOpen();
+    if (queues.length === 0) throw new InvalidArgumentError('redis: reserve: expected at least one queue');
+    for (const queue of queues) this.#assertQueue(queue);
+    if (!(options.leaseMs > 0)) throw new InvalidArgumentError(`redis: reserve: leaseMs must be > 0, got ${options.leaseMs}`);
+    const deadline = Date.now() + Math.max(0, options.waitMs);
+    const leaseMs = Math.ceil(options.leaseMs);
+    for (;;) {
+      const claim = await this.#run('reserve', () => this.#claim(queues, leaseMs));
+      if (claim.reservation !== undefined) return claim.reservation;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || isAborted(options.signal) || this.#closing) return undefined;
+      const untilNext = claim.nextAt === undefined ? remaining : Math.max(1, claim.nextAt - claim.now + 1);
+      await this.#waitForWork(queues, Math.min(remaining, untilNext), options.signal);
+      if (isAborted(options.signal) || this.#closing) return undefined;
+    }
+  }
+
+  async ack(reservation: Reservation): Promise<void> {
+    await this.#run('ack', async () => {
+      const keys = this.#keysOf(reservation.queue);
+      const reply = await runScript(
+        this.client,
+        scripts.ack,
+        [keys.leased, keys.unique],
+        [keys.jobPrefix + reservation.id, reservation.id, reservation.token],
+      );
+      if (reply === -1) throw this.#leaseLost('ack', reservation);
+    });
+  }
+
+  async release(reservation: Reservation, options: ReleaseOptions): Promise<void> {
+    await this.#run('release', async () => {
+      const body = options.envelope === undefined ? '' : this.#encode(options.envelope);
+      const priority = options.envelope === undefined ? '' : options.envelope.priority;
+      const keys = this.#keysOf(reservation.queue);
+      const reply = await runScript(
+        this.client,
+        scripts.release,
+        [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios],
+        [keys.jobPrefix + reservation.id, reservation.id, reservation.token, Math.max(0, Math.ceil(options.delayMs)), body, priority],
+      );
+      if (reply === -1) throw this.#leaseLost('release', reservation);
+    });
+  }
+
+  async extend(reservation: Reservation, leaseMs: number): Promise<number> {
+    if (!(leaseMs > 0)) throw new InvalidArgumentError(`redis: extend: leaseMs must be > 0, got ${leaseMs}`);
+    return this.#run('extend', async () => {
+      const keys = this.#keysOf(reservation.queue);
+      const reply = await runScript(
+        this.client,
+        scripts.extend,
+        [keys.leased],
+        [keys.jobPrefix + reservation.id, reservation.id, reservation.token, Math.ceil(leaseMs)],
+      );
+      if (reply === -1) throw this.#leaseLost('extend', reservation);
+      return Number(reply);
+    });
+  }
+
+  async deadLetter(reservation: Reservation, failure: JobFailure): Promise<void> {
+    await this.#run('deadLetter', async () => {
+      const keys = this.#keysOf(reservation.queue);
+      const record = JSON.stringify({
+        reason: failure.reason,
+        error: failure.error,
+        attempts: failure.attempts,
+        firstFailedAt: failure.firstFailedAt,
+        failedAt: failure.failedAt,
+      });
+      const [reply] = await Promise.all([
+        runScript(
+          this.client,
+          scripts.deadLetter,
+          [keys.leased, keys.unique, keys.dead, keys.deadInfo, keys.deadBody, keys.seq],
+          [keys.jobPrefix + reservation.id, reservation.id, reservation.token, Math.floor(failure.failedAt), record],
+        ),
+        this.#register(reservation.queue),
+      ]);
+      if (reply === -1) throw this.#leaseLost('deadLetter', reservation);
+    });
+  }
+
+  async stats(queue: string): Promise<QueueStats> {
+    this.#assertQueue(queue);
+    return this.#run('stats', async () => {
+      const keys = this.#keysOf(queue);
+      const reply = (await runScript(
+        this.client,
+        scripts.stats,
+        [keys.ready, keys.delayed, keys.leased, keys.seq, keys.prios, keys.dead],
+        [keys.jobPrefix],
+      )) as number[];
+      const [ready = 0, delayed = 0, reserved = 0, dead = 0, oldest = -1] = reply;
+      return { queue, ready, delayed, reserved, dead, oldestReadyAt: oldest === -1 ? undefined : oldest };
+    });
+  }
+
+  async ping(): Promise<number> {
+    return this.#run('ping', async () => {
+      const started = performance.now();
+      await this.client.ping();
+      return performance.now() - started;
+    });
+  }
+
+  async purge(queue: string): Promise<number> {
+    this.#assertQueue(queue);
+    return this.#run('purge', async () => {
+      const keys = this.#keysOf(queue);
+      return Number(await runScript(this.client, scripts.purge, [keys.ready, keys.delayed, keys.unique, keys.prios], [keys.jobPrefix]));
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.#closed === undefined) this.#closed = this.#shutdown();
+    return this.#closed;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#closing = true;
+    for (const wake of [...this.#waits]) wake();
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    for (const listener of this.#listeners.values()) listener.close();
+    this.#listeners.clear();
+    if (this.#owned) {
+      try {
+        await this.client.quit();
+      } catch {
+        // Already disconnected: nothing is left to release.
+        this.client.disconnect();
+      }
+    }
+  }
+
+  /** Tries each queue in order; the first claim wins. */
+  async #claim(queues: readonly string[], leaseMs: number): Promise<ClaimResult> {
+    let nextAt: number | undefined;
+    let now = 0;
+    for (const queue of queues) {
+      const keys = this.#keysOf(queue);
+      this.#tokenCount += 1;
+      const token = `${this.#tokenPrefix}.${this.#tokenCount}`;
+      const reply = (await runScript(
+        this.client,
+        scripts.reserve,
+        [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios],
+        [keys.jobPrefix, token, leaseMs],
+      )) as ScriptReply[];
+      if (reply[0] === 1) {
+        const [, id, body, deliveryCount, leaseExpiresAt] = reply as [number, string, string, number, number];
+        return { reservation: this.#reservation(queue, id, body, token, deliveryCount, leaseExpiresAt), now: Number(reply[5]) };
+      }
+      const at = Number(reply[1]);
+      now = Number(reply[2]);
+      if (at !== -1 && (nextAt === undefined || at < nextAt)) nextAt = at;
+    }
+    return nextAt === undefined ? { now } : { nextAt, now };
+  }
+
+  #reservation(queue: string, id: string, body: string, token: string, deliveryCount: number, leaseExpiresAt: number): Reservation {
+    const base = { token, id, queue, deliveryCount, leaseExpiresAt };
+    try {
+      return { ...base, envelope: fromBackend(body) };
+    } catch (error) {
+      return { ...base, poison: { raw: body, error: error as Error } };
+    }
+  }
+
+  /** Waits until a marker wakes this call, `ms` pass, the signal aborts, or the driver closes. */
+  #waitForWork(queues: readonly string[], ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const listeners = queues.map((queue) => this.#listenerOf(queue));
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        if (timer === undefined) return;
+        clearTimeout(timer);
+        timer = undefined;
+        for (const listener of listeners) listener.remove(waiter);
+        signal?.removeEventListener('abort', done);
+        this.#waits.delete(done);
+        resolve();
+      };
+      const waiter: MarkerWaiter = { wake: done };
+      timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+      this.#waits.add(done);
+      for (const listener of listeners) listener.add(waiter);
+    });
+  }
+
+  #listenerOf(queue: string): MarkerListener {
+    let listener = this.#listeners.get(queue);
+    if (listener === undefined) {
+      const blocking = duplicateForBlocking(this.client, `${this.#options.connectionName}:wait`);
+      blocking.on('error', () => {});
+      listener = new MarkerListener(blocking, this.client, this.#keysOf(queue).marker, () => {
+        // Connection errors of the blocking loop are retried there; reserve() still claims through
+        // the command connection, whose failures do reach the caller.
+      });
+      this.#listeners.set(queue, listener);
+    }
+    return listener;
+  }
+
+  async #register(queue: string): Promise<void> {
+    if (this.#registered.has(queue)) return;
+    await this.client.sadd(registryKey(this.#options.keyPrefix), queue);
+    this.#registered.add(queue);
+  }
+
+  #keysOf(queue: string): QueueKeys {
+    let keys = this.#keys.get(queue);
+    if (keys === undefined) {
+      keys = queueKeys(this.#options.keyPrefix, queue);
+      this.#keys.set(queue, keys);
+    }
+    return keys;
+  }
+
+  #encode(envelope: JobEnvelope): string {
+    const body = encodeEnvelope(envelope);
+    // UTF-8 is at most 3 bytes per UTF-16 unit, so only long bodies need counting.
+    if (body.length * 3 > this.#options.maxMessageBytes) {
+      const bytes = Buffer.byteLength(body);
+      if (bytes > this.#options.maxMessageBytes) {
+        throw new PayloadTooLargeError(
+          `redis: envelope of job ${envelope.id} is ${bytes} bytes, above maxMessageBytes ${this.#options.maxMessageBytes}`,
+        );
+      }
+    }
+    return body;
+  }
+
+  #assertQueue(queue: string): void {
+    if (typeof queue !== 'string' || !isValidQueueName(queue))
+      throw new InvalidArgumentError(`redis: invalid queue name ${JSON.stringify(queue)}`);
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new DriverClosedError('redis: the driver is closed');
+  }
+
+  #leaseLost(action: string, reservation: Reservation): LeaseLostError {
+    return new LeaseLostError(`redis: ${action} of job ${reservation.id} in queue ${reservation.queue}: the lease was lost`);
+  }
+
+  /** Runs one call: refused after close, tracked so close() can wait for it, client errors wrapped. */
+  async #run<T>(action: string, fn: () => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    const promise = fn();
+    this.#inFlight.add(promise);
+    try {
+      return await promise;
+    } catch (error) {
+      throw wrapRedisError(error, action);
+    } finally {
+      this.#inFlight.delete(promise);
+    }
+  }
+}
+
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+/** Creates a Redis driver; see {@link RedisDriverOptions}. */
+export function createRedisDriver(options: RedisDriverOptions = {}): RedisDriver {
+  return new RedisDriver(options);
+}

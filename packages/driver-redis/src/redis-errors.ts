@@ -1,0 +1,14 @@
+import { DriverConnectionError, DriverError, isQueueError, type QueueError } from '@queuekit/core';
+
+/**
+ * Turns a client failure into a queuekit error prefixed `redis:` with the original as `cause`:
+ * a reply from the server (wrong type, script error, OOM…) becomes a DriverError, anything else
+ * (refused, reset, closed, too many retries) a DriverConnectionError. QueueErrors pass through.
+ */
+export function wrapRedisError(error: unknown, action: string): QueueError {
+  if (isQueueError(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const name = error instanceof Error ? error.name : '';
+  if (name === 'ReplyError') return new DriverError(`redis: ${action} failed: ${message}`, { cause: error });
+  return new DriverConnectionError(`redis: ${action} failed: ${message}`, { cause: error });
+}

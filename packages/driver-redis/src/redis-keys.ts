@@ -1,0 +1,56 @@
+/** Names of every key one queue uses; all share the hash tag `{<queue>}`, so they live in one Cluster slot. */
+export interface QueueKeys {
+  /** Zset of ready job ids, scored priority * 2^32 + sequence. */
+  readonly ready: string;
+  /** Zset of delayed job ids, scored by due time (epoch ms). */
+  readonly delayed: string;
+  /** Zset of leased job ids, scored by lease expiry (epoch ms). */
+  readonly leased: string;
+  /** The queue's sequence counter (FIFO order within a priority). */
+  readonly seq: string;
+  /** Zset a blocked reserver pops (BZPOPMIN) to learn that work may be waiting. */
+  readonly marker: string;
+  /** Hash uniqueKey -> id of the job holding it. */
+  readonly unique: string;
+  /** Zset of priorities that had ready jobs, for the oldest-ready statistic. */
+  readonly prios: string;
+  /** Zset of dead-lettered job ids, scored failedAt * 1024 + (sequence mod 1024). */
+  readonly dead: string;
+  /** Hash id -> failure record (JSON) of each dead letter. */
+  readonly deadInfo: string;
+  /** Hash id -> stored body of each dead letter. */
+  readonly deadBody: string;
+  /** Prefix of the per-job hashes: the job key is this plus the id. */
+  readonly jobPrefix: string;
+}
+
+/** Key prefixes: 1–64 characters of letters, digits, `.`, `_`, `-` and `:`, not ending with `:`. */
+export const KEY_PREFIX_PATTERN = /^[A-Za-z0-9._:-]{0,63}[A-Za-z0-9._-]$/;
+
+/** The keys of `queue` under `prefix` (both already validated). */
+export function queueKeys(prefix: string, queue: string): QueueKeys {
+  const base = `${prefix}:{${queue}}:`;
+  return {
+    ready: `${base}ready`,
+    delayed: `${base}delayed`,
+    leased: `${base}leased`,
+    seq: `${base}seq`,
+    marker: `${base}marker`,
+    unique: `${base}unique`,
+    prios: `${base}prios`,
+    dead: `${base}dead`,
+    deadInfo: `${base}dead:info`,
+    deadBody: `${base}dead:body`,
+    jobPrefix: `${base}j:`,
+  };
+}
+
+/** The set of queue names that have been used under `prefix` (read by the dead-letter store). */
+export function registryKey(prefix: string): string {
+  return `${prefix}:queues`;
+}
+
+/** The hash of one rate-limit bucket; the bucket key is its own hash tag. */
+export function rateLimitKey(prefix: string, bucket: string): string {
+  return `${prefix}:rl:{${bucket}}`;
+}

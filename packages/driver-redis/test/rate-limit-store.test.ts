@@ -1,0 +1,58 @@
+import { InvalidArgumentError } from '@queuekit/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RedisRateLimitStore } from '../src/index.js';
+import { deletePrefix, REDIS_URL, randomPrefix, sleep } from './helpers.js';
+
+const stores: RedisRateLimitStore[] = [];
+const prefixes: string[] = [];
+
+function store(keyPrefix: string): RedisRateLimitStore {
+  const created = new RedisRateLimitStore({ connection: REDIS_URL, keyPrefix });
+  stores.push(created);
+  return created;
+}
+
+afterEach(async () => {
+  await Promise.allSettled(stores.splice(0).map((s) => s.close()));
+  await Promise.all(prefixes.splice(0).map(deletePrefix));
+});
+
+describe('RedisRateLimitStore', () => {
+  it('shares one bucket between two store instances (two connections)', async () => {
+    const prefix = randomPrefix();
+    prefixes.push(prefix);
+    const [a, b] = [store(prefix), store(prefix)];
+    const rule = { limit: 5, intervalMs: 60_000 };
+    const decisions = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? a : b).take('emails', rule)));
+    expect(decisions.filter((d) => d.granted)).toHaveLength(5);
+    const denied = decisions.find((d) => !d.granted)!;
+    expect(denied.remaining).toBe(0);
+    expect(denied.retryAfterMs).toBeGreaterThan(0);
+    expect(denied.retryAfterMs).toBeLessThanOrEqual(12_000);
+    expect(await a.peek('emails', rule)).toBe(0);
+    expect(await b.peek('other', rule)).toBe(5);
+  });
+
+  it('refills continuously over time', async () => {
+    const prefix = randomPrefix();
+    prefixes.push(prefix);
+    const s = store(prefix);
+    const rule = { limit: 10, intervalMs: 200 };
+    for (let i = 0; i < 10; i += 1) expect((await s.take('k', rule)).granted).toBe(true);
+    const denied = await s.take('k', rule);
+    expect(denied.granted).toBe(false);
+    await sleep(denied.retryAfterMs + 30);
+    expect((await s.take('k', rule)).granted).toBe(true);
+  });
+
+  it('takes a cost of several tokens at once, or none', async () => {
+    const prefix = randomPrefix();
+    prefixes.push(prefix);
+    const s = store(prefix);
+    const rule = { limit: 4, intervalMs: 60_000 };
+    expect(await s.take('k', rule, 3)).toMatchObject({ granted: true, remaining: 1 });
+    expect(await s.take('k', rule, 2)).toMatchObject({ granted: false, remaining: 1 });
+    await expect(s.take('k', rule, 0)).rejects.toThrow(InvalidArgumentError);
+    await expect(s.take('k', { limit: 0, intervalMs: 1 })).rejects.toThrow(InvalidArgumentError);
+  });
+});
