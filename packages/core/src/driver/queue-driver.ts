@@ -211,4 +211,10 @@ export interface QueueDriver {
   purge(queue: string): Promise<number>;
   /** Lets in-flight calls finish, refuses new ones, releases what the driver created. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional, for decorators (instrumentation): the worker runs each delivery — handler, follow-up
+   * dispatch and settling — inside `run`, so context set here (an active span) covers all of it.
+   * Drivers leave it undefined.
+   */
+  aroundExecution?<T>(reservation: Reservation, run: () => Promise<T>): Promise<T>;
 }
