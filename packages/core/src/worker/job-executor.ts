@@ -71,8 +71,10 @@ export class JobExecutor {
    */
   async execute(reservation: Reservation, shutdown?: AbortSignal): Promise<ExecutionOutcome> {
     try {
-      const around = this.#o.driver.aroundExecution;
-      if (around !== undefined) return await around.call(this.#o.driver, reservation, () => this.#execute(reservation, shutdown));
+      const driver = this.#o.driver;
+      if (driver.aroundExecution !== undefined) {
+        return await driver.aroundExecution<ExecutionOutcome>(reservation, () => this.#execute(reservation, shutdown));
+      }
       return await this.#execute(reservation, shutdown);
     } catch (error) {
       if (error instanceof LeaseLostError) {
