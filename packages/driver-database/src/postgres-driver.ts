@@ -1,0 +1,546 @@
+import { randomUUID } from 'node:crypto';
+import {
+  BASELINE_CAPABILITIES,
+  ConfigError,
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+  type DeadLetterListOptions,
+  type DeadLetterStore,
+  type DriverCapabilities,
+  DriverClosedError,
+  DriverError,
+  encodeEnvelope,
+  InvalidArgumentError,
+  type JobEnvelope,
+  type JobFailure,
+  LeaseLostError,
+  type PushOptions,
+  type PushResult,
+  type QueueDriver,
+  type QueueStats,
+  type ReleaseOptions,
+  type Reservation,
+  type ReserveOptions,
+} from '@queuekit/core';
+import pg from 'pg';
+import { quoteIdentifier, validateIdentifier } from './identifier.js';
+import type { MigrateOptions, MigrationResult } from './migration.js';
+import { PostgresListener } from './postgres-listener.js';
+import type { PostgresDriverOptions } from './postgres-options.js';
+import { PostgresRateLimitStore } from './postgres-rate-limit-store.js';
+import { assertMs, assertQueue, assertQueues, type ClaimedRow, type DeadLetterRow, toDeadLetterEntry, toReservation } from './rows.js';
+import { type PostgresSql, postgresSql } from './sql/postgres-sql.js';
+import { Waiters } from './waiters.js';
+import { isConnectionError, wrapError } from './wrap-error.js';
+
+const DIALECT = 'postgres';
+const MAX_SCHEMA_LENGTH = 50;
+const MAX_ACK_BATCH = 1_000;
+
+/** Anything with pg's `query(text, values)`: a PoolClient inside the application's transaction. */
+interface Queryable {
+  query(text: string, values?: unknown[]): Promise<pg.QueryResult>;
+}
+
+interface PendingAck {
+  readonly id: string;
+  readonly token: string;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * The PostgreSQL dialect: jobs in `<schema>.jobs`, claimed with `FOR UPDATE SKIP LOCKED` in
+ * (priority, seq) order, leased through `reserved_until` with a fencing token per delivery, woken by
+ * LISTEN/NOTIFY with a slow poll as fallback. Every time is the server's `now()`.
+ */
+export class PostgresDriver implements QueueDriver {
+  readonly name = DIALECT;
+  readonly capabilities: DriverCapabilities = Object.freeze({
+    ...BASELINE_CAPABILITIES,
+    delay: 'native',
+    lease: 'native',
+    blockingReserve: true,
+    bulkPush: true,
+    transactionalPush: true,
+    uniqueKeys: true,
+    rewriteOnRelease: true,
+  });
+  /** The validated schema name. */
+  readonly schema: string;
+  readonly deadLetters: DeadLetterStore;
+
+  readonly #pool: pg.Pool;
+  readonly #ownsPool: boolean;
+  readonly #sql: PostgresSql;
+  readonly #channel: string;
+  readonly #migrateMode: 'auto' | 'manual';
+  readonly #pollIntervalMs: number;
+  readonly #listener: PostgresListener | undefined;
+  readonly #waiters = new Waiters();
+  #ready: Promise<void> | undefined;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
+  #notifications = 0;
+  #acks: PendingAck[] = [];
+  #ackFlushing = false;
+  #errors = 0;
+
+  constructor(options: PostgresDriverOptions) {
+    if (typeof options !== 'object' || options === null) throw new ConfigError(`${DIALECT}: options: expected an object`);
+    const hasUrl = options.connectionString !== undefined;
+    const hasPool = options.pool !== undefined;
+    if (hasUrl === hasPool) throw new ConfigError(`${DIALECT}: options: give exactly one of connectionString and pool`);
+    if (hasUrl && (typeof options.connectionString !== 'string' || options.connectionString === '')) {
+      throw new ConfigError(`${DIALECT}: options.connectionString: expected a non-empty string`);
+    }
+    if (hasPool && typeof (options.pool as { query?: unknown }).query !== 'function') {
+      throw new ConfigError(`${DIALECT}: options.pool: expected a pg Pool`);
+    }
+    this.schema = validateIdentifier(DIALECT, 'schema', options.schema ?? 'queuekit', MAX_SCHEMA_LENGTH);
+    const migrate = options.migrate ?? 'auto';
+    if (migrate !== 'auto' && migrate !== 'manual')
+      throw new ConfigError(`${DIALECT}: options.migrate: expected 'auto' or 'manual', got ${JSON.stringify(migrate)}`);
+    this.#migrateMode = migrate;
+    const poll = options.pollIntervalMs ?? 1_000;
+    if (!Number.isFinite(poll) || poll < 10)
+      throw new ConfigError(`${DIALECT}: options.pollIntervalMs: expected a number >= 10, got ${JSON.stringify(poll)}`);
+    this.#pollIntervalMs = poll;
+    const poolSize = options.poolSize ?? 10;
+    if (!Number.isInteger(poolSize) || poolSize < 1)
+      throw new ConfigError(`${DIALECT}: options.poolSize: expected an integer >= 1, got ${JSON.stringify(poolSize)}`);
+
+    this.#sql = postgresSql(quoteIdentifier(this.schema));
+    this.#channel = `queuekit_${this.schema}`;
+    if (options.pool !== undefined) {
+      this.#pool = options.pool;
+      this.#ownsPool = false;
+    } else {
+      this.#pool = new pg.Pool({ connectionString: options.connectionString as string, max: poolSize });
+      this.#ownsPool = true;
+      // An idle client killed by the server emits here; the pool already dropped it.
+      this.#pool.on('error', () => {
+        this.#errors++;
+      });
+    }
+    this.#listener =
+      options.listen === false
+        ? undefined
+        : new PostgresListener(this.#pool.options as pg.ClientConfig, this.#channel, {
+            onNotify: (queue) => {
+              this.#notifications++;
+              this.#waiters.wakeOne(queue);
+            },
+            onConnect: () => {
+              this.#notifications++;
+              this.#waiters.wakeAll();
+            },
+            onError: () => {
+              this.#errors++;
+            },
+          });
+    this.deadLetters = this.#createDeadLetterStore();
+  }
+
+  /** Connection and listener errors observed and recovered from so far (for diagnostics). */
+  get recoveredErrors(): number {
+    return this.#errors;
+  }
+
+  /**
+   * Brings the schema to the newest version this code knows (or `options.to`), in one transaction
+   * under an advisory lock; a second run is a no-op. Throws DriverError when the database is newer
+   * than the code.
+   */
+  async migrate(options: MigrateOptions = {}): Promise<MigrationResult> {
+    this.#assertOpen();
+    try {
+      return await this.#migrate(options.to);
+    } catch (error) {
+      throw wrapError(DIALECT, 'migrate', error);
+    }
+  }
+
+  /** The newest schema version this code knows. */
+  get latestVersion(): number {
+    return this.#sql.migrations[this.#sql.migrations.length - 1]?.version ?? 0;
+  }
+
+  /** A RateLimitStore keeping one row per bucket in `<schema>.rate_limits`, on the server's clock. */
+  createRateLimitStore(): PostgresRateLimitStore {
+    return new PostgresRateLimitStore((operation, text, values) => this.#run(operation, () => this.#pool.query(text, values)), this.#sql);
+  }
+
+  async push(envelopes: readonly JobEnvelope[], options: PushOptions = {}): Promise<PushResult> {
+    if (!Array.isArray(envelopes)) throw new InvalidArgumentError(`${DIALECT}: push: expected an array of envelopes`);
+    let target: Queryable | undefined;
+    if (options.transaction !== undefined) {
+      if (typeof (options.transaction as Queryable | null)?.query !== 'function') {
+        throw new InvalidArgumentError(`${DIALECT}: push: options.transaction must be a pg client (with query()) inside BEGIN`);
+      }
+      target = options.transaction as Queryable;
+    }
+    const now = Date.now();
+    const ids: string[] = [];
+    const queues: string[] = [];
+    const priorities: number[] = [];
+    const delays: number[] = [];
+    const uniqueKeys: (string | null)[] = [];
+    const bodies: string[] = [];
+    for (const envelope of envelopes) {
+      assertQueue(DIALECT, envelope.queue);
+      ids.push(envelope.id);
+      queues.push(envelope.queue);
+      priorities.push(envelope.priority);
+      // The producer's clock only decides the delay; the due time itself is the server's now() + delay.
+      delays.push(Math.max(0, envelope.availableAt - now));
+      uniqueKeys.push(envelope.uniqueKey ?? null);
+      bodies.push(encodeEnvelope(envelope));
+    }
+    if (envelopes.length === 0) return { pushed: [], skipped: [] };
+    return this.#run('push', async () => {
+      const result = await (target ?? this.#pool).query(this.#sql.push, [
+        ids,
+        queues,
+        priorities,
+        delays,
+        uniqueKeys,
+        bodies,
+        this.#channel,
+      ]);
+      const stored = new Set<string>(result.rows[0]?.ids ?? []);
+      if (target === undefined) {
+        for (const queue of new Set(queues)) this.#waiters.wakeOne(queue);
+      }
+      return { pushed: ids.filter((id) => stored.has(id)), skipped: ids.filter((id) => !stored.has(id)) };
+    });
+  }
+
+  async reserve(queues: readonly string[], options: ReserveOptions): Promise<Reservation | undefined> {
+    assertQueues(DIALECT, queues);
+    assertMs(DIALECT, 'leaseMs', options.leaseMs, 1);
+    assertMs(DIALECT, 'waitMs', options.waitMs, 0);
+    return this.#run('reserve', async () => {
+      const deadline = Date.now() + options.waitMs;
+      let woken = false;
+      for (;;) {
+        const seen = this.#notifications;
+        const reservation = await this.#claim(queues, options.leaseMs);
+        if (reservation !== undefined) {
+          // More may be waiting: pass the wake-up on to the next idle reserve.
+          if (woken) this.#waiters.wakeOne(reservation.queue);
+          return reservation;
+        }
+        const remaining = deadline - Date.now();
+        if (remaining <= 0 || this.#closed || options.signal?.aborted) return undefined;
+        if (seen !== this.#notifications) continue;
+        const pollMs = this.#listener?.connected ? this.#pollIntervalMs : Math.min(this.#pollIntervalMs, 200);
+        const reason = await this.#waiters.wait(queues, Math.min(remaining, pollMs), options.signal);
+        if (reason === 'aborted' || this.#closed) return undefined;
+        woken = reason === 'notified';
+      }
+    });
+  }
+
+  async ack(reservation: Reservation): Promise<void> {
+    return this.#run('ack', () => {
+      const pending = new Promise<void>((resolve, reject) => {
+        this.#acks.push({ id: reservation.id, token: reservation.token, resolve, reject });
+      });
+      if (!this.#ackFlushing) void this.#flushAcks();
+      return pending;
+    });
+  }
+
+  async release(reservation: Reservation, options: ReleaseOptions): Promise<void> {
+    assertMs(DIALECT, 'delayMs', options.delayMs, 0);
+    const body = options.envelope === undefined ? null : encodeEnvelope(options.envelope);
+    const priority = options.envelope?.priority ?? null;
+    return this.#run('release', async () => {
+      const { rows } = await this.#pool.query(this.#sql.release, [
+        reservation.id,
+        reservation.token,
+        options.delayMs,
+        body,
+        priority,
+        this.#channel,
+      ]);
+      const row = rows[0] as { changed: number; present: boolean };
+      if (row.changed === 0) throw this.#leaseLost('release', reservation, row.present);
+      if (options.delayMs === 0) this.#waiters.wakeOne(reservation.queue);
+    });
+  }
+
+  async extend(reservation: Reservation, leaseMs: number): Promise<number> {
+    assertMs(DIALECT, 'leaseMs', leaseMs, 1);
+    return this.#run('extend', async () => {
+      const { rows } = await this.#pool.query(this.#sql.extend, [reservation.id, reservation.token, leaseMs]);
+      const row = rows[0] as { lease_expires_at: number } | undefined;
+      if (row === undefined) throw this.#leaseLost('extend', reservation, true);
+      return row.lease_expires_at;
+    });
+  }
+
+  async deadLetter(reservation: Reservation, failure: JobFailure): Promise<void> {
+    return this.#run('deadLetter', async () => {
+      const { rows } = await this.#pool.query(this.#sql.deadLetter, [
+        reservation.id,
+        reservation.token,
+        reservation.envelope?.name ?? null,
+        reservation.envelope === undefined,
+        failure.reason,
+        JSON.stringify(failure.error),
+        failure.attempts,
+        Math.round(failure.firstFailedAt),
+        Math.round(failure.failedAt),
+      ]);
+      const row = rows[0] as { changed: number; present: boolean };
+      if (row.changed === 0) throw this.#leaseLost('deadLetter', reservation, row.present);
+    });
+  }
+
+  async stats(queue: string): Promise<QueueStats> {
+    assertQueue(DIALECT, queue);
+    return this.#run('stats', async () => {
+      const { rows } = await this.#pool.query(this.#sql.stats, [queue]);
+      const row = rows[0] as { ready: number; delayed: number; reserved: number; dead: number; oldest_ready_at: number | null };
+      return {
+        queue,
+        ready: row.ready,
+        delayed: row.delayed,
+        reserved: row.reserved,
+        dead: row.dead,
+        oldestReadyAt: row.oldest_ready_at === null ? undefined : Math.round(row.oldest_ready_at),
+      };
+    });
+  }
+
+  async ping(): Promise<number> {
+    return this.#run('ping', async () => {
+      const started = performance.now();
+      await this.#pool.query('SELECT 1');
+      return performance.now() - started;
+    });
+  }
+
+  async purge(queue: string): Promise<number> {
+    assertQueue(DIALECT, queue);
+    return this.#run('purge', async () => (await this.#pool.query(this.#sql.purge, [queue])).rowCount ?? 0);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
+    this.#closed = true;
+    this.#waiters.wakeAll();
+    this.#closing = (async () => {
+      if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+      await this.#listener?.close();
+      if (this.#ownsPool) await this.#pool.end().catch(() => undefined);
+    })();
+    return this.#closing;
+  }
+
+  async #claim(queues: readonly string[], leaseMs: number): Promise<Reservation | undefined> {
+    for (const queue of queues) {
+      const token = randomUUID();
+      const { rows } = await this.#pool.query(this.#sql.claim, [queue, leaseMs, token]);
+      const row = rows[0] as ClaimedRow | undefined;
+      if (row !== undefined) return toReservation(row, token);
+    }
+    return undefined;
+  }
+
+  async #flushAcks(): Promise<void> {
+    this.#ackFlushing = true;
+    try {
+      while (this.#acks.length > 0) {
+        const batch = this.#acks.splice(0, MAX_ACK_BATCH);
+        try {
+          const lost = await this.#ackBatch(batch);
+          for (const pending of batch) {
+            if (lost.has(`${pending.id}\u0000${pending.token}`)) {
+              pending.reject(new LeaseLostError(`${DIALECT}: ack: job ${pending.id} is held by another delivery (its lease was lost)`));
+            } else {
+              pending.resolve();
+            }
+          }
+        } catch (error) {
+          for (const pending of batch) pending.reject(error);
+        }
+      }
+    } finally {
+      this.#ackFlushing = false;
+    }
+  }
+
+  async #ackBatch(batch: readonly PendingAck[]): Promise<Set<string>> {
+    const values = [batch.map((p) => p.id), batch.map((p) => p.token)];
+    let result: pg.QueryResult;
+    try {
+      result = await this.#pool.query(this.#sql.ackBatch, values);
+    } catch (error) {
+      // Acknowledging is idempotent under the token, so one retry on a fresh connection is safe.
+      if (!isConnectionError(error)) throw error;
+      this.#errors++;
+      result = await this.#pool.query(this.#sql.ackBatch, values);
+    }
+    return new Set(result.rows.map((row: { job_id: string; token: string }) => `${row.job_id}\u0000${row.token}`));
+  }
+
+  #leaseLost(operation: string, reservation: Reservation, present: boolean): LeaseLostError {
+    return new LeaseLostError(
+      present
+        ? `${DIALECT}: ${operation}: job ${reservation.id} is held by another delivery (its lease was lost)`
+        : `${DIALECT}: ${operation}: job ${reservation.id} is gone (its lease was lost and the job settled)`,
+    );
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new DriverClosedError(`${DIALECT}: the driver is closed`);
+  }
+
+  async #run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    this.#inFlight++;
+    try {
+      this.#ready ??= this.#initialise();
+      await this.#ready;
+      return await fn();
+    } catch (error) {
+      throw wrapError(DIALECT, operation, error);
+    } finally {
+      this.#inFlight--;
+      if (this.#inFlight === 0 && this.#drained !== undefined) this.#drained();
+    }
+  }
+
+  async #initialise(): Promise<void> {
+    try {
+      if (this.#migrateMode === 'auto') {
+        await this.#migrate(undefined);
+      } else {
+        const version = await this.#currentVersion(this.#pool);
+        if (version !== this.latestVersion) {
+          throw new DriverError(
+            `${DIALECT}: schema "${this.schema}" is at version ${version} but this code needs version ${this.latestVersion}; ` +
+              `run \`queue migrate\` (driver.migrate()) first${version > this.latestVersion ? ' — the database is newer than the code: upgrade @queuekit/driver-database' : ''}`,
+          );
+        }
+      }
+      await this.#listener?.start();
+    } catch (error) {
+      this.#ready = undefined;
+      throw error;
+    }
+  }
+
+  async #currentVersion(client: Queryable): Promise<number> {
+    const { rows } = await client.query(this.#sql.migrationsTableExists, [`${quoteIdentifier(this.schema)}.schema_migrations`]);
+    if (!rows[0]?.present) return 0;
+    return (await client.query(this.#sql.currentVersion)).rows[0]?.version ?? 0;
+  }
+
+  async #migrate(to: number | undefined): Promise<MigrationResult> {
+    const target = to ?? this.latestVersion;
+    if (!Number.isInteger(target) || target < 0 || target > this.latestVersion) {
+      throw new InvalidArgumentError(
+        `${DIALECT}: migrate: options.to: expected an integer 0..${this.latestVersion}, got ${JSON.stringify(to)}`,
+      );
+    }
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(this.#sql.migrationLock, [`queuekit:migrate:${this.schema}`]);
+      const from = await this.#currentVersion(client);
+      if (from > this.latestVersion) {
+        throw new DriverError(
+          `${DIALECT}: schema "${this.schema}" is at version ${from}, newer than the newest this code knows (${this.latestVersion}); upgrade @queuekit/driver-database`,
+        );
+      }
+      const applied: number[] = [];
+      if (from < target) {
+        for (const statement of this.#sql.migrationsTable) await client.query(statement);
+        for (const migration of this.#sql.migrations) {
+          if (migration.version <= from || migration.version > target) continue;
+          for (const statement of migration.statements) await client.query(statement);
+          await client.query(this.#sql.recordMigration, [migration.version, migration.name]);
+          applied.push(migration.version);
+        }
+      }
+      await client.query('COMMIT');
+      return { from, to: Math.max(from, target), applied };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  #createDeadLetterStore(): DeadLetterStore {
+    const sql = this.#sql;
+    const pool = this.#pool;
+    const filterValues = (filter: DeadLetterFilter = {}) => {
+      if (filter.queue !== undefined) assertQueue(DIALECT, filter.queue);
+      return [filter.queue ?? null, filter.failedBefore === undefined ? null : Math.round(filter.failedBefore)];
+    };
+    const retry = async (filter: DeadLetterFilter, id: string | null) => {
+      const { rows } = await pool.query(sql.dlqRetry, [...filterValues(filter), id, this.#channel]);
+      const row = rows[0] as { moved: number; picked: number };
+      return row;
+    };
+    return {
+      list: (options: DeadLetterListOptions = {}) =>
+        this.#run('deadLetters.list', async () => {
+          const limit = options.limit ?? 100;
+          const offset = options.offset ?? 0;
+          assertMs(DIALECT, 'limit', limit, 0);
+          assertMs(DIALECT, 'offset', offset, 0);
+          const { rows } = await pool.query(sql.dlqList, [...filterValues(options), Math.floor(limit), Math.floor(offset)]);
+          return (rows as DeadLetterRow[]).map(toDeadLetterEntry);
+        }),
+      get: (id: string) =>
+        this.#run('deadLetters.get', async (): Promise<DeadLetterEntry | undefined> => {
+          const { rows } = await pool.query(sql.dlqGet, [id]);
+          const row = rows[0] as DeadLetterRow | undefined;
+          return row === undefined ? undefined : toDeadLetterEntry(row);
+        }),
+      retry: (id: string) =>
+        this.#run('deadLetters.retry', async () => {
+          const { rows } = await pool.query(sql.dlqGet, [id]);
+          const row = rows[0] as DeadLetterRow | undefined;
+          if (row === undefined) return false;
+          if (row.poison === true)
+            throw new InvalidArgumentError(`${DIALECT}: deadLetters.retry: job ${id} is a poison body and cannot be retried`);
+          const { moved } = await retry({}, id);
+          if (moved === 0) {
+            throw new InvalidArgumentError(
+              `${DIALECT}: deadLetters.retry: job ${id} cannot be retried while a live job holds its id or unique key`,
+            );
+          }
+          this.#waiters.wakeOne(row.queue);
+          return true;
+        }),
+      retryAll: (filter: DeadLetterFilter = {}) =>
+        this.#run('deadLetters.retryAll', async () => {
+          const { moved } = await retry(filter, null);
+          this.#waiters.wakeAll();
+          return moved;
+        }),
+      purge: (filter: DeadLetterFilter = {}) =>
+        this.#run('deadLetters.purge', async () => (await pool.query(sql.dlqPurge, filterValues(filter))).rowCount ?? 0),
+      count: (filter: DeadLetterFilter = {}) =>
+        this.#run(
+          'deadLetters.count',
+          async () => ((await pool.query(sql.dlqCount, filterValues(filter))).rows[0] as { count: number }).count,
+        ),
+    };
+  }
+}
+
+/** Creates the PostgreSQL dialect of the database driver. */
+export function createPostgresDriver(options: PostgresDriverOptions): PostgresDriver {
+  return new PostgresDriver(options);
+}

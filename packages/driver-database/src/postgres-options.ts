@@ -1,0 +1,29 @@
+import type pg from 'pg';
+
+/** Options of {@link createPostgresDriver}. Give exactly one of `connectionString` and `pool`. */
+export interface PostgresDriverOptions {
+  /** A libpq connection URL; the driver creates (and on close ends) its own pool. */
+  readonly connectionString?: string;
+  /** An existing pg Pool to share with the application; the driver never ends it. */
+  readonly pool?: pg.Pool;
+  /** Connections in the pool the driver creates; default 10. Ignored with `pool`. */
+  readonly poolSize?: number;
+  /**
+   * Schema holding the driver's tables (`jobs`, `failed_jobs`, `rate_limits`,
+   * `schema_migrations`): 1–50 characters of a-z, 0-9 and `_`; default `queuekit`.
+   */
+  readonly schema?: string;
+  /**
+   * `auto` (default): the first call migrates the schema to the newest version (idempotent, under an
+   * advisory lock). `manual`: the first call only checks the version and fails with a clear error
+   * until `migrate()` (or `queue migrate`) has run.
+   */
+  readonly migrate?: 'auto' | 'manual';
+  /**
+   * LISTEN/NOTIFY wake-ups for waiting reserves; default true. Without it (or while the listener
+   * reconnects) a waiting reserve polls every `pollIntervalMs`.
+   */
+  readonly listen?: boolean;
+  /** Fallback poll of a waiting reserve, in ms (delayed jobs, expired leases, missed notifications); default 1000. */
+  readonly pollIntervalMs?: number;
+}

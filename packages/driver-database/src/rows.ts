@@ -1,0 +1,94 @@
+import {
+  type DeadLetterEntry,
+  type DeadLetterReason,
+  type ErrorInfo,
+  fromBackend,
+  InvalidArgumentError,
+  isValidQueueName,
+  type JobEnvelope,
+  type Reservation,
+} from '@queuekit/core';
+
+/** A claimed row as both dialects return it. */
+export interface ClaimedRow {
+  readonly job_id: string;
+  readonly queue: string;
+  readonly body: string;
+  readonly deliveries: number;
+  readonly lease_expires_at: number;
+}
+
+/** A dead-letter row as both dialects return it. */
+export interface DeadLetterRow {
+  readonly job_id: string;
+  readonly queue: string;
+  readonly name: string | null;
+  readonly body: string;
+  readonly poison: boolean | number;
+  readonly reason: string;
+  readonly error: string | ErrorInfo;
+  readonly attempts: number;
+  readonly first_failed_at: number | string;
+  readonly failed_at: number | string;
+}
+
+/** Turns a claimed row into a Reservation; an undecodable body becomes `poison`, never a throw. */
+export function toReservation(row: ClaimedRow, token: string): Reservation {
+  const base = {
+    token,
+    id: row.job_id,
+    queue: row.queue,
+    deliveryCount: Number(row.deliveries),
+    leaseExpiresAt: Number(row.lease_expires_at),
+  };
+  try {
+    return { ...base, envelope: fromBackend(row.body) };
+  } catch (error) {
+    return { ...base, poison: { raw: row.body, error: error instanceof Error ? error : new Error(String(error)) } };
+  }
+}
+
+/** Turns a dead-letter row into the store's entry shape. */
+export function toDeadLetterEntry(row: DeadLetterRow): DeadLetterEntry {
+  const poison = row.poison === true || row.poison === 1;
+  let envelope: JobEnvelope | undefined;
+  if (!poison) {
+    try {
+      envelope = fromBackend(row.body);
+    } catch {
+      envelope = undefined;
+    }
+  }
+  return {
+    id: row.job_id,
+    queue: row.queue,
+    name: row.name ?? undefined,
+    envelope,
+    ...(envelope === undefined ? { raw: row.body } : {}),
+    reason: row.reason as DeadLetterReason,
+    error: typeof row.error === 'string' ? (JSON.parse(row.error) as ErrorInfo) : row.error,
+    attempts: Number(row.attempts),
+    firstFailedAt: Number(row.first_failed_at),
+    failedAt: Number(row.failed_at),
+  };
+}
+
+/** Throws InvalidArgumentError unless `queues` is a non-empty list of valid queue names. */
+export function assertQueues(dialect: string, queues: readonly string[]): void {
+  if (!Array.isArray(queues) || queues.length === 0) throw new InvalidArgumentError(`${dialect}: reserve: expected at least one queue`);
+  for (const queue of queues) assertQueue(dialect, queue);
+}
+
+/** Throws InvalidArgumentError unless `queue` is a valid queue name. */
+export function assertQueue(dialect: string, queue: string): void {
+  if (typeof queue !== 'string' || !isValidQueueName(queue)) {
+    throw new InvalidArgumentError(`${dialect}: invalid queue name ${JSON.stringify(queue)}`);
+  }
+}
+
+/** Throws InvalidArgumentError unless `value` is a finite number >= `min`. */
+export function assertMs(dialect: string, key: string, value: number, min: number): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new InvalidArgumentError(`${dialect}: ${key}: expected a number >= ${min}, got ${JSON.stringify(value)}`);
+  }
+}

@@ -1,0 +1,251 @@
+import type { Migration } from '../migration.js';
+
+/**
+ * Every SQL statement of the PostgreSQL dialect, built once per driver from a schema name that has
+ * already passed validation and quoting (`s` is `"schema"`). Each statement documents its
+ * parameters ($n) and the rows it returns. Times come from the server's `now()`; epoch-ms values
+ * cross the wire as float8.
+ */
+export function postgresSql(s: string) {
+  const epochMs = (column: string) => `(extract(epoch from ${column}) * 1000)::float8`;
+  return {
+    /** Schema steps, oldest first. Never edit a released step: add a new one. */
+    migrations: [
+      {
+        version: 1,
+        name: 'jobs',
+        statements: [
+          `CREATE TABLE ${s}.jobs (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            job_id text NOT NULL UNIQUE,
+            queue text NOT NULL,
+            priority integer NOT NULL,
+            available_at timestamptz NOT NULL,
+            reserved_until timestamptz,
+            token text,
+            deliveries integer NOT NULL DEFAULT 0,
+            unique_key text,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            body text NOT NULL
+          )`,
+          // The claim walks this index in (priority, seq) order inside one queue and stops at the
+          // first due, unleased row, so it stays an index scan however many jobs wait.
+          `CREATE INDEX jobs_claim_idx ON ${s}.jobs (queue, priority, seq)`,
+          // Only live jobs are in this table (acked ones are deleted, dead ones moved), so a unique
+          // index over it is exactly "held while queued, delayed or reserved".
+          `CREATE UNIQUE INDEX jobs_unique_key_idx ON ${s}.jobs (unique_key) WHERE unique_key IS NOT NULL`,
+        ],
+      },
+      {
+        version: 2,
+        name: 'failed-jobs',
+        statements: [
+          `CREATE TABLE ${s}.failed_jobs (
+            seq bigint GENERATED ALWAYS AS IDENTITY,
+            job_id text PRIMARY KEY,
+            queue text NOT NULL,
+            name text,
+            priority integer NOT NULL,
+            unique_key text,
+            body text NOT NULL,
+            poison boolean NOT NULL,
+            reason text NOT NULL,
+            error jsonb NOT NULL,
+            attempts integer NOT NULL,
+            first_failed_at bigint NOT NULL,
+            failed_at bigint NOT NULL
+          )`,
+          `CREATE INDEX failed_jobs_failed_at_idx ON ${s}.failed_jobs (failed_at DESC, seq DESC)`,
+          `CREATE INDEX failed_jobs_queue_idx ON ${s}.failed_jobs (queue, failed_at DESC, seq DESC)`,
+        ],
+      },
+      {
+        version: 3,
+        name: 'rate-limits',
+        statements: [
+          `CREATE TABLE ${s}.rate_limits (
+            key text PRIMARY KEY,
+            tokens double precision NOT NULL,
+            granted boolean NOT NULL,
+            updated_at timestamptz NOT NULL
+          )`,
+        ],
+      },
+    ] satisfies Migration[],
+
+    /** In: $1 lock key (text). Serialises migrators of one schema until the transaction ends. */
+    migrationLock: 'SELECT pg_advisory_xact_lock(hashtext($1))',
+    /** Creates the schema and the version table; no parameters. */
+    migrationsTable: [
+      `CREATE SCHEMA IF NOT EXISTS ${s}`,
+      `CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
+        version integer PRIMARY KEY,
+        name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`,
+    ],
+    /** In: $1 the quoted table name. Out: { present } — whether the version table exists. */
+    migrationsTableExists: 'SELECT to_regclass($1) IS NOT NULL AS present',
+    /** Out: { version } — the newest applied step (0 when none). */
+    currentVersion: `SELECT coalesce(max(version), 0)::int AS version FROM ${s}.schema_migrations`,
+    /** In: $1 version, $2 name. Records an applied step. */
+    recordMigration: `INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`,
+
+    /**
+     * Bulk insert of many envelopes in one statement, then one NOTIFY per queue that got a due job.
+     * In: $1 job ids text[], $2 queues text[], $3 priorities int[], $4 delays ms float8[] (from now),
+     * $5 unique keys text[] (nulls allowed), $6 bodies text[], $7 channel text.
+     * Out: one row { ids text[] } with the ids stored; rows held by a unique key or id are skipped.
+     */
+    push: `WITH ins AS (
+        INSERT INTO ${s}.jobs (job_id, queue, priority, available_at, unique_key, body)
+        SELECT r.job_id, r.queue, r.priority, now() + r.delay_ms * interval '1 millisecond', r.unique_key, r.body
+        FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[], $5::text[], $6::text[])
+          WITH ORDINALITY AS r(job_id, queue, priority, delay_ms, unique_key, body, ord)
+        ORDER BY r.ord
+        ON CONFLICT DO NOTHING
+        RETURNING job_id, queue, available_at
+      ), notified AS (
+        SELECT pg_notify($7, q.queue) FROM (SELECT DISTINCT queue FROM ins WHERE available_at <= now()) q
+      )
+      SELECT coalesce(array_agg(job_id), '{}') AS ids, (SELECT count(*) FROM notified)::int AS notified FROM ins`,
+
+    /**
+     * Claims the next due job of one queue: priority then insertion order, skipping rows other
+     * claims hold, reclaiming expired leases, counting the delivery in the same statement.
+     * In: $1 queue, $2 lease ms, $3 fencing token.
+     * Out: zero or one row { job_id, queue, body, deliveries, lease_expires_at (epoch ms) }.
+     */
+    claim: `WITH next AS (
+        SELECT seq FROM ${s}.jobs
+        WHERE queue = $1 AND available_at <= now() AND (reserved_until IS NULL OR reserved_until <= now())
+        ORDER BY priority, seq
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED
+      )
+      UPDATE ${s}.jobs j
+      SET reserved_until = now() + $2 * interval '1 millisecond', token = $3, deliveries = j.deliveries + 1
+      FROM next WHERE j.seq = next.seq
+      RETURNING j.job_id, j.queue, j.body, j.deliveries, ${epochMs('j.reserved_until')} AS lease_expires_at`,
+
+    /**
+     * Acknowledges many reservations at once.
+     * In: $1 job ids text[], $2 tokens text[].
+     * Out: rows { job_id, token } of requests whose job is still there under another token (lease
+     * lost); requests whose job is gone are silently done.
+     */
+    ackBatch: `WITH req AS (
+        SELECT * FROM unnest($1::text[], $2::text[]) AS r(job_id, token)
+      ), del AS (
+        DELETE FROM ${s}.jobs j USING req WHERE j.job_id = req.job_id AND j.token = req.token
+        RETURNING j.job_id, j.token
+      )
+      SELECT req.job_id, req.token FROM req
+      WHERE NOT EXISTS (SELECT 1 FROM del WHERE del.job_id = req.job_id AND del.token = req.token)
+        AND EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.job_id = req.job_id)`,
+
+    /**
+     * In: $1 job id, $2 token, $3 delay ms, $4 new body or null, $5 new priority or null, $6 channel.
+     * Out: one row { changed, notified, present } — present tells a lost lease from a gone job.
+     */
+    release: `WITH upd AS (
+        UPDATE ${s}.jobs SET available_at = now() + $3 * interval '1 millisecond', reserved_until = NULL, token = NULL,
+          body = coalesce($4, body), priority = coalesce($5, priority)
+        WHERE job_id = $1 AND token = $2
+        RETURNING queue, available_at
+      ), notified AS (
+        SELECT pg_notify($6, queue) FROM upd WHERE available_at <= now()
+      )
+      SELECT (SELECT count(*) FROM upd)::int AS changed, (SELECT count(*) FROM notified)::int AS notified,
+        EXISTS (SELECT 1 FROM ${s}.jobs WHERE job_id = $1) AS present`,
+
+    /** In: $1 job id, $2 token, $3 lease ms. Out: { lease_expires_at } when extended, else no row. */
+    extend: `UPDATE ${s}.jobs SET reserved_until = now() + $3 * interval '1 millisecond'
+      WHERE job_id = $1 AND token = $2
+      RETURNING ${epochMs('reserved_until')} AS lease_expires_at`,
+
+    /**
+     * Moves a reserved job into failed_jobs (replacing an older entry of the same id).
+     * In: $1 job id, $2 token, $3 name or null, $4 poison, $5 reason, $6 error json, $7 attempts,
+     * $8 first failed at (epoch ms), $9 failed at (epoch ms).
+     * Out: one row { changed, present }.
+     */
+    deadLetter: `WITH del AS (
+        DELETE FROM ${s}.jobs WHERE job_id = $1 AND token = $2
+        RETURNING job_id, queue, priority, unique_key, body
+      ), ins AS (
+        INSERT INTO ${s}.failed_jobs (job_id, queue, name, priority, unique_key, body, poison, reason, error, attempts, first_failed_at, failed_at)
+        SELECT job_id, queue, $3, priority, unique_key, body, $4, $5, $6::jsonb, $7, $8, $9 FROM del
+        ON CONFLICT (job_id) DO UPDATE SET queue = excluded.queue, name = excluded.name, priority = excluded.priority,
+          unique_key = excluded.unique_key, body = excluded.body, poison = excluded.poison, reason = excluded.reason,
+          error = excluded.error, attempts = excluded.attempts, first_failed_at = excluded.first_failed_at, failed_at = excluded.failed_at
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM ins)::int AS changed, EXISTS (SELECT 1 FROM ${s}.jobs WHERE job_id = $1) AS present`,
+
+    /** In: $1 queue. Out: one row of counts and oldest_ready_at (epoch ms or null). */
+    stats: `SELECT
+        count(*) FILTER (WHERE reserved_until IS NULL AND available_at <= now())::int AS ready,
+        count(*) FILTER (WHERE reserved_until IS NULL AND available_at > now())::int AS delayed,
+        count(*) FILTER (WHERE reserved_until IS NOT NULL)::int AS reserved,
+        ${epochMs('min(available_at) FILTER (WHERE reserved_until IS NULL AND available_at <= now())')} AS oldest_ready_at,
+        (SELECT count(*) FROM ${s}.failed_jobs WHERE queue = $1)::int AS dead
+      FROM ${s}.jobs WHERE queue = $1`,
+
+    /** In: $1 queue. Deletes ready and delayed jobs (not leased ones). Out: rowCount. */
+    purge: `DELETE FROM ${s}.jobs WHERE queue = $1 AND reserved_until IS NULL`,
+
+    /** In: filter $1 $2, $3 limit, $4 offset. Out: entries newest first. */
+    dlqList: `SELECT job_id, queue, name, body, poison, reason, error, attempts, first_failed_at, failed_at FROM ${s}.failed_jobs
+      WHERE ($1::text IS NULL OR queue = $1) AND ($2::bigint IS NULL OR failed_at < $2)
+      ORDER BY failed_at DESC, seq DESC LIMIT $3 OFFSET $4`,
+    /** In: $1 job id. Out: zero or one entry. */
+    dlqGet: `SELECT job_id, queue, name, body, poison, reason, error, attempts, first_failed_at, failed_at FROM ${s}.failed_jobs WHERE job_id = $1`,
+    /** In: filter $1 $2. Out: { count }. */
+    dlqCount: `SELECT count(*)::int AS count FROM ${s}.failed_jobs WHERE ($1::text IS NULL OR queue = $1) AND ($2::bigint IS NULL OR failed_at < $2)`,
+    /** In: filter $1 $2. Out: rowCount deleted. */
+    dlqPurge: `DELETE FROM ${s}.failed_jobs WHERE ($1::text IS NULL OR queue = $1) AND ($2::bigint IS NULL OR failed_at < $2)`,
+    /**
+     * Moves matching non-poison entries back to their queues as fresh deliveries, in failure order;
+     * an entry whose id or unique key is held by a live job stays where it is.
+     * In: filter $1 $2, $3 job id or null (one entry), $4 channel. Out: { moved, blocked }.
+     */
+    dlqRetry: `WITH pick AS (
+        SELECT seq, job_id, queue, priority, unique_key, body FROM ${s}.failed_jobs
+        WHERE NOT poison AND ($1::text IS NULL OR queue = $1) AND ($2::bigint IS NULL OR failed_at < $2) AND ($3::text IS NULL OR job_id = $3)
+      ), ins AS (
+        INSERT INTO ${s}.jobs (job_id, queue, priority, available_at, unique_key, body)
+        SELECT job_id, queue, priority, now(), unique_key, body FROM pick ORDER BY seq
+        ON CONFLICT DO NOTHING
+        RETURNING job_id, queue
+      ), del AS (
+        DELETE FROM ${s}.failed_jobs f USING ins WHERE f.job_id = ins.job_id RETURNING 1
+      ), notified AS (
+        SELECT pg_notify($4, q.queue) FROM (SELECT DISTINCT queue FROM ins) q
+      )
+      SELECT (SELECT count(*) FROM del)::int AS moved, (SELECT count(*) FROM pick)::int AS picked,
+        (SELECT count(*) FROM notified)::int AS notified`,
+
+    /**
+     * Token bucket take, atomic under the row lock of the upsert.
+     * In: $1 key, $2 limit, $3 interval ms, $4 cost. Out: { tokens, granted }.
+     */
+    rateLimitTake: `INSERT INTO ${s}.rate_limits AS b (key, tokens, granted, updated_at)
+      VALUES ($1, CASE WHEN $2::float8 >= $4::float8 THEN $2::float8 - $4::float8 ELSE $2::float8 END, $2::float8 >= $4::float8, now())
+      ON CONFLICT (key) DO UPDATE SET
+        tokens = CASE
+          WHEN least($2::float8, b.tokens + greatest(0, extract(epoch from now() - b.updated_at) * 1000) * $2::float8 / $3::float8) >= $4::float8
+          THEN least($2::float8, b.tokens + greatest(0, extract(epoch from now() - b.updated_at) * 1000) * $2::float8 / $3::float8) - $4::float8
+          ELSE least($2::float8, b.tokens + greatest(0, extract(epoch from now() - b.updated_at) * 1000) * $2::float8 / $3::float8)
+        END,
+        granted = least($2::float8, b.tokens + greatest(0, extract(epoch from now() - b.updated_at) * 1000) * $2::float8 / $3::float8) >= $4::float8,
+        updated_at = now()
+      RETURNING tokens, granted`,
+    /** In: $1 key, $2 limit, $3 interval ms. Out: zero or one row { tokens } (refilled, not stored). */
+    rateLimitPeek: `SELECT least($2::float8, tokens + greatest(0, extract(epoch from now() - updated_at) * 1000) * $2::float8 / $3::float8) AS tokens
+      FROM ${s}.rate_limits WHERE key = $1`,
+  };
+}
+
+/** The statements of one PostgreSQL schema. */
+export type PostgresSql = ReturnType<typeof postgresSql>;

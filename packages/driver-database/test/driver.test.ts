@@ -1,0 +1,219 @@
+import { createEnvelope, DriverClosedError, type JobFailure, LeaseLostError, type QueueDriver, type Reservation } from '@queuekit/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DIALECTS, type Dialect } from './dialects.js';
+import { randomQueue } from './helpers.js';
+
+function failure(at: number, message = 'boom'): JobFailure {
+  return { reason: 'failed', error: { name: 'Error', message }, attempts: 1, firstFailedAt: at, failedAt: at };
+}
+
+async function reserveNow(driver: QueueDriver, queue: string, leaseMs = 30_000): Promise<Reservation> {
+  const reservation = await driver.reserve([queue], { leaseMs, waitMs: 0 });
+  if (reservation === undefined) throw new Error(`nothing to reserve in ${queue}`);
+  return reservation;
+}
+
+describe.each(DIALECTS)('$name driver', ({ setup }) => {
+  let dialect: Dialect;
+  let driver: QueueDriver;
+  let queue: string;
+
+  beforeEach(() => {
+    dialect = setup();
+    driver = dialect.open();
+    queue = randomQueue();
+  });
+  afterEach(async () => {
+    await dialect.cleanup();
+  });
+
+  it('reserve() hands out jobs by priority, then in push order, counting each delivery', async () => {
+    const low = createEnvelope({ name: 'low', queue, priority: 30 });
+    const first = createEnvelope({ name: 'first', queue, priority: 10 });
+    const second = createEnvelope({ name: 'second', queue, priority: 10 });
+    const result = await driver.push([low, first, second]);
+    expect(result.pushed).toEqual([low.id, first.id, second.id]);
+    const order: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await reserveNow(driver, queue);
+      expect(r.deliveryCount).toBe(1);
+      order.push(r.envelope!.name);
+      await driver.ack(r);
+    }
+    expect(order).toEqual(['first', 'second', 'low']);
+    expect(await driver.reserve([queue], { leaseMs: 1_000, waitMs: 0 })).toBeUndefined();
+  });
+
+  it('reserve() takes from the first non-empty queue in the given order', async () => {
+    const other = randomQueue();
+    await driver.push([createEnvelope({ name: 'a', queue: other }), createEnvelope({ name: 'b', queue })]);
+    expect((await reserveNow(driver, queue)).envelope?.name).toBe('b');
+    const next = await driver.reserve([queue, other], { leaseMs: 1_000, waitMs: 0 });
+    expect(next?.queue).toBe(other);
+  });
+
+  it('an expired lease is reclaimed by the next claim, and the old token is fenced off', async () => {
+    await driver.push([createEnvelope({ name: 'job', queue })]);
+    const stale = await reserveNow(driver, queue, 50);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    const fresh = await reserveNow(driver, queue);
+    expect(fresh.id).toBe(stale.id);
+    expect(fresh.deliveryCount).toBe(2);
+    expect(fresh.token).not.toBe(stale.token);
+    await expect(driver.ack(stale)).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(driver.release(stale, { delayMs: 0 })).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(driver.extend(stale, 1_000)).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(driver.deadLetter(stale, failure(Date.now()))).rejects.toBeInstanceOf(LeaseLostError);
+    // None of the refused calls touched the live delivery.
+    expect((await driver.stats(queue)).reserved).toBe(1);
+    expect(await driver.deadLetters.count({ queue })).toBe(0);
+    await driver.ack(fresh);
+    await driver.ack(fresh);
+    expect((await driver.stats(queue)).reserved).toBe(0);
+  });
+
+  it('release() with a delay hides the job, then redelivers the rewritten envelope', async () => {
+    const envelope = createEnvelope({ name: 'job', queue, payload: { n: 1 } });
+    await driver.push([envelope]);
+    const r = await reserveNow(driver, queue);
+    await driver.release(r, { delayMs: 200, envelope: { ...envelope, payload: { n: 2 } } });
+    expect(await driver.reserve([queue], { leaseMs: 1_000, waitMs: 0 })).toBeUndefined();
+    expect((await driver.stats(queue)).delayed).toBe(1);
+    const again = await driver.reserve([queue], { leaseMs: 1_000, waitMs: 5_000 });
+    expect(again?.envelope?.payload).toEqual({ n: 2 });
+    expect(again?.deliveryCount).toBe(2);
+  });
+
+  it('extend() moves the lease expiry forward', async () => {
+    await driver.push([createEnvelope({ name: 'job', queue })]);
+    const r = await reserveNow(driver, queue, 1_000);
+    const expiry = await driver.extend(r, 60_000);
+    expect(expiry).toBeGreaterThan(r.leaseExpiresAt + 30_000);
+  });
+
+  it('a delayed push is not delivered before it is due', async () => {
+    await driver.push([createEnvelope({ name: 'later', queue, availableAt: Date.now() + 60_000 })]);
+    expect(await driver.reserve([queue], { leaseMs: 1_000, waitMs: 0 })).toBeUndefined();
+    const stats = await driver.stats(queue);
+    expect(stats).toMatchObject({ ready: 0, delayed: 1, reserved: 0, dead: 0, oldestReadyAt: undefined });
+  });
+
+  it('unique keys: a held key skips the push until the holder is acked or dead-lettered', async () => {
+    const a = createEnvelope({ name: 'a', queue, uniqueKey: 'user-1' });
+    const b = createEnvelope({ name: 'b', queue, uniqueKey: 'user-1' });
+    const c = createEnvelope({ name: 'c', queue, uniqueKey: 'user-1' });
+    expect(await driver.push([a, b])).toEqual({ pushed: [a.id], skipped: [b.id] });
+    const r = await reserveNow(driver, queue);
+    expect((await driver.push([b])).skipped).toEqual([b.id]);
+    await driver.deadLetter(r, failure(Date.now()));
+    expect((await driver.push([b])).pushed).toEqual([b.id]);
+    await driver.ack(await reserveNow(driver, queue));
+    expect((await driver.push([c])).pushed).toEqual([c.id]);
+  });
+
+  it('an undecodable body comes back as a poison reservation and can be dead-lettered', async () => {
+    await driver.stats(queue);
+    const id = await dialect.pushRaw(queue, '{not json');
+    const r = await reserveNow(driver, queue);
+    expect(r.id).toBe(id);
+    expect(r.envelope).toBeUndefined();
+    expect(r.poison?.raw).toBe('{not json');
+    expect(r.poison?.error).toBeInstanceOf(Error);
+    await driver.deadLetter(r, { ...failure(Date.now()), reason: 'poison' });
+    const entry = await driver.deadLetters.get(id);
+    expect(entry).toMatchObject({ id, queue, name: undefined, envelope: undefined, raw: '{not json', reason: 'poison' });
+    await expect(driver.deadLetters.retry(id)).rejects.toThrow(/poison/);
+    expect(await driver.deadLetters.retryAll({ queue })).toBe(0);
+  });
+
+  it('the dead-letter store lists newest first with filters and paging, and retries and purges', async () => {
+    const other = randomQueue();
+    const envelopes = [0, 1, 2].map((i) => createEnvelope({ name: `job-${i}`, queue }));
+    const foreign = createEnvelope({ name: 'foreign', queue: other });
+    await driver.push([...envelopes, foreign]);
+    const base = 1_700_000_000_000;
+    for (let i = 0; i < 3; i++) await driver.deadLetter(await reserveNow(driver, queue), failure(base + i * 1_000, `e${i}`));
+    await driver.deadLetter(await reserveNow(driver, other), failure(base + 10_000));
+
+    expect((await driver.deadLetters.list({ queue })).map((e) => e.name)).toEqual(['job-2', 'job-1', 'job-0']);
+    expect((await driver.deadLetters.list({ queue, limit: 1, offset: 1 })).map((e) => e.name)).toEqual(['job-1']);
+    expect((await driver.deadLetters.list({ queue, failedBefore: base + 1_500 })).map((e) => e.name)).toEqual(['job-1', 'job-0']);
+    expect(await driver.deadLetters.count()).toBe(4);
+    expect(await driver.deadLetters.count({ queue })).toBe(3);
+    const entry = await driver.deadLetters.get(envelopes[0]!.id);
+    expect(entry).toMatchObject({ queue, name: 'job-0', reason: 'failed', error: { message: 'e0' }, attempts: 1, failedAt: base });
+    expect(entry?.envelope?.id).toBe(envelopes[0]!.id);
+    expect(await driver.deadLetters.get('missing')).toBeUndefined();
+    expect((await driver.stats(queue)).dead).toBe(3);
+
+    expect(await driver.deadLetters.retry(envelopes[0]!.id)).toBe(true);
+    expect(await driver.deadLetters.retry(envelopes[0]!.id)).toBe(false);
+    const retried = await reserveNow(driver, queue);
+    expect(retried.id).toBe(envelopes[0]!.id);
+    expect(retried.deliveryCount).toBe(1);
+    await driver.ack(retried);
+
+    expect(await driver.deadLetters.retryAll({ queue, failedBefore: base + 1_500 })).toBe(1);
+    expect(await driver.deadLetters.purge({ queue })).toBe(1);
+    expect(await driver.deadLetters.count({ queue })).toBe(0);
+    expect(await driver.deadLetters.count()).toBe(1);
+  });
+
+  it('stats() counts ready, delayed, reserved and dead jobs; purge() removes ready and delayed ones', async () => {
+    const before = Date.now();
+    await driver.push([
+      createEnvelope({ name: 'a', queue }),
+      createEnvelope({ name: 'b', queue }),
+      createEnvelope({ name: 'c', queue }),
+      createEnvelope({ name: 'd', queue, availableAt: Date.now() + 60_000 }),
+    ]);
+    await reserveNow(driver, queue);
+    await driver.deadLetter(await reserveNow(driver, queue), failure(Date.now()));
+    const stats = await driver.stats(queue);
+    expect(stats).toMatchObject({ queue, ready: 1, delayed: 1, reserved: 1, dead: 1 });
+    expect(stats.oldestReadyAt).toBeGreaterThan(before - 60_000);
+    expect(await driver.purge(queue)).toBe(2);
+    expect(await driver.stats(queue)).toMatchObject({ ready: 0, delayed: 0, reserved: 1, dead: 1 });
+  });
+
+  it('reserve() waits for a job pushed while it waits', async () => {
+    const waiting = driver.reserve([queue], { leaseMs: 1_000, waitMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await driver.push([createEnvelope({ name: 'late', queue })]);
+    expect((await waiting)?.envelope?.name).toBe('late');
+  });
+
+  it('an aborted signal ends a waiting reserve with undefined', async () => {
+    const controller = new AbortController();
+    const waiting = driver.reserve([queue], { leaseMs: 1_000, waitMs: 20_000, signal: controller.signal });
+    setTimeout(() => controller.abort(), 30);
+    expect(await waiting).toBeUndefined();
+  });
+
+  it('ping() measures a round trip', async () => {
+    expect(await driver.ping()).toBeGreaterThanOrEqual(0);
+  });
+
+  it('close() lets a waiting reserve finish and refuses new calls', async () => {
+    const waiting = driver.reserve([queue], { leaseMs: 1_000, waitMs: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await driver.close();
+    expect(await waiting).toBeUndefined();
+    await expect(driver.push([createEnvelope({ name: 'x', queue })])).rejects.toBeInstanceOf(DriverClosedError);
+    await driver.close();
+  });
+
+  it('the rate-limit store keeps a token bucket in a row', async () => {
+    const store = (dialect.open() as { createRateLimitStore(): import('@queuekit/core').RateLimitStore }).createRateLimitStore();
+    const rule = { limit: 2, intervalMs: 60_000 };
+    expect(await store.peek('bucket', rule)).toBe(2);
+    expect(await store.take('bucket', rule)).toMatchObject({ granted: true, remaining: 1 });
+    expect(await store.take('bucket', rule)).toMatchObject({ granted: true, remaining: 0 });
+    const refused = await store.take('bucket', rule);
+    expect(refused.granted).toBe(false);
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(30_000);
+    expect(await store.peek('bucket', rule)).toBe(0);
+    expect((await store.take('other', rule, 3)).granted).toBe(false);
+  });
+});

@@ -1,0 +1,148 @@
+import { createEnvelope, InvalidArgumentError } from '@queuekit/core';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createPostgresDriver, type PostgresDriver } from '../src/index.js';
+import { postgresSql } from '../src/sql/postgres-sql.js';
+import { DATABASE_URL, dropSchema, randomQueue, randomSchema, sql } from './helpers.js';
+
+describe('postgres: transactional enqueue', () => {
+  let schema: string;
+  let pool: pg.Pool;
+  let driver: PostgresDriver;
+  beforeEach(() => {
+    schema = randomSchema();
+    pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
+    driver = createPostgresDriver({ pool, schema });
+  });
+  afterEach(async () => {
+    await driver.close();
+    // The driver was given the pool: it must not have ended it.
+    expect(pool.ended).toBe(false);
+    await pool.end();
+    await dropSchema(schema);
+  });
+
+  it('declares transactionalPush', () => {
+    expect(driver.capabilities.transactionalPush).toBe(true);
+  });
+
+  it('a push inside a committed transaction is delivered with the application rows', async () => {
+    const queue = randomQueue();
+    await driver.migrate();
+    await sql(`CREATE TABLE "${schema}".orders (id int PRIMARY KEY)`);
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO "${schema}".orders VALUES (1)`);
+      const result = await driver.push([createEnvelope({ name: 'send-receipt', queue, payload: { order: 1 } })], { transaction: client });
+      expect(result.pushed).toHaveLength(1);
+      // Not visible outside the transaction before COMMIT.
+      expect(await driver.reserve([queue], { leaseMs: 1_000, waitMs: 0 })).toBeUndefined();
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const r = await driver.reserve([queue], { leaseMs: 1_000, waitMs: 5_000 });
+    expect(r?.envelope?.payload).toEqual({ order: 1 });
+  });
+
+  it('a push inside a rolled-back transaction enqueues nothing', async () => {
+    const queue = randomQueue();
+    await driver.migrate();
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await driver.push([createEnvelope({ name: 'never', queue })], { transaction: client });
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
+    expect(await driver.reserve([queue], { leaseMs: 1_000, waitMs: 200 })).toBeUndefined();
+    expect(await driver.stats(queue)).toMatchObject({ ready: 0, delayed: 0, reserved: 0 });
+  });
+
+  it('a transaction handle that is not a pg client is refused', async () => {
+    await expect(driver.push([createEnvelope({ name: 'x', queue: randomQueue() })], { transaction: {} })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+  });
+});
+
+describe('postgres: LISTEN/NOTIFY wake-up', () => {
+  let schema: string;
+  let waiter: PostgresDriver;
+  let producer: PostgresDriver;
+  beforeEach(() => {
+    schema = randomSchema();
+    // A poll so slow that only a notification can deliver within the test.
+    waiter = createPostgresDriver({ connectionString: DATABASE_URL, schema, pollIntervalMs: 120_000 });
+    producer = createPostgresDriver({ connectionString: DATABASE_URL, schema, listen: false });
+  });
+  afterEach(async () => {
+    await Promise.all([waiter.close(), producer.close()]);
+    await dropSchema(schema);
+  });
+
+  async function pushedWhileWaiting(queue: string): Promise<string | undefined> {
+    const waiting = waiter.reserve([queue], { leaseMs: 5_000, waitMs: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await producer.push([createEnvelope({ name: 'wake', queue })]);
+    return (await waiting)?.envelope?.name;
+  }
+
+  it('a job pushed by another process wakes a waiting reserve through NOTIFY', async () => {
+    await waiter.ping();
+    expect(await pushedWhileWaiting(randomQueue())).toBe('wake');
+  });
+
+  it('the LISTEN connection reconnects after pg_terminate_backend', async () => {
+    await waiter.ping();
+    const killed = await sql<{ n: number }>(
+      `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE query = $1 AND pid <> pg_backend_pid()`,
+      [`LISTEN "queuekit_${schema}"`],
+    );
+    expect(killed[0]?.n).toBe(1);
+    // Let the listener notice and reconnect (it backs off from 50 ms), then check it hears again.
+    for (let i = 0; i < 100 && waiter.recoveredErrors === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(waiter.recoveredErrors).toBeGreaterThan(0);
+    for (let i = 0; i < 100; i++) {
+      const listening = await sql(`SELECT 1 FROM pg_stat_activity WHERE query = $1`, [`LISTEN "queuekit_${schema}"`]);
+      if (listening.length > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await pushedWhileWaiting(randomQueue())).toBe('wake');
+  });
+});
+
+describe('postgres: the claim stays an index scan with 1,000,000 jobs queued', () => {
+  const schema = randomSchema();
+  afterEach(async () => {
+    await dropSchema(schema);
+  });
+
+  it('EXPLAIN of the claim uses jobs_claim_idx', async () => {
+    const driver = createPostgresDriver({ connectionString: DATABASE_URL, schema });
+    await driver.migrate();
+    await driver.close();
+    const queue = 'bulk';
+    const client = new pg.Client({ connectionString: DATABASE_URL });
+    await client.connect();
+    try {
+      await client.query(
+        `INSERT INTO "${schema}".jobs (job_id, queue, priority, available_at, body)
+         SELECT 'job-' || g, CASE WHEN g % 10 = 0 THEN 'other' ELSE $1 END, g % 3, now() - interval '1 second', '{}'
+         FROM generate_series(1, 1000000) g`,
+        [queue],
+      );
+      await client.query(`ANALYZE "${schema}".jobs`);
+      const { rows } = await client.query(`EXPLAIN ${postgresSql(`"${schema}"`).claim}`, [queue, 1000, 'token']);
+      const plan = rows.map((row: { 'QUERY PLAN': string }) => row['QUERY PLAN']).join('\n');
+      console.log(`claim plan with 1,000,000 jobs:\n${plan}`);
+      expect(plan).toMatch(/Index Scan using jobs_claim_idx/);
+      expect(plan).not.toMatch(/Seq Scan on jobs/);
+      expect(plan).not.toMatch(/Sort/);
+    } finally {
+      await client.end();
+    }
+  });
+});
