@@ -112,7 +112,7 @@ export class PostgresDriver implements QueueDriver {
     if (!Number.isInteger(poolSize) || poolSize < 1)
       throw new ConfigError(`${DIALECT}: options.poolSize: expected an integer >= 1, got ${JSON.stringify(poolSize)}`);
 
-    this.#sql = postgresSql(quoteIdentifier(this.schema));
+    this.#sql = postgresSql(quoteIdentifier(this.schema), { durableSettle: options.durableSettle === true });
     this.#channel = `queuekit_${this.schema}`;
     if (options.pool !== undefined) {
       this.#pool = options.pool;

@@ -26,4 +26,10 @@ export interface PostgresDriverOptions {
   readonly listen?: boolean;
   /** Fallback poll of a waiting reserve, in ms (delayed jobs, expired leases, missed notifications); default 1000. */
   readonly pollIntervalMs?: number;
+  /**
+   * Whether claims, acks, releases, extends and dead-letter moves wait for the WAL flush; default
+   * false. Pushes always do. Without the wait a server crash can undo the last settles (the jobs are
+   * delivered again: at-least-once holds) and every settle saves one disk flush (~3 ms on a typical disk).
+   */
+  readonly durableSettle?: boolean;
 }

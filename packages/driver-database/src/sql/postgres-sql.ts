@@ -6,8 +6,12 @@ import type { Migration } from '../migration.js';
  * parameters ($n) and the rows it returns. Times come from the server's `now()`; epoch-ms values
  * cross the wire as float8.
  */
-export function postgresSql(s: string) {
+export function postgresSql(s: string, options: { readonly durableSettle?: boolean } = {}) {
   const epochMs = (column: string) => `(extract(epoch from ${column}) * 1000)::float8`;
+  // Settling statements (claim, ack, release, extend, dead-letter) may commit without waiting for
+  // the WAL flush: a server crash can only undo a settle, which redelivers the job — the
+  // at-least-once promise holds. Pushes always wait: an enqueued job must survive a crash.
+  const settleCommit = `(SELECT set_config('synchronous_commit', '${options.durableSettle === true ? 'on' : 'off'}', true))`;
   return {
     /** Schema steps, oldest first. Never edit a released step: add a new one. */
     migrations: [
@@ -125,7 +129,7 @@ export function postgresSql(s: string) {
       )
       UPDATE ${s}.jobs j
       SET reserved_until = now() + $2 * interval '1 millisecond', token = $3, deliveries = j.deliveries + 1
-      FROM next WHERE j.seq = next.seq
+      FROM next, ${settleCommit} AS commit_mode WHERE j.seq = next.seq
       RETURNING j.job_id, j.queue, j.body, j.deliveries, ${epochMs('j.reserved_until')} AS lease_expires_at`,
 
     /**
@@ -135,7 +139,7 @@ export function postgresSql(s: string) {
      * lost); requests whose job is gone are silently done.
      */
     ackBatch: `WITH req AS (
-        SELECT * FROM unnest($1::text[], $2::text[]) AS r(job_id, token)
+        SELECT r.job_id, r.token FROM unnest($1::text[], $2::text[]) AS r(job_id, token), ${settleCommit} AS commit_mode
       ), del AS (
         DELETE FROM ${s}.jobs j USING req WHERE j.job_id = req.job_id AND j.token = req.token
         RETURNING j.job_id, j.token
@@ -151,6 +155,7 @@ export function postgresSql(s: string) {
     release: `WITH upd AS (
         UPDATE ${s}.jobs SET available_at = now() + $3 * interval '1 millisecond', reserved_until = NULL, token = NULL,
           body = coalesce($4, body), priority = coalesce($5, priority)
+        FROM ${settleCommit} AS commit_mode
         WHERE job_id = $1 AND token = $2
         RETURNING queue, available_at
       ), notified AS (
@@ -161,6 +166,7 @@ export function postgresSql(s: string) {
 
     /** In: $1 job id, $2 token, $3 lease ms. Out: { lease_expires_at } when extended, else no row. */
     extend: `UPDATE ${s}.jobs SET reserved_until = now() + $3 * interval '1 millisecond'
+      FROM ${settleCommit} AS commit_mode
       WHERE job_id = $1 AND token = $2
       RETURNING ${epochMs('reserved_until')} AS lease_expires_at`,
 
@@ -171,7 +177,7 @@ export function postgresSql(s: string) {
      * Out: one row { changed, present }.
      */
     deadLetter: `WITH del AS (
-        DELETE FROM ${s}.jobs WHERE job_id = $1 AND token = $2
+        DELETE FROM ${s}.jobs USING ${settleCommit} AS commit_mode WHERE job_id = $1 AND token = $2
         RETURNING job_id, queue, priority, unique_key, body
       ), ins AS (
         INSERT INTO ${s}.failed_jobs (job_id, queue, name, priority, unique_key, body, poison, reason, error, attempts, first_failed_at, failed_at)
