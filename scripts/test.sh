@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs pnpm and the dependencies, starts the
-# services, builds and typechecks every package, lints, then runs every test project with vitest.
+# services, builds and typechecks every package, lints, then runs every test project with vitest
+# and closes with one summary line: "tests: N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,4 +9,16 @@ bash scripts/setup.sh
 bash scripts/services.sh
 pnpm exec turbo run build typecheck --output-logs=errors-only
 pnpm exec biome check .
-pnpm exec vitest run "$@"
+
+report=$(mktemp -d)/vitest.json
+status=0
+pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+if [ -s "$report" ]; then
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const skipped = r.numPendingTests + r.numTodoTests;
+    console.log(`\ntests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+    if (r.numTotalTests === 0) { console.error("tests: no test ran"); process.exit(1); }
+  ' "$report" || status=1
+fi
+exit "$status"
