@@ -188,4 +188,29 @@ describe('memory driver', () => {
     await expect(driver.deadLetters.list({ limit: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(driver.deadLetters.list({ offset: 1.5 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
+
+  it('a store rebuilt from its JSON snapshot keeps jobs, leases, order and dead letters', async () => {
+    const driver = createMemoryDriver();
+    const [a, b, c] = [envelope('q'), envelope('q'), envelope('q')];
+    await driver.push([a, b, c]);
+    const held = await driver.reserve(['q'], { leaseMs: 60_000, waitMs: 0 });
+    const dead = await driver.reserve(['q'], { leaseMs: 60_000, waitMs: 0 });
+    const now = Date.now();
+    await driver.deadLetter(dead!, {
+      reason: 'failed',
+      error: { name: 'Error', message: 'x' },
+      attempts: 1,
+      firstFailedAt: now,
+      failedAt: now,
+    });
+
+    const copy = createMemoryDriver({ store: MemoryStore.fromSnapshot(JSON.parse(JSON.stringify(driver.store.snapshot()))) });
+    expect(await copy.stats('q')).toMatchObject({ ready: 1, reserved: 1, dead: 1 });
+    expect(await copy.deadLetters.get(b.id)).toMatchObject({ id: b.id, name: 'memory-test' });
+    await expect(copy.ack({ ...held!, token: 'forged' })).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    await copy.ack(held!);
+    const next = await copy.push([envelope('q')]);
+    expect((await copy.reserve(['q'], { leaseMs: 1_000, waitMs: 0 }))?.id).toBe(c.id);
+    expect((await copy.reserve(['q'], { leaseMs: 1_000, waitMs: 0 }))?.id).toBe(next.pushed[0]);
+  });
 });

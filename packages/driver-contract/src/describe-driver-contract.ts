@@ -1,6 +1,7 @@
 import type { DriverCapabilities } from '@queuekit/core';
 import { describe } from 'vitest';
 import { type DriverContractOptions, useContractFixture } from './contract-fixture.js';
+import { describeCrashRecovery } from './groups/crash.js';
 import { describeDeadLetters } from './groups/dead-letters.js';
 import { describeDelivery } from './groups/delivery.js';
 import { describeLeases } from './groups/leases.js';
@@ -16,13 +17,15 @@ import { describeOperations } from './groups/operations.js';
  * ```
  */
 export function describeDriverContract(options: DriverContractOptions): void {
-  describe(`${options.name} driver contract`, async () => {
+  // Generous per-test limit: a backend over a network is slower than memory; loops bound themselves.
+  describe(`${options.name} driver contract`, { timeout: 30_000 }, async () => {
     const capabilities = await declaredCapabilities(options);
     const fixture = useContractFixture(options, capabilities);
     describeDelivery(fixture);
     describeLeases(fixture);
     describeDeadLetters(fixture);
     describeOperations(fixture);
+    describeCrashRecovery(fixture);
   });
 }
 

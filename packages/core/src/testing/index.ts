@@ -5,4 +5,4 @@ export {
   type MemoryDriverOptions,
   type PushRawOptions,
 } from './memory-driver.js';
-export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export { MemoryStore, type MemoryStoreOptions, type MemoryStoreSnapshot, type StoredJob } from './memory-store.js';

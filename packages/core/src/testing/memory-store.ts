@@ -22,6 +22,13 @@ export interface StoredJob {
   readonly uniqueKey: string | undefined;
 }
 
+/** The whole state of a {@link MemoryStore} as plain JSON-safe data. */
+export interface MemoryStoreSnapshot {
+  readonly sequence: number;
+  readonly jobs: readonly StoredJob[];
+  readonly deadLetters: readonly { readonly entry: DeadLetterEntry; readonly seq: number }[];
+}
+
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
   /** Clock for due times and lease expiry, in epoch ms; defaults to `Date.now`. */
@@ -44,6 +51,33 @@ export class MemoryStore {
 
   constructor(options: MemoryStoreOptions = {}) {
     this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Rebuilds a store from {@link MemoryStore.snapshot} output, e.g. to hand state to another
+   * process through a file in a test fixture. Waiting reservers are not part of the state.
+   */
+  static fromSnapshot(snapshot: MemoryStoreSnapshot, options: MemoryStoreOptions = {}): MemoryStore {
+    const store = new MemoryStore(options);
+    store.sequence = snapshot.sequence;
+    // Keys whose value is undefined vanish in JSON; put them back so entries keep their shape.
+    for (const job of snapshot.jobs) store.insert({ ...job, token: job.token ?? undefined, uniqueKey: job.uniqueKey ?? undefined });
+    for (const { entry, seq } of snapshot.deadLetters) {
+      store.deadLetterEntries.set(entry.id, {
+        entry: { ...entry, name: entry.name ?? undefined, envelope: entry.envelope ?? undefined },
+        seq,
+      });
+    }
+    return store;
+  }
+
+  /** The whole state as plain data (jobs, dead letters, sequence), for {@link MemoryStore.fromSnapshot}. */
+  snapshot(): MemoryStoreSnapshot {
+    return {
+      sequence: this.sequence,
+      jobs: [...this.queues.values()].flatMap((jobs) => [...jobs.values()].map((job) => ({ ...job }))),
+      deadLetters: [...this.deadLetterEntries.values()].map(({ entry, seq }) => ({ entry, seq })),
+    };
   }
 
   /** A fresh, ever increasing sequence number (FIFO position). */
