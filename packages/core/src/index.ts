@@ -62,6 +62,7 @@ export { type ConnectionDefinition, type ManagerDispatchOptions, QueueManager, t
 export { MemoryRateLimitStore } from './rate-limit/memory-rate-limit-store.js';
 export type { RateLimitDecision, RateLimitRule, RateLimitStore } from './rate-limit/rate-limit-store.js';
 export { type DelayResult, RetryPolicy } from './retry/retry-policy.js';
+export { type ScheduleDefinition, Scheduler, type SchedulerOptions } from './schedule/scheduler.js';
 export { type ExecutionOutcome, JobExecutor, type JobExecutorOptions } from './worker/job-executor.js';
 export { type FailureOutcome, RequeueHelper } from './worker/requeue-helper.js';
 export { Worker, type WorkerOptions, type WorkerRateLimitOptions } from './worker/worker.js';
