@@ -9,6 +9,6 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    projects: ['packages/*'],
+    projects: ['packages/*', 'examples'],
   },
 });

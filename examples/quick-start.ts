@@ -2,8 +2,11 @@
  * queuekit quick start: defines four jobs, dispatches them with then / catch / finally / chain,
  * and runs a worker that processes them, printing each step. Run it with `pnpm demo`.
  */
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineJob, RetryPolicy, UnrecoverableError, Worker } from '@queuekit/core';
-import { createMemoryDriver } from '@queuekit/core/testing';
+import { createSqliteDriver } from '@queuekit/driver-database';
 
 const t0 = Date.now();
 const say = (line: string) => console.log(`${String(Date.now() - t0).padStart(5)} ms  ${line}`);
@@ -34,9 +37,11 @@ const audit = defineJob('audit', async (p: { step: string }) => {
   say(`audit          ${p.step}`);
 });
 
-// 2. A driver. The demo uses the in-process memory driver; swap in SQLite, PostgreSQL or Redis
+// 2. A driver. SQLite is the embedded default: one file, no server. Swap in PostgreSQL or Redis
 //    and nothing else changes.
-const driver = createMemoryDriver();
+const file = process.argv[2] ?? join(tmpdir(), `queuekit-demo-${process.pid}.sqlite`);
+const driver = createSqliteDriver({ filename: file });
+say(`queue stored in ${file}`);
 
 // 3. Dispatch with durable callbacks: they are stored with the job and survive restarts.
 await resizeImage
@@ -71,3 +76,4 @@ say(`done: ${worker.processed} deliveries, ${chargeCalls} charge attempts, ${dea
 for (const entry of dead)
   say(`  dead letter ${entry.name} ${entry.id.slice(0, 8)}…: ${entry.reason}, ${entry.attempts} attempt(s), "${entry.error.message}"`);
 await driver.close();
+if (process.argv[2] === undefined) for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
