@@ -24,6 +24,7 @@ import {
 } from '@queuekit/core';
 import pg from 'pg';
 import { quoteIdentifier, validateIdentifier } from './identifier.js';
+import { assertMessageSize, resolveMaxMessageBytes } from './message-size.js';
 import type { MigrateOptions, MigrationResult } from './migration.js';
 import { PostgresListener } from './postgres-listener.js';
 import type { PostgresDriverOptions } from './postgres-options.js';
@@ -56,20 +57,12 @@ interface PendingAck {
  */
 export class PostgresDriver implements QueueDriver {
   readonly name = DIALECT;
-  readonly capabilities: DriverCapabilities = Object.freeze({
-    ...BASELINE_CAPABILITIES,
-    delay: 'native',
-    lease: 'native',
-    blockingReserve: true,
-    bulkPush: true,
-    transactionalPush: true,
-    uniqueKeys: true,
-    rewriteOnRelease: true,
-  });
+  readonly capabilities: DriverCapabilities;
   /** The validated schema name. */
   readonly schema: string;
   readonly deadLetters: DeadLetterStore;
 
+  readonly #maxMessageBytes: number;
   readonly #pool: pg.Pool;
   readonly #ownsPool: boolean;
   readonly #sql: PostgresSql;
@@ -99,6 +92,18 @@ export class PostgresDriver implements QueueDriver {
     if (hasPool && typeof (options.pool as { query?: unknown }).query !== 'function') {
       throw new ConfigError(`${DIALECT}: options.pool: expected a pg Pool`);
     }
+    this.#maxMessageBytes = resolveMaxMessageBytes(DIALECT, options.maxMessageBytes);
+    this.capabilities = Object.freeze({
+      ...BASELINE_CAPABILITIES,
+      delay: 'native',
+      lease: 'native',
+      blockingReserve: true,
+      bulkPush: true,
+      transactionalPush: true,
+      uniqueKeys: true,
+      rewriteOnRelease: true,
+      maxMessageBytes: this.#maxMessageBytes,
+    });
     this.schema = validateIdentifier(DIALECT, 'schema', options.schema ?? 'queuekit', MAX_SCHEMA_LENGTH);
     const migrate = options.migrate ?? 'auto';
     if (migrate !== 'auto' && migrate !== 'manual')
@@ -118,7 +123,11 @@ export class PostgresDriver implements QueueDriver {
       this.#pool = options.pool;
       this.#ownsPool = false;
     } else {
-      this.#pool = new pg.Pool({ connectionString: options.connectionString as string, max: poolSize });
+      this.#pool = new pg.Pool({
+        connectionString: options.connectionString as string,
+        max: poolSize,
+        application_name: options.applicationName ?? 'queuekit',
+      });
       this.#ownsPool = true;
       // An idle client killed by the server emits here; the pool already dropped it.
       this.#pool.on('error', () => {
@@ -197,7 +206,9 @@ export class PostgresDriver implements QueueDriver {
       // The producer's clock only decides the delay; the due time itself is the server's now() + delay.
       delays.push(Math.max(0, envelope.availableAt - now));
       uniqueKeys.push(envelope.uniqueKey ?? null);
-      bodies.push(encodeEnvelope(envelope));
+      const body = encodeEnvelope(envelope);
+      assertMessageSize(DIALECT, envelope.id, body, this.#maxMessageBytes);
+      bodies.push(body);
     }
     if (envelopes.length === 0) return { pushed: [], skipped: [] };
     return this.#run('push', async () => {

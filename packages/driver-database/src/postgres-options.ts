@@ -6,6 +6,8 @@ export interface PostgresDriverOptions {
   readonly connectionString?: string;
   /** An existing pg Pool to share with the application; the driver never ends it. */
   readonly pool?: pg.Pool;
+  /** `application_name` of the connections the driver opens (visible in pg_stat_activity); default `queuekit`. */
+  readonly applicationName?: string;
   /** Connections in the pool the driver creates; default 10. Ignored with `pool`. */
   readonly poolSize?: number;
   /**
@@ -32,4 +34,6 @@ export interface PostgresDriverOptions {
    * delivered again: at-least-once holds) and every settle saves one disk flush (~3 ms on a typical disk).
    */
   readonly durableSettle?: boolean;
+  /** Largest encoded envelope `push()` accepts, in bytes; default 16 MiB. */
+  readonly maxMessageBytes?: number;
 }

@@ -23,6 +23,7 @@ import {
 } from '@queuekit/core';
 import Database from 'better-sqlite3';
 import { validateIdentifier } from './identifier.js';
+import { assertMessageSize, resolveMaxMessageBytes } from './message-size.js';
 import type { MigrateOptions, MigrationResult } from './migration.js';
 import { assertMs, assertQueue, assertQueues, type ClaimedRow, type DeadLetterRow, toDeadLetterEntry, toReservation } from './rows.js';
 import { type SqliteSql, sqliteSql } from './sql/sqlite-sql.js';
@@ -43,22 +44,14 @@ type Statement = Database.Statement;
  */
 export class SqliteDriver implements QueueDriver {
   readonly name = DIALECT;
-  readonly capabilities: DriverCapabilities = Object.freeze({
-    ...BASELINE_CAPABILITIES,
-    delay: 'native',
-    lease: 'native',
-    blockingReserve: false,
-    bulkPush: true,
-    transactionalPush: false,
-    uniqueKeys: true,
-    rewriteOnRelease: true,
-  });
+  readonly capabilities: DriverCapabilities;
   /** The validated table prefix. */
   readonly tablePrefix: string;
   /** The database file (`undefined` when an open database was passed in). */
   readonly filename: string | undefined;
   readonly deadLetters: DeadLetterStore;
 
+  readonly #maxMessageBytes: number;
   readonly #options: SqliteDriverOptions;
   readonly #sql: SqliteSql;
   readonly #migrateMode: 'auto' | 'manual';
@@ -82,6 +75,18 @@ export class SqliteDriver implements QueueDriver {
     if (options.filename !== undefined && (typeof options.filename !== 'string' || options.filename === '')) {
       throw new ConfigError(`${DIALECT}: options.filename: expected a non-empty string`);
     }
+    this.#maxMessageBytes = resolveMaxMessageBytes(DIALECT, options.maxMessageBytes);
+    this.capabilities = Object.freeze({
+      ...BASELINE_CAPABILITIES,
+      delay: 'native',
+      lease: 'native',
+      blockingReserve: false,
+      bulkPush: true,
+      transactionalPush: false,
+      uniqueKeys: true,
+      rewriteOnRelease: true,
+      maxMessageBytes: this.#maxMessageBytes,
+    });
     this.tablePrefix = validateIdentifier(DIALECT, 'tablePrefix', options.tablePrefix ?? 'queuekit_', MAX_PREFIX_LENGTH, true);
     const migrate = options.migrate ?? 'auto';
     if (migrate !== 'auto' && migrate !== 'manual')
@@ -133,7 +138,13 @@ export class SqliteDriver implements QueueDriver {
     if (options.transaction !== undefined) {
       throw new InvalidArgumentError(`${DIALECT}: push: options.transaction is not supported (capabilities.transactionalPush is false)`);
     }
-    for (const envelope of envelopes) assertQueue(DIALECT, envelope.queue);
+    const bodies: string[] = [];
+    for (const envelope of envelopes) {
+      assertQueue(DIALECT, envelope.queue);
+      const body = encodeEnvelope(envelope);
+      assertMessageSize(DIALECT, envelope.id, body, this.#maxMessageBytes);
+      bodies.push(body);
+    }
     return this.#run('push', async () => {
       const insert = this.#statement('push', this.#sql.push);
       const now = Date.now();
@@ -141,7 +152,7 @@ export class SqliteDriver implements QueueDriver {
       const skipped: string[] = [];
       const queues = new Set<string>();
       this.#db!.transaction(() => {
-        for (const envelope of envelopes) {
+        envelopes.forEach((envelope, index) => {
           const info = insert.run({
             job_id: envelope.id,
             queue: envelope.queue,
@@ -149,7 +160,7 @@ export class SqliteDriver implements QueueDriver {
             available_at: Math.max(now, Math.round(envelope.availableAt)),
             unique_key: envelope.uniqueKey ?? null,
             created_at: now,
-            body: encodeEnvelope(envelope),
+            body: bodies[index],
           });
           if (info.changes === 1) {
             pushed.push(envelope.id);
@@ -157,7 +168,7 @@ export class SqliteDriver implements QueueDriver {
           } else {
             skipped.push(envelope.id);
           }
-        }
+        });
       }).immediate();
       for (const queue of queues) this.#waiters.wakeOne(queue);
       return { pushed, skipped };

@@ -21,4 +21,6 @@ export interface SqliteDriverOptions {
    * Pushes through the same driver wake a waiting reserve at once.
    */
   readonly pollIntervalMs?: number;
+  /** Largest encoded envelope `push()` accepts, in bytes; default 16 MiB. */
+  readonly maxMessageBytes?: number;
 }
