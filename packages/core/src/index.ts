@@ -61,6 +61,7 @@ export {
 export { type ConnectionDefinition, type ManagerDispatchOptions, QueueManager, type QueueManagerConfig } from './manager/queue-manager.js';
 export { MemoryRateLimitStore } from './rate-limit/memory-rate-limit-store.js';
 export type { RateLimitDecision, RateLimitRule, RateLimitStore } from './rate-limit/rate-limit-store.js';
+export { RateLimiter, type RateLimiterOptions } from './rate-limit/rate-limiter.js';
 export { type DelayResult, RetryPolicy } from './retry/retry-policy.js';
 export { type ScheduleDefinition, Scheduler, type SchedulerOptions } from './schedule/scheduler.js';
 export { type ExecutionOutcome, JobExecutor, type JobExecutorOptions } from './worker/job-executor.js';

@@ -7,6 +7,7 @@ import { ConfigError } from '../errors/config-error.js';
 import { JobRegistry, type RegisteredJob } from '../job/job-registry.js';
 import { type Logger, silentLogger } from '../logger/logger.js';
 import type { RateLimitRule, RateLimitStore } from '../rate-limit/rate-limit-store.js';
+import { RateLimiter, sleep } from '../rate-limit/rate-limiter.js';
 import { JobExecutor } from './job-executor.js';
 import type { StopReason, WorkerEventMap } from './worker-events.js';
 
@@ -84,6 +85,7 @@ export class Worker {
   readonly #waitMs: number;
   readonly #graceMs: number;
   readonly #log: Logger;
+  readonly #limiter: RateLimiter | undefined;
   #stopReserving = new AbortController();
   #shutdown = new AbortController();
   #inFlight = new Set<Promise<unknown>>();
@@ -112,6 +114,7 @@ export class Worker {
     this.#graceMs = positive(options.shutdownGraceMs, 'shutdownGraceMs', 30_000, true);
     if (options.maxJobs !== undefined) positive(options.maxJobs, 'maxJobs', 1);
     this.#log = options.logger ?? silentLogger;
+    this.#limiter = options.rateLimit === undefined ? undefined : new RateLimiter(options.rateLimit);
     this.#executor = new JobExecutor({
       driver: this.driver,
       registry: this.registry,
@@ -222,7 +225,7 @@ export class Worker {
       } catch (error) {
         if (signal.aborted) break;
         this.#emit('error', { error: error as Error, during: 'reserve' });
-        await delay(this.#options.errorBackoffMs ?? 1_000, signal);
+        await sleep(this.#options.errorBackoffMs ?? 1_000, signal);
         continue;
       }
       if (reservation === undefined) {
@@ -273,40 +276,20 @@ export class Worker {
    * empty polls) until at least one has. Undefined when stopped while waiting.
    */
   async #queuesWithTokens(signal: AbortSignal): Promise<readonly string[] | undefined> {
-    const limits = this.#options.rateLimit;
-    if (limits === undefined) return this.queues;
+    const limiter = this.#limiter;
+    if (limiter === undefined) return this.queues;
     for (;;) {
-      const open: string[] = [];
-      let soonestMs = Number.POSITIVE_INFINITY;
-      for (const queue of this.queues) {
-        const rule = limits.queues[queue];
-        if (rule === undefined) {
-          open.push(queue);
-          continue;
-        }
-        const tokens = await limits.store.peek(queue, rule);
-        if (tokens >= 1) open.push(queue);
-        else soonestMs = Math.min(soonestMs, Math.ceil(rule.intervalMs / rule.limit));
-      }
+      const { open, retryAfterMs } = await limiter.openQueues(this.queues);
       if (open.length > 0) return open;
-      if (!(await delay(soonestMs, signal))) return undefined;
+      if (!(await sleep(retryAfterMs, signal))) return undefined;
     }
   }
 
   /** Takes the queue's token (and the group's, when grouped) for a reserved job, waiting while a bucket is empty. */
   async #takeGroupToken(reservation: Reservation): Promise<void> {
-    const limits = this.#options.rateLimit;
-    const rule = limits?.queues[reservation.queue];
-    if (limits === undefined || rule === undefined) return;
-    const group = limits.groupKey?.(reservation);
-    const keys = group === undefined ? [reservation.queue] : [reservation.queue, `${reservation.queue}:${group}`];
-    for (const key of keys) {
-      for (;;) {
-        const decision = await limits.store.take(key, rule);
-        if (decision.granted) break;
-        if (!(await delay(decision.retryAfterMs, this.#shutdown.signal))) return;
-      }
-    }
+    if (this.#limiter === undefined) return;
+    const group = this.#options.rateLimit?.groupKey?.(reservation);
+    await this.#limiter.acquire(reservation.queue, group, this.#shutdown.signal);
   }
 
   #emit<K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K]): void {
@@ -321,20 +304,4 @@ export class Worker {
       this.#log.error(`a "${event}" listener threw`, { error });
     }
   }
-}
-
-/** Sleeps `ms`; resolves false early if `signal` aborts. */
-function delay(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
