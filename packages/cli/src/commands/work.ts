@@ -1,0 +1,184 @@
+import { createLogger, type StopReason, Worker, type WorkerOptions } from '@queuekit/core';
+import { CliError, EXIT_OK } from '../cli-error.js';
+import type { CliContext } from '../context.js';
+import { DEFAULT_PRESENCE_TTL_MS, supportsPresence, WorkerPresence } from '../heartbeat/worker-presence.js';
+import { formatDuration } from '../output/table.js';
+
+/** Flags of `queue work`. */
+export interface WorkOptions {
+  readonly connection?: string;
+  readonly queue?: readonly string[];
+  readonly concurrency?: number;
+  readonly maxJobs?: number;
+  /** Seconds. */
+  readonly maxTime?: number;
+  /** MiB. */
+  readonly memory?: number;
+  readonly once?: boolean;
+  readonly json?: boolean;
+}
+
+/** Counts for the summary line. */
+interface Tally {
+  completed: number;
+  retried: number;
+  deadLettered: number;
+  released: number;
+}
+
+/** How long a reserve waits when draining (`--once`), in ms: short, so an empty queue ends the run soon. */
+const DRAIN_WAIT_MS = 200;
+
+/** Runs `queue work`: a Worker over the configured handlers until a signal, a limit, or (with --once) an empty queue. */
+export async function runWork(ctx: CliContext, options: WorkOptions): Promise<number> {
+  const config = await ctx.config();
+  const connection = await ctx.connection(options.connection);
+  const queues = await ctx.queuesFor(connection, options.queue);
+  const jobs = await config.loadJobs();
+  if (jobs.length === 0) throw new CliError(`${config.file}: jobs: no job definitions configured, so there is nothing to run`);
+  const driver = await ctx.open(connection);
+  if (driver.capabilities.inline) {
+    throw new CliError(
+      `connection ${connection.name} uses the ${driver.name} driver, which runs each job when it is pushed; there is nothing to work`,
+    );
+  }
+  const w = config.worker;
+  const rateRules = Object.fromEntries(Object.entries(config.rateLimits).filter(([queue]) => queues.includes(queue)));
+  let rateLimit: WorkerOptions['rateLimit'];
+  if (Object.keys(rateRules).length > 0) {
+    const store = await connection.rateLimitStore(driver);
+    if (store === undefined) {
+      ctx.err(`warning: the ${driver.name} driver keeps no shared rate-limit buckets; limits hold within this process only`);
+      const { MemoryRateLimitStore } = await import('@queuekit/core');
+      rateLimit = { store: new MemoryRateLimitStore(), queues: rateRules };
+    } else {
+      rateLimit = { store, queues: rateRules };
+    }
+  }
+  const maxJobs = options.maxJobs ?? w.maxJobs;
+  const maxRuntimeMs = options.maxTime !== undefined ? options.maxTime * 1_000 : w.maxRuntimeMs;
+  const maxMemoryMb = options.memory ?? w.maxMemoryMb;
+  const once = options.once === true;
+  const worker = new Worker({
+    driver,
+    jobs,
+    queues,
+    concurrency: options.concurrency ?? w.concurrency ?? 1,
+    handleSignals: true,
+    logger: createLogger({ level: w.logLevel ?? 'warn' }),
+    ...(w.leaseMs === undefined ? {} : { leaseMs: w.leaseMs }),
+    ...(w.heartbeatMs === undefined ? {} : { heartbeatMs: w.heartbeatMs }),
+    ...(once
+      ? { waitMs: Math.min(w.waitMs ?? DRAIN_WAIT_MS, DRAIN_WAIT_MS), stopWhenEmpty: true }
+      : w.waitMs === undefined
+        ? {}
+        : { waitMs: w.waitMs }),
+    ...(w.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: w.shutdownGraceMs }),
+    ...(w.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: w.defaultTimeoutMs }),
+    ...(maxJobs === undefined ? {} : { maxJobs }),
+    ...(maxRuntimeMs === undefined ? {} : { maxRuntimeMs }),
+    ...(maxMemoryMb === undefined ? {} : { maxMemoryMb }),
+    ...(rateLimit === undefined ? {} : { rateLimit }),
+  });
+
+  const tally: Tally = { completed: 0, retried: 0, deadLettered: 0, released: 0 };
+  const failedAfterMs = new Map<string, number>();
+  const line = (fields: Record<string, unknown>, text: string) => ctx.out(options.json === true ? JSON.stringify(fields) : text);
+  const jobLine = (
+    e: { id: string; name: string | undefined; queue: string; attempt: number },
+    outcome: string,
+    durationMs: number | undefined,
+    detail = '',
+  ) => {
+    const time = new Date().toISOString();
+    const duration = durationMs === undefined ? '-' : formatDuration(durationMs);
+    line(
+      {
+        time,
+        event: 'job',
+        name: e.name ?? null,
+        id: e.id,
+        queue: e.queue,
+        attempt: e.attempt,
+        outcome,
+        durationMs: durationMs ?? null,
+        detail: detail || null,
+      },
+      `${time}  ${e.name ?? '(undecodable)'}  ${e.id}  ${outcome}  ${duration}${detail === '' ? '' : `  ${detail}`}`,
+    );
+  };
+  worker.on('completed', (e) => {
+    tally.completed += 1;
+    jobLine(e, 'completed', e.durationMs);
+  });
+  worker.on('failed', (e) => failedAfterMs.set(e.id, e.durationMs));
+  worker.on('retrying', (e) => {
+    tally.retried += 1;
+    const duration = failedAfterMs.get(e.id);
+    failedAfterMs.delete(e.id);
+    jobLine(e, 'retrying', duration, `attempt ${e.attempt} failed, next in ${formatDuration(e.delayMs)}: ${e.error.message}`);
+  });
+  worker.on('dead-lettered', (e) => {
+    tally.deadLettered += 1;
+    const duration = failedAfterMs.get(e.id);
+    failedAfterMs.delete(e.id);
+    jobLine(e, 'dead-lettered', duration, `${e.reason}: ${e.error.message}`);
+  });
+  worker.on('released', (e) => {
+    tally.released += 1;
+    jobLine(e, 'released', undefined, 'unfinished at shutdown');
+  });
+  worker.on('error', ({ error, during }) => ctx.err(`${new Date().toISOString()}  worker error during ${during}: ${error.message}`));
+  let stopReason: StopReason = 'requested';
+  worker.on('stopped', ({ reason }) => {
+    stopReason = reason;
+  });
+  // A signal during the drain should be answered at once, not after the current reserve wait.
+  let signalled = false;
+  const onSignal = () => {
+    signalled = true;
+    ctx.err(`${new Date().toISOString()}  signal received: finishing ${worker.inFlight} job(s) in flight, taking no more`);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  const presence = supportsPresence(driver)
+    ? new WorkerPresence(driver, {
+        ttlMs: w.presenceTtlMs ?? DEFAULT_PRESENCE_TTL_MS,
+        onError: (error) => ctx.err(`${new Date().toISOString()}  worker presence: ${error.message}`),
+      })
+    : undefined;
+  await presence?.start(queues);
+  const startedAt = Date.now();
+  line(
+    {
+      time: new Date(startedAt).toISOString(),
+      event: 'started',
+      connection: connection.name,
+      driver: driver.name,
+      queues,
+      concurrency: worker.concurrency,
+      pid: process.pid,
+    },
+    `worker started: connection ${connection.name} (${driver.name}), queues ${queues.join(', ')}, concurrency ${worker.concurrency}, pid ${process.pid}${once ? ', draining once' : ''}`,
+  );
+  // maxRuntimeMs is checked between reserves; this timer also ends a long blocking wait.
+  const runtimeTimer = maxRuntimeMs === undefined ? undefined : setTimeout(() => void worker.stop({ reason: 'max-runtime' }), maxRuntimeMs);
+  try {
+    // A signal while announcing presence means: do not start at all.
+    if (!signalled) await worker.run();
+    else stopReason = 'signal';
+  } finally {
+    if (runtimeTimer !== undefined) clearTimeout(runtimeTimer);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    await presence?.stop();
+  }
+  const total = tally.completed + tally.retried + tally.deadLettered + tally.released;
+  const elapsedMs = Date.now() - startedAt;
+  line(
+    { time: new Date().toISOString(), event: 'stopped', reason: stopReason, jobs: total, ...tally, elapsedMs },
+    `worker stopped (${stopReason}): ${total} job(s) in ${formatDuration(elapsedMs)}: ${tally.completed} completed, ${tally.retried} retried, ${tally.deadLettered} dead-lettered, ${tally.released} released`,
+  );
+  return EXIT_OK;
+}

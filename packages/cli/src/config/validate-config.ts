@@ -1,0 +1,237 @@
+import { type ConnectionDefinition, isValidQueueName, type RateLimitRule, type RegisteredJob } from '@queuekit/core';
+import { CliError } from '../cli-error.js';
+import { backendDefinition, backendRateLimitStore } from './backends.js';
+import {
+  BACKENDS,
+  type BackendConnectionConfig,
+  type BackendName,
+  type CliConnection,
+  type HealthConfig,
+  type JobsConfig,
+  type LoadedConfig,
+  type WorkerConfig,
+} from './config-types.js';
+import { describeValue } from './describe-value.js';
+import { CONNECTION_VARIABLE, type EnvOverrides, urlVariable } from './env-overrides.js';
+
+type Fail = (key: string, expected: string, got: unknown) => never;
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Backends whose connection has a URL (or path) that `QUEUE_<NAME>_URL` may override. */
+const URL_BACKENDS: ReadonlySet<BackendName> = new Set(['sqlite', 'postgres', 'redis']);
+
+const WORKER_NUMBERS = [
+  'concurrency',
+  'leaseMs',
+  'heartbeatMs',
+  'waitMs',
+  'shutdownGraceMs',
+  'defaultTimeoutMs',
+  'maxJobs',
+  'maxRuntimeMs',
+  'maxMemoryMb',
+  'presenceTtlMs',
+] as const;
+const HEALTH_NUMBERS = ['maxReady', 'maxOldestAgeMs', 'maxDead', 'minWorkers', 'timeoutMs'] as const;
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+
+/** What {@link validateConfig} needs besides the exported value. */
+export interface ValidateContext {
+  /** Absolute path of the config file. */
+  readonly file: string;
+  /** How messages name the file (relative to the working directory when inside it). */
+  readonly label: string;
+  readonly dir: string;
+  readonly env: EnvOverrides;
+  readonly loadJobs: (jobs: JobsConfig | undefined) => Promise<readonly RegisteredJob[]>;
+}
+
+/**
+ * Checks the default export of a config file and applies the environment overrides. Every error
+ * names the file, the key and what was expected.
+ */
+export function validateConfig(value: unknown, ctx: ValidateContext): LoadedConfig {
+  const fail: Fail = (key, expected, got) => {
+    throw new CliError(`${ctx.label}: ${key}: expected ${expected}, got ${describeValue(got)}`);
+  };
+  if (!isObject(value)) fail('default export', 'an object ({ connections: { … } })', value);
+  const root = value as Record<string, unknown>;
+  const known = new Set(['default', 'connections', 'jobs', 'queues', 'worker', 'health', 'rateLimits']);
+  for (const key of Object.keys(root)) {
+    if (!known.has(key)) fail(key, `one of the keys ${[...known].join(', ')}`, key);
+  }
+
+  if (!isObject(root.connections)) fail('connections', 'an object of named connections', root.connections);
+  const rawConnections = root.connections as Record<string, unknown>;
+  const names = Object.keys(rawConnections);
+  if (names.length === 0) fail('connections', 'at least one connection', 'an empty object');
+
+  const jobsConfig = validateJobs(root.jobs, fail);
+  let jobs: Promise<readonly RegisteredJob[]> | undefined;
+  const loadJobs = () => {
+    jobs ??= ctx.loadJobs(jobsConfig);
+    jobs.catch(() => {
+      jobs = undefined;
+    });
+    return jobs;
+  };
+
+  const queues = root.queues === undefined ? ['default'] : validateQueues(root.queues, 'queues', fail);
+  const connections = new Map<string, CliConnection>();
+  for (const name of names) {
+    connections.set(name, validateConnection(name, rawConnections[name], ctx, fail, loadJobs));
+  }
+  for (const name of ctx.env.urls.keys()) {
+    const connection = connections.get(name);
+    const raw = rawConnections[name] as Record<string, unknown>;
+    if (connection !== undefined && typeof raw.create === 'function') {
+      throw new CliError(
+        `${urlVariable(name)}: connection ${name} is created by code in ${ctx.label} (driver ${connection.driver}); read the variable there`,
+      );
+    }
+    if (connection !== undefined && !URL_BACKENDS.has(connection.driver as BackendName)) {
+      throw new CliError(`${urlVariable(name)}: connection ${name} uses the ${connection.driver} driver, which takes no URL`);
+    }
+  }
+
+  let defaultConnection: string;
+  if (ctx.env.connection !== undefined) {
+    if (!connections.has(ctx.env.connection)) {
+      throw new CliError(`${CONNECTION_VARIABLE}: expected one of ${names.join(', ')}, got ${JSON.stringify(ctx.env.connection)}`);
+    }
+    defaultConnection = ctx.env.connection;
+  } else if (root.default !== undefined) {
+    if (typeof root.default !== 'string' || !connections.has(root.default)) fail('default', `one of ${names.join(', ')}`, root.default);
+    defaultConnection = root.default as string;
+  } else if (names.length === 1) {
+    defaultConnection = names[0] as string;
+  } else if (connections.has('default')) {
+    defaultConnection = 'default';
+  } else {
+    return fail('default', `the name of the default connection (one of ${names.join(', ')})`, undefined);
+  }
+
+  return {
+    file: ctx.file,
+    defaultConnection,
+    connections,
+    queues,
+    worker: validateWorker(root.worker, fail),
+    health: validateHealth(root.health, fail),
+    rateLimits: validateRateLimits(root.rateLimits, fail),
+    loadJobs,
+  };
+}
+
+function validateConnection(
+  name: string,
+  raw: unknown,
+  ctx: ValidateContext,
+  fail: Fail,
+  loadJobs: () => Promise<readonly RegisteredJob[]>,
+): CliConnection {
+  const key = `connections.${name}`;
+  if (!isObject(raw)) return fail(key, `an object with a driver (one of ${BACKENDS.join(', ')}) or a driver factory's definition`, raw);
+  const queues = raw.queues === undefined ? undefined : validateQueues(raw.queues, `${key}.queues`, fail);
+  const rateLimitStore = (driver: Parameters<CliConnection['rateLimitStore']>[0]) => backendRateLimitStore(driver, ctx);
+  if (typeof raw.create === 'function') {
+    if (typeof raw.driver !== 'string' || raw.driver === '') fail(`${key}.driver`, 'the driver name as a string', raw.driver);
+    const definition = raw as unknown as ConnectionDefinition;
+    return { name, driver: definition.driver, definition, queues, rateLimitStore };
+  }
+  if (typeof raw.driver !== 'string' || !(BACKENDS as readonly string[]).includes(raw.driver)) {
+    return fail(`${key}.driver`, `one of ${BACKENDS.join(', ')}`, raw.driver);
+  }
+  const driver = raw.driver as BackendName;
+  const envUrl = ctx.env.urls.get(name);
+  if (raw.url !== undefined && (typeof raw.url !== 'string' || raw.url === '')) fail(`${key}.url`, 'a URL string', raw.url);
+  const config = { ...raw, ...(envUrl === undefined ? {} : { url: envUrl }) } as BackendConnectionConfig;
+  if (driver === 'redis') {
+    if (config.url !== undefined && !/^rediss?:\/\//.test(config.url)) fail(`${key}.url`, 'a redis:// or rediss:// URL', config.url);
+    if (raw.prefix !== undefined && typeof raw.prefix !== 'string') fail(`${key}.prefix`, 'a key prefix string', raw.prefix);
+  }
+  if (driver === 'postgres') {
+    const url = config.url ?? raw.connectionString;
+    if (typeof url !== 'string' || !/^postgres(ql)?:\/\//.test(url)) {
+      fail(`${key}.url`, `a postgres:// URL (or set ${urlVariable(name)})`, url);
+    }
+  }
+  if (driver === 'sqlite' && raw.filename !== undefined && (typeof raw.filename !== 'string' || raw.filename === '')) {
+    fail(`${key}.filename`, 'a file path', raw.filename);
+  }
+  const definition = backendDefinition(config, { file: ctx.file, label: ctx.label, dir: ctx.dir, key, loadJobs });
+  return { name, driver, definition, queues, rateLimitStore };
+}
+
+function validateQueues(raw: unknown, key: string, fail: Fail): string[] {
+  if (!Array.isArray(raw) || raw.length === 0) return fail(key, 'a non-empty array of queue names', raw);
+  raw.forEach((queue, index) => {
+    if (typeof queue !== 'string' || !isValidQueueName(queue))
+      fail(`${key}[${index}]`, 'a queue name (1-100 of A-Z a-z 0-9 . _ : -)', queue);
+  });
+  return [...(raw as string[])];
+}
+
+function validateJobs(raw: unknown, fail: Fail): JobsConfig | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw === 'string') return raw;
+  if (!Array.isArray(raw)) return fail('jobs', 'an array of job definitions (from defineJob) or module paths, or one module path', raw);
+  raw.forEach((job, index) => {
+    if (typeof job === 'string') return;
+    if (!isObject(job) || typeof job.name !== 'string' || typeof job.handler !== 'function') {
+      fail(`jobs[${index}]`, 'a job definition from defineJob() or a module path', job);
+    }
+  });
+  return raw as JobsConfig;
+}
+
+function validateNumbers<K extends string>(raw: unknown, section: string, keys: readonly K[], fail: Fail): Partial<Record<K, number>> {
+  if (raw === undefined) return {};
+  if (!isObject(raw)) return fail(section, 'an object', raw);
+  const out: Partial<Record<K, number>> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (!(keys as readonly string[]).includes(key)) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(`${section}.${key}`, 'a number >= 0', value);
+    out[key as K] = value as number;
+  }
+  return out;
+}
+
+function validateWorker(raw: unknown, fail: Fail): WorkerConfig {
+  const numbers = validateNumbers(raw, 'worker', WORKER_NUMBERS, fail);
+  const section = (raw ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(section)) {
+    if (!(WORKER_NUMBERS as readonly string[]).includes(key) && key !== 'logLevel') {
+      fail(`worker.${key}`, `one of the keys ${[...WORKER_NUMBERS, 'logLevel'].join(', ')}`, key);
+    }
+  }
+  if (section.logLevel !== undefined && !LOG_LEVELS.includes(section.logLevel as string)) {
+    fail('worker.logLevel', `one of ${LOG_LEVELS.join(', ')}`, section.logLevel);
+  }
+  return { ...numbers, ...(section.logLevel === undefined ? {} : { logLevel: section.logLevel as WorkerConfig['logLevel'] & string }) };
+}
+
+function validateHealth(raw: unknown, fail: Fail): HealthConfig {
+  const numbers = validateNumbers(raw, 'health', HEALTH_NUMBERS, fail);
+  for (const key of Object.keys((raw ?? {}) as object)) {
+    if (!(HEALTH_NUMBERS as readonly string[]).includes(key)) fail(`health.${key}`, `one of the keys ${HEALTH_NUMBERS.join(', ')}`, key);
+  }
+  return numbers;
+}
+
+function validateRateLimits(raw: unknown, fail: Fail): Record<string, RateLimitRule> {
+  if (raw === undefined) return {};
+  if (!isObject(raw)) return fail('rateLimits', 'an object of { limit, intervalMs } per queue name', raw);
+  const out: Record<string, RateLimitRule> = {};
+  for (const [queue, rule] of Object.entries(raw)) {
+    const key = `rateLimits.${queue}`;
+    if (!isValidQueueName(queue)) fail(key, 'a queue name as the key', queue);
+    if (!isObject(rule)) fail(key, '{ limit, intervalMs }', rule);
+    const { limit, intervalMs } = rule as Record<string, unknown>;
+    if (typeof limit !== 'number' || !(limit > 0)) fail(`${key}.limit`, 'a number > 0', limit);
+    if (typeof intervalMs !== 'number' || !(intervalMs > 0)) fail(`${key}.intervalMs`, 'a number of ms > 0', intervalMs);
+    out[queue] = { limit: limit as number, intervalMs: intervalMs as number };
+  }
+  return out;
+}
