@@ -32,6 +32,8 @@ export const scripts = {
   push: load('push'),
   reserve: load('reserve'),
   ack: load('ack'),
+  ackNext: load('ack-next'),
+  unclaim: load('unclaim'),
   release: load('release'),
   extend: load('extend'),
   deadLetter: load('dead-letter'),

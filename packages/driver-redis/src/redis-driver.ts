@@ -15,6 +15,7 @@ import {
   type PushOptions,
   type PushResult,
   type QueueDriver,
+  type QueueError,
   type QueueStats,
   type ReleaseOptions,
   type Reservation,
@@ -37,6 +38,35 @@ import {
 
 /** Envelopes per push script call; larger pushes are split into calls sent back to back. */
 const PUSH_CHUNK = 1_000;
+
+/**
+ * Claiming ahead: once a caller has settled a delivery with ack() and asked reserve() for the same
+ * single queue right after, PREFETCH_AFTER times in a row (a worker loop), each ack also claims
+ * that caller's next job in the same round trip, and the next reserve() hands it over without one.
+ * A claimed-ahead job nobody asks for within PREFETCH_HOLD_MS is given back untouched (unclaim.lua),
+ * and close() gives back whatever is left.
+ */
+const PREFETCH_AFTER = 2;
+/** A reserve() this soon after an ack of the same queue counts as a worker loop, in ms. */
+const PREFETCH_WINDOW_MS = 10;
+/** How long a claimed-ahead job waits for its reserve() before it is given back, in ms. */
+const PREFETCH_HOLD_MS = 20;
+/** Claimed-ahead jobs held per queue and lease at most. */
+const PREFETCH_MAX = 256;
+
+/** Where a reservation came from, for claiming ahead. */
+interface Origin {
+  readonly key: string;
+  readonly queue: string;
+  readonly leaseMs: number;
+}
+
+/** Ack-then-reserve pattern of one queue and lease, and the jobs claimed ahead for it. */
+interface Demand {
+  lastAckAt: number;
+  streak: number;
+  readonly held: { readonly reservation: Reservation; readonly timer: NodeJS.Timeout }[];
+}
 
 /** A claim attempt over one or more queues. */
 interface ClaimResult {
@@ -66,12 +96,17 @@ export class RedisDriver implements QueueDriver {
   readonly #registered = new Set<string>();
   readonly #listeners = new Map<string, MarkerListener>();
   readonly #waits = new Set<() => void>();
+  readonly #abortWaits = new WeakMap<AbortSignal, Set<() => void>>();
   readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #origins = new WeakMap<Reservation, Origin>();
+  readonly #demand = new Map<string, Demand>();
+  readonly #onBackgroundError: (error: QueueError) => void;
   #closing = false;
   #closed: Promise<void> | undefined;
 
   constructor(options: RedisDriverOptions = {}) {
     this.#options = resolveRedisOptions(options);
+    this.#onBackgroundError = options.onBackgroundError ?? (() => {});
     const { client, owned } = openConnection(options, this.#options);
     this.client = client;
     this.#owned = owned;
@@ -151,9 +186,22 @@ export class RedisDriver implements QueueDriver {
     if (!(options.leaseMs > 0)) throw new InvalidArgumentError(`redis: reserve: leaseMs must be > 0, got ${options.leaseMs}`);
     const deadline = Date.now() + Math.max(0, options.waitMs);
     const leaseMs = Math.ceil(options.leaseMs);
+    const origin = queues.length === 1 ? this.#originOf(queues[0]!, leaseMs) : undefined;
+    if (origin !== undefined) {
+      const demand = this.#demandOf(origin.key);
+      demand.streak = performance.now() - demand.lastAckAt <= PREFETCH_WINDOW_MS ? demand.streak + 1 : 0;
+      const held = demand.held.shift();
+      if (held !== undefined) {
+        clearTimeout(held.timer);
+        return held.reservation;
+      }
+    }
     for (;;) {
       const claim = await this.#run('reserve', () => this.#claim(queues, leaseMs));
-      if (claim.reservation !== undefined) return claim.reservation;
+      if (claim.reservation !== undefined) {
+        if (origin !== undefined) this.#origins.set(claim.reservation, origin);
+        return claim.reservation;
+      }
       const remaining = deadline - Date.now();
       if (remaining <= 0 || isAborted(options.signal) || this.#closing) return undefined;
       const untilNext = claim.nextAt === undefined ? remaining : Math.max(1, claim.nextAt - claim.now + 1);
@@ -165,13 +213,38 @@ export class RedisDriver implements QueueDriver {
   async ack(reservation: Reservation): Promise<void> {
     await this.#run('ack', async () => {
       const keys = this.#keysOf(reservation.queue);
-      const reply = await runScript(
-        this.client,
-        scripts.ack,
-        [keys.leased, keys.unique],
-        [keys.jobPrefix + reservation.id, reservation.id, reservation.token],
-      );
-      if (reply === -1) throw this.#leaseLost('ack', reservation);
+      const origin = this.#origins.get(reservation);
+      const demand = origin === undefined ? undefined : this.#demandOf(origin.key);
+      if (
+        origin !== undefined &&
+        demand !== undefined &&
+        demand.streak >= PREFETCH_AFTER &&
+        demand.held.length < PREFETCH_MAX &&
+        !this.#closing
+      ) {
+        this.#tokenCount += 1;
+        const token = `${this.#tokenPrefix}.${this.#tokenCount}`;
+        const reply = (await runScript(
+          this.client,
+          scripts.ackNext,
+          [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios, keys.unique],
+          [keys.jobPrefix, reservation.id, reservation.token, token, origin.leaseMs],
+        )) as ScriptReply[];
+        if (reply[0] === -1) throw this.#leaseLost('ack', reservation);
+        if (reply[0] === 1 && reply[1] === 1) {
+          const [, , id, body, deliveryCount, leaseExpiresAt] = reply as [number, number, string, string, number, number];
+          this.#hold(origin, demand, this.#reservation(origin.queue, id, body, token, deliveryCount, leaseExpiresAt));
+        }
+      } else {
+        const reply = await runScript(
+          this.client,
+          scripts.ack,
+          [keys.leased, keys.unique],
+          [keys.jobPrefix + reservation.id, reservation.id, reservation.token],
+        );
+        if (reply === -1) throw this.#leaseLost('ack', reservation);
+      }
+      if (demand !== undefined) demand.lastAckAt = performance.now();
     });
   }
 
@@ -268,6 +341,9 @@ export class RedisDriver implements QueueDriver {
     this.#closing = true;
     for (const wake of [...this.#waits]) wake();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    const held = [...this.#demand.values()].flatMap((demand) => demand.held.splice(0));
+    for (const { timer } of held) clearTimeout(timer);
+    await Promise.all(held.map(({ reservation }) => this.#unclaim(reservation)));
     for (const listener of this.#listeners.values()) listener.close();
     this.#listeners.clear();
     if (this.#owned) {
@@ -305,6 +381,52 @@ export class RedisDriver implements QueueDriver {
     return nextAt === undefined ? { now } : { nextAt, now };
   }
 
+  /** Keeps a job claimed ahead for the next reserve() of `origin`, giving it back if none comes. */
+  #hold(origin: Origin, demand: Demand, reservation: Reservation): void {
+    this.#origins.set(reservation, origin);
+    const entry = {
+      reservation,
+      timer: setTimeout(() => {
+        const index = demand.held.indexOf(entry);
+        if (index === -1) return;
+        demand.held.splice(index, 1);
+        demand.streak = 0;
+        const giveBack = this.#unclaim(reservation);
+        this.#inFlight.add(giveBack);
+        void giveBack.finally(() => this.#inFlight.delete(giveBack));
+      }, PREFETCH_HOLD_MS),
+    };
+    demand.held.push(entry);
+  }
+
+  /** Gives a claimed-ahead job back as if never claimed; a failure only delays it until its lease runs out. */
+  async #unclaim(reservation: Reservation): Promise<void> {
+    const keys = this.#keysOf(reservation.queue);
+    try {
+      await runScript(
+        this.client,
+        scripts.unclaim,
+        [keys.ready, keys.leased, keys.marker, keys.prios],
+        [keys.jobPrefix + reservation.id, reservation.id, reservation.token],
+      );
+    } catch (error) {
+      this.#onBackgroundError(wrapRedisError(error, 'unclaim'));
+    }
+  }
+
+  #originOf(queue: string, leaseMs: number): Origin {
+    return { key: `${queue}\n${leaseMs}`, queue, leaseMs };
+  }
+
+  #demandOf(key: string): Demand {
+    let demand = this.#demand.get(key);
+    if (demand === undefined) {
+      demand = { lastAckAt: Number.NEGATIVE_INFINITY, streak: 0, held: [] };
+      this.#demand.set(key, demand);
+    }
+    return demand;
+  }
+
   #reservation(queue: string, id: string, body: string, token: string, deliveryCount: number, leaseExpiresAt: number): Reservation {
     const base = { token, id, queue, deliveryCount, leaseExpiresAt };
     try {
@@ -324,16 +446,37 @@ export class RedisDriver implements QueueDriver {
         clearTimeout(timer);
         timer = undefined;
         for (const listener of listeners) listener.remove(waiter);
-        signal?.removeEventListener('abort', done);
+        if (signal !== undefined) this.#abortWaits.get(signal)?.delete(done);
         this.#waits.delete(done);
         resolve();
       };
       const waiter: MarkerWaiter = { wake: done };
       timer = setTimeout(done, ms);
-      signal?.addEventListener('abort', done, { once: true });
+      if (signal !== undefined) this.#onAbort(signal, done);
       this.#waits.add(done);
       for (const listener of listeners) listener.add(waiter);
     });
+  }
+
+  /**
+   * Calls `done` when `signal` aborts. One listener per signal serves every wait on it, since a
+   * worker shares one signal among all its concurrent reserve() calls.
+   */
+  #onAbort(signal: AbortSignal, done: () => void): void {
+    let waits = this.#abortWaits.get(signal);
+    if (waits === undefined) {
+      const set = new Set<() => void>();
+      waits = set;
+      this.#abortWaits.set(signal, set);
+      signal.addEventListener(
+        'abort',
+        () => {
+          for (const wake of [...set]) wake();
+        },
+        { once: true },
+      );
+    }
+    waits.add(done);
   }
 
   #listenerOf(queue: string): MarkerListener {
@@ -341,10 +484,11 @@ export class RedisDriver implements QueueDriver {
     if (listener === undefined) {
       const blocking = duplicateForBlocking(this.client, `${this.#options.connectionName}:wait`);
       blocking.on('error', () => {});
-      listener = new MarkerListener(blocking, this.client, this.#keysOf(queue).marker, () => {
-        // Connection errors of the blocking loop are retried there; reserve() still claims through
-        // the command connection, whose failures do reach the caller.
-      });
+      // The blocking loop retries on its own; reserve() still claims through the command
+      // connection, whose failures do reach the caller.
+      listener = new MarkerListener(blocking, this.client, this.#keysOf(queue).marker, (error) =>
+        this.#onBackgroundError(wrapRedisError(error, 'blocking wait')),
+      );
       this.#listeners.set(queue, listener);
     }
     return listener;

@@ -1,4 +1,4 @@
-import { ConfigError } from '@queuekit/core';
+import { ConfigError, type QueueError } from '@queuekit/core';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { KEY_PREFIX_PATTERN } from './redis-keys.js';
 
@@ -32,6 +32,11 @@ export interface RedisDriverOptions {
   readonly maxMessageBytes?: number;
   /** CLIENT SETNAME of the connections the driver creates (seen in CLIENT LIST). Default `queuekit`. */
   readonly connectionName?: string;
+  /**
+   * Told about failures no caller awaits (the blocking wait's reconnects, giving back a job claimed
+   * ahead); each is already handled by retrying or by the lease running out. Default: ignored.
+   */
+  readonly onBackgroundError?: (error: QueueError) => void;
 }
 
 /** Default largest envelope, in bytes. */
@@ -85,6 +90,7 @@ export function openConnection(options: RedisDriverOptions, resolved: ResolvedRe
     const clusterOptions: ClusterOptions = {
       ...options.cluster.options,
       redisOptions: { connectionName: resolved.connectionName, ...options.cluster.options?.redisOptions },
+      enableAutoPipelining: options.cluster.options?.enableAutoPipelining ?? true,
     };
     rejectClientKeyPrefix(clusterOptions.keyPrefix ?? clusterOptions.redisOptions?.keyPrefix);
     return { client: new Cluster([...options.cluster.nodes], clusterOptions), owned: true };
@@ -97,10 +103,10 @@ export function openConnection(options: RedisDriverOptions, resolved: ResolvedRe
   if (typeof connection === 'string') {
     if (!/^rediss?:\/\//.test(connection))
       throw new ConfigError(`redis: connection: expected a redis:// or rediss:// URL, got ${JSON.stringify(connection)}`);
-    return { client: new Redis(connection, { connectionName: resolved.connectionName }), owned: true };
+    return { client: new Redis(connection, { connectionName: resolved.connectionName, enableAutoPipelining: true }), owned: true };
   }
   rejectClientKeyPrefix(connection.keyPrefix);
-  return { client: new Redis({ connectionName: resolved.connectionName, ...connection }), owned: true };
+  return { client: new Redis({ connectionName: resolved.connectionName, enableAutoPipelining: true, ...connection }), owned: true };
 }
 
 /** A second connection like `client` for blocking commands; always owned by the caller. */

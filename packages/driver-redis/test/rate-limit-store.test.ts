@@ -37,10 +37,13 @@ describe('RedisRateLimitStore', () => {
     const prefix = randomPrefix();
     prefixes.push(prefix);
     const s = store(prefix);
-    const rule = { limit: 10, intervalMs: 200 };
-    for (let i = 0; i < 10; i += 1) expect((await s.take('k', rule)).granted).toBe(true);
-    const denied = await s.take('k', rule);
-    expect(denied.granted).toBe(false);
+    const rule = { limit: 10, intervalMs: 1_000 };
+    // One burst, so the bucket cannot refill (a token per 100 ms) between the takes.
+    const burst = await Promise.all(Array.from({ length: 11 }, () => s.take('k', rule)));
+    expect(burst.filter((d) => d.granted)).toHaveLength(10);
+    const denied = burst.find((d) => !d.granted)!;
+    expect(denied.retryAfterMs).toBeGreaterThan(0);
+    expect(denied.retryAfterMs).toBeLessThanOrEqual(100);
     await sleep(denied.retryAfterMs + 30);
     expect((await s.take('k', rule)).granted).toBe(true);
   });

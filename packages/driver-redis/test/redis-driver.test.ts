@@ -387,3 +387,66 @@ describe('bulk push', () => {
     expect(await d.purge(q1)).toBe(1998);
   });
 });
+
+describe('claiming ahead in a reserve/ack loop', () => {
+  async function loop(d: RedisDriver, queue: string, cycles: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < cycles; i += 1) {
+      const r = await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 });
+      ids.push(r!.id);
+      expect(r!.deliveryCount).toBe(1);
+      await d.ack(r!);
+    }
+    return ids;
+  }
+
+  it('hands every job over once, in FIFO order, while acks claim the next job ahead', async () => {
+    const d = driver();
+    const queue = randomQueue();
+    const envelopes = Array.from({ length: 30 }, (_, i) => createEnvelope({ name: 'a', queue, payload: i }));
+    await d.push(envelopes);
+    expect(await loop(d, queue, 30)).toEqual(envelopes.map((e) => e.id));
+    expect(await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 })).toBeUndefined();
+    expect(await d.stats(queue)).toMatchObject({ ready: 0, reserved: 0 });
+  });
+
+  it('gives a job claimed ahead back when no reserve comes, its delivery count unchanged', async () => {
+    const d = driver();
+    const other = driver({ keyPrefix: d.keyPrefix });
+    const queue = randomQueue();
+    const envelopes = Array.from({ length: 12 }, (_, i) => createEnvelope({ name: 'a', queue, payload: i }));
+    await d.push(envelopes);
+    await loop(d, queue, 8);
+    expect(await d.stats(queue)).toMatchObject({ ready: 3, reserved: 1 });
+    await sleep(100);
+    expect(await d.stats(queue)).toMatchObject({ ready: 4, reserved: 0 });
+    const rest: number[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      const r = await other.reserve([queue], { leaseMs: 10_000, waitMs: 0 });
+      expect(r!.deliveryCount).toBe(1);
+      rest.push(r!.envelope!.payload as number);
+    }
+    expect(rest).toEqual([8, 9, 10, 11]);
+  });
+
+  it('close() gives back the jobs claimed ahead', async () => {
+    const d = driver();
+    const other = driver({ keyPrefix: d.keyPrefix });
+    const queue = randomQueue();
+    await d.push(Array.from({ length: 10 }, (_, i) => createEnvelope({ name: 'a', queue, payload: i })));
+    await loop(d, queue, 6);
+    await d.close();
+    expect(await other.stats(queue)).toMatchObject({ ready: 4, reserved: 0 });
+    expect((await other.reserve([queue], { leaseMs: 10_000, waitMs: 0 }))!.deliveryCount).toBe(1);
+  });
+
+  it('does not claim ahead for a caller that acks without reserving again', async () => {
+    const d = driver();
+    const queue = randomQueue();
+    await d.push(Array.from({ length: 5 }, (_, i) => createEnvelope({ name: 'a', queue, payload: i })));
+    const held = [];
+    for (let i = 0; i < 3; i += 1) held.push(await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 }));
+    for (const r of held) await d.ack(r!);
+    expect(await d.stats(queue)).toMatchObject({ ready: 2, reserved: 0 });
+  });
+});

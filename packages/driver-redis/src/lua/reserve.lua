@@ -19,27 +19,5 @@
   When ready jobs remain after the claim it sets the marker, so another blocked reserver wakes.
 ]]
 -- @include promote
-local jobPrefix = ARGV[1]
-reclaim(KEYS[1], KEYS[3], KEYS[6], jobPrefix)
-promote(KEYS[1], KEYS[2], KEYS[4], KEYS[6], jobPrefix)
-for _ = 1, 100 do
-  local popped = redis.call('ZPOPMIN', KEYS[1])
-  if #popped == 0 then break end
-  local id = popped[1]
-  local jk = jobPrefix .. id
-  local body = redis.call('HGET', jk, 'b')
-  if body then
-    local deliveries = redis.call('HINCRBY', jk, 'd', 1)
-    local expires = now + tonumber(ARGV[3])
-    redis.call('HSET', jk, 't', ARGV[2])
-    redis.call('ZADD', KEYS[3], fmt(expires), id)
-    if redis.call('ZCARD', KEYS[1]) > 0 then redis.call('ZADD', KEYS[5], 0, '0') end
-    return {1, id, body, deliveries, expires, now}
-  end
-end
-local nextAt = -1
-local d = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-if #d > 0 then nextAt = tonumber(d[2]) end
-local l = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-if #l > 0 and (nextAt == -1 or tonumber(l[2]) < nextAt) then nextAt = tonumber(l[2]) end
-return {0, nextAt, now}
+-- @include claim
+return claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[2], ARGV[3])

@@ -1,0 +1,298 @@
+/**
+ * queuekit's Redis driver against BullMQ 6 on the same Redis, in one run:
+ *
+ *   pnpm bench redis [--jobs 10000] [--latency-jobs 1000] [--rounds 3] [--url redis://127.0.0.1:6379]
+ *
+ * Columns: enqueueSingleJps (one job per awaited call), enqueueBulkJps (1,000 per call),
+ * process1Jps / process50Jps (jobs already enqueued, concurrency 1 / 50, first handler start to
+ * last completion), p50Ms / p95Ms / p99Ms (enqueue-to-start latency of jobs pushed about 2 ms
+ * apart to a running, idle worker). Both systems run no-op handlers on a small JSON payload and
+ * delete a job once it completes (BullMQ with removeOnComplete). queuekit processes through the
+ * core Worker. The systems take turns, round by round (the order alternating), and each figure is
+ * the median of the rounds, so a noisy neighbour on the machine hits both alike. Every key either
+ * system writes is removed afterwards.
+ */
+import { randomBytes } from 'node:crypto';
+import { createEnvelope, defineJob, type JobEnvelope, Worker } from '@queuekit/core';
+import { createRedisDriver, type RedisDriver } from '@queuekit/driver-redis';
+import { Worker as BullWorker, Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { type BenchRow, nowMs, percentile, report, sleep } from '../lib.js';
+
+interface Settings {
+  readonly jobs: number;
+  readonly latencyJobs: number;
+  readonly rounds: number;
+  readonly url: string;
+}
+
+interface System {
+  readonly name: string;
+  enqueueSingle(count: number): Promise<number>;
+  enqueueBulk(count: number): Promise<number>;
+  process(count: number, concurrency: number): Promise<number>;
+  latency(count: number): Promise<number[]>;
+  cleanup(): Promise<void>;
+}
+
+const payload = (i: number) => ({ userId: `user-${i}`, kind: 'welcome', flags: [1, 2, 3] });
+
+function parse(args: string[]): Settings {
+  const value = (flag: string): string | undefined => {
+    const index = args.indexOf(flag);
+    return index === -1 ? undefined : args[index + 1];
+  };
+  return {
+    jobs: Number(value('--jobs') ?? 10_000),
+    latencyJobs: Number(value('--latency-jobs') ?? 1_000),
+    rounds: Number(value('--rounds') ?? 3),
+    url: value('--url') ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  };
+}
+
+const tag = () => randomBytes(4).toString('hex');
+
+/** Waits (bounded) until `done()` holds, polling every ms. */
+async function until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`bench: ${what} did not finish within ${timeoutMs} ms`);
+    await sleep(1);
+  }
+}
+
+function queuekit(settings: Settings): System {
+  const keyPrefix = `qkbench-${tag()}`;
+  const producer: RedisDriver = createRedisDriver({ connection: settings.url, keyPrefix });
+  const envelopes = (queue: string, count: number): JobEnvelope[] =>
+    Array.from({ length: count }, (_, i) => createEnvelope({ name: 'noop', queue, payload: payload(i) }));
+  return {
+    name: 'queuekit-redis',
+    async enqueueSingle(count) {
+      const queue = `single-${tag()}`;
+      const started = nowMs();
+      for (let i = 0; i < count; i += 1) await producer.push([createEnvelope({ name: 'noop', queue, payload: payload(i) })]);
+      const jps = count / ((nowMs() - started) / 1000);
+      await producer.purge(queue);
+      return jps;
+    },
+    async enqueueBulk(count) {
+      const queue = `bulk-${tag()}`;
+      const batches: JobEnvelope[][] = [];
+      for (let i = 0; i < count; i += 1_000) batches.push(envelopes(queue, Math.min(1_000, count - i)));
+      const started = nowMs();
+      for (const batch of batches) await producer.push(batch);
+      const jps = count / ((nowMs() - started) / 1000);
+      await producer.purge(queue);
+      return jps;
+    },
+    async process(count, concurrency) {
+      const queue = `process-${tag()}`;
+      for (let i = 0; i < count; i += 1_000) await producer.push(envelopes(queue, Math.min(1_000, count - i)));
+      const driver = createRedisDriver({ connection: settings.url, keyPrefix });
+      let first = 0;
+      let last = 0;
+      let done = 0;
+      const job = defineJob('noop', async () => {
+        if (first === 0) first = nowMs();
+      });
+      const worker = new Worker({ driver, jobs: [job], queues: [queue], concurrency, waitMs: 1_000 });
+      worker.on('completed', () => {
+        done += 1;
+        last = nowMs();
+      });
+      const running = worker.run();
+      await until(() => done >= count, 120_000, 'queuekit processing');
+      await worker.stop();
+      await running;
+      await driver.close();
+      return count / ((last - first) / 1000);
+    },
+    async latency(count) {
+      const queue = `latency-${tag()}`;
+      const driver = createRedisDriver({ connection: settings.url, keyPrefix });
+      const latencies: number[] = [];
+      const job = defineJob('noop', async (data: { sentAt: number }) => {
+        latencies.push(nowMs() - data.sentAt);
+      });
+      const worker = new Worker({ driver, jobs: [job], queues: [queue], concurrency: 1, waitMs: 5_000 });
+      const running = worker.run();
+      await sleep(200);
+      for (let i = 0; i < count; i += 1) {
+        await producer.push([createEnvelope({ name: 'noop', queue, payload: { sentAt: nowMs(), ...payload(i) } })]);
+        await sleep(2);
+      }
+      await until(() => latencies.length >= count, 30_000, 'queuekit latency run');
+      await worker.stop();
+      await running;
+      await driver.close();
+      return latencies;
+    },
+    async cleanup() {
+      await producer.close();
+      await deleteKeys(settings.url, `${keyPrefix}:*`);
+    },
+  };
+}
+
+function bullmq(settings: Settings): System {
+  const prefix = `bullbench-${tag()}`;
+  const url = new URL(settings.url);
+  const connection = { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null };
+  const queues: Queue[] = [];
+  const open = (name: string): Queue => {
+    const queue = new Queue(name, { connection, prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
+    queues.push(queue);
+    return queue;
+  };
+  return {
+    name: 'bullmq',
+    async enqueueSingle(count) {
+      const queue = open(`single-${tag()}`);
+      await queue.waitUntilReady();
+      const started = nowMs();
+      for (let i = 0; i < count; i += 1) await queue.add('noop', payload(i));
+      return count / ((nowMs() - started) / 1000);
+    },
+    async enqueueBulk(count) {
+      const queue = open(`bulk-${tag()}`);
+      await queue.waitUntilReady();
+      const batches: { name: string; data: ReturnType<typeof payload> }[][] = [];
+      for (let i = 0; i < count; i += 1_000)
+        batches.push(Array.from({ length: Math.min(1_000, count - i) }, (_, j) => ({ name: 'noop', data: payload(i + j) })));
+      const started = nowMs();
+      for (const batch of batches) await queue.addBulk(batch);
+      return count / ((nowMs() - started) / 1000);
+    },
+    async process(count, concurrency) {
+      const name = `process-${tag()}`;
+      const queue = open(name);
+      for (let i = 0; i < count; i += 1_000) {
+        await queue.addBulk(Array.from({ length: Math.min(1_000, count - i) }, (_, j) => ({ name: 'noop', data: payload(i + j) })));
+      }
+      let first = 0;
+      let last = 0;
+      let done = 0;
+      const worker = new BullWorker(
+        name,
+        async () => {
+          if (first === 0) first = nowMs();
+        },
+        { connection, prefix, concurrency, autorun: false },
+      );
+      worker.on('completed', () => {
+        done += 1;
+        last = nowMs();
+      });
+      void worker.run();
+      await until(() => done >= count, 120_000, 'BullMQ processing');
+      await worker.close();
+      return count / ((last - first) / 1000);
+    },
+    async latency(count) {
+      const name = `latency-${tag()}`;
+      const queue = open(name);
+      const latencies: number[] = [];
+      const worker = new BullWorker(
+        name,
+        async (job) => {
+          latencies.push(nowMs() - (job.data as { sentAt: number }).sentAt);
+        },
+        { connection, prefix, concurrency: 1, autorun: false },
+      );
+      void worker.run();
+      await worker.waitUntilReady();
+      await sleep(200);
+      for (let i = 0; i < count; i += 1) {
+        await queue.add('noop', { sentAt: nowMs(), ...payload(i) });
+        await sleep(2);
+      }
+      await until(() => latencies.length >= count, 30_000, 'BullMQ latency run');
+      await worker.close();
+      return latencies;
+    },
+    async cleanup() {
+      for (const queue of queues) {
+        await queue.obliterate({ force: true }).catch(() => undefined);
+        await queue.close();
+      }
+      await deleteKeys(settings.url, `${prefix}:*`);
+    },
+  };
+}
+
+async function deleteKeys(url: string, pattern: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    for (let i = 0; i < 100_000; i += 1) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+type Figures = Omit<BenchRow, 'system'> & Record<string, number>;
+
+async function measure(system: System, settings: Settings): Promise<Figures> {
+  const enqueueSingleJps = await system.enqueueSingle(settings.jobs);
+  const enqueueBulkJps = await system.enqueueBulk(settings.jobs);
+  const process1Jps = await system.process(settings.jobs, 1);
+  const process50Jps = await system.process(settings.jobs, 50);
+  const latencies = await system.latency(settings.latencyJobs);
+  return {
+    enqueueSingleJps,
+    enqueueBulkJps,
+    process1Jps,
+    process50Jps,
+    p50Ms: percentile(latencies, 50),
+    p95Ms: percentile(latencies, 95),
+    p99Ms: percentile(latencies, 99),
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Runs the suite: both systems on the same Redis, taking turns for `rounds` rounds. */
+export async function run(args: string[]): Promise<void> {
+  const settings = parse(args);
+  console.log(`redis bench: ${settings.jobs} jobs, ${settings.latencyJobs} latency jobs, ${settings.rounds} rounds, ${settings.url}`);
+  const systems = [queuekit(settings), bullmq(settings)];
+  const results = new Map<string, Figures[]>(systems.map((system) => [system.name, []]));
+  try {
+    // A short warm-up so neither side pays for JIT compilation and script loading in the figures.
+    for (const system of systems) {
+      await system.enqueueBulk(500);
+      await system.process(500, 10);
+    }
+    for (let round = 0; round < settings.rounds; round += 1) {
+      const order = round % 2 === 0 ? systems : [...systems].reverse();
+      for (const system of order) {
+        const figures = await measure(system, settings);
+        results.get(system.name)!.push(figures);
+        console.log(
+          `  round ${round + 1} ${system.name}: ${Object.entries(figures)
+            .map(([k, v]) => `${k}=${v.toFixed(2)}`)
+            .join(' ')}`,
+        );
+      }
+    }
+  } finally {
+    for (const system of systems) await system.cleanup();
+  }
+  const rows: BenchRow[] = systems.map((system) => {
+    const rounds = results.get(system.name)!;
+    const row: Record<string, number | string> = { system: system.name };
+    for (const key of Object.keys(rounds[0] ?? {})) row[key] = median(rounds.map((figures) => figures[key]!));
+    return row as BenchRow;
+  });
+  report('redis', rows, ['bullmq']);
+}

@@ -1,0 +1,39 @@
+--[[
+  Shared fragment, not a script of its own: placed after the promote fragment in reserve.lua and
+  ack-next.lua where their text says `-- @include claim`.
+
+  Defines:
+    claim(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKey, jobPrefix, token, leaseMs)
+      reclaims expired leases, promotes due delayed jobs, then pops the next ready job (priority,
+      then FIFO), counts the delivery (HINCRBY d), stores the fencing token and leases the job
+      until now + leaseMs. When ready jobs remain it sets the marker so another blocked reserver
+      wakes.
+      Returns {1, id, body, deliveries, leaseExpiresAt, now} when it claimed a job, or
+      {0, nextAt, now} where nextAt is the epoch ms of the next delayed job or lease expiry
+      (-1 when there is none).
+]]
+local function claim(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKey, jobPrefix, token, leaseMs)
+  reclaim(readyKey, leasedKey, priosKey, jobPrefix)
+  promote(readyKey, delayedKey, seqKey, priosKey, jobPrefix)
+  for _ = 1, 100 do
+    local popped = redis.call('ZPOPMIN', readyKey)
+    if #popped == 0 then break end
+    local id = popped[1]
+    local jk = jobPrefix .. id
+    local body = redis.call('HGET', jk, 'b')
+    if body then
+      local deliveries = redis.call('HINCRBY', jk, 'd', 1)
+      local expires = now + tonumber(leaseMs)
+      redis.call('HSET', jk, 't', token)
+      redis.call('ZADD', leasedKey, fmt(expires), id)
+      if redis.call('ZCARD', readyKey) > 0 then redis.call('ZADD', markerKey, 0, '0') end
+      return {1, id, body, deliveries, expires, now}
+    end
+  end
+  local nextAt = -1
+  local d = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
+  if #d > 0 then nextAt = tonumber(d[2]) end
+  local l = redis.call('ZRANGE', leasedKey, 0, 0, 'WITHSCORES')
+  if #l > 0 and (nextAt == -1 or tonumber(l[2]) < nextAt) then nextAt = tonumber(l[2]) end
+  return {0, nextAt, now}
+end
