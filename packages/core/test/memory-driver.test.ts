@@ -9,8 +9,8 @@ function envelope(queue: string, init: Partial<Parameters<typeof createEnvelope>
   return createEnvelope({ name: 'memory-test', queue, payload: { ok: true }, ...init });
 }
 
-/** A clock the test moves by hand. */
-function manualClock(start = Date.now()) {
+/** A clock the test moves by hand, a second ahead so that envelopes made just after it are due. */
+function manualClock(start = Date.now() + 1_000) {
   let now = start;
   return {
     now: () => now,

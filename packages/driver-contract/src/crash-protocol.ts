@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -50,7 +50,8 @@ export function tsxImport(): string {
 
 /** Starts `crash-child.ts` on `queue` with the driver of `driverModule`. */
 export function spawnCrashChild(driverModule: string, queue: string, mode: CrashMode, leaseMs: number): CrashChild {
-  const script = join(here, 'crash-child.ts');
+  // The TypeScript source when run from src (tests), the compiled file when run from dist.
+  const script = existsSync(join(here, 'crash-child.ts')) ? join(here, 'crash-child.ts') : join(here, 'crash-child.js');
   const child = spawn(
     process.execPath,
     ['--conditions=source', '--import', tsxImport(), script, driverModule, queue, mode, String(leaseMs)],

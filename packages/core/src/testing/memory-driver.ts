@@ -46,6 +46,7 @@ export interface PushRawOptions {
 }
 
 const NAME = 'memory';
+const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * The in-process reference implementation of {@link QueueDriver}: every member of the contract,
@@ -167,7 +168,8 @@ export class MemoryDriver implements QueueDriver {
         const changeAt = this.store.nextChangeAt(queues);
         const untilChange = changeAt === undefined ? remaining : Math.max(1, changeAt - this.store.now());
         clearTimeout(timer);
-        timer = setTimeout(attempt, Math.min(remaining, untilChange));
+        // setTimeout fires at once above 2^31-1 ms, so longer waits go in steps.
+        timer = setTimeout(attempt, Math.min(remaining, untilChange, MAX_TIMER_MS));
       };
       const unsubscribe = this.store.subscribe(attempt);
       signal?.addEventListener('abort', onAbort, { once: true });
