@@ -30,7 +30,9 @@ if f[1] == false then
   redis.call('ZREM', KEYS[3], id)
   return {0}
 end
-if f[1] ~= ARGV[3] or redis.call('ZSCORE', KEYS[3], id) == false then return {-1} end
+-- The token is cleared whenever the lease ends (reclaim, release, unclaim), so a match means
+-- this delivery still holds the lease; an empty token never does.
+if ARGV[3] == '' or f[1] ~= ARGV[3] then return {-1} end
 if f[2] and f[2] ~= '' and redis.call('HGET', KEYS[7], f[2]) == id then redis.call('HDEL', KEYS[7], f[2]) end
 redis.call('DEL', jk)
 redis.call('ZREM', KEYS[3], id)

@@ -20,11 +20,12 @@ local function claim(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKe
     if #popped == 0 then break end
     local id = popped[1]
     local jk = jobPrefix .. id
-    local body = redis.call('HGET', jk, 'b')
+    local f = redis.call('HMGET', jk, 'b', 'd')
+    local body = f[1]
     if body then
-      local deliveries = redis.call('HINCRBY', jk, 'd', 1)
+      local deliveries = tonumber(f[2]) + 1
       local expires = now + tonumber(leaseMs)
-      redis.call('HSET', jk, 't', token)
+      redis.call('HSET', jk, 't', token, 'd', deliveries)
       redis.call('ZADD', leasedKey, fmt(expires), id)
       if redis.call('ZCARD', readyKey) > 0 then redis.call('ZADD', markerKey, 0, '0') end
       return {1, id, body, deliveries, expires, now}
