@@ -66,11 +66,23 @@ export function describeOperations(f: ContractFixture): void {
         ['ping', () => driver.ping()],
         ['purge', () => driver.purge(queue)],
         ['deadLetters.list', () => driver.deadLetters.list({ queue })],
+        ['deadLetters.get', () => driver.deadLetters.get('i')],
+        ['deadLetters.retry', () => driver.deadLetters.retry('i')],
+        ['deadLetters.retryAll', () => driver.deadLetters.retryAll({ queue })],
+        ['deadLetters.purge', () => driver.deadLetters.purge({ queue })],
         ['deadLetters.count', () => driver.deadLetters.count({ queue })],
       ];
+      const wrong: string[] = [];
       for (const [what, call] of calls) {
-        await expect(Promise.resolve().then(call), `${what}() after close()`).rejects.toMatchObject(closed);
+        try {
+          await call();
+          wrong.push(`${what}() resolved`);
+        } catch (error) {
+          const { name, code } = error as { name?: unknown; code?: unknown };
+          if (name !== closed.name || code !== closed.code) wrong.push(`${what}() threw ${String(name)} (${String(code)})`);
+        }
       }
+      expect(wrong, 'calls after close() that did not reject with DriverClosedError').toEqual([]);
     });
   });
 
