@@ -119,8 +119,30 @@ export class InstrumentedQueueDecorator implements QueueDriver {
   }
 
   /** Pushes envelopes with a producer span each and their trace context written into `trace`. */
-  async push(envelopes: readonly JobEnvelope[], options?: PushOptions): Promise<PushResult> {
+  push(envelopes: readonly JobEnvelope[], options?: PushOptions): Promise<PushResult> {
     const tracer = this.#activeTracer();
+    if (tracer === undefined && this.#metrics === undefined) return this.#inner.push(this.#passThrough(envelopes), options);
+    return this.#pushObserved(tracer, envelopes, options);
+  }
+
+  /**
+   * With no tracer, a valid span context may still be active (propagated from upstream, or an SDK
+   * with tracing off): it is passed on unchanged so the trace survives this hop.
+   */
+  #passThrough(envelopes: readonly JobEnvelope[]): readonly JobEnvelope[] {
+    if (!this.#traces) return envelopes;
+    const active = context.active();
+    const spanContext = trace.getSpanContext(active);
+    if (spanContext === undefined || !isSpanContextValid(spanContext)) return envelopes;
+    const headers = injectTraceContext(active);
+    return envelopes.map((envelope) => withTrace(envelope, headers));
+  }
+
+  async #pushObserved(
+    tracer: Tracer | undefined,
+    envelopes: readonly JobEnvelope[],
+    options: PushOptions | undefined,
+  ): Promise<PushResult> {
     let spans: Span[] | undefined;
     let outgoing = envelopes;
     if (tracer !== undefined) {
@@ -137,14 +159,8 @@ export class InstrumentedQueueDecorator implements QueueDriver {
         traced.push(withTrace(envelope, injectTraceContext(trace.setSpan(parent, span))));
       }
       outgoing = traced;
-    } else if (this.#traces) {
-      // No tracer, but a valid context is active (propagated from upstream): pass it on unchanged.
-      const active = context.active();
-      const spanContext = trace.getSpanContext(active);
-      if (spanContext !== undefined && isSpanContextValid(spanContext)) {
-        const headers = injectTraceContext(active);
-        outgoing = envelopes.map((envelope) => withTrace(envelope, headers));
-      }
+    } else {
+      outgoing = this.#passThrough(envelopes);
     }
     const meter = this.#metrics;
     const startedAt = meter === undefined ? 0 : performance.now();
