@@ -1,8 +1,33 @@
+import type { Reservation } from '@queuekit/core';
 import type { Cluster, Redis } from 'ioredis';
 
-/** A reserve() call waiting for work; `wake()` resolves its wait. */
+/** A reserve() call waiting for work. */
 export interface MarkerWaiter {
+  /** Ends the wait; the caller claims for itself. */
   wake(): void;
+  /**
+   * Set for a wait on this queue alone: the listener may claim for it on the blocking connection
+   * and hand the job over with {@link deliver}, saving the caller a round trip.
+   */
+  readonly leaseMs?: number;
+  /** Ends the wait with a job claimed for it. */
+  deliver?(reservation: Reservation): void;
+}
+
+/** What the listener needs from its driver for claiming on the blocking connection. */
+export interface MarkerClaimer {
+  /**
+   * Sends BZPOPMIN on the marker and, pipelined behind it, the claim script, so Redis runs the
+   * claim the moment the wait ends (or times out). Resolves whether a marker was popped and the
+   * job claimed, if any.
+   */
+  blockThenClaim(
+    blocking: Redis | Cluster,
+    timeoutSeconds: number,
+    leaseMs: number,
+  ): Promise<{ popped: boolean; reservation?: Reservation }>;
+  /** Gives back a job claimed for a waiter that stopped waiting meanwhile. */
+  giveBack(reservation: Reservation): Promise<void>;
 }
 
 /** Seconds one BZPOPMIN blocks before the loop checks whether anyone still waits. */
@@ -14,11 +39,15 @@ const BLOCK_SECONDS = 2;
  * release, retry), and so does a claim that leaves ready jobs behind, so one wake leads to the
  * next while work remains — across processes too, since any blocked connection may pop it. When
  * nobody here waits any more, a popped marker is put back for the other processes.
+ *
+ * When the longest waiter waits on this queue alone, the claim script is pipelined behind the
+ * BZPOPMIN, so a job pushed to an idle worker is claimed by Redis right as the wait ends.
  */
 export class MarkerListener {
   readonly #blocking: Redis | Cluster;
   readonly #commands: Redis | Cluster;
   readonly #marker: string;
+  readonly #claimer: MarkerClaimer;
   readonly #onError: (error: unknown) => void;
   readonly #waiters = new Set<MarkerWaiter>();
   #running = false;
@@ -28,10 +57,17 @@ export class MarkerListener {
    * @param blocking a connection used only by this listener, closed by {@link close}
    * @param commands the driver's command connection, used to put a marker back
    */
-  constructor(blocking: Redis | Cluster, commands: Redis | Cluster, marker: string, onError: (error: unknown) => void) {
+  constructor(
+    blocking: Redis | Cluster,
+    commands: Redis | Cluster,
+    marker: string,
+    claimer: MarkerClaimer,
+    onError: (error: unknown) => void,
+  ) {
     this.#blocking = blocking;
     this.#commands = commands;
     this.#marker = marker;
+    this.#claimer = claimer;
     this.#onError = onError;
   }
 
@@ -59,9 +95,10 @@ export class MarkerListener {
     let failures = 0;
     try {
       while (this.#waiters.size > 0 && !this.#closed) {
-        let popped: unknown;
         try {
-          popped = await this.#blocking.bzpopmin(this.#marker, BLOCK_SECONDS);
+          const first = this.#waiters.values().next().value;
+          if (first?.leaseMs !== undefined) await this.#blockThenClaim(first.leaseMs);
+          else await this.#block();
           failures = 0;
         } catch (error) {
           if (this.#closed) return;
@@ -71,16 +108,37 @@ export class MarkerListener {
           await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 20 * 2 ** failures)));
           // Work may have arrived while the connection was down: let a waiter look.
           this.#wakeOne();
-          continue;
-        }
-        if (popped === null || popped === undefined) continue;
-        if (!this.#wakeOne() && !this.#closed) {
-          await this.#commands.zadd(this.#marker, 0, '0').catch(this.#onError);
         }
       }
     } finally {
       this.#running = false;
     }
+  }
+
+  async #block(): Promise<void> {
+    const popped = await this.#blocking.bzpopmin(this.#marker, BLOCK_SECONDS);
+    if (popped !== null && popped !== undefined) await this.#passOn();
+  }
+
+  async #blockThenClaim(leaseMs: number): Promise<void> {
+    const { popped, reservation } = await this.#claimer.blockThenClaim(this.#blocking, BLOCK_SECONDS, leaseMs);
+    if (reservation === undefined) {
+      if (popped) await this.#passOn();
+      return;
+    }
+    for (const waiter of this.#waiters) {
+      if (waiter.leaseMs === leaseMs && waiter.deliver !== undefined) {
+        this.#waiters.delete(waiter);
+        waiter.deliver(reservation);
+        return;
+      }
+    }
+    await this.#claimer.giveBack(reservation);
+  }
+
+  /** Hands a popped marker to a waiter, or back to Redis for other processes when none is left. */
+  async #passOn(): Promise<void> {
+    if (!this.#wakeOne() && !this.#closed) await this.#commands.zadd(this.#marker, 0, '0');
   }
 
   #wakeOne(): boolean {

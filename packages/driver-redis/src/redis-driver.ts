@@ -24,7 +24,7 @@ import {
 } from '@queuekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { runScript, type ScriptReply, scripts } from './lua-scripts.js';
-import { MarkerListener, type MarkerWaiter } from './marker-listener.js';
+import { type MarkerClaimer, MarkerListener, type MarkerWaiter } from './marker-listener.js';
 import { RedisDeadLetterStore } from './redis-dead-letter-store.js';
 import { wrapRedisError } from './redis-errors.js';
 import { type QueueKeys, queueKeys, registryKey } from './redis-keys.js';
@@ -205,7 +205,11 @@ export class RedisDriver implements QueueDriver {
       const remaining = deadline - Date.now();
       if (remaining <= 0 || isAborted(options.signal) || this.#closing) return undefined;
       const untilNext = claim.nextAt === undefined ? remaining : Math.max(1, claim.nextAt - claim.now + 1);
-      await this.#waitForWork(queues, Math.min(remaining, untilNext), options.signal);
+      const delivered = await this.#waitForWork(queues, Math.min(remaining, untilNext), options.signal, origin);
+      if (delivered !== undefined) {
+        if (origin !== undefined) this.#origins.set(delivered, origin);
+        return delivered;
+      }
       if (isAborted(options.signal) || this.#closing) return undefined;
     }
   }
@@ -414,6 +418,11 @@ export class RedisDriver implements QueueDriver {
     }
   }
 
+  #nextToken(): string {
+    this.#tokenCount += 1;
+    return `${this.#tokenPrefix}.${this.#tokenCount}`;
+  }
+
   #originOf(queue: string, leaseMs: number): Origin {
     return { key: `${queue}\n${leaseMs}`, queue, leaseMs };
   }
@@ -436,21 +445,31 @@ export class RedisDriver implements QueueDriver {
     }
   }
 
-  /** Waits until a marker wakes this call, `ms` pass, the signal aborts, or the driver closes. */
-  #waitForWork(queues: readonly string[], ms: number, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise<void>((resolve) => {
+  /**
+   * Waits until a marker wakes this call, `ms` pass, the signal aborts, or the driver closes;
+   * resolves a job when the blocking connection claimed one for this call (single queue only).
+   */
+  #waitForWork(
+    queues: readonly string[],
+    ms: number,
+    signal: AbortSignal | undefined,
+    origin: Origin | undefined,
+  ): Promise<Reservation | undefined> {
+    return new Promise<Reservation | undefined>((resolve) => {
       const listeners = queues.map((queue) => this.#listenerOf(queue));
       let timer: NodeJS.Timeout | undefined;
-      const done = (): void => {
+      const finish = (reservation: Reservation | undefined): void => {
         if (timer === undefined) return;
         clearTimeout(timer);
         timer = undefined;
         for (const listener of listeners) listener.remove(waiter);
         if (signal !== undefined) this.#abortWaits.get(signal)?.delete(done);
         this.#waits.delete(done);
-        resolve();
+        resolve(reservation);
       };
-      const waiter: MarkerWaiter = { wake: done };
+      const done = (): void => finish(undefined);
+      const waiter: MarkerWaiter =
+        origin === undefined ? { wake: done } : { wake: done, leaseMs: origin.leaseMs, deliver: (reservation) => finish(reservation) };
       timer = setTimeout(done, ms);
       if (signal !== undefined) this.#onAbort(signal, done);
       this.#waits.add(done);
@@ -486,7 +505,40 @@ export class RedisDriver implements QueueDriver {
       blocking.on('error', () => {});
       // The blocking loop retries on its own; reserve() still claims through the command
       // connection, whose failures do reach the caller.
-      listener = new MarkerListener(blocking, this.client, this.#keysOf(queue).marker, (error) =>
+      const keys = this.#keysOf(queue);
+      const claimer: MarkerClaimer = {
+        blockThenClaim: async (connection, timeoutSeconds, leaseMs) => {
+          const token = this.#nextToken();
+          const results = await connection
+            .pipeline()
+            .bzpopmin(keys.marker, timeoutSeconds)
+            .evalsha(
+              scripts.reserve.sha,
+              6,
+              keys.ready,
+              keys.delayed,
+              keys.leased,
+              keys.seq,
+              keys.marker,
+              keys.prios,
+              keys.jobPrefix,
+              token,
+              leaseMs,
+            )
+            .exec();
+          const [popResult, claimResult] = results ?? [];
+          if (popResult?.[0]) throw popResult[0];
+          const popped = popResult?.[1] !== null && popResult?.[1] !== undefined;
+          // A claim that failed (NOSCRIPT after a server restart, say) claimed nothing: the woken
+          // waiter claims through the command connection instead, which loads the script.
+          const reply = claimResult?.[0] ? undefined : (claimResult?.[1] as ScriptReply[] | undefined);
+          if (reply?.[0] !== 1) return { popped: popped || claimResult?.[0] != null };
+          const [, id, body, deliveryCount, leaseExpiresAt] = reply as [number, string, string, number, number];
+          return { popped, reservation: this.#reservation(queue, id, body, token, deliveryCount, leaseExpiresAt) };
+        },
+        giveBack: (reservation) => this.#unclaim(reservation),
+      };
+      listener = new MarkerListener(blocking, this.client, keys.marker, claimer, (error) =>
         this.#onBackgroundError(wrapRedisError(error, 'blocking wait')),
       );
       this.#listeners.set(queue, listener);
