@@ -135,10 +135,12 @@ export class SyncDriver implements QueueDriver {
   }
 
   async ack(reservation: Reservation): Promise<void> {
+    this.#assertOpen();
     this.#held.delete(reservation.token);
   }
 
   async release(reservation: Reservation, options: ReleaseOptions): Promise<void> {
+    this.#assertOpen();
     const item = this.#take(reservation);
     if (options.envelope !== undefined) item.envelope = options.envelope;
     if (this.#options.sleepOnRetry === true && options.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
@@ -146,10 +148,12 @@ export class SyncDriver implements QueueDriver {
   }
 
   async extend(): Promise<number> {
+    this.#assertOpen();
     throw new UnsupportedError('sync: jobs run inline and hold no lease to extend');
   }
 
   async deadLetter(reservation: Reservation, failure: JobFailure): Promise<void> {
+    this.#assertOpen();
     const item = this.#take(reservation);
     this.#dead.set(item.envelope.id, {
       id: item.envelope.id,
@@ -165,6 +169,7 @@ export class SyncDriver implements QueueDriver {
   }
 
   async stats(queue: string): Promise<QueueStats> {
+    this.#assertOpen();
     const dead = [...this.#dead.values()].filter((entry) => entry.queue === queue).length;
     return {
       queue,
@@ -182,6 +187,7 @@ export class SyncDriver implements QueueDriver {
   }
 
   async purge(queue: string): Promise<number> {
+    this.#assertOpen();
     let removed = 0;
     for (let index = this.#queue.length - 1; index >= 0; index -= 1) {
       if (this.#queue[index]?.envelope.queue === queue) {
@@ -214,15 +220,21 @@ export class SyncDriver implements QueueDriver {
       (filter.queue === undefined || entry.queue === filter.queue) &&
       (filter.failedBefore === undefined || entry.failedAt < filter.failedBefore);
     const newestFirst = () => [...dead.values()].sort((a, b) => b.failedAt - a.failedAt);
+    const open = () => this.#assertOpen();
     return {
       list: async (options: DeadLetterListOptions = {}) => {
+        open();
         const offset = options.offset ?? 0;
         return newestFirst()
           .filter((entry) => matches(entry, options))
           .slice(offset, offset + (options.limit ?? 100));
       },
-      get: async (id) => dead.get(id),
+      get: async (id) => {
+        open();
+        return dead.get(id);
+      },
       retry: async (id) => {
+        open();
         const entry = dead.get(id);
         if (entry?.envelope === undefined) return false;
         dead.delete(id);
@@ -231,6 +243,7 @@ export class SyncDriver implements QueueDriver {
         return true;
       },
       retryAll: async (filter) => {
+        open();
         let count = 0;
         for (const entry of newestFirst().filter((e) => matches(e, filter))) {
           if (await this.deadLetters.retry(entry.id)) count += 1;
@@ -238,6 +251,7 @@ export class SyncDriver implements QueueDriver {
         return count;
       },
       purge: async (filter) => {
+        open();
         let count = 0;
         for (const entry of [...dead.values()]) {
           if (matches(entry, filter)) {
@@ -247,7 +261,10 @@ export class SyncDriver implements QueueDriver {
         }
         return count;
       },
-      count: async (filter) => [...dead.values()].filter((entry) => matches(entry, filter)).length,
+      count: async (filter) => {
+        open();
+        return [...dead.values()].filter((entry) => matches(entry, filter)).length;
+      },
     };
   }
 }
