@@ -71,6 +71,18 @@ export class CliContext {
     return connection.queues ?? (await this.config()).queues;
   }
 
+  /**
+   * Starts closing a driver without waiting for it (one that cannot reach its server may take
+   * long to give up); the binary exits regardless once its command is done.
+   */
+  discard(driver: QueueDriver): void {
+    const index = this.#drivers.indexOf(driver);
+    if (index >= 0) this.#drivers.splice(index, 1);
+    driver.close().catch(() => {
+      // Closing a driver whose server is gone may fail; there is nothing left to release.
+    });
+  }
+
   /** Closes every driver opened, each within `timeoutMs`. */
   async close(timeoutMs = 5_000): Promise<void> {
     const drivers = this.#drivers.splice(0);

@@ -204,7 +204,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
       exitCode = EXIT_FAILURE;
     }
   } finally {
-    await ctx?.close();
+    await ctx?.close(2_000);
   }
   return exitCode;
 }

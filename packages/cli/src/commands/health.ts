@@ -171,18 +171,20 @@ async function checkConnection(ctx: CliContext, connection: CliConnection, optio
     queues: [],
     problems: [],
   });
-  let driver: QueueDriver;
+  let driver: QueueDriver | undefined;
   let pingMs: number;
   let stats: QueueStats[];
   try {
-    driver = await withTimeout(ctx.open(connection), options.timeoutMs, `connecting to ${connection.name}`);
-    pingMs = await withTimeout(driver.ping(), options.timeoutMs, `ping of ${connection.name}`);
+    const opened = await withTimeout(ctx.open(connection), options.timeoutMs, `connecting to ${connection.name}`);
+    driver = opened;
+    pingMs = await withTimeout(opened.ping(), options.timeoutMs, `ping of ${connection.name}`);
     stats = await withTimeout(
-      Promise.all(options.queues.map((queue) => driver.stats(queue))),
+      Promise.all(options.queues.map((queue) => opened.stats(queue))),
       options.timeoutMs,
       `stats of ${connection.name}`,
     );
   } catch (error) {
+    if (driver !== undefined) ctx.discard(driver);
     return unreachable(error);
   }
   const now = Date.now();

@@ -134,10 +134,15 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
     stopReason = reason;
   });
   // A signal during the drain should be answered at once, not after the current reserve wait.
-  let signalled = false;
-  const onSignal = () => {
-    signalled = true;
-    ctx.err(`${new Date().toISOString()}  signal received: finishing ${worker.inFlight} job(s) in flight, taking no more`);
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      // A second signal means: do not wait. Jobs in flight are not acknowledged; their leases run out and they are delivered again.
+      ctx.err(`${new Date().toISOString()}  ${signal} again: exiting without waiting for ${worker.inFlight} job(s) in flight`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
+    ctx.err(`${new Date().toISOString()}  ${signal} received: finishing ${worker.inFlight} job(s) in flight, taking no more`);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -166,7 +171,7 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
   const runtimeTimer = maxRuntimeMs === undefined ? undefined : setTimeout(() => void worker.stop({ reason: 'max-runtime' }), maxRuntimeMs);
   try {
     // A signal while announcing presence means: do not start at all.
-    if (!signalled) await worker.run();
+    if (signals === 0) await worker.run();
     else stopReason = 'signal';
   } finally {
     if (runtimeTimer !== undefined) clearTimeout(runtimeTimer);

@@ -1,0 +1,225 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { configSource } from './support/backends.js';
+import { runCli, runJson, tempDir, writeConfig } from './support/cli.js';
+
+const SQLITE = `{ driver: 'sqlite', filename: './queue.sqlite' }`;
+
+let dir: string;
+let removeDir: () => void;
+beforeEach(() => {
+  ({ dir, remove: removeDir } = tempDir());
+});
+afterEach(() => removeDir());
+
+const noStack = (stderr: string) => expect(stderr).not.toMatch(/^\s+at /m);
+
+describe('config errors', () => {
+  it('an unknown driver names the file, the key and what was expected', async () => {
+    writeConfig(dir, `export default { connections: { main: { driver: 'mysql' } } };`);
+    const result = await runCli(['health'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'error: queue.config.mjs: connections.main.driver: expected one of sqlite, postgres, redis, memory, sync, got "mysql"\n',
+    );
+    expect(result.stdout).toBe('');
+  });
+
+  it('a file that does not parse is reported with the file name and no stack trace', async () => {
+    writeConfig(dir, `export default { connections: { main: { driver: 'sqlite' } ;`);
+    const result = await runCli(['stats'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: queue\.config\.mjs: cannot load the config file: /);
+    noStack(result.stderr);
+  });
+
+  it.each([
+    [`export default { connection: {} };`, 'queue.config.mjs: connection: expected one of the keys default, connections, jobs'],
+    [`export default { connections: {} };`, 'queue.config.mjs: connections: expected at least one connection, got "an empty object"'],
+    [
+      `export default { connections: { a: { driver: 'memory' }, b: { driver: 'memory' } } };`,
+      'queue.config.mjs: default: expected the name of the default connection (one of a, b), got nothing',
+    ],
+    [
+      `export default { connections: { main: { driver: 'redis', url: 'http://x' } } };`,
+      'queue.config.mjs: connections.main.url: expected a redis:// or rediss:// URL, got "http://x"',
+    ],
+    [
+      `export default { connections: { main: { driver: 'postgres' } } };`,
+      'queue.config.mjs: connections.main.url: expected a postgres:// URL (or set QUEUE_MAIN_URL), got nothing',
+    ],
+    [
+      `export default { connections: { main: { driver: 'memory' } }, queues: ['bad queue'] };`,
+      'queue.config.mjs: queues[0]: expected a queue name',
+    ],
+    [
+      `export default { connections: { main: { driver: 'memory' } }, worker: { concurrency: 'many' } };`,
+      'queue.config.mjs: worker.concurrency: expected a number >= 0, got "many"',
+    ],
+    [
+      `export default { connections: { main: { driver: 'memory' } }, jobs: [42] };`,
+      'queue.config.mjs: jobs[0]: expected a job definition from defineJob() or a module path, got 42',
+    ],
+    [
+      `export default { connections: { main: { driver: 'memory' } }, rateLimits: { default: { limit: 0, intervalMs: 1000 } } };`,
+      'queue.config.mjs: rateLimits.default.limit: expected a number > 0, got 0',
+    ],
+    [`export const config = {};`, 'queue.config.mjs: expected a default export'],
+  ])('%s', async (source, message) => {
+    writeConfig(dir, source);
+    const result = await runCli(['stats'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`error: ${message}`);
+    noStack(result.stderr);
+  });
+
+  it('no config file anywhere up the tree is an error that says where it looked', async () => {
+    const result = await runCli(['stats', '--config', 'missing.mjs'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`error: --config: no such file ${join(dir, 'missing.mjs')}\n`);
+  });
+});
+
+describe('finding the config', () => {
+  it('walks up from the working directory', async () => {
+    writeConfig(dir, configSource(SQLITE));
+    const nested = join(dir, 'a', 'b');
+    mkdirSync(nested, { recursive: true });
+    const { result, json } = await runJson<{ connection: string; driver: string }>(['stats', '--json'], { cwd: nested });
+    expect(result.code, result.stderr).toBe(0);
+    expect(json).toMatchObject({ connection: 'main', driver: 'sqlite' });
+  });
+
+  it('takes --config, and resolves a SQLite filename against the config file, not the working directory', async () => {
+    mkdirSync(join(dir, 'conf'));
+    writeConfig(join(dir, 'conf'), configSource(SQLITE), 'custom.config.mjs');
+    const push = await runCli(['--config', 'conf/custom.config.mjs', 'push', 'record', '--payload', '1'], { cwd: dir });
+    expect(push.code, push.stderr).toBe(0);
+    const { json } = await runJson<{ queues: { ready: number }[] }>(['--config', join(dir, 'conf/custom.config.mjs'), 'stats', '--json'], {
+      cwd: join(dir, 'conf'),
+    });
+    expect(json.queues[0]?.ready).toBe(1);
+  });
+
+  it('loads job definitions from a module path', async () => {
+    writeFileSync(
+      join(dir, 'jobs.mjs'),
+      `import { defineJob } from '@queuekit/core';\nexport const a = defineJob('from-module', async () => 'ok');\nexport default [defineJob('also-from-module', async () => 'ok')];\n`,
+    );
+    writeConfig(dir, `export default { connections: { main: ${SQLITE} }, jobs: './jobs.mjs' };`);
+    const result = await runCli(['push', 'nope'], { cwd: dir });
+    expect(result.stderr).toBe('error: unknown job "nope": expected one of also-from-module, from-module\n');
+  });
+});
+
+describe('environment overrides', () => {
+  const twoConnections = `export default { default: 'main', connections: { main: { driver: 'sqlite', filename: './main.sqlite' }, other: { driver: 'sqlite', filename: './other.sqlite' } } };`;
+
+  it('QUEUE_CONNECTION picks the default connection', async () => {
+    writeConfig(dir, twoConnections);
+    const { json } = await runJson<{ connection: string }>(['stats', '--json'], { cwd: dir, env: { QUEUE_CONNECTION: 'other' } });
+    expect(json.connection).toBe('other');
+    const wrong = await runCli(['stats'], { cwd: dir, env: { QUEUE_CONNECTION: 'nope' } });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toBe('error: QUEUE_CONNECTION: expected one of main, other, got "nope"\n');
+  });
+
+  it('QUEUE_<NAME>_URL replaces a connection URL or path', async () => {
+    writeConfig(dir, configSource(`{ driver: 'sqlite', filename: './main.sqlite' }`));
+    const push = await runCli(['push', 'record', '--payload', '{}'], {
+      cwd: dir,
+      env: { QUEUE_MAIN_URL: `sqlite://${join(dir, 'env.sqlite')}` },
+    });
+    expect(push.code, push.stderr).toBe(0);
+    const viaEnv = await runJson<{ queues: { ready: number }[] }>(['stats', '--json'], {
+      cwd: dir,
+      env: { QUEUE_MAIN_URL: join(dir, 'env.sqlite') },
+    });
+    expect(viaEnv.json.queues[0]?.ready).toBe(1);
+    const viaFile = await runJson<{ queues: { ready: number }[] }>(['stats', '--json'], { cwd: dir });
+    expect(viaFile.json.queues[0]?.ready).toBe(0);
+  });
+
+  it('QUEUE_<NAME>_URL on a driver without a URL is an error, not silently ignored', async () => {
+    writeConfig(dir, `export default { connections: { main: { driver: 'memory' } } };`);
+    const result = await runCli(['stats'], { cwd: dir, env: { QUEUE_MAIN_URL: 'redis://127.0.0.1:6379' } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('error: QUEUE_MAIN_URL: connection main uses the memory driver, which takes no URL\n');
+  });
+});
+
+describe('push', () => {
+  beforeEach(() => {
+    writeConfig(dir, configSource(SQLITE));
+  });
+
+  it('refuses a job name the config does not define, listing the known ones', async () => {
+    const result = await runCli(['push', 'send-email', '--payload', '{}'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('error: unknown job "send-email": expected one of fail, record, slow\n');
+  });
+
+  it('refuses a malformed payload, naming the flag', async () => {
+    const result = await runCli(['push', 'record', '--payload', '{not json'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: --payload: expected JSON, got "\{not json" \(/);
+    noStack(result.stderr);
+  });
+
+  it('applies --delay, --queue, --priority and --attempts', async () => {
+    const pushed = await runJson<{ id: string; queue: string }>(
+      ['push', 'record', '--payload', '{"a":1}', '--delay', '60000', '--queue', 'later', '--priority', 'HIGH', '--attempts', '3', '--json'],
+      { cwd: dir },
+    );
+    expect(pushed.result.code, pushed.result.stderr).toBe(0);
+    expect(pushed.json.queue).toBe('later');
+    const { json } = await runJson<{ queues: { ready: number; delayed: number }[] }>(['stats', '--json', '--queue', 'later'], { cwd: dir });
+    expect(json.queues[0]).toMatchObject({ ready: 0, delayed: 1 });
+    const bad = await runCli(['push', 'record', '--priority', 'urgent'], { cwd: dir });
+    expect(bad.stderr).toContain('error: --priority: expected HIGH, MEDIUM, LOW or an integer 0..1000000');
+  });
+
+  it('on the sync driver runs the job inline, and work says there is nothing to run', async () => {
+    writeConfig(dir, configSource(`{ driver: 'sync' }`));
+    const push = await runCli(['push', 'record', '--payload', '"inline"'], { cwd: dir });
+    expect(push.code, push.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'ran.log'), 'utf8'))).toMatchObject({ payload: 'inline' });
+    const work = await runCli(['work'], { cwd: dir });
+    expect(work.code).toBe(1);
+    expect(work.stderr).toContain('uses the sync driver, which runs each job when it is pushed; there is nothing to work');
+  });
+});
+
+describe('usage', () => {
+  it.each([
+    ['health'],
+    ['work'],
+    ['dlq'],
+    ['dlq', 'list'],
+    ['dlq', 'show'],
+    ['dlq', 'retry'],
+    ['dlq', 'purge'],
+    ['migrate'],
+    ['stats'],
+    ['push'],
+  ])('queue %s --help', async (...command) => {
+    const result = await runCli([...command, '--help'], { cwd: dir });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^Usage: queue ${command.join(' ')}`));
+  });
+
+  it('a bad flag value is an error on stderr with exit 1', async () => {
+    writeConfig(dir, configSource(SQLITE));
+    const result = await runCli(['work', '--concurrency', 'lots'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("error: option '--concurrency <n>' argument 'lots' is invalid. expected an integer >= 1.");
+    expect(result.stdout).toBe('');
+  });
+
+  it('--connection must name a configured connection', async () => {
+    writeConfig(dir, configSource(SQLITE));
+    const result = await runCli(['stats', '--connection', 'nope'], { cwd: dir });
+    expect(result.stderr).toBe('error: --connection: expected one of main, got "nope"\n');
+  });
+});

@@ -1,0 +1,57 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { closedPort } from './support/backends.js';
+import { runCli, runJson, tempDir, writeConfig } from './support/cli.js';
+import { assertHealthSchema } from './support/health-schema.js';
+
+interface HealthJson {
+  status: string;
+  exitCode: number;
+  connections: { name: string; status: string; reachable: boolean; pingMs: number | null; error: string | null; queues: unknown[] }[];
+}
+
+let dir: string;
+let removeDir: () => void;
+beforeEach(() => {
+  ({ dir, remove: removeDir } = tempDir());
+});
+afterEach(() => removeDir());
+
+describe('queue health on a backend that cannot be reached', () => {
+  it.each([
+    ['redis', (port: number) => `{ driver: 'redis', url: 'redis://127.0.0.1:${port}', prefix: 'qkcli-unreachable' }`],
+    ['postgres', (port: number) => `{ driver: 'postgres', url: 'postgres://postgres@127.0.0.1:${port}/test' }`],
+  ])('%s on a closed port exits 2 with a schema-valid report', async (driver, connection) => {
+    writeConfig(dir, `export default { connections: { main: ${connection(await closedPort())} } };`);
+    const { result, json } = await runJson<HealthJson>(['health', '--json', '--timeout', '2'], { cwd: dir });
+    expect(result.code, result.stderr).toBe(2);
+    assertHealthSchema(json);
+    expect(json).toMatchObject({ status: 'unreachable', exitCode: 2 });
+    expect(json.connections).toEqual([
+      expect.objectContaining({ name: 'main', driver, status: 'unreachable', reachable: false, pingMs: null, queues: [] }),
+    ]);
+    expect(json.connections[0]?.error).toEqual(expect.any(String));
+  });
+
+  it('one unreachable connection makes the whole report unreachable; the others are still reported', async () => {
+    const port = await closedPort();
+    writeConfig(
+      dir,
+      `export default { default: 'main', connections: { main: { driver: 'sqlite', filename: './q.sqlite' }, cache: { driver: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'qkcli-unused' } } };`,
+    );
+    // QUEUE_CACHE_URL points the cache connection at a closed port.
+    const { result, json } = await runJson<HealthJson>(['health', '--json', '--timeout', '2'], {
+      cwd: dir,
+      env: { QUEUE_CACHE_URL: `redis://127.0.0.1:${port}` },
+    });
+    expect(result.code).toBe(2);
+    assertHealthSchema(json);
+    expect(json.connections.map((c) => [c.name, c.status])).toEqual([
+      ['main', 'healthy'],
+      ['cache', 'unreachable'],
+    ]);
+    const people = await runCli(['health', '--timeout', '2'], { cwd: dir, env: { QUEUE_CACHE_URL: `redis://127.0.0.1:${port}` } });
+    expect(people.code).toBe(2);
+    expect(people.stdout).toMatch(/^cache \(redis\): unreachable: /m);
+    expect(people.stdout).toMatch(/status: unreachable \(exit 2\)$/m);
+  });
+});
