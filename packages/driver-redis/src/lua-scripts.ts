@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
+import { choosePipelining } from './adaptive-pipelining.js';
 
 /** A Lua script read from src/lua (or dist/lua), run by its SHA1 with a fallback to EVAL. */
 export interface LuaScript {
@@ -57,6 +58,7 @@ export async function runScript(
   keys: readonly string[],
   args: readonly (string | number)[],
 ): Promise<ScriptReply> {
+  choosePipelining(client);
   try {
     return (await client.evalsha(script.sha, keys.length, ...keys, ...args)) as ScriptReply;
   } catch (error) {

@@ -22,7 +22,8 @@ import {
   type ReserveOptions,
   UnsupportedError,
 } from '@queuekit/core';
-import type { Cluster, Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
+import { choosePipelining, pipelineWhenBusy } from './adaptive-pipelining.js';
 import { runScript, type ScriptReply, scripts } from './lua-scripts.js';
 import { type MarkerClaimer, MarkerListener, type MarkerWaiter } from './marker-listener.js';
 import { RedisDeadLetterStore } from './redis-dead-letter-store.js';
@@ -111,7 +112,10 @@ export class RedisDriver implements QueueDriver {
     this.client = client;
     this.#owned = owned;
     // An 'error' listener keeps ioredis from printing every reconnect attempt; calls still fail.
-    if (owned) client.on('error', () => {});
+    if (owned) {
+      client.on('error', () => {});
+      if (client instanceof Redis) pipelineWhenBusy(client);
+    }
     this.capabilities = Object.freeze({
       ...BASELINE_CAPABILITIES,
       delay: 'native',
@@ -323,6 +327,7 @@ export class RedisDriver implements QueueDriver {
   async ping(): Promise<number> {
     return this.#run('ping', async () => {
       const started = performance.now();
+      choosePipelining(this.client);
       await this.client.ping();
       return performance.now() - started;
     });
