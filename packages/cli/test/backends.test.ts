@@ -110,6 +110,33 @@ describe.each(['sqlite', 'redis', 'postgres'] as const)('queue on %s', (backendN
     expect(again.stderr).toContain(`no dead letter with id ${id}`);
   });
 
+  it('dlq retry --all --queue moves every dead job of that queue back', async () => {
+    await push('fail', {});
+    await push('fail', {});
+    await push('fail', {}, ['--queue', 'other']);
+    await runCli(['work', '--once', '--queue', 'default,other'], opts());
+    const { json: before } = await runJson<DlqJson>(['dlq', 'list', '--json'], opts());
+    expect(before.total).toBe(3);
+    const retry = await runCli(['dlq', 'retry', '--all', '--queue', 'default'], opts());
+    expect(retry.stdout).toContain('retried 2 dead letter(s) of queue default');
+    const { json: stats } = await runJson<StatsJson>(['stats', '--json', '--queue', 'default,other'], opts());
+    expect(stats.queues.map((q) => [q.queue, q.ready, q.dead])).toEqual([
+      ['default', 2, 0],
+      ['other', 0, 1],
+    ]);
+  });
+
+  it('health reports the rate-limit bucket the workers draw from', async () => {
+    writeConfig(dir, configSource(backend.connection, `rateLimits: { default: { limit: 5, intervalMs: 600000 } },`));
+    await push('record', { n: 1 });
+    await push('record', { n: 2 });
+    const work = await runCli(['work', '--once'], opts());
+    expect(work.stdout).toContain('2 completed');
+    const { json } = await runJson<{ connections: { queues: { rateLimit: unknown }[] }[] }>(['health', '--json'], opts());
+    assertHealthSchema(json);
+    expect(json.connections[0]?.queues[0]?.rateLimit).toEqual({ limit: 5, intervalMs: 600000, available: 3, used: 2, shared: true });
+  });
+
   it('dlq purge asks for --yes when it cannot prompt, then deletes', async () => {
     await push('fail', {});
     await runCli(['work', '--once'], opts());

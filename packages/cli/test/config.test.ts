@@ -191,6 +191,26 @@ describe('push', () => {
   });
 });
 
+describe('work limits', () => {
+  it('--max-jobs stops after taking that many jobs', async () => {
+    writeConfig(dir, configSource(SQLITE));
+    for (const n of [1, 2, 3]) {
+      const push = await runCli(['push', 'record', '--payload', String(n)], { cwd: dir });
+      expect(push.code, push.stderr).toBe(0);
+    }
+    const work = await runCli(['work', '--max-jobs', '2', '--json'], { cwd: dir });
+    expect(work.code, work.stderr).toBe(0);
+    const events = work.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { event: string; outcome?: string; reason?: string; jobs?: number });
+    expect(events.map((e) => e.event)).toEqual(['started', 'job', 'job', 'stopped']);
+    expect(events.at(-1)).toMatchObject({ reason: 'max-jobs', jobs: 2, completed: 2 });
+    const { json } = await runJson<{ queues: { ready: number }[] }>(['stats', '--json'], { cwd: dir });
+    expect(json.queues[0]?.ready).toBe(1);
+  });
+});
+
 describe('usage', () => {
   it.each([
     ['health'],

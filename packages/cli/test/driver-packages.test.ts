@@ -1,0 +1,30 @@
+import { describe, expect, it, vi } from 'vitest';
+
+// Stands in for an installation without the driver packages: every package lookup finds nothing.
+vi.mock('../src/config/import-module.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../src/config/import-module.js')>()),
+  importPackage: async () => undefined,
+}));
+
+const { backendDefinition } = await import('../src/config/backends.js');
+const { CliError } = await import('../src/cli-error.js');
+
+const ctx = { file: '/app/queue.config.mjs', label: 'queue.config.mjs', dir: '/app', key: 'connections.main', loadJobs: async () => [] };
+
+describe('a connection whose driver package is not installed', () => {
+  it.each([
+    ['redis', '@queuekit/driver-redis'],
+    ['sqlite', '@queuekit/driver-database'],
+    ['postgres', '@queuekit/driver-database'],
+    ['sync', '@queuekit/driver-sync'],
+  ] as const)('%s names the package to install', async (driver, pkg) => {
+    const definition = backendDefinition({ driver, url: driver === 'postgres' ? 'postgres://x/y' : undefined } as never, ctx);
+    const error = await Promise.resolve()
+      .then(() => definition.create())
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as Error).message).toBe(
+      `queue.config.mjs: connections.main.driver: "${driver}" needs the package ${pkg}, which is not installed: install it (npm install ${pkg})`,
+    );
+  });
+});
