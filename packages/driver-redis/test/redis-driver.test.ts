@@ -187,12 +187,16 @@ describe('ordering and leases', () => {
     expect((await d.stats(queue)).oldestReadyAt).toBeUndefined();
     const before = Date.now();
     await d.push([createEnvelope({ name: 'old', queue, priority: 30 })]);
-    await sleep(20);
+    const afterFirst = Date.now();
+    await sleep(30);
+    const beforeSecond = Date.now();
     await d.push([createEnvelope({ name: 'new', queue, priority: 10 })]);
     const stats = await d.stats(queue);
     expect(stats.ready).toBe(2);
-    expect(stats.oldestReadyAt).toBeGreaterThanOrEqual(before - 50);
-    expect(stats.oldestReadyAt).toBeLessThan(before + 19);
+    // Redis TIME and Date.now() read the same clock here; the oldest is the LOW job pushed first.
+    expect(stats.oldestReadyAt).toBeGreaterThanOrEqual(before - 5);
+    expect(stats.oldestReadyAt).toBeLessThanOrEqual(afterFirst + 5);
+    expect(stats.oldestReadyAt).toBeLessThan(beforeSecond);
   });
 });
 
@@ -413,20 +417,27 @@ describe('claiming ahead in a reserve/ack loop', () => {
   it('gives a job claimed ahead back when no reserve comes, its delivery count unchanged', async () => {
     const d = driver();
     const other = driver({ keyPrefix: d.keyPrefix });
-    const queue = randomQueue();
-    const envelopes = Array.from({ length: 12 }, (_, i) => createEnvelope({ name: 'a', queue, payload: i }));
-    await d.push(envelopes);
-    await loop(d, queue, 8);
-    expect(await d.stats(queue)).toMatchObject({ ready: 3, reserved: 1 });
-    await sleep(100);
-    expect(await d.stats(queue)).toMatchObject({ ready: 4, reserved: 0 });
-    const rest: number[] = [];
-    for (let i = 0; i < 4; i += 1) {
-      const r = await other.reserve([queue], { leaseMs: 10_000, waitMs: 0 });
-      expect(r!.deliveryCount).toBe(1);
-      rest.push(r!.envelope!.payload as number);
+    // Claiming ahead needs the reserve() calls to follow their acks closely; on a busy machine a
+    // pause can break the pattern, so the loop is tried a few times until a job is held.
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const queue = randomQueue();
+      await d.push(Array.from({ length: 12 }, (_, i) => createEnvelope({ name: 'a', queue, payload: i })));
+      await loop(d, queue, 8);
+      const stats = await d.stats(queue);
+      expect(stats.ready + stats.reserved).toBe(4);
+      if (stats.reserved === 0) continue;
+      await sleep(100);
+      expect(await d.stats(queue)).toMatchObject({ ready: 4, reserved: 0 });
+      const rest: number[] = [];
+      for (let i = 0; i < 4; i += 1) {
+        const r = await other.reserve([queue], { leaseMs: 10_000, waitMs: 0 });
+        expect(r!.deliveryCount).toBe(1);
+        rest.push(r!.envelope!.payload as number);
+      }
+      expect(rest).toEqual([8, 9, 10, 11]);
+      return;
     }
-    expect(rest).toEqual([8, 9, 10, 11]);
+    expect.fail('no job was claimed ahead in 5 reserve/ack loops');
   });
 
   it('close() gives back the jobs claimed ahead', async () => {
