@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   BASELINE_CAPABILITIES,
   ConfigError,
@@ -37,10 +37,26 @@ import { isConnectionError, wrapError } from './wrap-error.js';
 const DIALECT = 'postgres';
 const MAX_SCHEMA_LENGTH = 50;
 const MAX_ACK_BATCH = 1_000;
+const MAX_CLAIM_BATCH = 100;
+/** Claim statements one group may have in flight: a second one only contends for the same rows (measured). */
+const MAX_CLAIMS_IN_FLIGHT = 1;
 
 /** Anything with pg's `query(text, values)`: a PoolClient inside the application's transaction. */
 interface Queryable {
-  query(text: string, values?: unknown[]): Promise<pg.QueryResult>;
+  query(text: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult>;
+}
+
+interface PendingClaim {
+  readonly resolve: (reservation: Reservation | undefined) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface ClaimGroup {
+  readonly queues: readonly string[];
+  readonly leaseMs: number;
+  readonly pending: PendingClaim[];
+  /** Claim statements in flight for this group. */
+  running: number;
 }
 
 interface PendingAck {
@@ -77,6 +93,8 @@ export class PostgresDriver implements QueueDriver {
   #inFlight = 0;
   #drained: (() => void) | undefined;
   #notifications = 0;
+  readonly #claims = new Map<string, ClaimGroup>();
+  readonly #statementPrefix: string;
   #acks: PendingAck[] = [];
   #ackFlushing = false;
   #errors = 0;
@@ -119,6 +137,11 @@ export class PostgresDriver implements QueueDriver {
 
     this.#sql = postgresSql(quoteIdentifier(this.schema), { durableSettle: options.durableSettle === true });
     this.#channel = `queuekit_${this.schema}`;
+    // Statement names are per connection and at most 63 bytes: a short digest keeps them apart per schema and mode.
+    this.#statementPrefix = `qk_${createHash('sha1')
+      .update(`${this.schema}:${options.durableSettle === true}`)
+      .digest('hex')
+      .slice(0, 12)}_`;
     if (options.pool !== undefined) {
       this.#pool = options.pool;
       this.#ownsPool = false;
@@ -212,15 +235,9 @@ export class PostgresDriver implements QueueDriver {
     }
     if (envelopes.length === 0) return { pushed: [], skipped: [] };
     return this.#run('push', async () => {
-      const result = await (target ?? this.#pool).query(this.#sql.push, [
-        ids,
-        queues,
-        priorities,
-        delays,
-        uniqueKeys,
-        bodies,
-        this.#channel,
-      ]);
+      const result = await (target ?? this.#pool).query(
+        this.#prepared('push', [ids, queues, priorities, delays, uniqueKeys, bodies, this.#channel]),
+      );
       const stored = new Set<string>(result.rows[0]?.ids ?? []);
       if (target === undefined) {
         for (const queue of new Set(queues)) this.#waiters.wakeOne(queue);
@@ -270,14 +287,9 @@ export class PostgresDriver implements QueueDriver {
     const body = options.envelope === undefined ? null : encodeEnvelope(options.envelope);
     const priority = options.envelope?.priority ?? null;
     return this.#run('release', async () => {
-      const { rows } = await this.#pool.query(this.#sql.release, [
-        reservation.id,
-        reservation.token,
-        options.delayMs,
-        body,
-        priority,
-        this.#channel,
-      ]);
+      const { rows } = await this.#pool.query(
+        this.#prepared('release', [reservation.id, reservation.token, options.delayMs, body, priority, this.#channel]),
+      );
       const row = rows[0] as { changed: number; present: boolean };
       if (row.changed === 0) throw this.#leaseLost('release', reservation, row.present);
       if (options.delayMs === 0) this.#waiters.wakeOne(reservation.queue);
@@ -287,7 +299,7 @@ export class PostgresDriver implements QueueDriver {
   async extend(reservation: Reservation, leaseMs: number): Promise<number> {
     assertMs(DIALECT, 'leaseMs', leaseMs, 1);
     return this.#run('extend', async () => {
-      const { rows } = await this.#pool.query(this.#sql.extend, [reservation.id, reservation.token, leaseMs]);
+      const { rows } = await this.#pool.query(this.#prepared('extend', [reservation.id, reservation.token, leaseMs]));
       const row = rows[0] as { lease_expires_at: number } | undefined;
       if (row === undefined) throw this.#leaseLost('extend', reservation, true);
       return row.lease_expires_at;
@@ -296,17 +308,19 @@ export class PostgresDriver implements QueueDriver {
 
   async deadLetter(reservation: Reservation, failure: JobFailure): Promise<void> {
     return this.#run('deadLetter', async () => {
-      const { rows } = await this.#pool.query(this.#sql.deadLetter, [
-        reservation.id,
-        reservation.token,
-        reservation.envelope?.name ?? null,
-        reservation.envelope === undefined,
-        failure.reason,
-        JSON.stringify(failure.error),
-        failure.attempts,
-        Math.round(failure.firstFailedAt),
-        Math.round(failure.failedAt),
-      ]);
+      const { rows } = await this.#pool.query(
+        this.#prepared('deadLetter', [
+          reservation.id,
+          reservation.token,
+          reservation.envelope?.name ?? null,
+          reservation.envelope === undefined,
+          failure.reason,
+          JSON.stringify(failure.error),
+          failure.attempts,
+          Math.round(failure.firstFailedAt),
+          Math.round(failure.failedAt),
+        ]),
+      );
       const row = rows[0] as { changed: number; present: boolean };
       if (row.changed === 0) throw this.#leaseLost('deadLetter', reservation, row.present);
     });
@@ -353,14 +367,59 @@ export class PostgresDriver implements QueueDriver {
     return this.#closing;
   }
 
-  async #claim(queues: readonly string[], leaseMs: number): Promise<Reservation | undefined> {
-    for (const queue of queues) {
-      const token = randomUUID();
-      const { rows } = await this.#pool.query(this.#sql.claim, [queue, leaseMs, token]);
-      const row = rows[0] as ClaimedRow | undefined;
-      if (row !== undefined) return toReservation(row, token);
+  /**
+   * Claims for one reserve call. Calls that arrive while a claim statement for the same queues and
+   * lease is in flight are served together by the next statement (`LIMIT n`), so 50 idle slots
+   * cost one round trip instead of 50.
+   */
+  #claim(queues: readonly string[], leaseMs: number): Promise<Reservation | undefined> {
+    const key = `${leaseMs}\u0000${queues.join('\u0000')}`;
+    let group = this.#claims.get(key);
+    if (group === undefined) {
+      group = { queues, leaseMs, pending: [], running: 0 };
+      this.#claims.set(key, group);
     }
-    return undefined;
+    const claimed = new Promise<Reservation | undefined>((resolve, reject) => group.pending.push({ resolve, reject }));
+    if (group.running < MAX_CLAIMS_IN_FLIGHT) void this.#flushClaims(key, group);
+    return claimed;
+  }
+
+  async #flushClaims(key: string, group: ClaimGroup): Promise<void> {
+    group.running += 1;
+    try {
+      while (group.pending.length > 0) {
+        const batch = group.pending.splice(0, MAX_CLAIM_BATCH);
+        try {
+          let waiting = batch;
+          for (const queue of group.queues) {
+            if (waiting.length === 0) break;
+            const prefix = randomUUID();
+            const { rows } = await this.#pool.query(this.#prepared('claim', [queue, group.leaseMs, prefix, waiting.length]));
+            const claimed = (rows as (ClaimedRow & { token: string; priority: number; seq: number })[]).sort(
+              (a, b) => a.priority - b.priority || a.seq - b.seq,
+            );
+            claimed.forEach((row, index) => {
+              waiting[index]?.resolve(toReservation(row, row.token));
+            });
+            waiting = waiting.slice(claimed.length);
+          }
+          for (const pending of waiting) pending.resolve(undefined);
+        } catch (error) {
+          for (const pending of batch) pending.reject(error);
+        }
+      }
+    } finally {
+      group.running -= 1;
+      if (group.running === 0 && group.pending.length === 0) this.#claims.delete(key);
+    }
+  }
+
+  /** A named (server-side prepared) statement: parsed and planned once per connection. */
+  #prepared(
+    statement: 'claim' | 'ackOne' | 'exists' | 'ackBatch' | 'push' | 'release' | 'extend' | 'deadLetter',
+    values: unknown[],
+  ): pg.QueryConfig {
+    return { name: `${this.#statementPrefix}${statement}`, text: this.#sql[statement], values };
   }
 
   async #flushAcks(): Promise<void> {
@@ -387,17 +446,27 @@ export class PostgresDriver implements QueueDriver {
   }
 
   async #ackBatch(batch: readonly PendingAck[]): Promise<Set<string>> {
+    const only = batch.length === 1 ? batch[0] : undefined;
+    if (only !== undefined) {
+      const deleted = await this.#retryOnConnectionLoss(() => this.#pool.query(this.#prepared('ackOne', [only.id, only.token])));
+      if (deleted.rowCount === 1) return new Set();
+      const { rows } = await this.#pool.query(this.#prepared('exists', [only.id]));
+      return rows.length === 0 ? new Set() : new Set([`${only.id}\u0000${only.token}`]);
+    }
     const values = [batch.map((p) => p.id), batch.map((p) => p.token)];
-    let result: pg.QueryResult;
+    const result = await this.#retryOnConnectionLoss(() => this.#pool.query(this.#prepared('ackBatch', values)));
+    return new Set(result.rows.map((row: { job_id: string; token: string }) => `${row.job_id}\u0000${row.token}`));
+  }
+
+  /** Runs an idempotent statement, once more on a fresh connection if the first one was lost. */
+  async #retryOnConnectionLoss(query: () => Promise<pg.QueryResult>): Promise<pg.QueryResult> {
     try {
-      result = await this.#pool.query(this.#sql.ackBatch, values);
+      return await query();
     } catch (error) {
-      // Acknowledging is idempotent under the token, so one retry on a fresh connection is safe.
       if (!isConnectionError(error)) throw error;
       this.#errors++;
-      result = await this.#pool.query(this.#sql.ackBatch, values);
+      return query();
     }
-    return new Set(result.rows.map((row: { job_id: string; token: string }) => `${row.job_id}\u0000${row.token}`));
   }
 
   #leaseLost(operation: string, reservation: Reservation, present: boolean): LeaseLostError {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
 import {
   BASELINE_CAPABILITIES,
   ConfigError,
@@ -38,6 +39,12 @@ const MAX_PREFIX_LENGTH = 30;
 type Statement = Database.Statement;
 
 /**
+ * Waiting reserves of every driver in this process, per database file: a push through one driver
+ * wakes a reserve waiting in another driver on the same file at once, without waiting for its poll.
+ */
+const WAITERS_BY_FILE = new Map<string, Set<Waiters>>();
+
+/**
  * The SQLite dialect: the same schema and claim as PostgreSQL, in one file shared by any number of
  * processes (WAL, busy timeout, every claim inside BEGIN IMMEDIATE). Pushes through this driver
  * wake its waiting reserves at once; other processes' pushes are found by a short poll.
@@ -66,6 +73,7 @@ export class SqliteDriver implements QueueDriver {
   #inFlight = 0;
   #drained: (() => void) | undefined;
   #closing: Promise<void> | undefined;
+  #fileKey: string | undefined;
 
   constructor(options: SqliteDriverOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new ConfigError(`${DIALECT}: options: expected an object`);
@@ -170,7 +178,7 @@ export class SqliteDriver implements QueueDriver {
           }
         });
       }).immediate();
-      for (const queue of queues) this.#waiters.wakeOne(queue);
+      for (const queue of queues) this.#wakeOne(queue);
       return { pushed, skipped };
     });
   }
@@ -185,7 +193,7 @@ export class SqliteDriver implements QueueDriver {
       for (;;) {
         const reservation = this.#claim(queues, options.leaseMs);
         if (reservation !== undefined) {
-          if (woken) this.#waiters.wakeOne(reservation.queue);
+          if (woken) this.#wakeOne(reservation.queue);
           return reservation;
         }
         const remaining = deadline - Date.now();
@@ -215,7 +223,7 @@ export class SqliteDriver implements QueueDriver {
         priority: options.envelope?.priority ?? null,
       });
       if (info.changes === 0) throw this.#leaseLost('release', reservation, this.#exists(reservation.id));
-      if (options.delayMs === 0) this.#waiters.wakeOne(reservation.queue);
+      if (options.delayMs === 0) this.#wakeOne(reservation.queue);
     });
   }
 
@@ -298,6 +306,11 @@ export class SqliteDriver implements QueueDriver {
     this.#closing = (async () => {
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
       this.#statements.clear();
+      if (this.#fileKey !== undefined) {
+        const set = WAITERS_BY_FILE.get(this.#fileKey);
+        set?.delete(this.#waiters);
+        if (set?.size === 0) WAITERS_BY_FILE.delete(this.#fileKey);
+      }
       if (this.#ownsDb) this.#db?.close();
       this.#db = undefined;
     })();
@@ -315,6 +328,13 @@ export class SqliteDriver implements QueueDriver {
       }
       return undefined;
     }).immediate();
+  }
+
+  #wakeOne(queue: string): void {
+    if (this.#waiters.wakeOne(queue)) return;
+    const others = this.#fileKey === undefined ? undefined : WAITERS_BY_FILE.get(this.#fileKey);
+    if (others === undefined) return;
+    for (const waiters of others) if (waiters.wakeOne(queue)) return;
   }
 
   #exists(id: string): boolean {
@@ -361,6 +381,15 @@ export class SqliteDriver implements QueueDriver {
       throw error;
     }
     this.#db = db;
+    if (this.filename !== undefined && this.filename !== ':memory:') {
+      this.#fileKey = resolve(this.filename);
+      let set = WAITERS_BY_FILE.get(this.#fileKey);
+      if (set === undefined) {
+        set = new Set();
+        WAITERS_BY_FILE.set(this.#fileKey, set);
+      }
+      set.add(this.#waiters);
+    }
     return db;
   }
 
@@ -461,7 +490,7 @@ export class SqliteDriver implements QueueDriver {
         }
         return count;
       }).immediate();
-      for (const queue of queues) this.#waiters.wakeOne(queue);
+      for (const queue of queues) this.#wakeOne(queue);
       return moved;
     };
     return {

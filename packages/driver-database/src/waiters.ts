@@ -3,16 +3,19 @@ export type WakeReason = 'notified' | 'timeout' | 'aborted';
 
 interface Waiter {
   readonly queues: readonly string[];
+  readonly signal: AbortSignal | undefined;
   readonly done: (reason: WakeReason) => void;
 }
 
 /**
  * Reserve calls waiting for work, woken one at a time per queue. A woken waiter that claims a job
  * wakes the next one ("passes the baton"), so a burst of jobs fans out to idle workers without
- * every waiter racing for every notification.
+ * every waiter racing for every notification. One abort listener per signal however many
+ * reserves share it (a worker passes one signal to all its slots).
  */
 export class Waiters {
   readonly #waiting = new Set<Waiter>();
+  readonly #bySignal = new Map<AbortSignal, { readonly waiters: Set<Waiter>; readonly listener: () => void }>();
 
   /** Waits until woken for one of `queues`, `timeoutMs` passes, or `signal` aborts. */
   wait(queues: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<WakeReason> {
@@ -21,19 +24,19 @@ export class Waiters {
         resolve('aborted');
         return;
       }
-      const onAbort = () => waiter.done('aborted');
       const timer = setTimeout(() => waiter.done('timeout'), Math.max(0, timeoutMs));
       const waiter: Waiter = {
         queues,
+        signal,
         done: (reason) => {
           if (!this.#waiting.delete(waiter)) return;
           clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
+          if (signal !== undefined) this.#unwatch(signal, waiter);
           resolve(reason);
         },
       };
       this.#waiting.add(waiter);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal !== undefined) this.#watch(signal, waiter);
     });
   }
 
@@ -56,5 +59,30 @@ export class Waiters {
   /** How many reserve calls are waiting. */
   get size(): number {
     return this.#waiting.size;
+  }
+
+  #watch(signal: AbortSignal, waiter: Waiter): void {
+    let entry = this.#bySignal.get(signal);
+    if (entry === undefined) {
+      const waiters = new Set<Waiter>();
+      const listener = () => {
+        this.#bySignal.delete(signal);
+        for (const w of [...waiters]) w.done('aborted');
+      };
+      entry = { waiters, listener };
+      this.#bySignal.set(signal, entry);
+      signal.addEventListener('abort', listener, { once: true });
+    }
+    entry.waiters.add(waiter);
+  }
+
+  #unwatch(signal: AbortSignal, waiter: Waiter): void {
+    const entry = this.#bySignal.get(signal);
+    if (entry === undefined) return;
+    entry.waiters.delete(waiter);
+    if (entry.waiters.size === 0) {
+      this.#bySignal.delete(signal);
+      signal.removeEventListener('abort', entry.listener);
+    }
   }
 }

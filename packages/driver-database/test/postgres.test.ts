@@ -120,7 +120,7 @@ describe('postgres: the claim stays an index scan with 1,000,000 jobs queued', (
     await dropSchema(schema);
   });
 
-  it('EXPLAIN of the claim uses jobs_claim_idx', async () => {
+  it('EXPLAIN of a 50-job claim uses jobs_claim_idx, no sort, no sequential scan', async () => {
     const driver = createPostgresDriver({ connectionString: DATABASE_URL, schema });
     await driver.migrate();
     await driver.close();
@@ -135,7 +135,7 @@ describe('postgres: the claim stays an index scan with 1,000,000 jobs queued', (
         [queue],
       );
       await client.query(`ANALYZE "${schema}".jobs`);
-      const { rows } = await client.query(`EXPLAIN ${postgresSql(`"${schema}"`).claim}`, [queue, 1000, 'token']);
+      const { rows } = await client.query(`EXPLAIN ${postgresSql(`"${schema}"`).claim}`, [queue, 1000, 'token', 50]);
       const plan = rows.map((row: { 'QUERY PLAN': string }) => row['QUERY PLAN']).join('\n');
       console.log(`claim plan with 1,000,000 jobs:\n${plan}`);
       expect(plan).toMatch(/Index Scan using jobs_claim_idx/);

@@ -1,0 +1,521 @@
+/**
+ * queuekit's database driver (PostgreSQL and SQLite dialects) against BullMQ's PostgreSQL backend,
+ * graphile-worker 0.17 and pg-boss 10, in one run against the same PostgreSQL:
+ *
+ *   pnpm bench database [--jobs 10000] [--latency-jobs 1000] [--url postgres://…] [--only a,b]
+ *
+ * Columns: enqueueSingleJps (one job per awaited call), enqueueBulkJps (1,000 per call),
+ * process1Jps / process50Jps (no-op jobs already enqueued, concurrency 1 / 50, first handler start
+ * to last completion), p50Ms / p95Ms / p99Ms (enqueue-to-start latency of jobs pushed about 2 ms
+ * apart to a running, idle worker at concurrency 1) and c50p50Ms / c50p95Ms / c50p99Ms (the same at
+ * concurrency 50). Every system runs no-op handlers on the same small JSON payload with its
+ * defaults except where noted in `notes`; each works in a schema of its own, dropped afterwards.
+ * The run also prints the plan of queuekit's claim with 1,000,000 jobs queued.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEnvelope, defineJob, type JobEnvelope, type QueueDriver, Worker } from '@queuekit/core';
+import { createPostgresDriver, createSqliteDriver } from '@queuekit/driver-database';
+import { Worker as BullWorker, Queue } from 'bullmq';
+import { makeWorkerUtils, run as runGraphile } from 'graphile-worker';
+import pg from 'pg';
+import PgBoss from 'pg-boss';
+import { type BenchRow, nowMs, percentile, report, sleep } from '../lib.js';
+
+// BullMQ's PostgreSQL backend loads `pg` with require(), which its ESM build cannot do: use the CommonJS build.
+const { createPostgresBackend } = createRequire(import.meta.url)('bullmq/dist/cjs/postgres/index.js') as {
+  createPostgresBackend: ConstructorParameters<typeof Queue>[2];
+};
+
+interface Settings {
+  readonly jobs: number;
+  readonly latencyJobs: number;
+  readonly url: string;
+  readonly only: readonly string[] | undefined;
+}
+
+interface System {
+  readonly name: string;
+  enqueueSingle(count: number): Promise<number>;
+  enqueueBulk(count: number): Promise<number>;
+  process(count: number, concurrency: number): Promise<number>;
+  latency(count: number, concurrency: number): Promise<number[]>;
+  cleanup(): Promise<void>;
+}
+
+const payload = (i: number) => ({ userId: `user-${i}`, kind: 'welcome', flags: [1, 2, 3] });
+const tag = () => randomBytes(4).toString('hex');
+
+function parse(args: string[]): Settings {
+  const value = (flag: string): string | undefined => {
+    const index = args.indexOf(flag);
+    return index === -1 ? undefined : args[index + 1];
+  };
+  return {
+    jobs: Number(value('--jobs') ?? 10_000),
+    latencyJobs: Number(value('--latency-jobs') ?? 1_000),
+    url: value('--url') ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    only: value('--only')?.split(','),
+  };
+}
+
+/** Waits (bounded) until `done()` holds, polling every ms. */
+async function until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`bench: ${what} did not finish within ${timeoutMs} ms`);
+    await sleep(1);
+  }
+}
+
+async function execute(url: string, text: string): Promise<pg.QueryResultRow[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Pushes `count` jobs `gapMs` apart and returns when the handler saw them all. */
+async function pushSpaced(count: number, push: (i: number) => Promise<unknown>, seen: () => number, what: string): Promise<void> {
+  for (let i = 0; i < count; i += 1) {
+    await push(i);
+    await sleep(2);
+  }
+  await until(() => seen() >= count, 60_000, what);
+}
+
+/** queuekit through the core Worker, on either dialect. */
+function queuekit(name: string, open: () => QueueDriver, cleanup: () => Promise<void>): System {
+  const producer = open();
+  const envelopes = (queue: string, count: number): JobEnvelope[] =>
+    Array.from({ length: count }, (_, i) => createEnvelope({ name: 'noop', queue, payload: payload(i) }));
+  return {
+    name,
+    async enqueueSingle(count) {
+      const queue = `single-${tag()}`;
+      const started = nowMs();
+      for (let i = 0; i < count; i += 1) await producer.push([createEnvelope({ name: 'noop', queue, payload: payload(i) })]);
+      const jps = count / ((nowMs() - started) / 1000);
+      await producer.purge(queue);
+      return jps;
+    },
+    async enqueueBulk(count) {
+      const queue = `bulk-${tag()}`;
+      const batches: JobEnvelope[][] = [];
+      for (let i = 0; i < count; i += 1_000) batches.push(envelopes(queue, Math.min(1_000, count - i)));
+      const started = nowMs();
+      for (const batch of batches) await producer.push(batch);
+      const jps = count / ((nowMs() - started) / 1000);
+      await producer.purge(queue);
+      return jps;
+    },
+    async process(count, concurrency) {
+      const queue = `process-${tag()}`;
+      for (let i = 0; i < count; i += 1_000) await producer.push(envelopes(queue, Math.min(1_000, count - i)));
+      const driver = open();
+      let first = 0;
+      let last = 0;
+      let done = 0;
+      const job = defineJob('noop', async () => {
+        if (first === 0) first = nowMs();
+      });
+      const worker = new Worker({ driver, jobs: [job], queues: [queue], concurrency, waitMs: 1_000 });
+      worker.on('completed', () => {
+        done += 1;
+        last = nowMs();
+      });
+      const running = worker.run();
+      await until(() => done >= count, 300_000, `${name} processing`);
+      await worker.stop();
+      await running;
+      await driver.close();
+      return count / ((last - first) / 1000);
+    },
+    async latency(count, concurrency) {
+      const queue = `latency-${tag()}`;
+      const driver = open();
+      const latencies: number[] = [];
+      const job = defineJob('noop', async (data: { sentAt: number }) => {
+        latencies.push(nowMs() - data.sentAt);
+      });
+      const worker = new Worker({ driver, jobs: [job], queues: [queue], concurrency, waitMs: 5_000 });
+      const running = worker.run();
+      await sleep(300);
+      await pushSpaced(
+        count,
+        (i) => producer.push([createEnvelope({ name: 'noop', queue, payload: { sentAt: nowMs(), ...payload(i) } })]),
+        () => latencies.length,
+        `${name} latency run`,
+      );
+      await worker.stop();
+      await running;
+      await driver.close();
+      return latencies;
+    },
+    async cleanup() {
+      await producer.close();
+      await cleanup();
+    },
+  };
+}
+
+function queuekitPostgres(settings: Settings): System {
+  const schema = `qkbench_${tag()}`;
+  return queuekit(
+    'queuekit-postgres',
+    () => createPostgresDriver({ connectionString: settings.url, schema, poolSize: 20 }),
+    async () => {
+      await execute(settings.url, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    },
+  );
+}
+
+function queuekitSqlite(): System {
+  const dir = mkdtempSync(join(tmpdir(), 'qkbench-'));
+  return queuekit(
+    'queuekit-sqlite',
+    () => createSqliteDriver({ filename: join(dir, 'bench.sqlite') }),
+    async () => rmSync(dir, { recursive: true, force: true }),
+  );
+}
+
+function bullmqPostgres(settings: Settings): System {
+  const schema = `bullbench_${tag()}`;
+  const connection = { connectionString: settings.url, schema, migrate: true };
+  const queues: Queue[] = [];
+  const open = async (name: string): Promise<Queue> => {
+    const queue = new Queue(name, { connection, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } }, createPostgresBackend);
+    queues.push(queue as unknown as Queue);
+    await queue.waitUntilReady();
+    return queue as unknown as Queue;
+  };
+  const bulk = (offset: number, count: number) => Array.from({ length: count }, (_, j) => ({ name: 'noop', data: payload(offset + j) }));
+  return {
+    name: 'bullmq-postgres',
+    async enqueueSingle(count) {
+      const queue = await open(`single-${tag()}`);
+      const started = nowMs();
+      for (let i = 0; i < count; i += 1) await queue.add('noop', payload(i));
+      return count / ((nowMs() - started) / 1000);
+    },
+    async enqueueBulk(count) {
+      const queue = await open(`bulk-${tag()}`);
+      const started = nowMs();
+      for (let i = 0; i < count; i += 1_000) await queue.addBulk(bulk(i, Math.min(1_000, count - i)));
+      return count / ((nowMs() - started) / 1000);
+    },
+    async process(count, concurrency) {
+      const name = `process-${tag()}`;
+      const queue = await open(name);
+      for (let i = 0; i < count; i += 1_000) await queue.addBulk(bulk(i, Math.min(1_000, count - i)));
+      let first = 0;
+      let last = 0;
+      let done = 0;
+      const worker = new BullWorker(
+        name,
+        async () => {
+          if (first === 0) first = nowMs();
+        },
+        { connection, concurrency, autorun: false },
+        createPostgresBackend,
+      );
+      worker.on('completed', () => {
+        done += 1;
+        last = nowMs();
+      });
+      void worker.run();
+      await until(() => done >= count, 600_000, 'BullMQ-PostgreSQL processing');
+      await worker.close();
+      return count / ((last - first) / 1000);
+    },
+    async latency(count, concurrency) {
+      const name = `latency-${tag()}`;
+      const queue = await open(name);
+      const latencies: number[] = [];
+      const worker = new BullWorker(
+        name,
+        async (job) => {
+          latencies.push(nowMs() - (job.data as { sentAt: number }).sentAt);
+        },
+        { connection, concurrency, autorun: false },
+        createPostgresBackend,
+      );
+      void worker.run();
+      await worker.waitUntilReady();
+      await sleep(300);
+      await pushSpaced(
+        count,
+        (i) => queue.add('noop', { sentAt: nowMs(), ...payload(i) }),
+        () => latencies.length,
+        'BullMQ-PostgreSQL latency run',
+      );
+      await worker.close();
+      return latencies;
+    },
+    async cleanup() {
+      for (const queue of queues) await queue.close().catch(() => undefined);
+      await execute(settings.url, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    },
+  };
+}
+
+function graphileWorker(settings: Settings): System {
+  const schema = `graphilebench_${tag()}`;
+  let utils: Awaited<ReturnType<typeof makeWorkerUtils>> | undefined;
+  const getUtils = async () => {
+    utils ??= await makeWorkerUtils({ connectionString: settings.url, schema });
+    await utils.migrate();
+    return utils;
+  };
+  const start = (concurrency: number, task: (data: unknown) => void) =>
+    runGraphile({
+      connectionString: settings.url,
+      schema,
+      concurrency,
+      noHandleSignals: true,
+      pollInterval: 1_000,
+      taskList: { noop: async (data) => task(data) },
+      // Its batching features: a local queue (fetch and lock many jobs at once) and batched completion.
+      preset: { worker: { localQueue: { size: concurrency + 1 }, completeJobBatchDelay: 0 } },
+      logger: silentLogger,
+    });
+  return {
+    name: 'graphile-worker',
+    async enqueueSingle(count) {
+      const u = await getUtils();
+      const queue = `single_${tag()}`;
+      const started = nowMs();
+      for (let i = 0; i < count; i += 1) await u.addJob('noop', payload(i), { queueName: queue });
+      const jps = count / ((nowMs() - started) / 1000);
+      await u.withPgClient((client) => client.query(`DELETE FROM "${schema}"._private_jobs`));
+      return jps;
+    },
+    async enqueueBulk(count) {
+      const u = await getUtils();
+      const started = nowMs();
+      for (let i = 0; i < count; i += 1_000) {
+        await u.addJobs(Array.from({ length: Math.min(1_000, count - i) }, (_, j) => ({ identifier: 'noop', payload: payload(i + j) })));
+      }
+      const jps = count / ((nowMs() - started) / 1000);
+      await u.withPgClient((client) => client.query(`DELETE FROM "${schema}"._private_jobs`));
+      return jps;
+    },
+    async process(count, concurrency) {
+      const u = await getUtils();
+      for (let i = 0; i < count; i += 1_000) {
+        await u.addJobs(Array.from({ length: Math.min(1_000, count - i) }, (_, j) => ({ identifier: 'noop', payload: payload(i + j) })));
+      }
+      let first = 0;
+      let last = 0;
+      let done = 0;
+      const runner = await start(concurrency, () => {
+        if (first === 0) first = nowMs();
+      });
+      runner.events.on('job:success', () => {
+        done += 1;
+        last = nowMs();
+      });
+      await until(() => done >= count, 600_000, 'graphile-worker processing');
+      await runner.stop();
+      return count / ((last - first) / 1000);
+    },
+    async latency(count, concurrency) {
+      const u = await getUtils();
+      const latencies: number[] = [];
+      const runner = await start(concurrency, (data) => {
+        latencies.push(nowMs() - (data as { sentAt: number }).sentAt);
+      });
+      await sleep(300);
+      await pushSpaced(
+        count,
+        (i) => u.addJob('noop', { sentAt: nowMs(), ...payload(i) }),
+        () => latencies.length,
+        'graphile-worker latency run',
+      );
+      await runner.stop();
+      return latencies;
+    },
+    async cleanup() {
+      await utils?.release();
+      await execute(settings.url, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    },
+  };
+}
+
+const silentLogger = new (await import('graphile-worker')).Logger(() => () => undefined);
+
+function pgBoss(settings: Settings): System {
+  const schema = `pgbossbench_${tag()}`;
+  let boss: PgBoss | undefined;
+  const getBoss = async () => {
+    if (boss === undefined) {
+      boss = new PgBoss({ connectionString: settings.url, schema, max: 20, supervise: false, schedule: false });
+      boss.on('error', () => undefined);
+      await boss.start();
+    }
+    return boss;
+  };
+  const createQueue = async () => {
+    const b = await getBoss();
+    const name = `q_${tag()}`;
+    await b.createQueue(name);
+    return name;
+  };
+  const insert = async (b: PgBoss, name: string, count: number) => {
+    for (let i = 0; i < count; i += 1_000) {
+      await b.insert(Array.from({ length: Math.min(1_000, count - i) }, (_, j) => ({ name, data: payload(i + j) })));
+    }
+  };
+  // pg-boss 10 has no concurrency option, and each work() loop waits its polling interval (0.5 s
+  // at least) after every fetch: one fetch of `batchSize` jobs per interval. So one work() loop
+  // fetching 50 at a time, running them one after another (concurrency 1) or all at once (50).
+  const work = (b: PgBoss, name: string, concurrency: number, handler: (data: unknown) => void) =>
+    b.work(name, { batchSize: 50, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+      if (concurrency === 1) {
+        for (const job of jobs) await handler(job.data);
+      } else {
+        await Promise.all(jobs.map(async (job) => handler(job.data)));
+      }
+    });
+  return {
+    name: 'pg-boss',
+    async enqueueSingle(count) {
+      const b = await getBoss();
+      const name = await createQueue();
+      const started = nowMs();
+      for (let i = 0; i < count; i += 1) await b.send(name, payload(i));
+      return count / ((nowMs() - started) / 1000);
+    },
+    async enqueueBulk(count) {
+      const b = await getBoss();
+      const name = await createQueue();
+      const started = nowMs();
+      await insert(b, name, count);
+      return count / ((nowMs() - started) / 1000);
+    },
+    async process(count, concurrency) {
+      const b = await getBoss();
+      const name = await createQueue();
+      await insert(b, name, count);
+      let first = 0;
+      let last = 0;
+      let done = 0;
+      const id = await work(b, name, concurrency, () => {
+        if (first === 0) first = nowMs();
+        done += 1;
+        last = nowMs();
+      });
+      await until(() => done >= count, 600_000, 'pg-boss processing');
+      await b.offWork({ id });
+      return count / ((last - first) / 1000);
+    },
+    async latency(count, concurrency) {
+      const b = await getBoss();
+      const name = await createQueue();
+      const latencies: number[] = [];
+      const id = await work(b, name, concurrency, (data) => {
+        latencies.push(nowMs() - (data as { sentAt: number }).sentAt);
+      });
+      await sleep(300);
+      await pushSpaced(
+        count,
+        (i) => b.send(name, { sentAt: nowMs(), ...payload(i) }),
+        () => latencies.length,
+        'pg-boss latency run',
+      );
+      await b.offWork({ id });
+      return latencies;
+    },
+    async cleanup() {
+      await boss?.stop({ graceful: false, wait: true }).catch(() => undefined);
+      await execute(settings.url, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    },
+  };
+}
+
+async function measure(system: System, settings: Settings): Promise<BenchRow> {
+  // A short warm-up so no system pays for JIT compilation, migrations or prepared plans in the figures.
+  await system.enqueueBulk(500);
+  await system.process(500, 10);
+  const enqueueSingleJps = await system.enqueueSingle(settings.jobs);
+  const enqueueBulkJps = await system.enqueueBulk(settings.jobs);
+  const process1Jps = await system.process(settings.jobs, 1);
+  const process50Jps = await system.process(settings.jobs, 50);
+  const c1 = await system.latency(settings.latencyJobs, 1);
+  const c50 = await system.latency(settings.latencyJobs, 50);
+  return {
+    system: system.name,
+    enqueueSingleJps,
+    enqueueBulkJps,
+    process1Jps,
+    process50Jps,
+    p50Ms: percentile(c1, 50),
+    p95Ms: percentile(c1, 95),
+    p99Ms: percentile(c1, 99),
+    c50p50Ms: percentile(c50, 50),
+    c50p95Ms: percentile(c50, 95),
+    c50p99Ms: percentile(c50, 99),
+  };
+}
+
+/** Prints EXPLAIN of queuekit's claim on a schema holding 1,000,000 queued jobs. */
+async function claimPlan(settings: Settings): Promise<void> {
+  const schema = `qkplan_${tag()}`;
+  const driver = createPostgresDriver({ connectionString: settings.url, schema });
+  await driver.migrate();
+  await driver.close();
+  const client = new pg.Client({ connectionString: settings.url });
+  await client.connect();
+  try {
+    await client.query(
+      `INSERT INTO "${schema}".jobs (job_id, queue, priority, available_at, body)
+       SELECT 'job-' || g, 'bulk', g % 3, now(), '{}' FROM generate_series(1, 1000000) g`,
+    );
+    await client.query(`ANALYZE "${schema}".jobs`);
+    const { rows } = await client.query(
+      `EXPLAIN (ANALYZE, COSTS OFF, TIMING ON)
+       SELECT seq FROM "${schema}".jobs
+       WHERE queue = 'bulk' AND available_at <= now() AND (reserved_until IS NULL OR reserved_until <= now())
+       ORDER BY priority, seq LIMIT 1 FOR UPDATE SKIP LOCKED`,
+    );
+    console.log('\nqueuekit claim with 1,000,000 jobs queued:');
+    for (const row of rows) console.log(`  ${row['QUERY PLAN']}`);
+  } finally {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  }
+}
+
+/** Runs the suite: every system, one after the other, against the same PostgreSQL. */
+export async function run(args: string[]): Promise<void> {
+  const settings = parse(args);
+  console.log(`database bench: ${settings.jobs} jobs, ${settings.latencyJobs} latency jobs, ${settings.url.replace(/\/\/[^@]*@/, '//')}`);
+  const makers: [string, () => System][] = [
+    ['queuekit-postgres', () => queuekitPostgres(settings)],
+    ['queuekit-sqlite', () => queuekitSqlite()],
+    ['bullmq-postgres', () => bullmqPostgres(settings)],
+    ['graphile-worker', () => graphileWorker(settings)],
+    ['pg-boss', () => pgBoss(settings)],
+  ];
+  const rows: BenchRow[] = [];
+  for (const [name, make] of makers) {
+    if (settings.only !== undefined && !settings.only.includes(name)) continue;
+    const system = make();
+    const started = Date.now();
+    try {
+      const row = await measure(system, settings);
+      rows.push(row);
+      console.log(`  ${system.name} done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(row)}`);
+    } finally {
+      await system.cleanup();
+    }
+  }
+  report('database', rows, ['bullmq-postgres', 'graphile-worker', 'pg-boss']);
+  if (settings.only === undefined || settings.only.includes('plan')) await claimPlan(settings);
+}
