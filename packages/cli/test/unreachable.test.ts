@@ -55,3 +55,20 @@ describe('queue health on a backend that cannot be reached', () => {
     expect(people.stdout).toMatch(/status: unreachable \(exit 2\)$/m);
   });
 });
+
+describe('queue work on a backend that cannot be reached', () => {
+  it('exits 2 at start instead of retrying forever', async () => {
+    writeConfig(
+      dir,
+      `import { defineJob } from '@queuekit/core';
+export default {
+  connections: { main: { driver: 'postgres', url: 'postgres://postgres@127.0.0.1:${await closedPort()}/test' } },
+  jobs: [defineJob('noop', async () => {})],
+};`,
+    );
+    const result = await runCli(['work', '--once'], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^error: connection main \(postgres\) is unreachable: /);
+    expect(result.stdout).toBe('');
+  });
+});

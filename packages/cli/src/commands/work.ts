@@ -1,6 +1,6 @@
 import { createLogger, type StopReason, Worker, type WorkerOptions } from '@queuekit/core';
-import { CliError, EXIT_OK } from '../cli-error.js';
-import type { CliContext } from '../context.js';
+import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_UNREACHABLE } from '../cli-error.js';
+import { type CliContext, withTimeout } from '../context.js';
 import { DEFAULT_PRESENCE_TTL_MS, supportsPresence, WorkerPresence } from '../heartbeat/worker-presence.js';
 import { formatDuration } from '../output/table.js';
 
@@ -26,6 +26,9 @@ interface Tally {
   released: number;
 }
 
+/** How long the backend may take to answer the first ping, in ms. */
+const STARTUP_PING_TIMEOUT_MS = 10_000;
+
 /** How long a reserve waits when draining (`--once`), in ms: short, so an empty queue ends the run soon. */
 const DRAIN_WAIT_MS = 200;
 
@@ -41,6 +44,14 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
     throw new CliError(
       `connection ${connection.name} uses the ${driver.name} driver, which runs each job when it is pushed; there is nothing to work`,
     );
+  }
+  // Fail fast on a backend that is down at start; later errors are retried by the worker.
+  try {
+    await withTimeout(driver.ping(), STARTUP_PING_TIMEOUT_MS, 'ping');
+  } catch (error) {
+    throw new CliError(`connection ${connection.name} (${driver.name}) is unreachable: ${(error as Error).message}`, EXIT_UNREACHABLE, {
+      cause: error,
+    });
   }
   const w = config.worker;
   const rateRules = Object.fromEntries(Object.entries(config.rateLimits).filter(([queue]) => queues.includes(queue)));
@@ -128,7 +139,15 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
     tally.released += 1;
     jobLine(e, 'released', undefined, 'unfinished at shutdown');
   });
-  worker.on('error', ({ error, during }) => ctx.err(`${new Date().toISOString()}  worker error during ${during}: ${error.message}`));
+  let failed = false;
+  worker.on('error', ({ error, during }) => {
+    ctx.err(`${new Date().toISOString()}  worker error during ${during}: ${error.message}`);
+    // A drain that cannot reserve would otherwise retry forever; a long-running worker rides it out.
+    if (once && !failed) {
+      failed = true;
+      void worker.stop();
+    }
+  });
   let stopReason: StopReason = 'requested';
   worker.on('stopped', ({ reason }) => {
     stopReason = reason;
@@ -185,5 +204,9 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
     { time: new Date().toISOString(), event: 'stopped', reason: stopReason, jobs: total, ...tally, elapsedMs },
     `worker stopped (${stopReason}): ${total} job(s) in ${formatDuration(elapsedMs)}: ${tally.completed} completed, ${tally.retried} retried, ${tally.deadLettered} dead-lettered, ${tally.released} released`,
   );
+  if (failed) {
+    ctx.err('work --once: stopped after a driver error; the queue may not be drained');
+    return EXIT_FAILURE;
+  }
   return EXIT_OK;
 }
