@@ -38,6 +38,21 @@ const DIALECT = 'postgres';
 const MAX_SCHEMA_LENGTH = 50;
 const MAX_ACK_BATCH = 1_000;
 const MAX_CLAIM_BATCH = 100;
+
+/**
+ * Claiming ahead: once reserve() for one queue follows the ack of a job from that same queue
+ * within AHEAD_WINDOW_MS, AHEAD_AFTER times in a row (a worker loop), the ack statement also claims
+ * as many next jobs as it acknowledges, and the following reserve() calls take them without a
+ * round trip. A claimed-ahead job nobody takes within AHEAD_HOLD_MS is given back with its delivery
+ * uncounted; close() gives back whatever is left.
+ */
+const AHEAD_AFTER = 2;
+/** A reserve() this soon after an ack of the same queue counts as a worker loop, in ms. */
+const AHEAD_WINDOW_MS = 10;
+/** How long a claimed-ahead job waits for its reserve() before it is given back, in ms. */
+const AHEAD_HOLD_MS = 20;
+/** Claimed-ahead jobs held per queue and lease at most. */
+const AHEAD_MAX = 100;
 /** Claim statements one group may have in flight: a second one only contends for the same rows (measured). */
 const MAX_CLAIMS_IN_FLIGHT = 1;
 
@@ -51,10 +66,22 @@ interface PendingClaim {
   readonly reject: (error: unknown) => void;
 }
 
+interface HeldReservation {
+  readonly reservation: Reservation;
+  readonly timer: NodeJS.Timeout;
+}
+
 interface ClaimGroup {
+  readonly key: string;
   readonly queues: readonly string[];
   readonly leaseMs: number;
   readonly pending: PendingClaim[];
+  /** Claimed-ahead reservations waiting for a reserve() call, oldest first. */
+  readonly held: HeldReservation[];
+  /** performance.now() of the last ack of a job reserved through this group. */
+  lastAckAt: number;
+  /** Consecutive reserve() calls that came right after an ack. */
+  streak: number;
   /** Claim statements in flight for this group. */
   running: number;
 }
@@ -62,6 +89,8 @@ interface ClaimGroup {
 interface PendingAck {
   readonly id: string;
   readonly token: string;
+  /** The claim group the reservation came from (single-queue groups only). */
+  readonly group: ClaimGroup | undefined;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
@@ -94,10 +123,14 @@ export class PostgresDriver implements QueueDriver {
   #drained: (() => void) | undefined;
   #notifications = 0;
   readonly #claims = new Map<string, ClaimGroup>();
+  /** Which single-queue claim group each live reservation came from (for claiming ahead). */
+  readonly #origins = new WeakMap<Reservation, ClaimGroup>();
   readonly #statementPrefix: string;
   #acks: PendingAck[] = [];
   #ackFlushing = false;
   #errors = 0;
+  #aheadClaimed = 0;
+  #aheadGivenBack = 0;
 
   constructor(options: PostgresDriverOptions) {
     if (typeof options !== 'object' || options === null) throw new ConfigError(`${DIALECT}: options: expected an object`);
@@ -174,6 +207,11 @@ export class PostgresDriver implements QueueDriver {
             },
           });
     this.deadLetters = this.#createDeadLetterStore();
+  }
+
+  /** Jobs claimed ahead for worker loops so far, and how many of them were given back (for diagnostics). */
+  get claimedAhead(): { readonly claimed: number; readonly givenBack: number } {
+    return { claimed: this.#aheadClaimed, givenBack: this.#aheadGivenBack };
   }
 
   /** Connection and listener errors observed and recovered from so far (for diagnostics). */
@@ -275,7 +313,7 @@ export class PostgresDriver implements QueueDriver {
   async ack(reservation: Reservation): Promise<void> {
     return this.#run('ack', () => {
       const pending = new Promise<void>((resolve, reject) => {
-        this.#acks.push({ id: reservation.id, token: reservation.token, resolve, reject });
+        this.#acks.push({ id: reservation.id, token: reservation.token, group: this.#origins.get(reservation), resolve, reject });
       });
       if (!this.#ackFlushing) void this.#flushAcks();
       return pending;
@@ -361,6 +399,14 @@ export class PostgresDriver implements QueueDriver {
     this.#waiters.wakeAll();
     this.#closing = (async () => {
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+      const held: Reservation[] = [];
+      for (const group of this.#claims.values()) {
+        for (const h of group.held.splice(0)) {
+          clearTimeout(h.timer);
+          held.push(h.reservation);
+        }
+      }
+      await this.#unclaim(held);
       await this.#listener?.close();
       if (this.#ownsPool) await this.#pool.end().catch(() => undefined);
     })();
@@ -373,18 +419,66 @@ export class PostgresDriver implements QueueDriver {
    * cost one round trip instead of 50.
    */
   #claim(queues: readonly string[], leaseMs: number): Promise<Reservation | undefined> {
-    const key = `${leaseMs}\u0000${queues.join('\u0000')}`;
-    let group = this.#claims.get(key);
-    if (group === undefined) {
-      group = { queues, leaseMs, pending: [], running: 0 };
-      this.#claims.set(key, group);
+    const group = this.#groupOf(queues, leaseMs);
+    if (group.queues.length === 1) {
+      group.streak = performance.now() - group.lastAckAt <= AHEAD_WINDOW_MS ? group.streak + 1 : 0;
+      const held = group.held.shift();
+      if (held !== undefined) {
+        clearTimeout(held.timer);
+        return Promise.resolve(held.reservation);
+      }
     }
     const claimed = new Promise<Reservation | undefined>((resolve, reject) => group.pending.push({ resolve, reject }));
-    if (group.running < MAX_CLAIMS_IN_FLIGHT) void this.#flushClaims(key, group);
+    if (group.running < MAX_CLAIMS_IN_FLIGHT) void this.#flushClaims(group);
     return claimed;
   }
 
-  async #flushClaims(key: string, group: ClaimGroup): Promise<void> {
+  #groupOf(queues: readonly string[], leaseMs: number): ClaimGroup {
+    const key = `${leaseMs}\u0000${queues.join('\u0000')}`;
+    let group = this.#claims.get(key);
+    if (group === undefined) {
+      group = { key, queues: [...queues], leaseMs, pending: [], held: [], lastAckAt: Number.NEGATIVE_INFINITY, streak: 0, running: 0 };
+      this.#claims.set(key, group);
+    }
+    return group;
+  }
+
+  /** Hands a claimed row to a caller, remembering its group for claiming ahead. */
+  #deliver(group: ClaimGroup, row: ClaimedRow & { token: string }): Reservation {
+    const reservation = toReservation(row, row.token);
+    if (group.queues.length === 1) this.#origins.set(reservation, group);
+    return reservation;
+  }
+
+  /** Keeps a claimed-ahead reservation for the next reserve() of its group, for AHEAD_HOLD_MS at most. */
+  #hold(group: ClaimGroup, reservation: Reservation): void {
+    const timer = setTimeout(() => {
+      const index = group.held.findIndex((h) => h.reservation === reservation);
+      if (index === -1) return;
+      group.held.splice(index, 1);
+      void this.#unclaim([reservation]);
+    }, AHEAD_HOLD_MS);
+    timer.unref();
+    group.held.push({ reservation, timer });
+    // A reserve() may be waiting for exactly this queue.
+    this.#waiters.wakeOne(reservation.queue);
+  }
+
+  /** Gives claimed-ahead reservations back; failures only delay them until their lease runs out. */
+  async #unclaim(reservations: readonly Reservation[]): Promise<void> {
+    if (reservations.length === 0) return;
+    try {
+      const { rows } = await this.#pool.query(
+        this.#prepared('unclaim', [reservations.map((r) => r.id), reservations.map((r) => r.token), this.#channel]),
+      );
+      this.#aheadGivenBack += (rows[0] as { returned: number }).returned;
+      for (const queue of new Set(reservations.map((r) => r.queue))) this.#waiters.wakeOne(queue);
+    } catch {
+      this.#errors++;
+    }
+  }
+
+  async #flushClaims(group: ClaimGroup): Promise<void> {
     group.running += 1;
     try {
       while (group.pending.length > 0) {
@@ -399,7 +493,7 @@ export class PostgresDriver implements QueueDriver {
               (a, b) => a.priority - b.priority || a.seq - b.seq,
             );
             claimed.forEach((row, index) => {
-              waiting[index]?.resolve(toReservation(row, row.token));
+              waiting[index]?.resolve(this.#deliver(group, row));
             });
             waiting = waiting.slice(claimed.length);
           }
@@ -410,13 +504,12 @@ export class PostgresDriver implements QueueDriver {
       }
     } finally {
       group.running -= 1;
-      if (group.running === 0 && group.pending.length === 0) this.#claims.delete(key);
     }
   }
 
   /** A named (server-side prepared) statement: parsed and planned once per connection. */
   #prepared(
-    statement: 'claim' | 'ackOne' | 'exists' | 'ackBatch' | 'push' | 'release' | 'extend' | 'deadLetter',
+    statement: 'claim' | 'ackOne' | 'exists' | 'ackBatch' | 'ackClaim' | 'unclaim' | 'push' | 'release' | 'extend' | 'deadLetter',
     values: unknown[],
   ): pg.QueryConfig {
     return { name: `${this.#statementPrefix}${statement}`, text: this.#sql[statement], values };
@@ -429,10 +522,12 @@ export class PostgresDriver implements QueueDriver {
         const batch = this.#acks.splice(0, MAX_ACK_BATCH);
         try {
           const lost = await this.#ackBatch(batch);
+          const now = performance.now();
           for (const pending of batch) {
             if (lost.has(`${pending.id}\u0000${pending.token}`)) {
               pending.reject(new LeaseLostError(`${DIALECT}: ack: job ${pending.id} is held by another delivery (its lease was lost)`));
             } else {
+              if (pending.group !== undefined) pending.group.lastAckAt = now;
               pending.resolve();
             }
           }
@@ -445,7 +540,50 @@ export class PostgresDriver implements QueueDriver {
     }
   }
 
+  /** The group of a worker loop this ack batch may claim ahead for, and how many jobs. */
+  #aheadFor(batch: readonly PendingAck[]): { group: ClaimGroup; count: number } | undefined {
+    if (this.#closed) return undefined;
+    let best: { group: ClaimGroup; count: number } | undefined;
+    const counts = new Map<ClaimGroup, number>();
+    for (const pending of batch) {
+      const group = pending.group;
+      if (group === undefined || group.streak < AHEAD_AFTER) continue;
+      const count = (counts.get(group) ?? 0) + 1;
+      counts.set(group, count);
+      if (best === undefined || count > best.count) best = { group, count };
+    }
+    if (best === undefined) return undefined;
+    const room = AHEAD_MAX - best.group.held.length - best.group.pending.length;
+    return room > 0 ? { group: best.group, count: Math.min(best.count, room) } : undefined;
+  }
+
   async #ackBatch(batch: readonly PendingAck[]): Promise<Set<string>> {
+    const ahead = this.#aheadFor(batch);
+    if (ahead !== undefined) {
+      const { group, count } = ahead;
+      const prefix = randomUUID();
+      // Not retried on a lost connection: the claim half is not idempotent. The acks are settled
+      // by the caller's retry or, at worst, redelivered after their lease.
+      const { rows } = await this.#pool.query(
+        this.#prepared('ackClaim', [batch.map((p) => p.id), batch.map((p) => p.token), group.queues[0], group.leaseMs, prefix, count]),
+      );
+      const lost = new Set<string>();
+      const claimed: (ClaimedRow & { token: string; priority: number; seq: number })[] = [];
+      for (const row of rows as (ClaimedRow & { claimed: boolean; token: string; priority: number; seq: number })[]) {
+        if (row.claimed) claimed.push(row);
+        else lost.add(`${row.job_id}\u0000${row.token}`);
+      }
+      claimed.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
+      this.#aheadClaimed += claimed.length;
+      for (const row of claimed) {
+        const reservation = this.#deliver(group, row);
+        // A reserve() already waiting for this group takes it at once.
+        const waiting = group.pending.shift();
+        if (waiting !== undefined) waiting.resolve(reservation);
+        else this.#hold(group, reservation);
+      }
+      return lost;
+    }
     const only = batch.length === 1 ? batch[0] : undefined;
     if (only !== undefined) {
       const deleted = await this.#retryOnConnectionLoss(() => this.#pool.query(this.#prepared('ackOne', [only.id, only.token])));

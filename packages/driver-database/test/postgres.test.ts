@@ -146,3 +146,68 @@ describe('postgres: the claim stays an index scan with 1,000,000 jobs queued', (
     }
   });
 });
+
+describe('postgres: claiming ahead for worker loops', () => {
+  let schema: string;
+  beforeEach(() => {
+    schema = randomSchema();
+  });
+  afterEach(async () => {
+    await dropSchema(schema);
+  });
+
+  async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
+    let value = await read();
+    for (let i = 0; i < 200 && !ok(value); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      value = await read();
+    }
+    return value;
+  }
+
+  it('a job claimed ahead but never asked for is given back with its delivery uncounted', async () => {
+    const loop = createPostgresDriver({ connectionString: DATABASE_URL, schema });
+    const other = createPostgresDriver({ connectionString: DATABASE_URL, schema });
+    try {
+      const queue = randomQueue();
+      const envelopes = [0, 1, 2, 3, 4, 5].map((i) => createEnvelope({ name: `job-${i}`, queue }));
+      await loop.push(envelopes);
+      // A worker loop: reserve, ack, reserve, … — after a few rounds each ack claims the next job.
+      const names: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const r = await loop.reserve([queue], { leaseMs: 30_000, waitMs: 0 });
+        names.push(r!.envelope!.name);
+        await loop.ack(r!);
+      }
+      expect(names).toEqual(['job-0', 'job-1', 'job-2', 'job-3']);
+      expect(loop.claimedAhead.claimed).toBeGreaterThan(0);
+      // The loop stops: the job claimed ahead goes back.
+      const stats = await eventually(
+        () => other.stats(queue),
+        (s) => s.reserved === 0,
+      );
+      expect(stats).toMatchObject({ ready: 2, reserved: 0 });
+      const next = await other.reserve([queue], { leaseMs: 30_000, waitMs: 0 });
+      expect(next?.envelope?.name).toBe('job-4');
+      expect(next?.deliveryCount).toBe(1);
+      expect(loop.claimedAhead.givenBack).toBe(1);
+    } finally {
+      await Promise.all([loop.close(), other.close()]);
+    }
+  });
+
+  it('close() gives back jobs claimed ahead', async () => {
+    const loop = createPostgresDriver({ connectionString: DATABASE_URL, schema });
+    const other = createPostgresDriver({ connectionString: DATABASE_URL, schema });
+    try {
+      const queue = randomQueue();
+      await loop.push([0, 1, 2, 3, 4].map((i) => createEnvelope({ name: `job-${i}`, queue })));
+      for (let i = 0; i < 3; i++) await loop.ack((await loop.reserve([queue], { leaseMs: 30_000, waitMs: 0 }))!);
+      expect(loop.claimedAhead.claimed).toBe(1);
+      await loop.close();
+      expect(await other.stats(queue)).toMatchObject({ ready: 2, reserved: 0 });
+    } finally {
+      await other.close();
+    }
+  });
+});

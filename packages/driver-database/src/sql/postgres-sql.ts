@@ -159,6 +159,52 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
         AND EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.job_id = req.job_id)`,
 
     /**
+     * Acknowledges many reservations and, in the same round trip, claims up to $6 next jobs of
+     * queue $3 for the worker loops that are about to ask (claiming ahead).
+     * In: $1 job ids text[], $2 tokens text[], $3 queue, $4 lease ms, $5 token prefix, $6 how many.
+     * Out: rows { claimed: false, job_id, token } for acks whose lease was lost, and rows
+     * { claimed: true, job_id, token, queue, body, deliveries, lease_expires_at, priority, seq }.
+     */
+    ackClaim: `WITH req AS (
+        SELECT r.job_id, r.token FROM unnest($1::text[], $2::text[]) AS r(job_id, token), ${settleCommit} AS commit_mode
+      ), del AS (
+        DELETE FROM ${s}.jobs j USING req WHERE j.job_id = req.job_id AND j.token = req.token
+        RETURNING j.job_id, j.token
+      ), next AS (
+        SELECT seq FROM ${s}.jobs
+        WHERE queue = $3 AND available_at <= now() AND (reserved_until IS NULL OR reserved_until <= now())
+        ORDER BY priority, seq
+        LIMIT $6
+        FOR UPDATE SKIP LOCKED
+      ), claimed AS (
+        UPDATE ${s}.jobs j
+        SET reserved_until = now() + $4 * interval '1 millisecond', token = $5 || ':' || j.seq, deliveries = j.deliveries + 1
+        FROM next WHERE j.seq = next.seq
+        RETURNING j.job_id, j.token, j.queue, j.body, j.deliveries, ${epochMs('j.reserved_until')} AS lease_expires_at, j.priority, j.seq::float8 AS seq
+      )
+      SELECT false AS claimed, req.job_id, req.token, NULL::text AS queue, NULL::text AS body, NULL::int AS deliveries,
+        NULL::float8 AS lease_expires_at, NULL::int AS priority, NULL::float8 AS seq
+      FROM req
+      WHERE NOT EXISTS (SELECT 1 FROM del WHERE del.job_id = req.job_id AND del.token = req.token)
+        AND EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.job_id = req.job_id)
+      UNION ALL
+      SELECT true, job_id, token, queue, body, deliveries, lease_expires_at, priority, seq FROM claimed`,
+
+    /**
+     * Gives back claimed-ahead jobs nobody asked for: available again, their delivery uncounted.
+     * In: $1 job ids text[], $2 tokens text[], $3 channel. Out: { returned }.
+     */
+    unclaim: `WITH upd AS (
+        UPDATE ${s}.jobs j SET reserved_until = NULL, token = NULL, deliveries = greatest(0, j.deliveries - 1)
+        FROM unnest($1::text[], $2::text[]) AS r(job_id, token), ${settleCommit} AS commit_mode
+        WHERE j.job_id = r.job_id AND j.token = r.token
+        RETURNING j.queue
+      ), notified AS (
+        SELECT pg_notify($3, q.queue) FROM (SELECT DISTINCT queue FROM upd) q
+      )
+      SELECT (SELECT count(*) FROM upd)::int AS returned, (SELECT count(*) FROM notified)::int AS notified`,
+
+    /**
      * In: $1 job id, $2 token, $3 delay ms, $4 new body or null, $5 new priority or null, $6 channel.
      * Out: one row { changed, notified, present } — present tells a lost lease from a gone job.
      */
