@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defineJob, RetryPolicy, Worker } from '../src/index.js';
 import {
@@ -167,6 +167,60 @@ describe('InstrumentedQueueDecorator traces', () => {
     const processChild = only(all, (s) => s.name === `process ${followUpQueue}`, 'follow-up consumer span');
     expect(processParent.parentSpanId).toBe(sendParent.spanId);
     expect(processChild.traceId).toBe(request.traceId);
+  });
+});
+
+describe('InstrumentedQueueDecorator traces under concurrency and without a tracer', () => {
+  it('keeps concurrent deliveries in their own traces', async () => {
+    const queue = randomQueue();
+    const active = new Map<string, string | undefined>();
+    const work = defineJob('work', async (_payload: { n: number }, ctx) => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      active.set(ctx.id, trace.getActiveSpan()?.spanContext().spanId);
+    });
+    const driver = instrumentDriver(createMemoryDriver());
+    const tracer = trace.getTracer('test');
+    const roots = new Map<string, string>();
+    for (let n = 0; n < 8; n += 1) {
+      await tracer.startActiveSpan(`request ${n}`, async (span) => {
+        const job = work.create({ n }).onQueue(queue);
+        await job.dispatch(driver);
+        roots.set(job.id, span.spanContext().traceId);
+        span.end();
+      });
+    }
+    await drain(new Worker({ driver, jobs: [work], queues: [queue], concurrency: 4, waitMs: 20, stopWhenEmpty: true }));
+    const all = spans();
+    const sends = all.filter((s) => s.name === `send ${queue}`);
+    const processes = all.filter((s) => s.name === `process ${queue}`);
+    expect(processes).toHaveLength(8);
+    for (const process of processes) {
+      const id = process.attributes['messaging.message.id'] as string;
+      const send = sends.find((s) => s.attributes['messaging.message.id'] === id);
+      expect(send).toBeDefined();
+      expect(process.traceId).toBe(roots.get(id));
+      expect(process.parentSpanId).toBe(send?.spanId);
+      expect(active.get(id)).toBe(process.spanId);
+    }
+    expect(new Set(processes.map((s) => s.traceId)).size).toBe(8);
+  });
+
+  it('passes an active upstream trace context on into the envelope when no tracer provider is registered', async () => {
+    trace.disable();
+    const memory = createMemoryDriver();
+    const driver = instrumentDriver(memory);
+    const queue = randomQueue();
+    const upstream = {
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: '00f067aa0ba902b7',
+      traceFlags: TraceFlags.SAMPLED,
+      isRemote: true,
+    };
+    const noop = defineJob('noop', async () => undefined);
+    await context.with(trace.setSpanContext(context.active(), upstream), () => noop.create({}).onQueue(queue).dispatch(driver));
+    const reservation = await memory.reserve([queue], { leaseMs: 1_000, waitMs: 0 });
+    expect(reservation?.envelope?.trace?.traceparent).toBe('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01');
+    expect(spans()).toEqual([]);
   });
 });
 
