@@ -1,7 +1,7 @@
 /**
  * queuekit's Redis driver against BullMQ 6 on the same Redis, in one run:
  *
- *   pnpm bench redis [--jobs 10000] [--latency-jobs 1000] [--rounds 3] [--url redis://127.0.0.1:6379]
+ *   pnpm bench redis [--jobs 10000] [--latency-jobs 1000] [--rounds 3] [--no-driver-loop] [--url redis://127.0.0.1:6379]
  *
  * Columns: enqueueSingleJps (one job per awaited call), enqueueBulkJps (1,000 per call),
  * process1Jps / process50Jps (jobs already enqueued, concurrency 1 / 50, first handler start to
@@ -10,7 +10,8 @@
  * delete a job once it completes (BullMQ with removeOnComplete). queuekit processes through the
  * core Worker. The systems take turns, round by round (the order alternating), and each figure is
  * the median of the rounds, so a noisy neighbour on the machine hits both alike. Every key either
- * system writes is removed afterwards.
+ * system writes is removed afterwards. A third row, queuekit-redis-driver-loop, processes with plain
+ * reserve()/ack() loops instead of the Worker, to show what the Worker itself costs.
  */
 import { randomBytes } from 'node:crypto';
 import { createEnvelope, defineJob, type JobEnvelope, Worker } from '@queuekit/core';
@@ -28,8 +29,8 @@ interface Settings {
 
 interface System {
   readonly name: string;
-  enqueueSingle(count: number): Promise<number>;
-  enqueueBulk(count: number): Promise<number>;
+  enqueueSingle?(count: number): Promise<number>;
+  enqueueBulk?(count: number): Promise<number>;
   process(count: number, concurrency: number): Promise<number>;
   latency(count: number): Promise<number[]>;
   cleanup(): Promise<void>;
@@ -124,6 +125,86 @@ function queuekit(settings: Settings): System {
       }
       await until(() => latencies.length >= count, 30_000, 'queuekit latency run');
       await worker.stop();
+      await running;
+      await driver.close();
+      return latencies;
+    },
+    async cleanup() {
+      await producer.close();
+      await deleteKeys(settings.url, `${keyPrefix}:*`);
+    },
+  };
+}
+
+/**
+ * The same driver without the core Worker: `concurrency` loops of reserve() → ack(). Not a
+ * competitor row; it shows how much of the processing time the Worker's own machinery takes.
+ */
+function driverLoop(settings: Settings): System {
+  const keyPrefix = `qkbench-${tag()}`;
+  const producer: RedisDriver = createRedisDriver({ connection: settings.url, keyPrefix });
+  const consume = async (
+    driver: RedisDriver,
+    queue: string,
+    concurrency: number,
+    onJob: (envelope: JobEnvelope) => void,
+    stop: () => boolean,
+  ) => {
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (!stop()) {
+          const reservation = await driver.reserve([queue], { leaseMs: 30_000, waitMs: 200 });
+          if (reservation === undefined) continue;
+          onJob(reservation.envelope!);
+          await driver.ack(reservation);
+        }
+      }),
+    );
+  };
+  return {
+    name: 'queuekit-redis-driver-loop',
+    async process(count, concurrency) {
+      const queue = `process-${tag()}`;
+      for (let i = 0; i < count; i += 1_000) {
+        await producer.push(
+          Array.from({ length: Math.min(1_000, count - i) }, (_, j) => createEnvelope({ name: 'noop', queue, payload: payload(i + j) })),
+        );
+      }
+      const driver = createRedisDriver({ connection: settings.url, keyPrefix });
+      let first = 0;
+      let last = 0;
+      let done = 0;
+      await consume(
+        driver,
+        queue,
+        concurrency,
+        () => {
+          if (first === 0) first = nowMs();
+          done += 1;
+          if (done === count) last = nowMs();
+        },
+        () => done >= count,
+      );
+      const elapsed = last - first;
+      await driver.close();
+      return count / (elapsed / 1000);
+    },
+    async latency(count) {
+      const queue = `latency-${tag()}`;
+      const driver = createRedisDriver({ connection: settings.url, keyPrefix });
+      const latencies: number[] = [];
+      const running = consume(
+        driver,
+        queue,
+        1,
+        (envelope) => latencies.push(nowMs() - (envelope.payload as { sentAt: number }).sentAt),
+        () => latencies.length >= count,
+      );
+      await sleep(200);
+      for (let i = 0; i < count; i += 1) {
+        await producer.push([createEnvelope({ name: 'noop', queue, payload: { sentAt: nowMs(), ...payload(i) } })]);
+        await sleep(2);
+      }
       await running;
       await driver.close();
       return latencies;
@@ -239,8 +320,8 @@ async function deleteKeys(url: string, pattern: string): Promise<void> {
 type Figures = Omit<BenchRow, 'system'> & Record<string, number>;
 
 async function measure(system: System, settings: Settings): Promise<Figures> {
-  const enqueueSingleJps = await system.enqueueSingle(settings.jobs);
-  const enqueueBulkJps = await system.enqueueBulk(settings.jobs);
+  const enqueueSingleJps = system.enqueueSingle === undefined ? Number.NaN : await system.enqueueSingle(settings.jobs);
+  const enqueueBulkJps = system.enqueueBulk === undefined ? Number.NaN : await system.enqueueBulk(settings.jobs);
   const process1Jps = await system.process(settings.jobs, 1);
   const process50Jps = await system.process(settings.jobs, 50);
   const latencies = await system.latency(settings.latencyJobs);
@@ -265,14 +346,11 @@ function median(values: readonly number[]): number {
 export async function run(args: string[]): Promise<void> {
   const settings = parse(args);
   console.log(`redis bench: ${settings.jobs} jobs, ${settings.latencyJobs} latency jobs, ${settings.rounds} rounds, ${settings.url}`);
-  const systems = [queuekit(settings), bullmq(settings)];
+  const systems = [queuekit(settings), bullmq(settings), ...(args.includes('--no-driver-loop') ? [] : [driverLoop(settings)])];
   const results = new Map<string, Figures[]>(systems.map((system) => [system.name, []]));
   try {
     // A short warm-up so neither side pays for JIT compilation and script loading in the figures.
-    for (const system of systems) {
-      await system.enqueueBulk(500);
-      await system.process(500, 10);
-    }
+    for (const system of systems) await system.process(500, 10);
     for (let round = 0; round < settings.rounds; round += 1) {
       const order = round % 2 === 0 ? systems : [...systems].reverse();
       for (const system of order) {
@@ -291,7 +369,10 @@ export async function run(args: string[]): Promise<void> {
   const rows: BenchRow[] = systems.map((system) => {
     const rounds = results.get(system.name)!;
     const row: Record<string, number | string> = { system: system.name };
-    for (const key of Object.keys(rounds[0] ?? {})) row[key] = median(rounds.map((figures) => figures[key]!));
+    for (const key of Object.keys(rounds[0] ?? {})) {
+      const value = median(rounds.map((figures) => figures[key]!));
+      if (!Number.isNaN(value)) row[key] = value;
+    }
     return row as BenchRow;
   });
   report('redis', rows, ['bullmq']);
