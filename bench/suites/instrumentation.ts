@@ -22,13 +22,11 @@
  * nothing (every call resolves at once), to set against a driver's own cost per job.
  */
 import { randomBytes } from 'node:crypto';
-import { createEnvelope, defineJob, type JobEnvelope, type QueueDriver, Worker } from '@queuekit/core';
+import { createEnvelope, defineJob, instrumentDriver, type JobEnvelope, type QueueDriver, Worker } from '@queuekit/core';
 import { createMemoryDriver } from '@queuekit/core/testing';
 import { createRedisDriver } from '@queuekit/driver-redis';
 import { Redis } from 'ioredis';
-// Until core's index exports the instrumentation it is imported from its folder; the SDK comes in
-// through the core test fixture, since core (not the bench) holds the SDK packages as dev dependencies.
-import { instrumentDriver } from '../../packages/core/src/instrumentation/index.js';
+// The SDK comes from core's test fixtures, the same one its tests use.
 import { createTestSdk } from '../../packages/core/test/fixtures/instrumentation-sdk.js';
 import { type BenchRow, nowMs, percentile, report } from '../lib.js';
 

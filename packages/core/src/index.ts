@@ -38,6 +38,24 @@ export {
   type PayloadSerializerOptions,
 } from './envelope/payload-serializer.js';
 export * from './errors/index.js';
+export {
+  ATTR_DEAD_LETTER_REASON,
+  ATTR_JOB_ATTEMPT,
+  ATTR_JOB_NAME,
+  ATTR_JOB_OUTCOME,
+  ATTR_PUSH_SKIPPED,
+  ATTR_RESERVE_EMPTY,
+  extractTraceContext,
+  formatTraceparent,
+  INSTRUMENTATION_SCOPE,
+  type InstrumentationOptions,
+  InstrumentedQueueDecorator,
+  injectTraceContext,
+  instrumentDriver,
+  type JobOutcome,
+  METRIC,
+  parseTraceparent,
+} from './instrumentation/index.js';
 export { followUpEnvelopes } from './job/follow-up.js';
 export { type DispatchOptions, dispatchMany, Job, type JobDefaults, type JobDispatcher } from './job/job.js';
 export type { JobContext } from './job/job-context.js';

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { isValidQueueName } from '../driver/default-capabilities.js';
 import type { QueueDriver, Reservation } from '../driver/queue-driver.js';
 import { DEFAULT_QUEUE } from '../envelope/create-envelope.js';
@@ -159,6 +159,8 @@ export class Worker {
     if (this.#running !== undefined) return this.#running;
     this.#stopReserving = new AbortController();
     this.#shutdown = new AbortController();
+    // Every in-flight job listens to both signals; Node warns past 10 listeners otherwise.
+    setMaxListeners(this.concurrency + 10, this.#stopReserving.signal, this.#shutdown.signal);
     this.#stopReason = undefined;
     this.#startedAt = Date.now();
     if (this.#options.handleSignals === true) {
