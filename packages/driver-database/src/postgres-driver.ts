@@ -53,8 +53,6 @@ const AHEAD_WINDOW_MS = 10;
 const AHEAD_HOLD_MS = 20;
 /** Claimed-ahead jobs held per queue and lease at most. */
 const AHEAD_MAX = 100;
-/** Claim statements one group may have in flight: a second one only contends for the same rows (measured). */
-const MAX_CLAIMS_IN_FLIGHT = 1;
 
 /** Anything with pg's `query(text, values)`: a PoolClient inside the application's transaction. */
 interface Queryable {
@@ -82,8 +80,6 @@ interface ClaimGroup {
   lastAckAt: number;
   /** Consecutive reserve() calls that came right after an ack. */
   streak: number;
-  /** Claim statements in flight for this group. */
-  running: number;
 }
 
 interface PendingAck {
@@ -127,7 +123,7 @@ export class PostgresDriver implements QueueDriver {
   readonly #origins = new WeakMap<Reservation, ClaimGroup>();
   readonly #statementPrefix: string;
   #acks: PendingAck[] = [];
-  #ackFlushing = false;
+  #pumping = false;
   #errors = 0;
   #aheadClaimed = 0;
   #aheadGivenBack = 0;
@@ -315,7 +311,7 @@ export class PostgresDriver implements QueueDriver {
       const pending = new Promise<void>((resolve, reject) => {
         this.#acks.push({ id: reservation.id, token: reservation.token, group: this.#origins.get(reservation), resolve, reject });
       });
-      if (!this.#ackFlushing) void this.#flushAcks();
+      this.#kick();
       return pending;
     });
   }
@@ -414,9 +410,10 @@ export class PostgresDriver implements QueueDriver {
   }
 
   /**
-   * Claims for one reserve call. Calls that arrive while a claim statement for the same queues and
-   * lease is in flight are served together by the next statement (`LIMIT n`), so 50 idle slots
-   * cost one round trip instead of 50.
+   * Claims for one reserve call. Every claim and ack goes through one pump that keeps a single
+   * statement in flight: whatever arrived meanwhile is served by the next one, which acknowledges
+   * all pending acks and claims for all pending reserves of a queue at once (`LIMIT n`), so 50
+   * worker slots cost one round trip per batch instead of two per job.
    */
   #claim(queues: readonly string[], leaseMs: number): Promise<Reservation | undefined> {
     const group = this.#groupOf(queues, leaseMs);
@@ -429,7 +426,7 @@ export class PostgresDriver implements QueueDriver {
       }
     }
     const claimed = new Promise<Reservation | undefined>((resolve, reject) => group.pending.push({ resolve, reject }));
-    if (group.running < MAX_CLAIMS_IN_FLIGHT) void this.#flushClaims(group);
+    this.#kick();
     return claimed;
   }
 
@@ -437,7 +434,7 @@ export class PostgresDriver implements QueueDriver {
     const key = `${leaseMs}\u0000${queues.join('\u0000')}`;
     let group = this.#claims.get(key);
     if (group === undefined) {
-      group = { key, queues: [...queues], leaseMs, pending: [], held: [], lastAckAt: Number.NEGATIVE_INFINITY, streak: 0, running: 0 };
+      group = { key, queues: [...queues], leaseMs, pending: [], held: [], lastAckAt: Number.NEGATIVE_INFINITY, streak: 0 };
       this.#claims.set(key, group);
     }
     return group;
@@ -448,6 +445,21 @@ export class PostgresDriver implements QueueDriver {
     const reservation = toReservation(row, row.token);
     if (group.queues.length === 1) this.#origins.set(reservation, group);
     return reservation;
+  }
+
+  /** Serves waiting reserves of `group` from claimed rows (best first); keeps the rest for AHEAD_HOLD_MS. */
+  #distribute(group: ClaimGroup, waiting: PendingClaim[], rows: (ClaimedRow & { token: string; priority: number; seq: number })[]): void {
+    rows.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
+    for (const row of rows) {
+      const reservation = this.#deliver(group, row);
+      const next = waiting.shift() ?? group.pending.shift();
+      if (next !== undefined) {
+        next.resolve(reservation);
+      } else {
+        this.#aheadClaimed += 1;
+        this.#hold(group, reservation);
+      }
+    }
   }
 
   /** Keeps a claimed-ahead reservation for the next reserve() of its group, for AHEAD_HOLD_MS at most. */
@@ -478,35 +490,6 @@ export class PostgresDriver implements QueueDriver {
     }
   }
 
-  async #flushClaims(group: ClaimGroup): Promise<void> {
-    group.running += 1;
-    try {
-      while (group.pending.length > 0) {
-        const batch = group.pending.splice(0, MAX_CLAIM_BATCH);
-        try {
-          let waiting = batch;
-          for (const queue of group.queues) {
-            if (waiting.length === 0) break;
-            const prefix = randomUUID();
-            const { rows } = await this.#pool.query(this.#prepared('claim', [queue, group.leaseMs, prefix, waiting.length]));
-            const claimed = (rows as (ClaimedRow & { token: string; priority: number; seq: number })[]).sort(
-              (a, b) => a.priority - b.priority || a.seq - b.seq,
-            );
-            claimed.forEach((row, index) => {
-              waiting[index]?.resolve(this.#deliver(group, row));
-            });
-            waiting = waiting.slice(claimed.length);
-          }
-          for (const pending of waiting) pending.resolve(undefined);
-        } catch (error) {
-          for (const pending of batch) pending.reject(error);
-        }
-      }
-    } finally {
-      group.running -= 1;
-    }
-  }
-
   /** A named (server-side prepared) statement: parsed and planned once per connection. */
   #prepared(
     statement: 'claim' | 'ackOne' | 'exists' | 'ackBatch' | 'ackClaim' | 'unclaim' | 'push' | 'release' | 'extend' | 'deadLetter',
@@ -515,75 +498,115 @@ export class PostgresDriver implements QueueDriver {
     return { name: `${this.#statementPrefix}${statement}`, text: this.#sql[statement], values };
   }
 
-  async #flushAcks(): Promise<void> {
-    this.#ackFlushing = true;
+  #kick(): void {
+    if (!this.#pumping) void this.#pump();
+  }
+
+  /** Runs claim and ack statements one at a time until nothing is pending. */
+  async #pump(): Promise<void> {
+    this.#pumping = true;
     try {
-      while (this.#acks.length > 0) {
-        const batch = this.#acks.splice(0, MAX_ACK_BATCH);
+      for (;;) {
+        const acks = this.#acks.splice(0, MAX_ACK_BATCH);
+        let group: ClaimGroup | undefined;
+        for (const candidate of this.#claims.values()) {
+          if (candidate.pending.length > 0) {
+            group = candidate;
+            break;
+          }
+        }
+        if (acks.length === 0 && group === undefined) break;
+        const waiting = group === undefined ? [] : group.pending.splice(0, MAX_CLAIM_BATCH);
         try {
-          const lost = await this.#ackBatch(batch);
-          const now = performance.now();
-          for (const pending of batch) {
-            if (lost.has(`${pending.id}\u0000${pending.token}`)) {
-              pending.reject(new LeaseLostError(`${DIALECT}: ack: job ${pending.id} is held by another delivery (its lease was lost)`));
-            } else {
-              if (pending.group !== undefined) pending.group.lastAckAt = now;
-              pending.resolve();
-            }
+          const ahead = acks.length > 0 ? this.#aheadFor(acks, group) : undefined;
+          if (ahead !== undefined) {
+            await this.#ackAndClaim(acks, ahead.group, ahead.group === group ? waiting : [], ahead.count);
+            if (group !== undefined && ahead.group !== group) await this.#claimFor(group, waiting);
+          } else {
+            if (acks.length > 0) this.#settleAcks(acks, await this.#ackBatch(acks));
+            if (group !== undefined) await this.#claimFor(group, waiting);
           }
         } catch (error) {
-          for (const pending of batch) pending.reject(error);
+          for (const pending of acks) pending.reject(error);
+          for (const pending of waiting) pending.reject(error);
         }
       }
     } finally {
-      this.#ackFlushing = false;
+      this.#pumping = false;
     }
   }
 
-  /** The group of a worker loop this ack batch may claim ahead for, and how many jobs. */
-  #aheadFor(batch: readonly PendingAck[]): { group: ClaimGroup; count: number } | undefined {
+  /** Claims for the waiting reserves of one group, queue by queue in their order. */
+  async #claimFor(group: ClaimGroup, waiting: PendingClaim[]): Promise<void> {
+    for (const queue of group.queues) {
+      if (waiting.length === 0) break;
+      const prefix = randomUUID();
+      const { rows } = await this.#pool.query(this.#prepared('claim', [queue, group.leaseMs, prefix, waiting.length]));
+      const claimed = rows as (ClaimedRow & { token: string; priority: number; seq: number })[];
+      const served = waiting.splice(0, claimed.length);
+      this.#distribute(group, served, claimed);
+    }
+    for (const pending of waiting) pending.resolve(undefined);
+  }
+
+  /** One statement: acknowledge `acks`, claim for `waiting` plus `ahead` more of the group's queue. */
+  async #ackAndClaim(acks: readonly PendingAck[], group: ClaimGroup, waiting: PendingClaim[], ahead: number): Promise<void> {
+    const prefix = randomUUID();
+    const count = Math.min(MAX_CLAIM_BATCH, waiting.length + ahead);
+    // Not retried on a lost connection: the claim half is not idempotent. Unsettled acks are
+    // redelivered after their lease, at worst.
+    const { rows } = await this.#pool.query(
+      this.#prepared('ackClaim', [acks.map((p) => p.id), acks.map((p) => p.token), group.queues[0], group.leaseMs, prefix, count]),
+    );
+    const lost = new Set<string>();
+    const claimed: (ClaimedRow & { token: string; priority: number; seq: number })[] = [];
+    for (const row of rows as (ClaimedRow & { claimed: boolean; token: string; priority: number; seq: number })[]) {
+      if (row.claimed) claimed.push(row);
+      else lost.add(`${row.job_id}\u0000${row.token}`);
+    }
+    this.#settleAcks(acks, lost);
+    this.#distribute(group, waiting, claimed);
+    for (const pending of waiting) pending.resolve(undefined);
+  }
+
+  #settleAcks(acks: readonly PendingAck[], lost: ReadonlySet<string>): void {
+    const now = performance.now();
+    for (const pending of acks) {
+      if (lost.has(`${pending.id}\u0000${pending.token}`)) {
+        pending.reject(new LeaseLostError(`${DIALECT}: ack: job ${pending.id} is held by another delivery (its lease was lost)`));
+      } else {
+        if (pending.group !== undefined) pending.group.lastAckAt = now;
+        pending.resolve();
+      }
+    }
+  }
+
+  /**
+   * The single-queue group to claim for in the same statement as these acks: the one with waiting
+   * reserves, or a worker loop whose acks predict reserves about to come. `count` is how many to
+   * claim beyond the waiting ones.
+   */
+  #aheadFor(acks: readonly PendingAck[], waitingGroup: ClaimGroup | undefined): { group: ClaimGroup; count: number } | undefined {
     if (this.#closed) return undefined;
-    let best: { group: ClaimGroup; count: number } | undefined;
     const counts = new Map<ClaimGroup, number>();
-    for (const pending of batch) {
+    let best: ClaimGroup | undefined;
+    for (const pending of acks) {
       const group = pending.group;
       if (group === undefined || group.streak < AHEAD_AFTER) continue;
       const count = (counts.get(group) ?? 0) + 1;
       counts.set(group, count);
-      if (best === undefined || count > best.count) best = { group, count };
+      if (best === undefined || count > (counts.get(best) ?? 0)) best = group;
+    }
+    if (waitingGroup !== undefined && waitingGroup.queues.length === 1 && (best === undefined || best === waitingGroup)) {
+      const room = Math.max(0, AHEAD_MAX - waitingGroup.held.length);
+      return { group: waitingGroup, count: Math.min(counts.get(waitingGroup) ?? 0, room) };
     }
     if (best === undefined) return undefined;
-    const room = AHEAD_MAX - best.group.held.length - best.group.pending.length;
-    return room > 0 ? { group: best.group, count: Math.min(best.count, room) } : undefined;
+    const room = AHEAD_MAX - best.held.length;
+    return room > 0 ? { group: best, count: Math.min(counts.get(best) ?? 0, room) } : undefined;
   }
 
   async #ackBatch(batch: readonly PendingAck[]): Promise<Set<string>> {
-    const ahead = this.#aheadFor(batch);
-    if (ahead !== undefined) {
-      const { group, count } = ahead;
-      const prefix = randomUUID();
-      // Not retried on a lost connection: the claim half is not idempotent. The acks are settled
-      // by the caller's retry or, at worst, redelivered after their lease.
-      const { rows } = await this.#pool.query(
-        this.#prepared('ackClaim', [batch.map((p) => p.id), batch.map((p) => p.token), group.queues[0], group.leaseMs, prefix, count]),
-      );
-      const lost = new Set<string>();
-      const claimed: (ClaimedRow & { token: string; priority: number; seq: number })[] = [];
-      for (const row of rows as (ClaimedRow & { claimed: boolean; token: string; priority: number; seq: number })[]) {
-        if (row.claimed) claimed.push(row);
-        else lost.add(`${row.job_id}\u0000${row.token}`);
-      }
-      claimed.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
-      this.#aheadClaimed += claimed.length;
-      for (const row of claimed) {
-        const reservation = this.#deliver(group, row);
-        // A reserve() already waiting for this group takes it at once.
-        const waiting = group.pending.shift();
-        if (waiting !== undefined) waiting.resolve(reservation);
-        else this.#hold(group, reservation);
-      }
-      return lost;
-    }
     const only = batch.length === 1 ? batch[0] : undefined;
     if (only !== undefined) {
       const deleted = await this.#retryOnConnectionLoss(() => this.#pool.query(this.#prepared('ackOne', [only.id, only.token])));
