@@ -86,6 +86,36 @@ export class JobExecutor {
     }
   }
 
+  readonly #shutdownHooks = new WeakMap<AbortSignal, Set<() => void>>();
+
+  /**
+   * Runs `onAbort` when `shutdown` aborts, through one listener per signal shared by every job in
+   * flight (a listener per job would cost an add and a remove each time). Returns the unsubscribe.
+   */
+  #onShutdown(shutdown: AbortSignal | undefined, onAbort: () => void): () => void {
+    if (shutdown === undefined) return () => {};
+    if (shutdown.aborted) {
+      onAbort();
+      return () => {};
+    }
+    let hooks = this.#shutdownHooks.get(shutdown);
+    if (hooks === undefined) {
+      const created = new Set<() => void>();
+      hooks = created;
+      this.#shutdownHooks.set(shutdown, created);
+      shutdown.addEventListener(
+        'abort',
+        () => {
+          for (const hook of [...created]) hook();
+        },
+        { once: true },
+      );
+    }
+    hooks.add(onAbort);
+    const registered = hooks;
+    return () => registered.delete(onAbort);
+  }
+
   async #execute(reservation: Reservation, shutdown?: AbortSignal): Promise<ExecutionOutcome> {
     const { requeue } = this;
     if (reservation.poison !== undefined) {
@@ -110,21 +140,36 @@ export class JobExecutor {
       return 'dead-lettered';
     }
 
-    const controller = new AbortController();
     const started = this.#now();
     const timeoutMs = envelope.timeoutMs ?? this.#o.defaultTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     let heartbeat: NodeJS.Timeout | undefined;
+    // The AbortController and the logger are made only when the handler asks for them: most
+    // handlers never do, and a fast queue pays for every allocation per job.
+    let controller: AbortController | undefined;
+    let abortReason: unknown;
+    let rejectRace: (reason: unknown) => void = () => {};
     const aborted = new Promise<never>((_, reject) => {
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+      rejectRace = reject;
     });
     aborted.catch(() => {});
-    const onShutdown = () => controller.abort(new ShutdownAbort());
-    if (shutdown?.aborted) onShutdown();
-    shutdown?.addEventListener('abort', onShutdown, { once: true });
+    const abort = (reason: unknown) => {
+      if (abortReason !== undefined) return;
+      abortReason = reason;
+      controller?.abort(reason);
+      rejectRace(reason);
+    };
+    const signalOf = () => {
+      if (controller === undefined) {
+        controller = new AbortController();
+        if (abortReason !== undefined) controller.abort(abortReason);
+      }
+      return controller.signal;
+    };
+    const stopOnShutdown = this.#onShutdown(shutdown, () => abort(new ShutdownAbort()));
     if (timeoutMs !== undefined) {
       timer = setTimeout(
-        () => controller.abort(new JobTimeoutError(`job ${envelope.name} (${envelope.id}) exceeded its timeout of ${timeoutMs} ms`)),
+        () => abort(new JobTimeoutError(`job ${envelope.name} (${envelope.id}) exceeded its timeout of ${timeoutMs} ms`)),
         timeoutMs,
       );
     }
@@ -133,7 +178,7 @@ export class JobExecutor {
       try {
         return await driver.extend(reservation, leaseMs);
       } catch (error) {
-        if (error instanceof LeaseLostError) controller.abort(error);
+        if (error instanceof LeaseLostError) abort(error);
         throw error;
       }
     };
@@ -148,15 +193,21 @@ export class JobExecutor {
       );
       heartbeat.unref();
     }
-    const log = this.#o.logger.child({ job: envelope.name, jobId: envelope.id });
+    let log: Logger | undefined;
+    const parentLogger = this.#o.logger;
     const ctx: JobContext = {
       id: envelope.id,
       name: envelope.name,
       queue: reservation.queue,
       attempt: reservation.deliveryCount,
       maxAttempts: envelope.maxAttempts,
-      signal: controller.signal,
-      log,
+      get signal() {
+        return signalOf();
+      },
+      get log() {
+        log ??= parentLogger.child({ job: envelope.name, jobId: envelope.id });
+        return log;
+      },
       parent: envelope.parent,
       extendLease,
       envelope,
@@ -173,7 +224,7 @@ export class JobExecutor {
     } finally {
       if (timer) clearTimeout(timer);
       if (heartbeat) clearInterval(heartbeat);
-      shutdown?.removeEventListener('abort', onShutdown);
+      stopOnShutdown();
     }
     const durationMs = this.#now() - started;
 

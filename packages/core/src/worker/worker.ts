@@ -252,14 +252,15 @@ export class Worker {
 
   async #process(reservation: Reservation): Promise<void> {
     const availableAt = reservation.envelope?.availableAt;
-    this.#emit('reserved', {
-      id: reservation.id,
-      name: reservation.envelope?.name,
-      queue: reservation.queue,
-      attempt: reservation.deliveryCount,
-      waitMs: availableAt === undefined ? 0 : Math.max(0, Date.now() - availableAt),
-      reservation,
-    });
+    if (this.#events.listenerCount('reserved') > 0)
+      this.#emit('reserved', {
+        id: reservation.id,
+        name: reservation.envelope?.name,
+        queue: reservation.queue,
+        attempt: reservation.deliveryCount,
+        waitMs: availableAt === undefined ? 0 : Math.max(0, Date.now() - availableAt),
+        reservation,
+      });
     await this.#takeGroupToken(reservation);
     await this.#executor.execute(reservation, this.#shutdown.signal);
     this.#processed += 1;
@@ -295,6 +296,7 @@ export class Worker {
   }
 
   #emit<K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K]): void {
+    if (event !== 'error' && this.#events.listenerCount(event) === 0) return;
     if (event === 'error' && this.#events.listenerCount('error') === 0) {
       const [{ error, during }] = args as WorkerEventMap['error'];
       this.#log.error(`worker error during ${during}`, { error });
