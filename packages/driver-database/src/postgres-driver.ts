@@ -38,6 +38,8 @@ const DIALECT = 'postgres';
 const MAX_SCHEMA_LENGTH = 50;
 const MAX_ACK_BATCH = 1_000;
 const MAX_CLAIM_BATCH = 100;
+/** Distinct (queues, lease) claim groups remembered before idle ones are forgotten. */
+const MAX_CLAIM_GROUPS = 256;
 
 /**
  * Claiming ahead: once reserve() for one queue follows the ack of a job from that same queue
@@ -434,6 +436,10 @@ export class PostgresDriver implements QueueDriver {
     const key = `${leaseMs}\u0000${queues.join('\u0000')}`;
     let group = this.#claims.get(key);
     if (group === undefined) {
+      // Callers with ever-changing leases would grow the map without bound: forget idle groups.
+      if (this.#claims.size >= MAX_CLAIM_GROUPS) {
+        for (const [k, g] of this.#claims) if (g.pending.length === 0 && g.held.length === 0) this.#claims.delete(k);
+      }
       group = { key, queues: [...queues], leaseMs, pending: [], held: [], lastAckAt: Number.NEGATIVE_INFINITY, streak: 0 };
       this.#claims.set(key, group);
     }
