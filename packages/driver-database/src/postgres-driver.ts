@@ -559,20 +559,32 @@ export class PostgresDriver implements QueueDriver {
   async #ackAndClaim(acks: readonly PendingAck[], group: ClaimGroup, waiting: PendingClaim[], ahead: number): Promise<void> {
     const prefix = randomUUID();
     const count = Math.min(MAX_CLAIM_BATCH, waiting.length + ahead);
-    // Not retried on a lost connection: the claim half is not idempotent. Unsettled acks are
-    // redelivered after their lease, at worst.
-    const { rows } = await this.#pool.query(
-      this.#prepared('ackClaim', [acks.map((p) => p.id), acks.map((p) => p.token), group.queues[0], group.leaseMs, prefix, count]),
-    );
+    let rows: (ClaimedRow & { claimed: boolean; token: string; priority: number; seq: number })[];
+    try {
+      ({ rows } = await this.#pool.query(
+        this.#prepared('ackClaim', [acks.map((p) => p.id), acks.map((p) => p.token), group.queues[0], group.leaseMs, prefix, count]),
+      ));
+    } catch (error) {
+      if (!isConnectionError(error)) throw error;
+      // The connection went with the statement: settle the acks on their own (idempotent, retried),
+      // and let the waiting reserves claim again. Rows the lost statement may have claimed come back
+      // when their lease runs out.
+      this.#errors++;
+      this.#settleAcks(acks, await this.#ackBatch(acks));
+      group.pending.unshift(...waiting);
+      return;
+    }
     const lost = new Set<string>();
     const claimed: (ClaimedRow & { token: string; priority: number; seq: number })[] = [];
-    for (const row of rows as (ClaimedRow & { claimed: boolean; token: string; priority: number; seq: number })[]) {
+    for (const row of rows) {
       if (row.claimed) claimed.push(row);
       else lost.add(`${row.job_id}\u0000${row.token}`);
     }
-    this.#settleAcks(acks, lost);
+    // Rows are handed out (or held) before the acks resolve, so that a close() waiting for those
+    // acks finds every held row and gives it back.
     this.#distribute(group, waiting, claimed);
     for (const pending of waiting) pending.resolve(undefined);
+    this.#settleAcks(acks, lost);
   }
 
   #settleAcks(acks: readonly PendingAck[], lost: ReadonlySet<string>): void {
