@@ -125,6 +125,8 @@ describe('postgres: pg_terminate_backend mid-run', () => {
 
       expect(kills).toBe(2);
       expect(killed).toBeGreaterThanOrEqual(4);
+      // Both drivers saw their connections die (at least the LISTEN one) and carried on.
+      expect(drivers.every((driver) => driver.recoveredErrors > 0)).toBe(true);
       expect(runs.size).toBe(all.length);
       expect(all.every((e) => (runs.get(e.id) ?? 0) >= 1)).toBe(true);
       const stats = await drivers[0]!.stats(queue);
