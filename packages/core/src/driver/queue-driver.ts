@@ -21,7 +21,7 @@ export interface DriverCapabilities {
   readonly bulkPush: boolean;
   /** `push(…, { transaction })` enqueues inside the application's own transaction. */
   readonly transactionalPush: boolean;
-  /** Unique keys are enforced: a push whose `uniqueKey` is held is skipped. */
+  /** Unique keys are enforced within a queue: a push whose `uniqueKey` is held by a live job of the same queue is skipped. */
   readonly uniqueKeys: boolean;
   /** Jobs run inside `push()` itself (the sync driver); reserve() never returns work. */
   readonly inline: boolean;

@@ -94,7 +94,7 @@ export interface JobEnvelope {
   /** Per-delivery time limit in ms; absent means the worker's default. */
   readonly timeoutMs?: number;
   readonly retry: RetrySpec;
-  /** While a job with this key is queued, delayed or reserved, another push with it is skipped. */
+  /** While a job of the same queue with this key is queued, delayed or reserved, another push with it is skipped. */
   readonly uniqueKey?: string;
   readonly callbacks: JobCallbacks;
   readonly parent?: ParentInfo;

@@ -97,7 +97,7 @@ export class MemoryDriver implements QueueDriver {
     const pushed: string[] = [];
     const skipped: string[] = [];
     envelopes.forEach((envelope, index) => {
-      if (envelope.uniqueKey !== undefined && this.store.isUniqueKeyHeld(envelope.uniqueKey)) {
+      if (envelope.uniqueKey !== undefined && this.store.isUniqueKeyHeld(envelope.queue, envelope.uniqueKey)) {
         skipped.push(envelope.id);
         return;
       }

@@ -97,9 +97,9 @@ export class MemoryStore {
     return false;
   }
 
-  /** True when a queued, delayed or reserved job holds `key`. */
-  isUniqueKeyHeld(key: string): boolean {
-    return this.uniqueKeyHolders.has(key);
+  /** True when a queued, delayed or reserved job of `queue` holds `key` (keys are scoped per queue). */
+  isUniqueKeyHeld(queue: string, key: string): boolean {
+    return this.uniqueKeyHolders.has(uniqueSlot(queue, key));
   }
 
   /** Stores a job and wakes waiting reservers. */
@@ -110,7 +110,10 @@ export class MemoryStore {
       this.queues.set(job.queue, jobs);
     }
     jobs.set(job.id, job);
-    if (job.uniqueKey !== undefined && !this.uniqueKeyHolders.has(job.uniqueKey)) this.uniqueKeyHolders.set(job.uniqueKey, job.id);
+    if (job.uniqueKey !== undefined) {
+      const slot = uniqueSlot(job.queue, job.uniqueKey);
+      if (!this.uniqueKeyHolders.has(slot)) this.uniqueKeyHolders.set(slot, job.id);
+    }
     this.notify();
   }
 
@@ -119,7 +122,9 @@ export class MemoryStore {
     const jobs = this.queues.get(job.queue);
     jobs?.delete(job.id);
     if (jobs?.size === 0) this.queues.delete(job.queue);
-    if (job.uniqueKey !== undefined && this.uniqueKeyHolders.get(job.uniqueKey) === job.id) this.uniqueKeyHolders.delete(job.uniqueKey);
+    if (job.uniqueKey !== undefined && this.uniqueKeyHolders.get(uniqueSlot(job.queue, job.uniqueKey)) === job.id) {
+      this.uniqueKeyHolders.delete(uniqueSlot(job.queue, job.uniqueKey));
+    }
   }
 
   /** Jobs of one queue (in no particular order). */
@@ -206,4 +211,9 @@ function matches(entry: DeadLetterEntry, filter: DeadLetterFilter): boolean {
   if (filter.queue !== undefined && entry.queue !== filter.queue) return false;
   if (filter.failedBefore !== undefined && !(entry.failedAt < filter.failedBefore)) return false;
   return true;
+}
+
+/** The holder-map key of a unique key within its queue (queue names cannot contain a newline). */
+function uniqueSlot(queue: string, key: string): string {
+  return `${queue}\n${key}`;
 }

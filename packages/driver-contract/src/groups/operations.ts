@@ -129,6 +129,16 @@ export function describeOperations(f: ContractFixture): void {
       expect((await f.driver().push([afterAck])).pushed).toEqual([afterAck.id]);
     });
 
+    it('a unique key is held within its queue: the same key in another queue is not skipped', async () => {
+      const [queue, other] = [f.queue(), f.queue()];
+      const key = `contract-unique-${queue}`;
+      const first = testEnvelope(queue, { uniqueKey: key });
+      const elsewhere = testEnvelope(other, { uniqueKey: key });
+      expect((await f.driver().push([first])).pushed).toEqual([first.id]);
+      expect(await f.driver().push([elsewhere])).toEqual({ pushed: [elsewhere.id], skipped: [] });
+      expect(await f.driver().stats(other)).toMatchObject({ ready: 1 });
+    });
+
     it('jobs without a unique key, or with different keys, are never skipped', async () => {
       const queue = f.queue();
       const envelopes = [

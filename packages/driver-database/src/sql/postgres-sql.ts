@@ -75,6 +75,16 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
           )`,
         ],
       },
+      {
+        version: 4,
+        name: 'unique-keys-per-queue',
+        // A unique key is held within its queue, the scope every driver can honour (Redis Cluster
+        // keeps each queue's keys in one slot).
+        statements: [
+          `DROP INDEX ${s}.jobs_unique_key_idx`,
+          `CREATE UNIQUE INDEX jobs_unique_key_idx ON ${s}.jobs (queue, unique_key) WHERE unique_key IS NOT NULL`,
+        ],
+      },
     ] satisfies Migration[],
 
     /** In: $1 lock key (text). Serialises migrators of one schema until the transaction ends. */

@@ -68,6 +68,15 @@ export function sqliteSql(prefix: string) {
           )`,
         ],
       },
+      {
+        version: 4,
+        name: 'unique-keys-per-queue',
+        // A unique key is held within its queue, the scope every driver can honour.
+        statements: [
+          `DROP INDEX ${t('jobs_unique_key_idx')}`,
+          `CREATE UNIQUE INDEX ${t('jobs_unique_key_idx')} ON ${t('jobs')} (queue, unique_key) WHERE unique_key IS NOT NULL`,
+        ],
+      },
     ] satisfies Migration[],
 
     /** Creates the version table; no parameters. */
