@@ -1,34 +1,19 @@
-/**
- * queuekit's database driver (PostgreSQL and SQLite dialects) against BullMQ's PostgreSQL backend,
- * graphile-worker 0.17 and pg-boss 10, in one run against the same PostgreSQL:
- *
- *   pnpm bench database [--jobs 10000] [--latency-jobs 1000] [--url postgres://…] [--only a,b]
- *
- * Columns: enqueueSingleJps (one job per awaited call), enqueueBulkJps (1,000 per call),
- * process1Jps / process50Jps (no-op jobs already enqueued, concurrency 1 / 50, first handler start
- * to last completion), p50Ms / p95Ms / p99Ms (enqueue-to-start latency of jobs pushed about 2 ms
- * apart to a running, idle worker at concurrency 1) and c50p50Ms / c50p95Ms / c50p99Ms (the same at
- * concurrency 50). Every system runs no-op handlers on the same small JSON payload with its
- * defaults except where noted in `notes`; each works in a schema of its own, dropped afterwards.
- * The run also prints the plan of queuekit's claim with 1,000,000 jobs queued.
- */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEnvelope, defineJob, type JobEnvelope, type QueueDriver, Worker } from '@queuekit/core';
 import { createPostgresDriver, createSqliteDriver } from '@queuekit/driver-database';
 import { Worker as BullWorker, Queue } from 'bullmq';
 import { makeWorkerUtils, run as runGraphile } from 'graphile-worker';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { type BenchRow, nowMs, percentile, report, sleep } from '../lib.js';
+import { payload, pushSpaced, queuekitSystem, tag, until } from '../queuekit-system.js';
 
 // BullMQ's PostgreSQL backend loads `pg` with require(), which its ESM build cannot do: use the CommonJS build.
-const { createPostgresBackend } = createRequire(import.meta.url)('bullmq/dist/cjs/postgres/index.js') as {
-  createPostgresBackend: ConstructorParameters<typeof Queue>[2];
-};
+const { createPostgresBackend } = createRequire(import.meta.url)(
+  'bullmq/dist/cjs/postgres/index.js',
+) as typeof import('bullmq/dist/esm/postgres/index.js');
 
 interface Settings {
   readonly jobs: number;
@@ -46,9 +31,6 @@ interface System {
   cleanup(): Promise<void>;
 }
 
-const payload = (i: number) => ({ userId: `user-${i}`, kind: 'welcome', flags: [1, 2, 3] });
-const tag = () => randomBytes(4).toString('hex');
-
 function parse(args: string[]): Settings {
   const value = (flag: string): string | undefined => {
     const index = args.indexOf(flag);
@@ -62,15 +44,6 @@ function parse(args: string[]): Settings {
   };
 }
 
-/** Waits (bounded) until `done()` holds, polling every ms. */
-async function until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`bench: ${what} did not finish within ${timeoutMs} ms`);
-    await sleep(1);
-  }
-}
-
 async function execute(url: string, text: string): Promise<pg.QueryResultRow[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -81,93 +54,9 @@ async function execute(url: string, text: string): Promise<pg.QueryResultRow[]> 
   }
 }
 
-/** Pushes `count` jobs `gapMs` apart and returns when the handler saw them all. */
-async function pushSpaced(count: number, push: (i: number) => Promise<unknown>, seen: () => number, what: string): Promise<void> {
-  for (let i = 0; i < count; i += 1) {
-    await push(i);
-    await sleep(2);
-  }
-  await until(() => seen() >= count, 60_000, what);
-}
-
-/** queuekit through the core Worker, on either dialect. */
-function queuekit(name: string, open: () => QueueDriver, cleanup: () => Promise<void>): System {
-  const producer = open();
-  const envelopes = (queue: string, count: number): JobEnvelope[] =>
-    Array.from({ length: count }, (_, i) => createEnvelope({ name: 'noop', queue, payload: payload(i) }));
-  return {
-    name,
-    async enqueueSingle(count) {
-      const queue = `single-${tag()}`;
-      const started = nowMs();
-      for (let i = 0; i < count; i += 1) await producer.push([createEnvelope({ name: 'noop', queue, payload: payload(i) })]);
-      const jps = count / ((nowMs() - started) / 1000);
-      await producer.purge(queue);
-      return jps;
-    },
-    async enqueueBulk(count) {
-      const queue = `bulk-${tag()}`;
-      const batches: JobEnvelope[][] = [];
-      for (let i = 0; i < count; i += 1_000) batches.push(envelopes(queue, Math.min(1_000, count - i)));
-      const started = nowMs();
-      for (const batch of batches) await producer.push(batch);
-      const jps = count / ((nowMs() - started) / 1000);
-      await producer.purge(queue);
-      return jps;
-    },
-    async process(count, concurrency) {
-      const queue = `process-${tag()}`;
-      for (let i = 0; i < count; i += 1_000) await producer.push(envelopes(queue, Math.min(1_000, count - i)));
-      const driver = open();
-      let first = 0;
-      let last = 0;
-      let done = 0;
-      const job = defineJob('noop', async () => {
-        if (first === 0) first = nowMs();
-      });
-      const worker = new Worker({ driver, jobs: [job], queues: [queue], concurrency, waitMs: 1_000 });
-      worker.on('completed', () => {
-        done += 1;
-        last = nowMs();
-      });
-      const running = worker.run();
-      await until(() => done >= count, 300_000, `${name} processing`);
-      await worker.stop();
-      await running;
-      await driver.close();
-      return count / ((last - first) / 1000);
-    },
-    async latency(count, concurrency) {
-      const queue = `latency-${tag()}`;
-      const driver = open();
-      const latencies: number[] = [];
-      const job = defineJob('noop', async (data: { sentAt: number }) => {
-        latencies.push(nowMs() - data.sentAt);
-      });
-      const worker = new Worker({ driver, jobs: [job], queues: [queue], concurrency, waitMs: 5_000 });
-      const running = worker.run();
-      await sleep(300);
-      await pushSpaced(
-        count,
-        (i) => producer.push([createEnvelope({ name: 'noop', queue, payload: { sentAt: nowMs(), ...payload(i) } })]),
-        () => latencies.length,
-        `${name} latency run`,
-      );
-      await worker.stop();
-      await running;
-      await driver.close();
-      return latencies;
-    },
-    async cleanup() {
-      await producer.close();
-      await cleanup();
-    },
-  };
-}
-
 function queuekitPostgres(settings: Settings): System {
   const schema = `qkbench_${tag()}`;
-  return queuekit(
+  return queuekitSystem(
     'queuekit-postgres',
     () => createPostgresDriver({ connectionString: settings.url, schema, poolSize: 20 }),
     async () => {
@@ -178,7 +67,7 @@ function queuekitPostgres(settings: Settings): System {
 
 function queuekitSqlite(): System {
   const dir = mkdtempSync(join(tmpdir(), 'qkbench-'));
-  return queuekit(
+  return queuekitSystem(
     'queuekit-sqlite',
     () => createSqliteDriver({ filename: join(dir, 'bench.sqlite') }),
     async () => rmSync(dir, { recursive: true, force: true }),

@@ -1,24 +1,9 @@
-/**
- * queuekit's Redis driver against BullMQ 6 on the same Redis, in one run:
- *
- *   pnpm bench redis [--jobs 10000] [--latency-jobs 1000] [--rounds 3] [--no-driver-loop] [--url redis://127.0.0.1:6379]
- *
- * Columns: enqueueSingleJps (one job per awaited call), enqueueBulkJps (1,000 per call),
- * process1Jps / process50Jps (jobs already enqueued, concurrency 1 / 50, first handler start to
- * last completion), p50Ms / p95Ms / p99Ms (enqueue-to-start latency of jobs pushed about 2 ms
- * apart to a running, idle worker). Both systems run no-op handlers on a small JSON payload and
- * delete a job once it completes (BullMQ with removeOnComplete). queuekit processes through the
- * core Worker. The systems take turns, round by round (the order alternating), and each figure is
- * the median of the rounds, so a noisy neighbour on the machine hits both alike. Every key either
- * system writes is removed afterwards. A third row, queuekit-redis-driver-loop, processes with plain
- * reserve()/ack() loops instead of the Worker, to show what the Worker itself costs.
- */
-import { randomBytes } from 'node:crypto';
-import { createEnvelope, defineJob, type JobEnvelope, Worker } from '@queuekit/core';
+import { createEnvelope, type JobEnvelope } from '@queuekit/core';
 import { createRedisDriver, type RedisDriver } from '@queuekit/driver-redis';
 import { Worker as BullWorker, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type BenchRow, nowMs, percentile, report, sleep } from '../lib.js';
+import { payload, queuekitSystem, tag, until } from '../queuekit-system.js';
 
 interface Settings {
   readonly jobs: number;
@@ -36,8 +21,6 @@ interface System {
   cleanup(): Promise<void>;
 }
 
-const payload = (i: number) => ({ userId: `user-${i}`, kind: 'welcome', flags: [1, 2, 3] });
-
 function parse(args: string[]): Settings {
   const value = (flag: string): string | undefined => {
     const index = args.indexOf(flag);
@@ -51,89 +34,13 @@ function parse(args: string[]): Settings {
   };
 }
 
-const tag = () => randomBytes(4).toString('hex');
-
-/** Waits (bounded) until `done()` holds, polling every ms. */
-async function until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`bench: ${what} did not finish within ${timeoutMs} ms`);
-    await sleep(1);
-  }
-}
-
 function queuekit(settings: Settings): System {
   const keyPrefix = `qkbench-${tag()}`;
-  const producer: RedisDriver = createRedisDriver({ connection: settings.url, keyPrefix });
-  const envelopes = (queue: string, count: number): JobEnvelope[] =>
-    Array.from({ length: count }, (_, i) => createEnvelope({ name: 'noop', queue, payload: payload(i) }));
-  return {
-    name: 'queuekit-redis',
-    async enqueueSingle(count) {
-      const queue = `single-${tag()}`;
-      const started = nowMs();
-      for (let i = 0; i < count; i += 1) await producer.push([createEnvelope({ name: 'noop', queue, payload: payload(i) })]);
-      const jps = count / ((nowMs() - started) / 1000);
-      await producer.purge(queue);
-      return jps;
-    },
-    async enqueueBulk(count) {
-      const queue = `bulk-${tag()}`;
-      const batches: JobEnvelope[][] = [];
-      for (let i = 0; i < count; i += 1_000) batches.push(envelopes(queue, Math.min(1_000, count - i)));
-      const started = nowMs();
-      for (const batch of batches) await producer.push(batch);
-      const jps = count / ((nowMs() - started) / 1000);
-      await producer.purge(queue);
-      return jps;
-    },
-    async process(count, concurrency) {
-      const queue = `process-${tag()}`;
-      for (let i = 0; i < count; i += 1_000) await producer.push(envelopes(queue, Math.min(1_000, count - i)));
-      const driver = createRedisDriver({ connection: settings.url, keyPrefix });
-      let first = 0;
-      let last = 0;
-      let done = 0;
-      const job = defineJob('noop', async () => {
-        if (first === 0) first = nowMs();
-      });
-      const worker = new Worker({ driver, jobs: [job], queues: [queue], concurrency, waitMs: 1_000 });
-      worker.on('completed', () => {
-        done += 1;
-        last = nowMs();
-      });
-      const running = worker.run();
-      await until(() => done >= count, 120_000, 'queuekit processing');
-      await worker.stop();
-      await running;
-      await driver.close();
-      return count / ((last - first) / 1000);
-    },
-    async latency(count) {
-      const queue = `latency-${tag()}`;
-      const driver = createRedisDriver({ connection: settings.url, keyPrefix });
-      const latencies: number[] = [];
-      const job = defineJob('noop', async (data: { sentAt: number }) => {
-        latencies.push(nowMs() - data.sentAt);
-      });
-      const worker = new Worker({ driver, jobs: [job], queues: [queue], concurrency: 1, waitMs: 5_000 });
-      const running = worker.run();
-      await sleep(200);
-      for (let i = 0; i < count; i += 1) {
-        await producer.push([createEnvelope({ name: 'noop', queue, payload: { sentAt: nowMs(), ...payload(i) } })]);
-        await sleep(2);
-      }
-      await until(() => latencies.length >= count, 30_000, 'queuekit latency run');
-      await worker.stop();
-      await running;
-      await driver.close();
-      return latencies;
-    },
-    async cleanup() {
-      await producer.close();
-      await deleteKeys(settings.url, `${keyPrefix}:*`);
-    },
-  };
+  return queuekitSystem(
+    'queuekit-redis',
+    () => createRedisDriver({ connection: settings.url, keyPrefix }),
+    () => deleteKeys(settings.url, `${keyPrefix}:*`),
+  );
 }
 
 /**
@@ -358,7 +265,7 @@ export async function run(args: string[]): Promise<void> {
         results.get(system.name)!.push(figures);
         console.log(
           `  round ${round + 1} ${system.name}: ${Object.entries(figures)
-            .map(([k, v]) => `${k}=${v.toFixed(2)}`)
+            .map(([k, v]) => `${k}=${Number(v).toFixed(2)}`)
             .join(' ')}`,
         );
       }

@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { createEnvelope, defineJob, type JobEnvelope, type QueueDriver, Worker } from '@queuekit/core';
+import { nowMs, sleep } from './lib.js';
+
+/** One system under test: each measure returns jobs/s, or latencies in ms. */
+export interface BenchSystem {
+  readonly name: string;
+  enqueueSingle(count: number): Promise<number>;
+  enqueueBulk(count: number): Promise<number>;
+  process(count: number, concurrency: number): Promise<number>;
+  latency(count: number, concurrency?: number): Promise<number[]>;
+  cleanup(): Promise<void>;
+}
+
+/** The small JSON payload every system carries. */
+export const payload = (i: number) => ({ userId: `user-${i}`, kind: 'welcome', flags: [1, 2, 3] });
+
+/** A random tag for queue, schema and key names. */
+export const tag = () => randomBytes(4).toString('hex');
+
+/** Waits (bounded) until `done()` holds, polling every ms. */
+export async function until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`bench: ${what} did not finish within ${timeoutMs} ms`);
+    await sleep(1);
+  }
+}
+
+/** Pushes `count` jobs `gapMs` apart and returns when the handler saw them all. */
+export async function pushSpaced(count: number, push: (i: number) => Promise<unknown>, seen: () => number, what: string): Promise<void> {
+  for (let i = 0; i < count; i += 1) {
+    await push(i);
+    await sleep(2);
+  }
+  await until(() => seen() >= count, 60_000, what);
+}
+
+/** queuekit through the core Worker, on any driver: `open()` makes a driver, `cleanup()` removes what the runs left. */
+export function queuekitSystem(name: string, open: () => QueueDriver, cleanup: () => Promise<void>): BenchSystem {
+  const producer = open();
+  const envelopes = (queue: string, count: number): JobEnvelope[] =>
+    Array.from({ length: count }, (_, i) => createEnvelope({ name: 'noop', queue, payload: payload(i) }));
+  return {
+    name,
+    async enqueueSingle(count) {
+      const queue = `single-${tag()}`;
+      const started = nowMs();
+      for (let i = 0; i < count; i += 1) await producer.push([createEnvelope({ name: 'noop', queue, payload: payload(i) })]);
+      const jps = count / ((nowMs() - started) / 1000);
+      await producer.purge(queue);
+      return jps;
+    },
+    async enqueueBulk(count) {
+      const queue = `bulk-${tag()}`;
+      const batches: JobEnvelope[][] = [];
+      for (let i = 0; i < count; i += 1_000) batches.push(envelopes(queue, Math.min(1_000, count - i)));
+      const started = nowMs();
+      for (const batch of batches) await producer.push(batch);
+      const jps = count / ((nowMs() - started) / 1000);
+      await producer.purge(queue);
+      return jps;
+    },
+    async process(count, concurrency) {
+      const queue = `process-${tag()}`;
+      for (let i = 0; i < count; i += 1_000) await producer.push(envelopes(queue, Math.min(1_000, count - i)));
+      const driver = open();
+      let first = 0;
+      let last = 0;
+      let done = 0;
+      const job = defineJob('noop', async () => {
+        if (first === 0) first = nowMs();
+      });
+      const worker = new Worker({ driver, jobs: [job], queues: [queue], concurrency, waitMs: 1_000 });
+      worker.on('completed', () => {
+        done += 1;
+        last = nowMs();
+      });
+      const running = worker.run();
+      await until(() => done >= count, 300_000, `${name} processing`);
+      await worker.stop();
+      await running;
+      await driver.close();
+      return count / ((last - first) / 1000);
+    },
+    async latency(count, concurrency = 1) {
+      const queue = `latency-${tag()}`;
+      const driver = open();
+      const latencies: number[] = [];
+      const job = defineJob('noop', async (data: { sentAt: number }) => {
+        latencies.push(nowMs() - data.sentAt);
+      });
+      const worker = new Worker({ driver, jobs: [job], queues: [queue], concurrency, waitMs: 5_000 });
+      const running = worker.run();
+      await sleep(300);
+      await pushSpaced(
+        count,
+        (i) => producer.push([createEnvelope({ name: 'noop', queue, payload: { sentAt: nowMs(), ...payload(i) } })]),
+        () => latencies.length,
+        `${name} latency run`,
+      );
+      await worker.stop();
+      await running;
+      await driver.close();
+      return latencies;
+    },
+    async cleanup() {
+      await producer.close();
+      await cleanup();
+    },
+  };
+}
