@@ -147,11 +147,12 @@ describe('memory driver', () => {
     expect(() => createMemoryDriver({ maxMessageBytes: 0 })).toThrow(/maxMessageBytes/);
   });
 
-  it('skips a repeated unique key within one push', async () => {
+  it('skips a repeated unique key within one push to one queue, and holds keys per queue', async () => {
     const driver = createMemoryDriver();
     const a = envelope('q', { uniqueKey: 'k' });
-    const b = envelope('other', { uniqueKey: 'k' });
-    expect(await driver.push([a, b])).toEqual({ pushed: [a.id], skipped: [b.id] });
+    const b = envelope('q', { uniqueKey: 'k' });
+    const elsewhere = envelope('other', { uniqueKey: 'k' });
+    expect(await driver.push([a, b, elsewhere])).toEqual({ pushed: [a.id, elsewhere.id], skipped: [b.id] });
   });
 
   it('frees a unique key when its job is dead-lettered or purged', async () => {
