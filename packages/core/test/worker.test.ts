@@ -1,5 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineJob, JobRegistry, MemoryRateLimitStore, type QueueDriver, RetryPolicy, Worker, type WorkerOptions } from '../src/index.js';
+import {
+  DriverConnectionError,
+  defineJob,
+  JobRegistry,
+  MemoryRateLimitStore,
+  type QueueDriver,
+  RetryPolicy,
+  Worker,
+  type WorkerOptions,
+} from '../src/index.js';
 import { createMemoryDriver, MemoryStore } from '../src/testing/index.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -294,6 +303,34 @@ describe('Worker', () => {
     now += 100; // one token refilled (the store's clock is frozen otherwise)
     await until(() => seen.length === 3);
     expect(worker.processed).toBe(3);
+  });
+
+  it('when a settle call fails, reports the error, carries on, and the job returns after its lease', async () => {
+    const driver = createMemoryDriver();
+    const realAck = driver.ack.bind(driver);
+    let failAcks = 1;
+    driver.ack = async (reservation) => {
+      if (failAcks > 0) {
+        failAcks -= 1;
+        throw new DriverConnectionError('memory: connection reset while acknowledging');
+      }
+      return realAck(reservation);
+    };
+    const attempts: number[] = [];
+    const once = defineJob('once', async (_p: {}, ctx) => {
+      attempts.push(ctx.attempt);
+    });
+    await once.create({}).attempts(3).dispatch(driver);
+    const { worker } = startWorker({ driver, jobs: [once], leaseMs: 100, heartbeatMs: 60_000 });
+    const errors: string[] = [];
+    const completed: number[] = [];
+    worker.on('error', (e) => errors.push(`${e.during}: ${e.error.message}`));
+    worker.on('completed', (e) => completed.push(e.attempt));
+    await until(() => completed.length === 1);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/settling job .*: memory: connection reset/);
+    expect(attempts).toEqual([1, 2]);
+    expect(completed).toEqual([2]);
   });
 
   it('rejects invalid options naming the key', () => {

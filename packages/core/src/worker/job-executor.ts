@@ -15,8 +15,11 @@ import type { WorkerEventMap } from './worker-events.js';
 
 type Emit = <K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K]) => void;
 
-/** How one delivery ended. */
-export type ExecutionOutcome = 'completed' | 'retrying' | 'dead-lettered' | 'released' | 'lease-lost';
+/**
+ * How one delivery ended: `released` at shutdown; `lease-lost` when another delivery owns the job
+ * now; `unsettled` when the settle call itself failed (the lease runs out and the job returns).
+ */
+export type ExecutionOutcome = 'completed' | 'retrying' | 'dead-lettered' | 'released' | 'lease-lost' | 'unsettled';
 
 /** Options of {@link JobExecutor}. */
 export interface JobExecutorOptions {
@@ -82,7 +85,7 @@ export class JobExecutor {
         return 'lease-lost';
       }
       this.#o.emit('error', { error: error as Error, during: `settling job ${reservation.id}` });
-      return 'released';
+      return 'unsettled';
     }
   }
 
