@@ -15,6 +15,7 @@ export type {
   ReleaseOptions,
   Reservation,
   ReserveOptions,
+  SchemaMigrationResult,
 } from './driver/queue-driver.js';
 export { createEnvelope, DEFAULT_QUEUE, type EnvelopeInit } from './envelope/create-envelope.js';
 export {

@@ -169,6 +169,12 @@ describe('InstrumentedQueueDecorator metrics', () => {
 });
 
 describe('InstrumentedQueueDecorator with no SDK installed', () => {
+  it('forwards migrate() only when the wrapped driver has one', async () => {
+    expect(instrumentDriver(createMemoryDriver()).migrate).toBeUndefined();
+    const migrating = Object.assign(createMemoryDriver(), { migrate: async () => ({ from: 1, to: 4, applied: [2, 3, 4] }) });
+    expect(await instrumentDriver(migrating).migrate?.()).toEqual({ from: 1, to: 4, applied: [2, 3, 4] });
+  });
+
   /** Records what reaches the wrapped driver's push. */
   function spyingDriver(): { driver: QueueDriver; pushed: (readonly JobEnvelope[])[] } {
     const memory = createMemoryDriver();

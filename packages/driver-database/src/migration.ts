@@ -1,3 +1,5 @@
+import type { SchemaMigrationResult } from '@queuekit/core';
+
 /** One versioned schema step. */
 export interface Migration {
   /** Strictly increasing from 1. */
@@ -8,15 +10,8 @@ export interface Migration {
   readonly statements: readonly string[];
 }
 
-/** What {@link PostgresDriver.migrate} / {@link SqliteDriver.migrate} did. */
-export interface MigrationResult {
-  /** Schema version found before migrating (0 for an empty database). */
-  readonly from: number;
-  /** Schema version after migrating. */
-  readonly to: number;
-  /** Versions applied by this call, in order; empty when the schema was already current. */
-  readonly applied: readonly number[];
-}
+/** What {@link PostgresDriver.migrate} / {@link SqliteDriver.migrate} did (core's SchemaMigrationResult). */
+export type MigrationResult = SchemaMigrationResult;
 
 /** Options of `migrate()`. */
 export interface MigrateOptions {

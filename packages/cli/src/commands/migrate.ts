@@ -1,17 +1,5 @@
-import type { QueueDriver } from '@queuekit/core';
 import { EXIT_OK } from '../cli-error.js';
 import type { CliContext } from '../context.js';
-
-/** What a database driver's `migrate()` reports. */
-interface MigrationResult {
-  readonly from: number;
-  readonly to: number;
-  readonly applied: readonly number[];
-}
-
-type Migratable = QueueDriver & { migrate(): Promise<MigrationResult> };
-
-const isMigratable = (driver: QueueDriver): driver is Migratable => typeof (driver as Partial<Migratable>).migrate === 'function';
 
 /** `queue migrate`: brings the schema of database connections to the newest version. */
 export async function runMigrate(ctx: CliContext, options: { connection?: string; all?: boolean; json?: boolean }): Promise<number> {
@@ -21,7 +9,7 @@ export async function runMigrate(ctx: CliContext, options: { connection?: string
   for (const name of names) {
     const connection = await ctx.connection(name);
     const driver = await ctx.open(connection);
-    if (!isMigratable(driver)) {
+    if (driver.migrate === undefined) {
       results.push({ connection: name, driver: driver.name, migrated: false });
       if (options.json !== true) ctx.out(`${name} (${driver.name}): nothing to migrate; this driver keeps no schema`);
       continue;

@@ -159,6 +159,16 @@ export interface DeadLetterStore {
   count(filter?: DeadLetterFilter): Promise<number>;
 }
 
+/** What {@link QueueDriver.migrate} did. */
+export interface SchemaMigrationResult {
+  /** Schema version found before migrating (0 for an empty database). */
+  readonly from: number;
+  /** Schema version after migrating. */
+  readonly to: number;
+  /** Versions applied by this call, in order; empty when the schema was already current. */
+  readonly applied: readonly number[];
+}
+
 /** Counts of one queue. */
 export interface QueueStats {
   readonly queue: string;
@@ -211,6 +221,11 @@ export interface QueueDriver {
   purge(queue: string): Promise<number>;
   /** Lets in-flight calls finish, refuses new ones, releases what the driver created. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional: drivers that keep a schema (the database drivers) bring it to the newest version.
+   * Idempotent; run by `queue migrate`. Undefined for drivers with nothing to migrate.
+   */
+  migrate?(): Promise<SchemaMigrationResult>;
   /**
    * Optional, for decorators (instrumentation): the worker runs each delivery — handler, follow-up
    * dispatch and settling — inside `run`, so context set here (an active span) covers all of it.

@@ -26,6 +26,7 @@ import type {
   ReleaseOptions,
   Reservation,
   ReserveOptions,
+  SchemaMigrationResult,
 } from '../driver/queue-driver.js';
 import type { ErrorInfo, FailureHistory, JobEnvelope } from '../envelope/job-envelope.js';
 import type { InstrumentationOptions } from './instrumentation-options.js';
@@ -89,6 +90,8 @@ export class InstrumentedQueueDecorator implements QueueDriver {
   readonly capabilities: DriverCapabilities;
   /** The wrapped driver's dead-letter store. */
   readonly deadLetters: DeadLetterStore;
+  /** The wrapped driver's `migrate()`, when it has one. */
+  readonly migrate?: () => Promise<SchemaMigrationResult>;
   readonly #inner: QueueDriver;
   readonly #metrics: QueueMetrics | undefined;
   readonly #traces: boolean;
@@ -102,6 +105,7 @@ export class InstrumentedQueueDecorator implements QueueDriver {
     this.name = driver.name;
     this.capabilities = driver.capabilities;
     this.deadLetters = driver.deadLetters;
+    if (driver.migrate !== undefined) this.migrate = () => (driver.migrate as () => Promise<SchemaMigrationResult>).call(driver);
     if (options.metrics !== false) {
       const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_SCOPE, VERSION);
       // With no SDK the API hands out its shared no-op meter: skip the bookkeeping entirely.
