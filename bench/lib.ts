@@ -8,6 +8,12 @@ export interface BenchRow {
   readonly [measure: string]: number | string | undefined;
 }
 
+/** The value after `--name` in `args`, or undefined when the flag is absent. */
+export function flag(args: readonly string[], name: string): string | undefined {
+  const index = args.indexOf(name);
+  return index === -1 ? undefined : args[index + 1];
+}
+
 /** Milliseconds since an arbitrary origin, sub-millisecond precision. */
 export function nowMs(): number {
   return performance.now();

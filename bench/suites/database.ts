@@ -7,8 +7,8 @@ import { Worker as BullWorker, Queue } from 'bullmq';
 import { makeWorkerUtils, run as runGraphile } from 'graphile-worker';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
-import { type BenchRow, nowMs, percentile, report, sleep } from '../lib.js';
-import { payload, pushSpaced, queuekitSystem, tag, until } from '../queuekit-system.js';
+import { type BenchRow, flag, nowMs, percentile, report, sleep } from '../lib.js';
+import { type BenchSystem, payload, pushSpaced, queuekitSystem, tag, until } from '../queuekit-system.js';
 
 // BullMQ's PostgreSQL backend loads `pg` with require(), which its ESM build cannot do: use the CommonJS build.
 const { createPostgresBackend } = createRequire(import.meta.url)(
@@ -22,20 +22,11 @@ interface Settings {
   readonly only: readonly string[] | undefined;
 }
 
-interface System {
-  readonly name: string;
-  enqueueSingle(count: number): Promise<number>;
-  enqueueBulk(count: number): Promise<number>;
-  process(count: number, concurrency: number): Promise<number>;
-  latency(count: number, concurrency: number): Promise<number[]>;
-  cleanup(): Promise<void>;
-}
+/** A system under test; every peer here measures latency at a given concurrency. */
+type System = Omit<BenchSystem, 'latency'> & { latency(count: number, concurrency: number): Promise<number[]> };
 
 function parse(args: string[]): Settings {
-  const value = (flag: string): string | undefined => {
-    const index = args.indexOf(flag);
-    return index === -1 ? undefined : args[index + 1];
-  };
+  const value = (name: string) => flag(args, name);
   return {
     jobs: Number(value('--jobs') ?? 10_000),
     latencyJobs: Number(value('--latency-jobs') ?? 1_000),

@@ -25,10 +25,10 @@ import { randomBytes } from 'node:crypto';
 import { createEnvelope, defineJob, instrumentDriver, type JobEnvelope, type QueueDriver, Worker } from '@queuekit/core';
 import { createMemoryDriver } from '@queuekit/core/testing';
 import { createRedisDriver } from '@queuekit/driver-redis';
-import { Redis } from 'ioredis';
 // The SDK comes from core's test fixtures, the same one its tests use.
 import { createTestSdk } from '../../packages/core/test/fixtures/instrumentation-sdk.js';
-import { type BenchRow, nowMs, percentile, report } from '../lib.js';
+import { type BenchRow, flag, nowMs, percentile, report } from '../lib.js';
+import { deleteKeys } from '../redis-keys.js';
 
 type Mode = 'bare' | 'noop' | 'sdk';
 type Backend = 'memory' | 'redis';
@@ -50,10 +50,7 @@ const payload = (i: number) => ({ userId: `user-${i}`, kind: 'welcome', flags: [
 const noopJob = defineJob('noop', async () => undefined);
 
 function parse(args: string[]): Settings {
-  const value = (flag: string): string | undefined => {
-    const index = args.indexOf(flag);
-    return index === -1 ? undefined : args[index + 1];
-  };
+  const value = (name: string) => flag(args, name);
   return {
     blocks: Number(value('--blocks') ?? 40),
     cycles: Number(value('--cycles') ?? 1_000),
@@ -183,21 +180,6 @@ async function benchBackend(backend: Backend, settings: Settings): Promise<{ row
     if (backend === 'redis') await deleteKeys(settings.url, `${keyPrefix}:*`);
   }
   return { rows: MODES.map((mode) => rows.get(mode) as BenchRow), overhead };
-}
-
-async function deleteKeys(url: string, pattern: string): Promise<void> {
-  const redis = new Redis(url);
-  try {
-    let cursor = '0';
-    for (let i = 0; i < 100_000; i += 1) {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-      if (cursor === '0') break;
-    }
-  } finally {
-    redis.disconnect();
-  }
 }
 
 export async function run(args: string[]): Promise<void> {

@@ -1,9 +1,9 @@
 import { createEnvelope, type JobEnvelope } from '@queuekit/core';
 import { createRedisDriver, type RedisDriver } from '@queuekit/driver-redis';
 import { Worker as BullWorker, Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { type BenchRow, nowMs, percentile, report, sleep } from '../lib.js';
-import { payload, queuekitSystem, tag, until } from '../queuekit-system.js';
+import { type BenchRow, flag, nowMs, percentile, report, sleep } from '../lib.js';
+import { type BenchSystem, payload, queuekitSystem, tag, until } from '../queuekit-system.js';
+import { deleteKeys } from '../redis-keys.js';
 
 interface Settings {
   readonly jobs: number;
@@ -12,20 +12,11 @@ interface Settings {
   readonly url: string;
 }
 
-interface System {
-  readonly name: string;
-  enqueueSingle?(count: number): Promise<number>;
-  enqueueBulk?(count: number): Promise<number>;
-  process(count: number, concurrency: number): Promise<number>;
-  latency(count: number): Promise<number[]>;
-  cleanup(): Promise<void>;
-}
+/** A system under test; the bare driver loop has no enqueue figures of its own. */
+type System = Omit<BenchSystem, 'enqueueSingle' | 'enqueueBulk'> & Partial<Pick<BenchSystem, 'enqueueSingle' | 'enqueueBulk'>>;
 
 function parse(args: string[]): Settings {
-  const value = (flag: string): string | undefined => {
-    const index = args.indexOf(flag);
-    return index === -1 ? undefined : args[index + 1];
-  };
+  const value = (name: string) => flag(args, name);
   return {
     jobs: Number(value('--jobs') ?? 10_000),
     latencyJobs: Number(value('--latency-jobs') ?? 1_000),
@@ -207,21 +198,6 @@ function bullmq(settings: Settings): System {
       await deleteKeys(settings.url, `${prefix}:*`);
     },
   };
-}
-
-async function deleteKeys(url: string, pattern: string): Promise<void> {
-  const redis = new Redis(url);
-  try {
-    let cursor = '0';
-    for (let i = 0; i < 100_000; i += 1) {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-      if (cursor === '0') break;
-    }
-  } finally {
-    redis.disconnect();
-  }
 }
 
 type Figures = Omit<BenchRow, 'system'> & Record<string, number>;
