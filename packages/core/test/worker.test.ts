@@ -339,4 +339,87 @@ describe('Worker', () => {
     expect(() => new Worker({ driver, jobs: [], queues: ['no spaces'] })).toThrowError('queues');
     expect(() => new Worker({ driver, jobs: [], leaseMs: -1 })).toThrowError('leaseMs');
   });
+
+  describe('settling in the background (maxSettling)', () => {
+    /** A memory driver whose ack takes `ackMs`, logging when each ack starts and ends. */
+    function slowAckDriver(ackMs: number, log: string[]): QueueDriver {
+      const driver = createMemoryDriver();
+      const ack = driver.ack.bind(driver);
+      driver.ack = async (reservation) => {
+        const { n } = reservation.envelope!.payload as { n: number };
+        log.push(`ack-start ${n}`);
+        await sleep(ackMs);
+        await ack(reservation);
+        log.push(`ack-end ${n}`);
+      };
+      return driver;
+    }
+
+    function recordingJob(log: string[], running: { now: number; max: number }) {
+      return defineJob('step', async ({ n }: { n: number }) => {
+        running.now += 1;
+        running.max = Math.max(running.max, running.now);
+        log.push(`run ${n}`);
+        await sleep(1);
+        running.now -= 1;
+      });
+    }
+
+    it('starts the next job while the previous one is still being acknowledged, one handler at a time', async () => {
+      const log: string[] = [];
+      const running = { now: 0, max: 0 };
+      const driver = slowAckDriver(40, log);
+      const step = recordingJob(log, running);
+      for (let n = 1; n <= 4; n += 1) await step.create({ n }).dispatch(driver);
+      const { worker } = startWorker({ driver, jobs: [step], concurrency: 1 });
+      let completed = 0;
+      worker.on('completed', () => {
+        completed += 1;
+      });
+      await until(() => completed === 4);
+      expect(running.max).toBe(1);
+      // Job 2 ran before job 1's ack came back: the settle went on in the background.
+      expect(log.indexOf('run 2')).toBeLessThan(log.indexOf('ack-end 1'));
+      expect(await driver.stats?.('default')).toMatchObject({ ready: 0, reserved: 0 });
+    });
+
+    it('with maxSettling 0 acknowledges each job before taking the next', async () => {
+      const log: string[] = [];
+      const running = { now: 0, max: 0 };
+      const driver = slowAckDriver(20, log);
+      const step = recordingJob(log, running);
+      for (let n = 1; n <= 3; n += 1) await step.create({ n }).dispatch(driver);
+      const { worker } = startWorker({ driver, jobs: [step], concurrency: 1, maxSettling: 0 });
+      let completed = 0;
+      worker.on('completed', () => {
+        completed += 1;
+      });
+      await until(() => completed === 3);
+      expect(log).toEqual(['run 1', 'ack-start 1', 'ack-end 1', 'run 2', 'ack-start 2', 'ack-end 2', 'run 3', 'ack-start 3', 'ack-end 3']);
+    });
+
+    it('waits for a settle slot once maxSettling acks are in flight, and stop() waits for them all', async () => {
+      const log: string[] = [];
+      const running = { now: 0, max: 0 };
+      const driver = slowAckDriver(60, log);
+      const step = recordingJob(log, running);
+      for (let n = 1; n <= 6; n += 1) await step.create({ n }).dispatch(driver);
+      const { worker, done } = startWorker({ driver, jobs: [step], concurrency: 1, maxSettling: 2 });
+      await until(() => log.includes('run 4'));
+      // Jobs 1-3 were done before job 4 ran; at most two of them may still have been settling.
+      const ended = log.slice(0, log.indexOf('run 4')).filter((line) => line.startsWith('ack-end')).length;
+      expect(ended).toBeGreaterThanOrEqual(1);
+      await until(() => log.includes('run 6'));
+      await worker.stop();
+      await done;
+      expect(log.filter((line) => line.startsWith('ack-end'))).toHaveLength(6);
+      expect(worker.inFlight).toBe(0);
+    });
+
+    it('refuses a maxSettling that is not a whole number >= 0', () => {
+      const driver = createMemoryDriver();
+      expect(() => new Worker({ driver, jobs: [], maxSettling: -1 })).toThrow(/maxSettling/);
+      expect(() => new Worker({ driver, jobs: [], maxSettling: 1.5 })).toThrow(/maxSettling/);
+    });
+  });
 });

@@ -13,6 +13,9 @@ import type { Logger } from '../logger/logger.js';
 import { eventBase, RequeueHelper } from './requeue-helper.js';
 import type { WorkerEventMap } from './worker-events.js';
 
+/** Renews one delivery's lease (fire and forget; failures are reported by the delivery). */
+type Heartbeat = () => void;
+
 type Emit = <K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K]) => void;
 
 /**
@@ -71,14 +74,17 @@ export class JobExecutor {
   /**
    * Executes a delivery. `shutdown` aborting means: hand the job back unfinished. Driver errors while
    * settling are reported as `error` events, not thrown: the lease then runs out and the job returns.
+   * `onHandled` is called once the handler is done (or the job was found poison, unknown or
+   * over-delivered), before the outcome is settled with the driver: the worker may go on to its
+   * next job while this one is being acknowledged.
    */
-  async execute(reservation: Reservation, shutdown?: AbortSignal): Promise<ExecutionOutcome> {
+  async execute(reservation: Reservation, shutdown?: AbortSignal, onHandled?: () => void): Promise<ExecutionOutcome> {
     try {
       const driver = this.#o.driver;
       if (driver.aroundExecution !== undefined) {
-        return await driver.aroundExecution<ExecutionOutcome>(reservation, () => this.#execute(reservation, shutdown));
+        return await driver.aroundExecution<ExecutionOutcome>(reservation, () => this.#execute(reservation, shutdown, onHandled));
       }
-      return await this.#execute(reservation, shutdown);
+      return await this.#execute(reservation, shutdown, onHandled);
     } catch (error) {
       if (error instanceof LeaseLostError) {
         this.#o.logger.warn('lease lost before the job was settled; another delivery owns it now', { id: reservation.id });
@@ -90,6 +96,37 @@ export class JobExecutor {
   }
 
   readonly #shutdownHooks = new WeakMap<AbortSignal, Set<() => void>>();
+  /** Running deliveries whose lease the shared heartbeat renews, with when each was last renewed. */
+  readonly #beating = new Map<Heartbeat, number>();
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Renews the lease of `beat` every heartbeat period while it is registered, through one timer
+   * shared by every running delivery (a timer per job costs an allocation and two list operations
+   * each time). A tick renews the deliveries last renewed at least half a period ago, so each lease
+   * is renewed within 1.5 periods (half a lease by default). Returns the unsubscribe.
+   */
+  #beat(beat: Heartbeat): () => void {
+    this.#beating.set(beat, this.#now());
+    if (this.#heartbeatTimer === undefined) {
+      const periodMs = this.#o.heartbeatMs ?? Math.max(10, Math.floor(this.#o.leaseMs / 3));
+      this.#heartbeatTimer = setInterval(() => {
+        if (this.#beating.size === 0) {
+          clearInterval(this.#heartbeatTimer);
+          this.#heartbeatTimer = undefined;
+          return;
+        }
+        const now = this.#now();
+        for (const [running, renewedAt] of this.#beating) {
+          if (now - renewedAt < periodMs / 2) continue;
+          this.#beating.set(running, now);
+          running();
+        }
+      }, periodMs);
+      this.#heartbeatTimer.unref();
+    }
+    return () => this.#beating.delete(beat);
+  }
 
   /**
    * Runs `onAbort` when `shutdown` aborts, through one listener per signal shared by every job in
@@ -119,9 +156,10 @@ export class JobExecutor {
     return () => registered.delete(onAbort);
   }
 
-  async #execute(reservation: Reservation, shutdown?: AbortSignal): Promise<ExecutionOutcome> {
+  async #execute(reservation: Reservation, shutdown?: AbortSignal, onHandled?: () => void): Promise<ExecutionOutcome> {
     const { requeue } = this;
     if (reservation.poison !== undefined) {
+      onHandled?.();
       await requeue.deadLetter(reservation, 'poison', reservation.poison.error);
       return 'dead-lettered';
     }
@@ -130,6 +168,7 @@ export class JobExecutor {
       const error = new UnrecoverableError(
         `delivered ${reservation.deliveryCount} times with maxAttempts ${envelope.maxAttempts}: earlier deliveries ended without settling (the worker crashed or was killed)`,
       );
+      onHandled?.();
       await requeue.deadLetter(reservation, 'max-deliveries', error);
       return 'dead-lettered';
     }
@@ -139,6 +178,7 @@ export class JobExecutor {
       const error = new UnknownJobError(
         `no handler is registered for job "${envelope.name}" in this worker (registered: ${known.length ? known.join(', ') : 'none'})`,
       );
+      onHandled?.();
       await requeue.deadLetter(reservation, 'unknown-job', error);
       return 'dead-lettered';
     }
@@ -146,21 +186,17 @@ export class JobExecutor {
     const started = this.#now();
     const timeoutMs = envelope.timeoutMs ?? this.#o.defaultTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
-    let heartbeat: NodeJS.Timeout | undefined;
+    let stopBeating: (() => void) | undefined;
     // The AbortController and the logger are made only when the handler asks for them: most
     // handlers never do, and a fast queue pays for every allocation per job.
     let controller: AbortController | undefined;
     let abortReason: unknown;
-    let rejectRace: (reason: unknown) => void = () => {};
-    const aborted = new Promise<never>((_, reject) => {
-      rejectRace = reject;
-    });
-    aborted.catch(() => {});
+    let rejectRace: ((reason: unknown) => void) | undefined;
     const abort = (reason: unknown) => {
       if (abortReason !== undefined) return;
       abortReason = reason;
       controller?.abort(reason);
-      rejectRace(reason);
+      rejectRace?.(reason);
     };
     const signalOf = () => {
       if (controller === undefined) {
@@ -186,15 +222,11 @@ export class JobExecutor {
       }
     };
     if (driver.capabilities.extend && driver.capabilities.lease !== 'none') {
-      heartbeat = setInterval(
-        () => {
-          extendLease().catch((error: Error) => {
-            if (!(error instanceof LeaseLostError)) this.#o.emit('error', { error, during: `extending the lease of job ${envelope.id}` });
-          });
-        },
-        this.#o.heartbeatMs ?? Math.max(10, Math.floor(this.#o.leaseMs / 3)),
-      );
-      heartbeat.unref();
+      stopBeating = this.#beat(() => {
+        extendLease().catch((error: Error) => {
+          if (!(error instanceof LeaseLostError)) this.#o.emit('error', { error, during: `extending the lease of job ${envelope.id}` });
+        });
+      });
     }
     let log: Logger | undefined;
     const parentLogger = this.#o.logger;
@@ -220,15 +252,26 @@ export class JobExecutor {
     let failure: unknown;
     let failed = false;
     try {
-      result = await Promise.race([Promise.resolve().then(() => definition.handler(envelope.payload as never, ctx)), aborted]);
+      // One promise settled by whichever comes first: the handler, or an abort (timeout, shutdown,
+      // lost lease). A handler that throws synchronously rejects it too.
+      result = await new Promise<unknown>((resolve, reject) => {
+        if (abortReason !== undefined) return reject(abortReason);
+        rejectRace = reject;
+        try {
+          Promise.resolve(definition.handler(envelope.payload as never, ctx)).then(resolve, reject);
+        } catch (error) {
+          reject(error);
+        }
+      });
     } catch (error) {
       failed = true;
       failure = error;
     } finally {
       if (timer) clearTimeout(timer);
-      if (heartbeat) clearInterval(heartbeat);
+      stopBeating?.();
       stopOnShutdown();
     }
+    onHandled?.();
     const durationMs = this.#now() - started;
 
     if (failed) {

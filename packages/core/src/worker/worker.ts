@@ -42,6 +42,13 @@ export interface WorkerOptions {
   readonly defaultTimeoutMs?: number;
   /** How long stop() lets in-flight jobs finish before releasing them; default 30,000 ms. */
   readonly shutdownGraceMs?: number;
+  /**
+   * How many finished jobs may still be settling with the driver (acknowledged, retried,
+   * dead-lettered) while the worker goes on to its next job; default max(64, concurrency). The
+   * handler concurrency stays `concurrency`; a settle in flight runs no user code. 0 settles each
+   * job before taking the next.
+   */
+  readonly maxSettling?: number;
   /** Stop after this many jobs were taken. */
   readonly maxJobs?: number;
   /** Stop reserving after this long, in ms. */
@@ -84,11 +91,16 @@ export class Worker {
   readonly #leaseMs: number;
   readonly #waitMs: number;
   readonly #graceMs: number;
+  readonly #maxSettling: number;
   readonly #log: Logger;
   readonly #limiter: RateLimiter | undefined;
   #stopReserving = new AbortController();
   #shutdown = new AbortController();
   #inFlight = new Set<Promise<unknown>>();
+  /** Deliveries whose handler is done and whose settle call is still in flight. */
+  #settling = new Set<Promise<unknown>>();
+  /** Slots waiting for a settle to finish because maxSettling were in flight. */
+  #settleWaiters: (() => void)[] = [];
   #taken = 0;
   #processed = 0;
   #running: Promise<void> | undefined;
@@ -112,6 +124,9 @@ export class Worker {
     this.#leaseMs = positive(options.leaseMs, 'leaseMs', 30_000);
     this.#waitMs = positive(options.waitMs, 'waitMs', 5_000, true);
     this.#graceMs = positive(options.shutdownGraceMs, 'shutdownGraceMs', 30_000, true);
+    this.#maxSettling = positive(options.maxSettling, 'maxSettling', Math.max(64, this.concurrency), true);
+    if (!Number.isInteger(this.#maxSettling))
+      throw new ConfigError(`worker option maxSettling: expected an integer, got ${options.maxSettling}`);
     if (options.maxJobs !== undefined) positive(options.maxJobs, 'maxJobs', 1);
     this.#log = options.logger ?? silentLogger;
     this.#limiter = options.rateLimit === undefined ? undefined : new RateLimiter(options.rateLimit);
@@ -144,7 +159,7 @@ export class Worker {
     return this.#processed;
   }
 
-  /** Jobs currently running. */
+  /** Jobs taken and not yet finished: running, or done and still being settled with the driver. */
   get inFlight(): number {
     return this.#inFlight.size;
   }
@@ -240,17 +255,34 @@ export class Worker {
       }
       this.#idle = false;
       this.#taken += 1;
-      const run = this.#process(reservation);
+      let handled: () => void = () => {};
+      const handlerDone = new Promise<void>((resolve) => {
+        handled = resolve;
+      });
+      const run = this.#process(reservation, handled);
       this.#inFlight.add(run);
-      try {
-        await run;
-      } finally {
+      const finished = () => {
         this.#inFlight.delete(run);
+        if (this.#settling.delete(run) && this.#settleWaiters.length > 0) {
+          const waiters = this.#settleWaiters;
+          this.#settleWaiters = [];
+          for (const wake of waiters) wake();
+        }
+      };
+      run.then(finished, finished);
+      // The slot is free once the handler is done; the settle call goes on in the background, up
+      // to maxSettling of them (a rejection of `run` still surfaces here).
+      await Promise.race([handlerDone, run]);
+      if (this.#inFlight.has(run)) this.#settling.add(run);
+      while (this.#settling.size > this.#maxSettling) {
+        await new Promise<void>((resolve) => {
+          this.#settleWaiters.push(resolve);
+        });
       }
     }
   }
 
-  async #process(reservation: Reservation): Promise<void> {
+  async #process(reservation: Reservation, handled: () => void): Promise<void> {
     const availableAt = reservation.envelope?.availableAt;
     if (this.#events.listenerCount('reserved') > 0)
       this.#emit('reserved', {
@@ -262,7 +294,7 @@ export class Worker {
         reservation,
       });
     await this.#takeGroupToken(reservation);
-    await this.#executor.execute(reservation, this.#shutdown.signal);
+    await this.#executor.execute(reservation, this.#shutdown.signal, handled);
     this.#processed += 1;
   }
 
