@@ -56,6 +56,14 @@ const AHEAD_HOLD_MS = 20;
 /** Claimed-ahead jobs held per queue and lease at most. */
 const AHEAD_MAX = 100;
 
+/**
+ * The claim is an index scan only while the planner knows the jobs table is large: a table that went
+ * from empty to thousands of rows within autovacuum's minute is planned as a few rows, and each
+ * claim then sorts the whole queue. So the driver that pushed at least this many rows, and at
+ * least as many as the last analysis counted (the table may have doubled), analyzes it itself.
+ */
+const ANALYZE_AFTER_ROWS = 1_000;
+
 /** Anything with pg's `query(text, values)`: a PoolClient inside the application's transaction. */
 interface Queryable {
   query(text: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult>;
@@ -82,6 +90,14 @@ interface ClaimGroup {
   lastAckAt: number;
   /** Consecutive reserve() calls that came right after an ack. */
   streak: number;
+  /**
+   * How many claimed-ahead jobs this worker loop should find waiting: doubled when a reserve()
+   * finds none held while an ack of the loop is still in flight (the loop outran its claims: it
+   * went on while its jobs were being settled), halved when a held job is given back unasked.
+   */
+  target: number;
+  /** Acks of jobs reserved through this group that have not settled yet. */
+  acking: number;
 }
 
 interface PendingAck {
@@ -129,6 +145,10 @@ export class PostgresDriver implements QueueDriver {
   #errors = 0;
   #aheadClaimed = 0;
   #aheadGivenBack = 0;
+  /** Rows pushed since the last ANALYZE of the jobs table, and the row count that analysis saw. */
+  #pushedSinceAnalyze = 0;
+  #analyzedRows = 0;
+  #analyzing = false;
 
   constructor(options: PostgresDriverOptions) {
     if (typeof options !== 'object' || options === null) throw new ConfigError(`${DIALECT}: options: expected an object`);
@@ -275,6 +295,7 @@ export class PostgresDriver implements QueueDriver {
         this.#prepared('push', [ids, queues, priorities, delays, uniqueKeys, bodies, this.#channel]),
       );
       const stored = new Set<string>(result.rows[0]?.ids ?? []);
+      this.#noteGrowth(stored.size);
       if (target === undefined) {
         for (const queue of new Set(queues)) this.#waiters.wakeOne(queue);
       }
@@ -309,12 +330,17 @@ export class PostgresDriver implements QueueDriver {
   }
 
   async ack(reservation: Reservation): Promise<void> {
-    return this.#run('ack', () => {
-      const pending = new Promise<void>((resolve, reject) => {
-        this.#acks.push({ id: reservation.id, token: reservation.token, group: this.#origins.get(reservation), resolve, reject });
-      });
-      this.#kick();
-      return pending;
+    return this.#run('ack', async () => {
+      const group = this.#origins.get(reservation);
+      if (group !== undefined) group.acking++;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          this.#acks.push({ id: reservation.id, token: reservation.token, group, resolve, reject });
+          this.#kick();
+        });
+      } finally {
+        if (group !== undefined) group.acking--;
+      }
     });
   }
 
@@ -426,6 +452,7 @@ export class PostgresDriver implements QueueDriver {
         clearTimeout(held.timer);
         return Promise.resolve(held.reservation);
       }
+      if (group.streak >= AHEAD_AFTER && group.acking > 0) group.target = Math.min(AHEAD_MAX, group.target * 2);
     }
     const claimed = new Promise<Reservation | undefined>((resolve, reject) => group.pending.push({ resolve, reject }));
     this.#kick();
@@ -440,7 +467,17 @@ export class PostgresDriver implements QueueDriver {
       if (this.#claims.size >= MAX_CLAIM_GROUPS) {
         for (const [k, g] of this.#claims) if (g.pending.length === 0 && g.held.length === 0) this.#claims.delete(k);
       }
-      group = { key, queues: [...queues], leaseMs, pending: [], held: [], lastAckAt: Number.NEGATIVE_INFINITY, streak: 0 };
+      group = {
+        key,
+        queues: [...queues],
+        leaseMs,
+        pending: [],
+        held: [],
+        lastAckAt: Number.NEGATIVE_INFINITY,
+        streak: 0,
+        target: 1,
+        acking: 0,
+      };
       this.#claims.set(key, group);
     }
     return group;
@@ -474,6 +511,7 @@ export class PostgresDriver implements QueueDriver {
       const index = group.held.findIndex((h) => h.reservation === reservation);
       if (index === -1) return;
       group.held.splice(index, 1);
+      group.target = Math.max(1, Math.floor(group.target / 2));
       void this.#unclaim([reservation]);
     }, AHEAD_HOLD_MS);
     timer.unref();
@@ -496,6 +534,25 @@ export class PostgresDriver implements QueueDriver {
     }
   }
 
+  /** Counts pushed rows and analyzes the jobs table in the background once ANALYZE_AFTER_ROWS says so. */
+  #noteGrowth(rows: number): void {
+    this.#pushedSinceAnalyze += rows;
+    if (this.#analyzing || this.#closed || this.#pushedSinceAnalyze < Math.max(ANALYZE_AFTER_ROWS, this.#analyzedRows)) return;
+    this.#analyzing = true;
+    this.#pushedSinceAnalyze = 0;
+    this.#run('analyze', async () => {
+      await this.#pool.query(this.#sql.analyzeJobs);
+      const { rows: found } = await this.#pool.query(this.#sql.jobRows, [this.schema]);
+      this.#analyzedRows = Math.max(0, Number((found[0] as { rows?: number } | undefined)?.rows ?? 0));
+    })
+      .catch(() => {
+        this.#errors++;
+      })
+      .finally(() => {
+        this.#analyzing = false;
+      });
+  }
+
   /** A named (server-side prepared) statement: parsed and planned once per connection. */
   #prepared(
     statement: 'claim' | 'ackOne' | 'exists' | 'ackBatch' | 'ackClaim' | 'unclaim' | 'push' | 'release' | 'extend' | 'deadLetter',
@@ -513,6 +570,9 @@ export class PostgresDriver implements QueueDriver {
     this.#pumping = true;
     try {
       for (;;) {
+        // Let the callers that the last statement served run first: their acks and reserves then
+        // join this statement instead of each costing one of their own (group commit).
+        await new Promise<void>((resolve) => setImmediate(resolve));
         const acks = this.#acks.splice(0, MAX_ACK_BATCH);
         let group: ClaimGroup | undefined;
         for (const candidate of this.#claims.values()) {
@@ -616,12 +676,18 @@ export class PostgresDriver implements QueueDriver {
       if (best === undefined || count > (counts.get(best) ?? 0)) best = group;
     }
     if (waitingGroup !== undefined && waitingGroup.queues.length === 1 && (best === undefined || best === waitingGroup)) {
-      const room = Math.max(0, AHEAD_MAX - waitingGroup.held.length);
-      return { group: waitingGroup, count: Math.min(counts.get(waitingGroup) ?? 0, room) };
+      return { group: waitingGroup, count: this.#aheadCount(waitingGroup, counts.get(waitingGroup) ?? 0) };
     }
     if (best === undefined) return undefined;
-    const room = AHEAD_MAX - best.held.length;
-    return room > 0 ? { group: best, count: Math.min(counts.get(best) ?? 0, room) } : undefined;
+    const count = this.#aheadCount(best, counts.get(best) ?? 0);
+    return count > 0 ? { group: best, count } : undefined;
+  }
+
+  /** Jobs to claim ahead for a loop that acknowledges `acked` now: one per ack, or up to its target. */
+  #aheadCount(group: ClaimGroup, acked: number): number {
+    if (acked === 0) return 0;
+    const room = Math.max(0, AHEAD_MAX - group.held.length);
+    return Math.min(room, Math.max(acked, group.target - group.held.length));
   }
 
   async #ackBatch(batch: readonly PendingAck[]): Promise<Set<string>> {

@@ -147,6 +147,49 @@ describe('postgres: the claim stays an index scan with 1,000,000 jobs queued', (
   });
 });
 
+describe('postgres: a table that grew from empty within seconds is analyzed by the driver', () => {
+  const schema = randomSchema();
+  afterEach(async () => {
+    await dropSchema(schema);
+  });
+
+  it('after a burst of pushes the claim is planned as an index scan, without waiting for autovacuum', async () => {
+    const driver = createPostgresDriver({ connectionString: DATABASE_URL, schema });
+    const queue = randomQueue();
+    const client = new pg.Client({ connectionString: DATABASE_URL });
+    await client.connect();
+    try {
+      await driver.migrate();
+      const claimPlan = async () => {
+        const { rows } = await client.query(`EXPLAIN ${postgresSql(`"${schema}"`).claim}`, [queue, 1000, 'token', 100]);
+        return rows.map((row: { 'QUERY PLAN': string }) => row['QUERY PLAN']).join('\n');
+      };
+      for (let i = 0; i < 20; i += 1) {
+        await driver.push(Array.from({ length: 1_000 }, (_, j) => createEnvelope({ name: 'burst', queue, payload: { n: i * 1_000 + j } })));
+      }
+      // The analysis runs in the background after the push that crossed its threshold.
+      let analyzed = 0;
+      for (let i = 0; i < 200 && analyzed === 0; i += 1) {
+        const { rows } = await client.query(
+          `SELECT analyze_count::int AS n FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'jobs'`,
+          [schema],
+        );
+        analyzed = (rows[0] as { n: number } | undefined)?.n ?? 0;
+        if (analyzed === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(analyzed).toBeGreaterThan(0);
+      const { rows } = await client.query(`SELECT reltuples::float8 AS n FROM pg_class WHERE oid = '"${schema}".jobs'::regclass`);
+      expect((rows[0] as { n: number }).n).toBeGreaterThanOrEqual(8_000);
+      const plan = await claimPlan();
+      expect(plan).toMatch(/Index Scan using jobs_claim_idx/);
+      expect(plan).not.toMatch(/Sort/);
+    } finally {
+      await client.end();
+      await driver.close();
+    }
+  });
+});
+
 describe('postgres: claiming ahead for worker loops', () => {
   let schema: string;
   beforeEach(() => {

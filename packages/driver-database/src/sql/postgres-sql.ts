@@ -165,7 +165,7 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
         RETURNING j.job_id, j.token
       )
       SELECT req.job_id, req.token FROM req
-      WHERE NOT EXISTS (SELECT 1 FROM del WHERE del.job_id = req.job_id AND del.token = req.token)
+      WHERE req.job_id NOT IN (SELECT del.job_id FROM del)
         AND EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.job_id = req.job_id)`,
 
     /**
@@ -195,7 +195,7 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
       SELECT false AS claimed, req.job_id, req.token, NULL::text AS queue, NULL::text AS body, NULL::int AS deliveries,
         NULL::float8 AS lease_expires_at, NULL::int AS priority, NULL::float8 AS seq
       FROM req
-      WHERE NOT EXISTS (SELECT 1 FROM del WHERE del.job_id = req.job_id AND del.token = req.token)
+      WHERE req.job_id NOT IN (SELECT del.job_id FROM del)
         AND EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.job_id = req.job_id)
       UNION ALL
       SELECT true, job_id, token, queue, body, deliveries, lease_expires_at, priority, seq FROM claimed`,
@@ -313,6 +313,15 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
         granted = least($2::float8, b.tokens + greatest(0, extract(epoch from now() - b.updated_at) * 1000) * $2::float8 / $3::float8) >= $4::float8,
         updated_at = now()
       RETURNING tokens, granted`,
+    /**
+     * Refreshes the planner's statistics of the jobs table, so the claim stays an index scan after
+     * the table grew faster than autovacuum looks (see PostgresDriver's push). Out: one row { rows },
+     * the row count the analysis estimated.
+     */
+    analyzeJobs: `ANALYZE ${s}.jobs`,
+    jobRows: `SELECT c.reltuples::float8 AS rows FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = 'jobs'`,
+
     /** In: $1 key, $2 limit, $3 interval ms. Out: zero or one row { tokens } (refilled, not stored). */
     rateLimitPeek: `SELECT least($2::float8, tokens + greatest(0, extract(epoch from now() - updated_at) * 1000) * $2::float8 / $3::float8) AS tokens
       FROM ${s}.rate_limits WHERE key = $1`,
