@@ -33,7 +33,7 @@ export const scripts = {
   push: load('push'),
   reserve: load('reserve'),
   ack: load('ack'),
-  ackNext: load('ack-next'),
+  ackBatch: load('ack-batch'),
   unclaim: load('unclaim'),
   release: load('release'),
   extend: load('extend'),

@@ -67,7 +67,20 @@ interface Demand {
   lastAckAt: number;
   streak: number;
   readonly held: { readonly reservation: Reservation; readonly timer: NodeJS.Timeout }[];
+  /** Whether an ack-batch call of this loop is in flight; acks arriving meanwhile wait in `queued`. */
+  acking: boolean;
+  readonly queued: QueuedAck[];
 }
+
+/** An ack waiting for the next ack-batch call of its worker loop. */
+interface QueuedAck {
+  readonly reservation: Reservation;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Acknowledgements per ack-batch call at most. */
+const ACK_BATCH_MAX = 500;
 
 /** A claim attempt over one or more queues. */
 interface ClaimResult {
@@ -223,26 +236,11 @@ export class RedisDriver implements QueueDriver {
       const keys = this.#keysOf(reservation.queue);
       const origin = this.#origins.get(reservation);
       const demand = origin === undefined ? undefined : this.#demandOf(origin.key);
-      if (
-        origin !== undefined &&
-        demand !== undefined &&
-        demand.streak >= PREFETCH_AFTER &&
-        demand.held.length < PREFETCH_MAX &&
-        !this.#closing
-      ) {
-        this.#tokenCount += 1;
-        const token = `${this.#tokenPrefix}.${this.#tokenCount}`;
-        const reply = (await runScript(
-          this.client,
-          scripts.ackNext,
-          [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios, keys.unique],
-          [keys.jobPrefix, reservation.id, reservation.token, token, origin.leaseMs],
-        )) as ScriptReply[];
-        if (reply[0] === -1) throw this.#leaseLost('ack', reservation);
-        if (reply[0] === 1 && reply[1] === 1) {
-          const [, , id, body, deliveryCount, leaseExpiresAt] = reply as [number, number, string, string, number, number];
-          this.#hold(origin, demand, this.#reservation(origin.queue, id, body, token, deliveryCount, leaseExpiresAt));
-        }
+      if (origin !== undefined && demand !== undefined && demand.streak >= PREFETCH_AFTER && !this.#closing) {
+        await new Promise<void>((resolve, reject) => {
+          demand.queued.push({ reservation, resolve, reject });
+          if (!demand.acking) void this.#flushAcks(origin, demand);
+        });
       } else {
         const reply = await runScript(
           this.client,
@@ -390,6 +388,53 @@ export class RedisDriver implements QueueDriver {
     return nextAt === undefined ? { now } : { nextAt, now };
   }
 
+  /**
+   * Sends the queued acks of one worker loop in ack-batch calls, one in flight at a time: every ack
+   * that arrives while a call is out joins the next one (group commit). Each call also claims as
+   * many next jobs as it acknowledges, held for the loop's next reserve() calls.
+   */
+  async #flushAcks(origin: Origin, demand: Demand): Promise<void> {
+    demand.acking = true;
+    try {
+      for (let first = true; demand.queued.length > 0; first = false) {
+        // Let the callers the last call served run first, so their acks join this call.
+        if (!first) await new Promise<void>((resolve) => setImmediate(resolve));
+        const batch = demand.queued.splice(0, ACK_BATCH_MAX);
+        const wanted = this.#closing ? 0 : Math.max(0, Math.min(batch.length, PREFETCH_MAX - demand.held.length));
+        const base = this.#nextToken();
+        const keys = this.#keysOf(origin.queue);
+        const args: (string | number)[] = [keys.jobPrefix, base, origin.leaseMs, wanted];
+        for (const { reservation } of batch) args.push(reservation.id, reservation.token);
+        let reply: [number[], (string | number)[]];
+        try {
+          reply = (await runScript(
+            this.client,
+            scripts.ackBatch,
+            [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios, keys.unique],
+            args,
+          )) as [number[], (string | number)[]];
+        } catch (error) {
+          for (const queued of batch) queued.reject(error);
+          continue;
+        }
+        const [codes, claimed] = reply;
+        // Claimed jobs are held before the acks resolve, so a close() waiting for those acks finds
+        // every held job and gives it back.
+        for (let i = 0; i < claimed.length; i += 4) {
+          const token = `${base}:${i / 4 + 1}`;
+          const [id, body, deliveries, expires] = claimed.slice(i, i + 4) as [string, string, number, number];
+          this.#hold(origin, demand, this.#reservation(origin.queue, id, body, token, Number(deliveries), Number(expires)));
+        }
+        batch.forEach((queued, index) => {
+          if (codes[index] === -1) queued.reject(this.#leaseLost('ack', queued.reservation));
+          else queued.resolve();
+        });
+      }
+    } finally {
+      demand.acking = false;
+    }
+  }
+
   /** Keeps a job claimed ahead for the next reserve() of `origin`, giving it back if none comes. */
   #hold(origin: Origin, demand: Demand, reservation: Reservation): void {
     this.#origins.set(reservation, origin);
@@ -435,7 +480,7 @@ export class RedisDriver implements QueueDriver {
   #demandOf(key: string): Demand {
     let demand = this.#demand.get(key);
     if (demand === undefined) {
-      demand = { lastAckAt: Number.NEGATIVE_INFINITY, streak: 0, held: [] };
+      demand = { lastAckAt: Number.NEGATIVE_INFINITY, streak: 0, held: [], acking: false, queued: [] };
       this.#demand.set(key, demand);
     }
     return demand;

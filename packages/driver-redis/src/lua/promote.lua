@@ -1,6 +1,6 @@
 --[[
   Shared fragment, not a script of its own: it is placed at the top of reserve.lua and stats.lua
-  where their text says `-- @include promote` (also in ack-next.lua).
+  where their text says `-- @include promote` (also in ack-batch.lua).
 
   Defines:
     now       Redis TIME in epoch ms (integer)
