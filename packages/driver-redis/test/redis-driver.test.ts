@@ -451,6 +451,44 @@ describe('claiming ahead in a reserve/ack loop', () => {
     expect((await other.reserve([queue], { leaseMs: 10_000, waitMs: 0 }))!.deliveryCount).toBe(1);
   });
 
+  it('sends the acks that arrive while an ack call is out as one call; a lost lease fails only its own ack', async () => {
+    const d = driver();
+    const raw = new Redis(REDIS_URL);
+    try {
+      // The batching follows a worker loop (reserve right after ack); on a busy machine a pause can
+      // break the pattern, so the scene is tried a few times until the acks went out together.
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        const queue = randomQueue();
+        await d.push(Array.from({ length: 20 }, (_, i) => createEnvelope({ name: 'a', queue, payload: i })));
+        await loop(d, queue, 4);
+        const taken = [];
+        for (let i = 0; i < 5; i += 1) taken.push((await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 }))!);
+        // Another delivery owns the third job now.
+        await raw.hset(queueKeys(d.keyPrefix, queue).jobPrefix + taken[2]!.id, 't', 'someone-else');
+        const evalsha = d.client.evalsha.bind(d.client);
+        let calls = 0;
+        (d.client as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
+          calls += 1;
+          return (evalsha as (...a: unknown[]) => unknown)(...args);
+        };
+        const settled = await Promise.allSettled(taken.map((r) => d.ack(r)));
+        (d.client as { evalsha: unknown }).evalsha = evalsha;
+        expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+        expect((settled[2] as PromiseRejectedResult).reason).toBeInstanceOf(LeaseLostError);
+        const stats = await d.stats(queue);
+        // 4 looped + 4 acknowledged; the lost one stays reserved; the rest are ready or held.
+        expect(stats.ready + stats.reserved).toBe(12);
+        if (calls > 2) continue;
+        // The first ack went alone; the four that came while it was out went in one call.
+        expect(calls).toBe(2);
+        return;
+      }
+      expect.fail('the acks never went out together in 5 tries');
+    } finally {
+      raw.disconnect();
+    }
+  });
+
   it('does not claim ahead for a caller that acks without reserving again', async () => {
     const d = driver();
     const queue = randomQueue();
