@@ -86,6 +86,7 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
         : { waitMs: w.waitMs }),
     ...(w.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: w.shutdownGraceMs }),
     ...(w.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: w.defaultTimeoutMs }),
+    ...(w.maxSettling === undefined ? {} : { maxSettling: w.maxSettling }),
     ...(maxJobs === undefined ? {} : { maxJobs }),
     ...(maxRuntimeMs === undefined ? {} : { maxRuntimeMs }),
     ...(maxMemoryMb === undefined ? {} : { maxMemoryMb }),

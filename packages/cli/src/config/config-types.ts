@@ -34,6 +34,8 @@ export interface WorkerConfig {
   readonly maxJobs?: number;
   readonly maxRuntimeMs?: number;
   readonly maxMemoryMb?: number;
+  /** Finished jobs that may still be settling while the worker takes the next (Worker option maxSettling). */
+  readonly maxSettling?: number;
   /** Level of the worker's structured log on stderr; default `warn`. */
   readonly logLevel?: LogLevel;
   /** How long a worker's presence heartbeat lives without renewal, in ms; default 30,000. */

@@ -31,6 +31,7 @@ const WORKER_NUMBERS = [
   'maxJobs',
   'maxRuntimeMs',
   'maxMemoryMb',
+  'maxSettling',
   'presenceTtlMs',
 ] as const;
 const HEALTH_NUMBERS = ['maxReady', 'maxOldestAgeMs', 'maxDead', 'minWorkers', 'timeoutMs'] as const;
