@@ -27,6 +27,24 @@ describe.each(DIALECTS)('$name driver', ({ setup }) => {
     await dialect.cleanup();
   });
 
+  it('acks made at once all settle (grouped into one statement or transaction); a lost lease fails only its own', async () => {
+    await driver.push(Array.from({ length: 20 }, (_, i) => createEnvelope({ name: `job-${i}`, queue })));
+    const taken: Reservation[] = [];
+    for (let i = 0; i < 19; i++) taken.push(await reserveNow(driver, queue));
+    const stale = await reserveNow(driver, queue, 50);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const other = dialect.open();
+    const current = await reserveNow(other, queue);
+    expect(current.id).toBe(stale.id);
+    const settled = await Promise.allSettled([...taken, stale].map((r) => driver.ack(r)));
+    expect(settled.slice(0, 19).map((s) => s.status)).toEqual(Array.from({ length: 19 }, () => 'fulfilled'));
+    expect(settled[19]?.status).toBe('rejected');
+    expect((settled[19] as PromiseRejectedResult).reason).toBeInstanceOf(LeaseLostError);
+    expect(await driver.stats!(queue)).toMatchObject({ ready: 0, reserved: 1 });
+    await other.ack(current);
+    expect(await driver.stats!(queue)).toMatchObject({ ready: 0, reserved: 0 });
+  });
+
   it('reserve() hands out jobs by priority, then in push order, counting each delivery', async () => {
     const low = createEnvelope({ name: 'low', queue, priority: 30 });
     const first = createEnvelope({ name: 'first', queue, priority: 10 });
