@@ -101,28 +101,32 @@ export class JobExecutor {
   #heartbeatTimer: NodeJS.Timeout | undefined;
 
   /**
-   * Renews the lease of `beat` every heartbeat period while it is registered, through one timer
-   * shared by every running delivery (a timer per job costs an allocation and two list operations
-   * each time). A tick renews the deliveries last renewed at least half a period ago, so each lease
-   * is renewed within 1.5 periods (half a lease by default). Returns the unsubscribe.
+   * Renews the lease of `beat` while it is registered, through one timer shared by every running
+   * delivery (a timer per job costs an allocation and two list operations each time). The timer
+   * ticks every half period and renews the deliveries last renewed at least half a period ago, so
+   * each lease is renewed between half a period and one period after the last renewal: never later
+   * than a timer of its own would. Returns the unsubscribe.
    */
   #beat(beat: Heartbeat): () => void {
     this.#beating.set(beat, this.#now());
     if (this.#heartbeatTimer === undefined) {
       const periodMs = this.#o.heartbeatMs ?? Math.max(10, Math.floor(this.#o.leaseMs / 3));
-      this.#heartbeatTimer = setInterval(() => {
-        if (this.#beating.size === 0) {
-          clearInterval(this.#heartbeatTimer);
-          this.#heartbeatTimer = undefined;
-          return;
-        }
-        const now = this.#now();
-        for (const [running, renewedAt] of this.#beating) {
-          if (now - renewedAt < periodMs / 2) continue;
-          this.#beating.set(running, now);
-          running();
-        }
-      }, periodMs);
+      this.#heartbeatTimer = setInterval(
+        () => {
+          if (this.#beating.size === 0) {
+            clearInterval(this.#heartbeatTimer);
+            this.#heartbeatTimer = undefined;
+            return;
+          }
+          const now = this.#now();
+          for (const [running, renewedAt] of this.#beating) {
+            if (now - renewedAt < periodMs / 2) continue;
+            this.#beating.set(running, now);
+            running();
+          }
+        },
+        Math.max(1, periodMs / 2),
+      );
       this.#heartbeatTimer.unref();
     }
     return () => this.#beating.delete(beat);
