@@ -1,9 +1,10 @@
+import { onAbort } from '@queuekit/core';
+
 /** Why a wait ended. */
 export type WakeReason = 'notified' | 'timeout' | 'aborted';
 
 interface Waiter {
   readonly queues: readonly string[];
-  readonly signal: AbortSignal | undefined;
   readonly done: (reason: WakeReason) => void;
 }
 
@@ -15,7 +16,6 @@ interface Waiter {
  */
 export class Waiters {
   readonly #waiting = new Set<Waiter>();
-  readonly #bySignal = new Map<AbortSignal, { readonly waiters: Set<Waiter>; readonly listener: () => void }>();
 
   /** Waits until woken for one of `queues`, `timeoutMs` passes, or `signal` aborts. */
   wait(queues: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<WakeReason> {
@@ -25,18 +25,18 @@ export class Waiters {
         return;
       }
       const timer = setTimeout(() => waiter.done('timeout'), Math.max(0, timeoutMs));
+      let stopOnAbort: (() => void) | undefined;
       const waiter: Waiter = {
         queues,
-        signal,
         done: (reason) => {
           if (!this.#waiting.delete(waiter)) return;
           clearTimeout(timer);
-          if (signal !== undefined) this.#unwatch(signal, waiter);
+          stopOnAbort?.();
           resolve(reason);
         },
       };
       this.#waiting.add(waiter);
-      if (signal !== undefined) this.#watch(signal, waiter);
+      if (signal !== undefined) stopOnAbort = onAbort(signal, () => waiter.done('aborted'));
     });
   }
 
@@ -59,30 +59,5 @@ export class Waiters {
   /** How many reserve calls are waiting. */
   get size(): number {
     return this.#waiting.size;
-  }
-
-  #watch(signal: AbortSignal, waiter: Waiter): void {
-    let entry = this.#bySignal.get(signal);
-    if (entry === undefined) {
-      const waiters = new Set<Waiter>();
-      const listener = () => {
-        this.#bySignal.delete(signal);
-        for (const w of [...waiters]) w.done('aborted');
-      };
-      entry = { waiters, listener };
-      this.#bySignal.set(signal, entry);
-      signal.addEventListener('abort', listener, { once: true });
-    }
-    entry.waiters.add(waiter);
-  }
-
-  #unwatch(signal: AbortSignal, waiter: Waiter): void {
-    const entry = this.#bySignal.get(signal);
-    if (entry === undefined) return;
-    entry.waiters.delete(waiter);
-    if (entry.waiters.size === 0) {
-      this.#bySignal.delete(signal);
-      signal.removeEventListener('abort', entry.listener);
-    }
   }
 }

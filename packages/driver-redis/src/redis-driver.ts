@@ -11,6 +11,7 @@ import {
   type JobEnvelope,
   type JobFailure,
   LeaseLostError,
+  onAbort,
   PayloadTooLargeError,
   type PushOptions,
   type PushResult,
@@ -113,7 +114,6 @@ export class RedisDriver implements QueueDriver {
   readonly #registered = new Set<string>();
   readonly #listeners = new Map<string, MarkerListener>();
   readonly #waits = new Set<() => void>();
-  readonly #abortWaits = new WeakMap<AbortSignal, Set<() => void>>();
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #origins = new WeakMap<Reservation, Origin>();
   readonly #demand = new Map<string, Demand>();
@@ -519,12 +519,13 @@ export class RedisDriver implements QueueDriver {
     return new Promise<Reservation | undefined>((resolve) => {
       const listeners = queues.map((queue) => this.#listenerOf(queue));
       let timer: NodeJS.Timeout | undefined;
+      let stopOnAbort: (() => void) | undefined;
       const finish = (reservation: Reservation | undefined): void => {
         if (timer === undefined) return;
         clearTimeout(timer);
         timer = undefined;
         for (const listener of listeners) listener.remove(waiter);
-        if (signal !== undefined) this.#abortWaits.get(signal)?.delete(done);
+        stopOnAbort?.();
         this.#waits.delete(done);
         resolve(reservation);
       };
@@ -532,31 +533,11 @@ export class RedisDriver implements QueueDriver {
       const waiter: MarkerWaiter =
         origin === undefined ? { wake: done } : { wake: done, leaseMs: origin.leaseMs, deliver: (reservation) => finish(reservation) };
       timer = setTimeout(done, ms);
-      if (signal !== undefined) this.#onAbort(signal, done);
       this.#waits.add(done);
       for (const listener of listeners) listener.add(waiter);
+      // Last, so that a signal that has already aborted finds everything to undo.
+      if (signal !== undefined) stopOnAbort = onAbort(signal, done);
     });
-  }
-
-  /**
-   * Calls `done` when `signal` aborts. One listener per signal serves every wait on it, since a
-   * worker shares one signal among all its concurrent reserve() calls.
-   */
-  #onAbort(signal: AbortSignal, done: () => void): void {
-    let waits = this.#abortWaits.get(signal);
-    if (waits === undefined) {
-      const set = new Set<() => void>();
-      waits = set;
-      this.#abortWaits.set(signal, set);
-      signal.addEventListener(
-        'abort',
-        () => {
-          for (const wake of [...set]) wake();
-        },
-        { once: true },
-      );
-    }
-    waits.add(done);
   }
 
   #listenerOf(queue: string): MarkerListener {

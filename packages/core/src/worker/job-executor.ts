@@ -1,3 +1,4 @@
+import { onAbort } from '../driver/on-abort.js';
 import type { QueueDriver, Reservation } from '../driver/queue-driver.js';
 import { type JobEnvelope, type JsonValue, toErrorInfo } from '../envelope/job-envelope.js';
 import { PayloadSerializer } from '../envelope/payload-serializer.js';
@@ -95,7 +96,6 @@ export class JobExecutor {
     }
   }
 
-  readonly #shutdownHooks = new WeakMap<AbortSignal, Set<() => void>>();
   /** Running deliveries whose lease the shared heartbeat renews, with when each was last renewed. */
   readonly #beating = new Map<Heartbeat, number>();
   #heartbeatTimer: NodeJS.Timeout | undefined;
@@ -130,34 +130,6 @@ export class JobExecutor {
       this.#heartbeatTimer.unref();
     }
     return () => this.#beating.delete(beat);
-  }
-
-  /**
-   * Runs `onAbort` when `shutdown` aborts, through one listener per signal shared by every job in
-   * flight (a listener per job would cost an add and a remove each time). Returns the unsubscribe.
-   */
-  #onShutdown(shutdown: AbortSignal | undefined, onAbort: () => void): () => void {
-    if (shutdown === undefined) return () => {};
-    if (shutdown.aborted) {
-      onAbort();
-      return () => {};
-    }
-    let hooks = this.#shutdownHooks.get(shutdown);
-    if (hooks === undefined) {
-      const created = new Set<() => void>();
-      hooks = created;
-      this.#shutdownHooks.set(shutdown, created);
-      shutdown.addEventListener(
-        'abort',
-        () => {
-          for (const hook of [...created]) hook();
-        },
-        { once: true },
-      );
-    }
-    hooks.add(onAbort);
-    const registered = hooks;
-    return () => registered.delete(onAbort);
   }
 
   async #execute(reservation: Reservation, shutdown?: AbortSignal, onHandled?: () => void): Promise<ExecutionOutcome> {
@@ -209,7 +181,7 @@ export class JobExecutor {
       }
       return controller.signal;
     };
-    const stopOnShutdown = this.#onShutdown(shutdown, () => abort(new ShutdownAbort()));
+    const stopOnShutdown = shutdown === undefined ? undefined : onAbort(shutdown, () => abort(new ShutdownAbort()));
     if (timeoutMs !== undefined) {
       timer = setTimeout(
         () => abort(new JobTimeoutError(`job ${envelope.name} (${envelope.id}) exceeded its timeout of ${timeoutMs} ms`)),
@@ -273,7 +245,7 @@ export class JobExecutor {
     } finally {
       if (timer) clearTimeout(timer);
       stopBeating?.();
-      stopOnShutdown();
+      stopOnShutdown?.();
     }
     onHandled?.();
     const durationMs = this.#now() - started;
