@@ -341,8 +341,13 @@ describe('Worker', () => {
   });
 
   describe('settling in the background (maxSettling)', () => {
-    /** A memory driver whose ack takes `ackMs`, logging when each ack starts and ends. */
-    function slowAckDriver(ackMs: number, log: string[]): QueueDriver {
+    /**
+     * `jobs` queued jobs of a handler that logs each run and counts how many run at once, on a
+     * memory driver whose ack takes `ackMs` and logs when each ack starts and ends.
+     */
+    async function scene(ackMs: number, jobs: number) {
+      const log: string[] = [];
+      const running = { now: 0, max: 0 };
       const driver = createMemoryDriver();
       const ack = driver.ack.bind(driver);
       driver.ack = async (reservation) => {
@@ -352,25 +357,19 @@ describe('Worker', () => {
         await ack(reservation);
         log.push(`ack-end ${n}`);
       };
-      return driver;
-    }
-
-    function recordingJob(log: string[], running: { now: number; max: number }) {
-      return defineJob('step', async ({ n }: { n: number }) => {
+      const step = defineJob('step', async ({ n }: { n: number }) => {
         running.now += 1;
         running.max = Math.max(running.max, running.now);
         log.push(`run ${n}`);
         await sleep(1);
         running.now -= 1;
       });
+      for (let n = 1; n <= jobs; n += 1) await step.create({ n }).dispatch(driver);
+      return { log, running, driver, step };
     }
 
     it('starts the next job while the previous one is still being acknowledged, one handler at a time', async () => {
-      const log: string[] = [];
-      const running = { now: 0, max: 0 };
-      const driver = slowAckDriver(40, log);
-      const step = recordingJob(log, running);
-      for (let n = 1; n <= 4; n += 1) await step.create({ n }).dispatch(driver);
+      const { log, running, driver, step } = await scene(40, 4);
       const { worker } = startWorker({ driver, jobs: [step], concurrency: 1 });
       let completed = 0;
       worker.on('completed', () => {
@@ -384,11 +383,7 @@ describe('Worker', () => {
     });
 
     it('with maxSettling 0 acknowledges each job before taking the next', async () => {
-      const log: string[] = [];
-      const running = { now: 0, max: 0 };
-      const driver = slowAckDriver(20, log);
-      const step = recordingJob(log, running);
-      for (let n = 1; n <= 3; n += 1) await step.create({ n }).dispatch(driver);
+      const { log, driver, step } = await scene(20, 3);
       const { worker } = startWorker({ driver, jobs: [step], concurrency: 1, maxSettling: 0 });
       let completed = 0;
       worker.on('completed', () => {
@@ -399,11 +394,7 @@ describe('Worker', () => {
     });
 
     it('waits for a settle slot once maxSettling acks are in flight, and stop() waits for them all', async () => {
-      const log: string[] = [];
-      const running = { now: 0, max: 0 };
-      const driver = slowAckDriver(60, log);
-      const step = recordingJob(log, running);
-      for (let n = 1; n <= 6; n += 1) await step.create({ n }).dispatch(driver);
+      const { log, driver, step } = await scene(60, 6);
       const { worker, done } = startWorker({ driver, jobs: [step], concurrency: 1, maxSettling: 2 });
       await until(() => log.includes('run 4'));
       // Jobs 1-3 were done before job 4 ran; at most two of them may still have been settling.
