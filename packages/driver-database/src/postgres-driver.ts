@@ -10,6 +10,7 @@ import {
   DriverClosedError,
   DriverError,
   encodeEnvelope,
+  HoldQueue,
   InvalidArgumentError,
   type JobEnvelope,
   type JobFailure,
@@ -74,18 +75,13 @@ interface PendingClaim {
   readonly reject: (error: unknown) => void;
 }
 
-interface HeldReservation {
-  readonly reservation: Reservation;
-  readonly timer: NodeJS.Timeout;
-}
-
 interface ClaimGroup {
   readonly key: string;
   readonly queues: readonly string[];
   readonly leaseMs: number;
   readonly pending: PendingClaim[];
-  /** Claimed-ahead reservations waiting for a reserve() call, oldest first. */
-  readonly held: HeldReservation[];
+  /** Claimed-ahead reservations waiting for a reserve() call, oldest first; given back after AHEAD_HOLD_MS. */
+  readonly held: HoldQueue<Reservation>;
   /** performance.now() of the last ack of a job reserved through this group. */
   lastAckAt: number;
   /** Consecutive reserve() calls that came right after an ack. */
@@ -423,14 +419,7 @@ export class PostgresDriver implements QueueDriver {
     this.#waiters.wakeAll();
     this.#closing = (async () => {
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
-      const held: Reservation[] = [];
-      for (const group of this.#claims.values()) {
-        for (const h of group.held.splice(0)) {
-          clearTimeout(h.timer);
-          held.push(h.reservation);
-        }
-      }
-      await this.#unclaim(held);
+      await this.#unclaim([...this.#claims.values()].flatMap((group) => group.held.drain()));
       await this.#listener?.close();
       if (this.#ownsPool) await this.#pool.end().catch(() => undefined);
     })();
@@ -449,8 +438,7 @@ export class PostgresDriver implements QueueDriver {
       group.streak = performance.now() - group.lastAckAt <= AHEAD_WINDOW_MS ? group.streak + 1 : 0;
       const held = group.held.shift();
       if (held !== undefined) {
-        clearTimeout(held.timer);
-        return Promise.resolve(held.reservation);
+        return Promise.resolve(held);
       }
       if (group.streak >= AHEAD_AFTER && group.acking > 0) group.target = Math.min(AHEAD_MAX, group.target * 2);
     }
@@ -467,17 +455,21 @@ export class PostgresDriver implements QueueDriver {
       if (this.#claims.size >= MAX_CLAIM_GROUPS) {
         for (const [k, g] of this.#claims) if (g.pending.length === 0 && g.held.length === 0) this.#claims.delete(k);
       }
-      group = {
+      const created: ClaimGroup = {
         key,
         queues: [...queues],
         leaseMs,
         pending: [],
-        held: [],
+        held: new HoldQueue<Reservation>(AHEAD_HOLD_MS, (reservation) => {
+          created.target = Math.max(1, Math.floor(created.target / 2));
+          void this.#unclaim([reservation]);
+        }),
         lastAckAt: Number.NEGATIVE_INFINITY,
         streak: 0,
         target: 1,
         acking: 0,
       };
+      group = created;
       this.#claims.set(key, group);
     }
     return group;
@@ -507,15 +499,7 @@ export class PostgresDriver implements QueueDriver {
 
   /** Keeps a claimed-ahead reservation for the next reserve() of its group, for AHEAD_HOLD_MS at most. */
   #hold(group: ClaimGroup, reservation: Reservation): void {
-    const timer = setTimeout(() => {
-      const index = group.held.findIndex((h) => h.reservation === reservation);
-      if (index === -1) return;
-      group.held.splice(index, 1);
-      group.target = Math.max(1, Math.floor(group.target / 2));
-      void this.#unclaim([reservation]);
-    }, AHEAD_HOLD_MS);
-    timer.unref();
-    group.held.push({ reservation, timer });
+    group.held.push(reservation);
     // A reserve() may be waiting for exactly this queue.
     this.#waiters.wakeOne(reservation.queue);
   }

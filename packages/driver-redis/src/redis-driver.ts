@@ -6,6 +6,7 @@ import {
   DriverClosedError,
   encodeEnvelope,
   fromBackend,
+  HoldQueue,
   InvalidArgumentError,
   isValidQueueName,
   type JobEnvelope,
@@ -67,10 +68,8 @@ interface Origin {
 interface Demand {
   lastAckAt: number;
   streak: number;
-  /** Claimed-ahead jobs, oldest first, each with the performance.now() until which it is held. */
-  readonly held: { readonly reservation: Reservation; readonly until: number }[];
-  /** One timer per loop gives back the held jobs nobody asked for (a timer per job costs too much). */
-  sweep: NodeJS.Timeout | undefined;
+  /** Claimed-ahead jobs, oldest first; one nobody asks for within PREFETCH_HOLD_MS is given back. */
+  readonly held: HoldQueue<Reservation>;
   /** Whether an ack-batch call of this loop is in flight; acks arriving meanwhile wait in `queued`. */
   acking: boolean;
   readonly queued: QueuedAck[];
@@ -212,7 +211,7 @@ export class RedisDriver implements QueueDriver {
       demand.streak = performance.now() - demand.lastAckAt <= PREFETCH_WINDOW_MS ? demand.streak + 1 : 0;
       const held = demand.held.shift();
       if (held !== undefined) {
-        return held.reservation;
+        return held;
       }
     }
     for (;;) {
@@ -350,12 +349,8 @@ export class RedisDriver implements QueueDriver {
     this.#closing = true;
     for (const wake of [...this.#waits]) wake();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
-    const held = [...this.#demand.values()].flatMap((demand) => {
-      clearTimeout(demand.sweep);
-      demand.sweep = undefined;
-      return demand.held.splice(0);
-    });
-    await Promise.all(held.map(({ reservation }) => this.#unclaim(reservation)));
+    const held = [...this.#demand.values()].flatMap((demand) => demand.held.drain());
+    await Promise.all(held.map((reservation) => this.#unclaim(reservation)));
     for (const listener of this.#listeners.values()) listener.close();
     this.#listeners.clear();
     if (this.#owned) {
@@ -443,25 +438,7 @@ export class RedisDriver implements QueueDriver {
   /** Keeps a job claimed ahead for the next reserve() of `origin`, giving it back if none comes. */
   #hold(origin: Origin, demand: Demand, reservation: Reservation): void {
     this.#origins.set(reservation, origin);
-    demand.held.push({ reservation, until: performance.now() + PREFETCH_HOLD_MS });
-    if (demand.sweep === undefined) this.#scheduleSweep(demand, PREFETCH_HOLD_MS);
-  }
-
-  /** Gives back the held jobs of `demand` whose hold ran out, then waits for the next one's. */
-  #scheduleSweep(demand: Demand, ms: number): void {
-    demand.sweep = setTimeout(() => {
-      demand.sweep = undefined;
-      const now = performance.now();
-      while (demand.held[0] !== undefined && demand.held[0].until <= now) {
-        const { reservation } = demand.held.shift()!;
-        demand.streak = 0;
-        const giveBack = this.#unclaim(reservation);
-        this.#inFlight.add(giveBack);
-        void giveBack.finally(() => this.#inFlight.delete(giveBack));
-      }
-      const next = demand.held[0];
-      if (next !== undefined) this.#scheduleSweep(demand, Math.max(1, next.until - now));
-    }, ms);
+    demand.held.push(reservation);
   }
 
   /** Gives a claimed-ahead job back as if never claimed; a failure only delays it until its lease runs out. */
@@ -491,7 +468,19 @@ export class RedisDriver implements QueueDriver {
   #demandOf(key: string): Demand {
     let demand = this.#demand.get(key);
     if (demand === undefined) {
-      demand = { lastAckAt: Number.NEGATIVE_INFINITY, streak: 0, held: [], sweep: undefined, acking: false, queued: [] };
+      const created: Demand = {
+        lastAckAt: Number.NEGATIVE_INFINITY,
+        streak: 0,
+        held: new HoldQueue<Reservation>(PREFETCH_HOLD_MS, (reservation) => {
+          created.streak = 0;
+          const giveBack = this.#unclaim(reservation);
+          this.#inFlight.add(giveBack);
+          void giveBack.finally(() => this.#inFlight.delete(giveBack));
+        }),
+        acking: false,
+        queued: [],
+      };
+      demand = created;
       this.#demand.set(key, demand);
     }
     return demand;
