@@ -44,9 +44,10 @@ export interface WorkerOptions {
   readonly shutdownGraceMs?: number;
   /**
    * How many finished jobs may still be settling with the driver (acknowledged, retried,
-   * dead-lettered) while the worker goes on to its next job; default max(64, concurrency). The
-   * handler concurrency stays `concurrency`; a settle in flight runs no user code. 0 settles each
-   * job before taking the next.
+   * dead-lettered) while the worker goes on to its next job; default max(256, 2 × concurrency):
+   * room for one batch of acks in flight while the next batch runs. The handler concurrency stays
+   * `concurrency`; a settle in flight runs no user code. After a crash up to this many finished
+   * jobs can run again (at-least-once). 0 settles each job before taking the next.
    */
   readonly maxSettling?: number;
   /** Stop after this many jobs were taken. */
@@ -124,7 +125,7 @@ export class Worker {
     this.#leaseMs = positive(options.leaseMs, 'leaseMs', 30_000);
     this.#waitMs = positive(options.waitMs, 'waitMs', 5_000, true);
     this.#graceMs = positive(options.shutdownGraceMs, 'shutdownGraceMs', 30_000, true);
-    this.#maxSettling = positive(options.maxSettling, 'maxSettling', Math.max(64, this.concurrency), true);
+    this.#maxSettling = positive(options.maxSettling, 'maxSettling', Math.max(256, 2 * this.concurrency), true);
     if (!Number.isInteger(this.#maxSettling))
       throw new ConfigError(`worker option maxSettling: expected an integer, got ${options.maxSettling}`);
     if (options.maxJobs !== undefined) positive(options.maxJobs, 'maxJobs', 1);
