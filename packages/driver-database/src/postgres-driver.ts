@@ -94,6 +94,11 @@ interface ClaimGroup {
   target: number;
   /** Acks of jobs reserved through this group that have not settled yet. */
   acking: number;
+  /**
+   * How many jobs the pump claims at once, before handing out the rows that the last statement
+   * returned: while the loop runs those, the database claims its next ones (see #ackAndClaim).
+   */
+  refill: number;
 }
 
 interface PendingAck {
@@ -138,6 +143,8 @@ export class PostgresDriver implements QueueDriver {
   readonly #statementPrefix: string;
   #acks: PendingAck[] = [];
   #pumping = false;
+  /** A group's refill is due: the pump sends its next statement without yielding first. */
+  #refilling = false;
   #errors = 0;
   #aheadClaimed = 0;
   #aheadGivenBack = 0;
@@ -468,6 +475,7 @@ export class PostgresDriver implements QueueDriver {
         streak: 0,
         target: 1,
         acking: 0,
+        refill: 0,
       };
       group = created;
       this.#claims.set(key, group);
@@ -549,26 +557,39 @@ export class PostgresDriver implements QueueDriver {
     if (!this.#pumping) void this.#pump();
   }
 
-  /** Runs claim and ack statements one at a time until nothing is pending. */
+  /**
+   * Runs claim and ack statements one at a time until nothing is pending. It counts as an operation
+   * in flight, so close() waits for the rows its last statement claimed.
+   */
   async #pump(): Promise<void> {
     this.#pumping = true;
+    this.#inFlight++;
     try {
       for (;;) {
         // Let the callers that the last statement served run first: their acks and reserves then
-        // join this statement instead of each costing one of their own (group commit).
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        // join this statement instead of each costing one of their own (group commit). A refill
+        // goes out at once instead: the rows it follows are handed out only after it was sent.
+        if (!this.#refilling) await new Promise<void>((resolve) => setImmediate(resolve));
+        this.#refilling = false;
         const acks = this.#acks.splice(0, MAX_ACK_BATCH);
         let group: ClaimGroup | undefined;
         for (const candidate of this.#claims.values()) {
-          if (candidate.pending.length > 0) {
+          if (candidate.pending.length > 0 || candidate.refill > 0) {
             group = candidate;
             break;
           }
         }
         if (acks.length === 0 && group === undefined) break;
-        const waiting = group === undefined ? [] : group.pending.splice(0, MAX_CLAIM_BATCH);
+        const refill = group?.refill ?? 0;
+        if (group !== undefined) group.refill = 0;
+        // Reserves waiting during a refill are served by the rows about to be handed out.
+        const waiting = group === undefined || refill > 0 ? [] : group.pending.splice(0, MAX_CLAIM_BATCH);
         try {
-          const ahead = acks.length > 0 ? this.#aheadFor(acks, group) : undefined;
+          let ahead = acks.length > 0 ? this.#aheadFor(acks, group) : undefined;
+          if (refill > 0 && group !== undefined && (ahead === undefined || ahead.group === group)) {
+            const count = Math.max(ahead?.count ?? 0, Math.min(refill, AHEAD_MAX - group.held.length));
+            ahead = count > 0 ? { group, count } : undefined;
+          }
           if (ahead !== undefined) {
             await this.#ackAndClaim(acks, ahead.group, ahead.group === group ? waiting : [], ahead.count);
             if (group !== undefined && ahead.group !== group) await this.#claimFor(group, waiting);
@@ -583,6 +604,8 @@ export class PostgresDriver implements QueueDriver {
       }
     } finally {
       this.#pumping = false;
+      this.#inFlight--;
+      if (this.#inFlight === 0 && this.#drained !== undefined) this.#drained();
     }
   }
 
@@ -626,9 +649,23 @@ export class PostgresDriver implements QueueDriver {
     }
     // Rows are handed out (or held) before the acks resolve, so that a close() waiting for those
     // acks finds every held row and gives it back.
-    this.#distribute(group, waiting, claimed);
-    for (const pending of waiting) pending.resolve(undefined);
-    this.#settleAcks(acks, lost);
+    const handOut = () => {
+      this.#distribute(group, waiting, claimed);
+      for (const pending of waiting) pending.resolve(undefined);
+      this.#settleAcks(acks, lost);
+    };
+    const consuming = acks.length > 0 || waiting.length > 0 || this.#acks.some((pending) => pending.group === group);
+    if (claimed.length > 0 && consuming && group.streak >= AHEAD_AFTER && !this.#closed) {
+      // Pipelining for a worker loop: the pump sends the next statement (claiming as many again,
+      // with whatever acks are pending) before these rows are handed out, so the database claims
+      // while the loop runs them instead of each waiting for the other. Refills follow the loop's
+      // acks: a statement that served none and found none pending asks for no other.
+      group.refill = claimed.length;
+      this.#refilling = true;
+      setImmediate(handOut);
+    } else {
+      handOut();
+    }
   }
 
   #settleAcks(acks: readonly PendingAck[], lost: ReadonlySet<string>): void {

@@ -85,6 +85,17 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
           `CREATE UNIQUE INDEX jobs_unique_key_idx ON ${s}.jobs (queue, unique_key) WHERE unique_key IS NOT NULL`,
         ],
       },
+      {
+        version: 5,
+        name: 'jobs-fillfactor-40',
+        // A claim rewrites every row it takes, up to 100 neighbours in one statement, and the new
+        // version is larger (a lease time and a token where there were nulls). With 60% of each
+        // page free every one of those rewrites stays on its page (a HOT update: no index entry
+        // written, none for the next claim to step over); at 70 about half did, at 50 nine in
+        // ten of small jobs, and an ack-and-claim of 100 + 100 rows took twice as long. Pages
+        // written from now on get it; the price is a table about twice as large per queued job.
+        statements: [`ALTER TABLE ${s}.jobs SET (fillfactor = 40)`],
+      },
     ] satisfies Migration[],
 
     /** In: $1 lock key (text). Serialises migrators of one schema until the transaction ends. */
