@@ -10,6 +10,7 @@ import {
   DriverClosedError,
   DriverError,
   encodeEnvelope,
+  HoldQueue,
   InvalidArgumentError,
   type JobEnvelope,
   type JobFailure,
@@ -35,6 +36,18 @@ import { wrapError } from './wrap-error.js';
 
 const DIALECT = 'sqlite';
 const MAX_PREFIX_LENGTH = 30;
+
+/**
+ * Claiming ahead: a claim made in the same event-loop turn as an ack of a job from that queue is a
+ * worker loop's, and the transaction that commits both also claims up to AHEAD_MAX more jobs of
+ * that queue. The loop's next reserve() calls take them without a transaction of their own, so a
+ * loop at concurrency 1 commits once per batch instead of once per job. A job claimed ahead that
+ * nobody takes within AHEAD_HOLD_MS is given back with its delivery uncounted; close() gives back
+ * the rest. Only for leases of at least AHEAD_MIN_LEASE_MS (a held job keeps its lease).
+ */
+const AHEAD_MAX = 32;
+const AHEAD_HOLD_MS = 20;
+const AHEAD_MIN_LEASE_MS = 1_000;
 
 type Statement = Database.Statement;
 
@@ -74,8 +87,19 @@ export class SqliteDriver implements QueueDriver {
   #drained: (() => void) | undefined;
   #closing: Promise<void> | undefined;
   #fileKey: string | undefined;
-  /** Acks waiting for the next group commit (one transaction for every ack of one event-loop turn). */
+  /** Acks waiting for the next group commit (one transaction for the acks and claims of one event-loop turn). */
   #acks: { readonly reservation: Reservation; readonly resolve: () => void; readonly reject: (error: unknown) => void }[] = [];
+  /** Jobs claimed ahead, per `<leaseMs>\u0000<queue>`. */
+  readonly #held = new Map<string, HoldQueue<Reservation>>();
+  #aheadClaimed = 0;
+  #aheadGivenBack = 0;
+  /** Claims waiting for the same group commit. */
+  #claims: {
+    readonly queues: readonly string[];
+    readonly leaseMs: number;
+    readonly resolve: (reservation: Reservation | undefined) => void;
+    readonly reject: (error: unknown) => void;
+  }[] = [];
 
   constructor(options: SqliteDriverOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new ConfigError(`${DIALECT}: options: expected an object`);
@@ -114,6 +138,11 @@ export class SqliteDriver implements QueueDriver {
     this.filename = options.database === undefined ? (options.filename ?? 'queuekit.sqlite') : undefined;
     this.#sql = sqliteSql(this.tablePrefix);
     this.deadLetters = this.#createDeadLetterStore();
+  }
+
+  /** Jobs claimed ahead for worker loops so far, and how many of them were given back (for diagnostics). */
+  get claimedAhead(): { readonly claimed: number; readonly givenBack: number } {
+    return { claimed: this.#aheadClaimed, givenBack: this.#aheadGivenBack };
   }
 
   /** The newest schema version this code knows. */
@@ -192,8 +221,14 @@ export class SqliteDriver implements QueueDriver {
     return this.#run('reserve', async () => {
       const deadline = Date.now() + options.waitMs;
       let woken = false;
+      const held = queues.length === 1 ? this.#held.get(`${options.leaseMs}\u0000${queues[0]}`) : undefined;
       for (;;) {
-        const reservation = this.#claim(queues, options.leaseMs);
+        const taken = held?.shift();
+        if (taken !== undefined) return taken;
+        const reservation = await new Promise<Reservation | undefined>((resolve, reject) => {
+          this.#claims.push({ queues, leaseMs: options.leaseMs, resolve, reject });
+          this.#commitSoon();
+        });
         if (reservation !== undefined) {
           if (woken) this.#wakeOne(reservation.queue);
           return reservation;
@@ -213,36 +248,102 @@ export class SqliteDriver implements QueueDriver {
       () =>
         new Promise<void>((resolve, reject) => {
           this.#acks.push({ reservation, resolve, reject });
-          if (this.#acks.length === 1) setImmediate(() => this.#commitAcks());
+          this.#commitSoon();
         }),
     );
   }
 
+  #commitSoon(): void {
+    if (this.#acks.length + this.#claims.length === 1) setImmediate(() => this.#commitTurn());
+  }
+
   /**
-   * Commits every ack made since the last turn of the event loop in one transaction: a commit is
-   * the costly part of a small write, and a worker that goes on while its jobs are acknowledged
-   * makes dozens of acks per turn. A lost lease fails only its own ack.
+   * Commits every ack and claim made since the last turn of the event loop in one BEGIN IMMEDIATE
+   * transaction: a commit is the costly part of a small write, and a worker that goes on while its
+   * jobs are acknowledged makes dozens of acks and reserves per turn. Acks go first, so a worker
+   * loop's ack and its next claim share one commit. A lost lease fails only its own ack.
    */
-  #commitAcks(): void {
-    const batch = this.#acks;
+  #commitTurn(): void {
+    const acks = this.#acks;
+    const claims = this.#claims;
     this.#acks = [];
+    this.#claims = [];
     let lost: boolean[];
+    let claimed: (Reservation | undefined)[];
+    const ahead = new Map<string, Reservation[]>();
     try {
       const ack = this.#statement('ack', this.#sql.ack);
-      lost = this.#db!.transaction(() =>
-        batch.map(({ reservation }) => {
+      [lost, claimed] = this.#db!.transaction((): [boolean[], (Reservation | undefined)[]] => {
+        const acked = acks.map(({ reservation }) => {
           const info = ack.run({ job_id: reservation.id, token: reservation.token });
           return info.changes === 0 && this.#exists(reservation.id);
-        }),
-      ).immediate();
+        });
+        const ackedQueues = new Set(acks.map(({ reservation }) => reservation.queue));
+        const served = claims.map(({ queues, leaseMs }) => {
+          const reservation = this.#claim(queues, leaseMs);
+          const queue = queues[0]!;
+          const key = `${leaseMs}\u0000${queue}`;
+          if (
+            reservation !== undefined &&
+            queues.length === 1 &&
+            ackedQueues.has(queue) &&
+            leaseMs >= AHEAD_MIN_LEASE_MS &&
+            !ahead.has(key)
+          ) {
+            const more: Reservation[] = [];
+            for (let n = AHEAD_MAX - (this.#held.get(key)?.length ?? 0); n > 0; n--) {
+              const next = this.#claim(queues, leaseMs);
+              if (next === undefined) break;
+              more.push(next);
+            }
+            ahead.set(key, more);
+          }
+          return reservation;
+        });
+        return [acked, served];
+      }).immediate();
     } catch (error) {
-      for (const pending of batch) pending.reject(error);
+      for (const pending of acks) pending.reject(error);
+      for (const pending of claims) pending.reject(error);
       return;
     }
-    batch.forEach((pending, index) => {
+    // Held before the acks resolve, so that a close() waiting for those acks gives them back.
+    for (const [key, reservations] of ahead) {
+      const held = this.#heldQueue(key);
+      for (const reservation of reservations) held.push(reservation);
+      this.#aheadClaimed += reservations.length;
+    }
+    acks.forEach((pending, index) => {
       if (lost[index] === true) pending.reject(this.#leaseLost('ack', pending.reservation, true));
       else pending.resolve();
     });
+    claims.forEach((pending, index) => {
+      pending.resolve(claimed[index]);
+    });
+  }
+
+  #heldQueue(key: string): HoldQueue<Reservation> {
+    let held = this.#held.get(key);
+    if (held === undefined) {
+      held = new HoldQueue<Reservation>(AHEAD_HOLD_MS, (reservation) => this.#unclaim([reservation]));
+      this.#held.set(key, held);
+    }
+    return held;
+  }
+
+  /** Gives claimed-ahead jobs back, their delivery uncounted; a failure only delays them until their lease runs out. */
+  #unclaim(reservations: readonly Reservation[]): void {
+    if (reservations.length === 0 || this.#db === undefined) return;
+    try {
+      const unclaim = this.#statement('unclaim', this.#sql.unclaim);
+      const returned = this.#db
+        .transaction(() => reservations.reduce((n, r) => n + unclaim.run({ job_id: r.id, token: r.token }).changes, 0))
+        .immediate();
+      this.#aheadGivenBack += returned;
+      for (const queue of new Set(reservations.map((r) => r.queue))) this.#wakeOne(queue);
+    } catch {
+      // The lease runs out and the job comes back then.
+    }
   }
 
   async release(reservation: Reservation, options: ReleaseOptions): Promise<void> {
@@ -338,6 +439,7 @@ export class SqliteDriver implements QueueDriver {
     this.#waiters.wakeAll();
     this.#closing = (async () => {
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+      this.#unclaim([...this.#held.values()].flatMap((held) => held.drain()));
       this.#statements.clear();
       if (this.#fileKey !== undefined) {
         const set = WAITERS_BY_FILE.get(this.#fileKey);
@@ -350,17 +452,16 @@ export class SqliteDriver implements QueueDriver {
     return this.#closing;
   }
 
+  /** Claims the next job of the first of `queues` that has one; runs inside #commitTurn's transaction. */
   #claim(queues: readonly string[], leaseMs: number): Reservation | undefined {
     const claim = this.#statement('claim', this.#sql.claim);
-    return this.#db!.transaction(() => {
-      const now = Date.now();
-      for (const queue of queues) {
-        const token = randomUUID();
-        const row = claim.get({ queue, now, lease_until: now + Math.round(leaseMs), token }) as ClaimedRow | undefined;
-        if (row !== undefined) return toReservation(row, token);
-      }
-      return undefined;
-    }).immediate();
+    const now = Date.now();
+    for (const queue of queues) {
+      const token = randomUUID();
+      const row = claim.get({ queue, now, lease_until: now + Math.round(leaseMs), token }) as ClaimedRow | undefined;
+      if (row !== undefined) return toReservation(row, token);
+    }
+    return undefined;
   }
 
   #wakeOne(queue: string): void {

@@ -221,6 +221,53 @@ describe.each(DIALECTS)('$name driver', ({ setup }) => {
     await driver.close();
   });
 
+  /** A worker loop: each ack goes out while the loop already asks for its next job (the Worker's settle window). */
+  async function runLoop(loop: QueueDriver, jobs: number): Promise<string[]> {
+    const names: string[] = [];
+    let current = await reserveNow(loop, queue);
+    for (let i = 1; i < jobs; i++) {
+      names.push(current.envelope!.name);
+      const acked = loop.ack(current);
+      current = await reserveNow(loop, queue);
+      await acked;
+    }
+    names.push(current.envelope!.name);
+    await loop.ack(current);
+    return names;
+  }
+
+  const claimedAhead = (d: QueueDriver) => (d as unknown as { claimedAhead: { claimed: number; givenBack: number } }).claimedAhead;
+
+  it('a worker loop claims ahead; jobs it never asks for go back with their delivery uncounted', async () => {
+    await driver.push(Array.from({ length: 40 }, (_, i) => createEnvelope({ name: `job-${i}`, queue })));
+    const names = await runLoop(driver, 5);
+    expect(names).toEqual(['job-0', 'job-1', 'job-2', 'job-3', 'job-4']);
+    expect(claimedAhead(driver).claimed).toBeGreaterThan(0);
+    // The loop stops: within the hold time every job claimed ahead is back.
+    const other = dialect.open();
+    let stats = await other.stats(queue);
+    for (let i = 0; i < 200 && stats.reserved > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      stats = await other.stats(queue);
+    }
+    expect(stats).toMatchObject({ ready: 35, reserved: 0 });
+    expect(claimedAhead(driver).givenBack).toBeGreaterThan(0);
+    for (let i = 5; i < 40; i++) {
+      const next = await reserveNow(other, queue);
+      expect(next.envelope?.name).toBe(`job-${i}`);
+      expect(next.deliveryCount).toBe(1);
+      await other.ack(next);
+    }
+  });
+
+  it('close() gives back the jobs a worker loop claimed ahead', async () => {
+    await driver.push(Array.from({ length: 40 }, (_, i) => createEnvelope({ name: `job-${i}`, queue })));
+    await runLoop(driver, 5);
+    expect(claimedAhead(driver).claimed).toBeGreaterThan(0);
+    await driver.close();
+    expect(await dialect.open().stats(queue)).toMatchObject({ ready: 35, reserved: 0 });
+  });
+
   it('the rate-limit store keeps a token bucket in a row', async () => {
     const store = (dialect.open() as { createRateLimitStore(): import('@queuekit/core').RateLimitStore }).createRateLimitStore();
     const rule = { limit: 2, intervalMs: 60_000 };

@@ -117,6 +117,9 @@ export function sqliteSql(prefix: string) {
 
     /** In: @job_id, @token. Out: changes = 1 when deleted. */
     ack: `DELETE FROM ${t('jobs')} WHERE job_id = @job_id AND token = @token`,
+    /** Gives back a job claimed ahead that nobody asked for: available again, its delivery uncounted. In: @job_id, @token. Out: changes. */
+    unclaim: `UPDATE ${t('jobs')} SET reserved_until = NULL, token = NULL, deliveries = max(0, deliveries - 1)
+      WHERE job_id = @job_id AND token = @token`,
     /** In: @job_id. Out: zero or one row — whether the job is still there. */
     exists: `SELECT 1 AS present FROM ${t('jobs')} WHERE job_id = @job_id`,
 
