@@ -49,6 +49,9 @@ const AHEAD_MAX = 32;
 const AHEAD_HOLD_MS = 20;
 const AHEAD_MIN_LEASE_MS = 1_000;
 
+/** The jobs claimed ahead for one worker loop are held per queue and lease. */
+const aheadKey = (leaseMs: number, queue: string) => `${leaseMs}\u0000${queue}`;
+
 type Statement = Database.Statement;
 
 /**
@@ -89,7 +92,7 @@ export class SqliteDriver implements QueueDriver {
   #fileKey: string | undefined;
   /** Acks waiting for the next group commit (one transaction for the acks and claims of one event-loop turn). */
   #acks: { readonly reservation: Reservation; readonly resolve: () => void; readonly reject: (error: unknown) => void }[] = [];
-  /** Jobs claimed ahead, per `<leaseMs>\u0000<queue>`. */
+  /** Jobs claimed ahead, per aheadKey(leaseMs, queue). */
   readonly #held = new Map<string, HoldQueue<Reservation>>();
   #aheadClaimed = 0;
   #aheadGivenBack = 0;
@@ -221,7 +224,7 @@ export class SqliteDriver implements QueueDriver {
     return this.#run('reserve', async () => {
       const deadline = Date.now() + options.waitMs;
       let woken = false;
-      const held = queues.length === 1 ? this.#held.get(`${options.leaseMs}\u0000${queues[0]}`) : undefined;
+      const held = queues.length === 1 ? this.#held.get(aheadKey(options.leaseMs, queues[0]!)) : undefined;
       for (;;) {
         const taken = held?.shift();
         if (taken !== undefined) return taken;
@@ -282,7 +285,7 @@ export class SqliteDriver implements QueueDriver {
         const served = claims.map(({ queues, leaseMs }) => {
           const reservation = this.#claim(queues, leaseMs);
           const queue = queues[0]!;
-          const key = `${leaseMs}\u0000${queue}`;
+          const key = aheadKey(leaseMs, queue);
           if (
             reservation !== undefined &&
             queues.length === 1 &&
@@ -290,13 +293,7 @@ export class SqliteDriver implements QueueDriver {
             leaseMs >= AHEAD_MIN_LEASE_MS &&
             !ahead.has(key)
           ) {
-            const more: Reservation[] = [];
-            for (let n = AHEAD_MAX - (this.#held.get(key)?.length ?? 0); n > 0; n--) {
-              const next = this.#claim(queues, leaseMs);
-              if (next === undefined) break;
-              more.push(next);
-            }
-            ahead.set(key, more);
+            ahead.set(key, this.#claimAhead(queue, leaseMs, AHEAD_MAX - (this.#held.get(key)?.length ?? 0)));
           }
           return reservation;
         });
@@ -450,6 +447,17 @@ export class SqliteDriver implements QueueDriver {
       this.#db = undefined;
     })();
     return this.#closing;
+  }
+
+  /** Claims up to `count` next jobs of `queue` for a worker loop; runs inside #commitTurn's transaction. */
+  #claimAhead(queue: string, leaseMs: number, count: number): Reservation[] {
+    const claimed: Reservation[] = [];
+    for (let n = count; n > 0; n--) {
+      const next = this.#claim([queue], leaseMs);
+      if (next === undefined) break;
+      claimed.push(next);
+    }
+    return claimed;
   }
 
   /** Claims the next job of the first of `queues` that has one; runs inside #commitTurn's transaction. */
