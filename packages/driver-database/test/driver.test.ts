@@ -1,7 +1,7 @@
 import { createEnvelope, DriverClosedError, type JobFailure, LeaseLostError, type QueueDriver, type Reservation } from '@queuekit/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DIALECTS, type Dialect } from './dialects.js';
-import { randomQueue } from './helpers.js';
+import { eventually, randomQueue } from './helpers.js';
 
 function failure(at: number, message = 'boom'): JobFailure {
   return { reason: 'failed', error: { name: 'Error', message }, attempts: 1, firstFailedAt: at, failedAt: at };
@@ -245,11 +245,10 @@ describe.each(DIALECTS)('$name driver', ({ setup }) => {
     expect(claimedAhead(driver).claimed).toBeGreaterThan(0);
     // The loop stops: within the hold time every job claimed ahead is back.
     const other = dialect.open();
-    let stats = await other.stats(queue);
-    for (let i = 0; i < 200 && stats.reserved > 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      stats = await other.stats(queue);
-    }
+    const stats = await eventually(
+      () => other.stats(queue),
+      (s) => s.reserved === 0,
+    );
     expect(stats).toMatchObject({ ready: 35, reserved: 0 });
     expect(claimedAhead(driver).givenBack).toBeGreaterThan(0);
     for (let i = 5; i < 40; i++) {

@@ -9,6 +9,23 @@ import pg from 'pg';
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** A fresh schema name no other test uses. */
+/**
+ * Reads until `ok` holds, `tries` more times at most, `everyMs` apart; returns the last value read
+ * (the caller asserts on it).
+ */
+export async function eventually<T>(
+  read: () => Promise<T>,
+  ok: (value: T) => boolean,
+  { tries = 200, everyMs = 10 }: { tries?: number; everyMs?: number } = {},
+): Promise<T> {
+  let value = await read();
+  for (let i = 0; i < tries && !ok(value); i++) {
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+    value = await read();
+  }
+  return value;
+}
+
 export function randomSchema(): string {
   return `qk_test_${randomBytes(5).toString('hex')}`;
 }

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPostgresDriver, type PostgresDriver } from '../src/index.js';
 import { postgresSql } from '../src/sql/postgres-sql.js';
-import { DATABASE_URL, dropSchema, randomQueue, randomSchema, sql } from './helpers.js';
+import { DATABASE_URL, dropSchema, eventually, randomQueue, randomSchema, sql } from './helpers.js';
 
 describe('postgres: transactional enqueue', () => {
   let schema: string;
@@ -199,15 +199,6 @@ describe('postgres: claiming ahead for worker loops', () => {
     await dropSchema(schema);
   });
 
-  async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
-    let value = await read();
-    for (let i = 0; i < 200 && !ok(value); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      value = await read();
-    }
-    return value;
-  }
-
   it('a job claimed ahead but never asked for is given back with its delivery uncounted', async () => {
     const loop = createPostgresDriver({ connectionString: DATABASE_URL, schema });
     const other = createPostgresDriver({ connectionString: DATABASE_URL, schema });
@@ -306,11 +297,7 @@ describe('postgres: claims rewrite rows in place', () => {
         );
         return rows[0] as { updated: number; hot: number };
       };
-      let counts = await read();
-      for (let i = 0; i < 100 && counts.updated < 1_000; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        counts = await read();
-      }
+      const counts = await eventually(read, (c) => c.updated >= 1_000, { tries: 100, everyMs: 50 });
       expect(counts.updated).toBe(1_000);
       expect(counts.hot).toBe(1_000);
     } finally {
