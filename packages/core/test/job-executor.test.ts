@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { defineJob, JobExecutor, JobRegistry, silentLogger } from '../src/index.js';
+import { defineJob, JobExecutor, JobRegistry, LeaseLostError, silentLogger } from '../src/index.js';
 import { createMemoryDriver } from '../src/testing/index.js';
 
 afterEach(() => {
@@ -48,4 +48,66 @@ describe('JobExecutor heartbeat', () => {
       expect(Math.max(...gaps)).toBeLessThanOrEqual(heartbeatMs);
     },
   );
+});
+
+describe('JobExecutor handler context', () => {
+  it('gives each handler its job fields, and members that work when destructured', async () => {
+    const driver = createMemoryDriver();
+    const seen: unknown[] = [];
+    const job = defineJob('ctx', async (payload: { n: number }, ctx) => {
+      const { extendLease, signal, log, id, attempt, maxAttempts, queue, name } = ctx;
+      const expiresAt = await extendLease(60_000);
+      log.info('running');
+      seen.push({
+        n: payload.n,
+        id,
+        attempt,
+        maxAttempts,
+        queue,
+        name,
+        aborted: signal.aborted,
+        extended: expiresAt > Date.now() + 30_000,
+      });
+    });
+    const first = job.create({ n: 1 }).attempts(3);
+    const second = job.create({ n: 2 });
+    await first.dispatch(driver);
+    await second.dispatch(driver);
+    const executor = new JobExecutor({ driver, registry: new JobRegistry([job]), logger: silentLogger, emit: () => {}, leaseMs: 1_000 });
+    for (let i = 0; i < 2; i += 1) {
+      const reservation = await driver.reserve(['default'], { leaseMs: 1_000, waitMs: 0 });
+      expect(await executor.execute(reservation!)).toBe('completed');
+    }
+    expect(seen).toEqual([
+      { n: 1, id: first.id, attempt: 1, maxAttempts: 3, queue: 'default', name: 'ctx', aborted: false, extended: true },
+      { n: 2, id: second.id, attempt: 1, maxAttempts: 1, queue: 'default', name: 'ctx', aborted: false, extended: true },
+    ]);
+  });
+
+  it('aborts the signal and ends the delivery as lease-lost when extendLease finds the lease gone', async () => {
+    const driver = createMemoryDriver();
+    let reason: unknown;
+    const job = defineJob('lost', async (_p: {}, ctx) => {
+      ctx.signal.addEventListener('abort', () => {
+        reason = ctx.signal.reason;
+      });
+      // Another worker took the job over: the lease ran out and it was claimed again.
+      await new Promise((resolve) => setTimeout(resolve, 80));
+      await driver.reserve(['default'], { leaseMs: 10_000, waitMs: 0 });
+      await ctx.extendLease().catch(() => undefined);
+      await new Promise(() => {});
+    });
+    await job.create({}).attempts(2).dispatch(driver);
+    const executor = new JobExecutor({
+      driver,
+      registry: new JobRegistry([job]),
+      logger: silentLogger,
+      emit: () => {},
+      leaseMs: 50,
+      heartbeatMs: 10_000,
+    });
+    const reservation = await driver.reserve(['default'], { leaseMs: 50, waitMs: 0 });
+    expect(await executor.execute(reservation!)).toBe('lease-lost');
+    expect(reason).toBeInstanceOf(LeaseLostError);
+  });
 });

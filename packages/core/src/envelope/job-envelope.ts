@@ -126,10 +126,11 @@ export function fromBackend(raw: string | Uint8Array | object): JobEnvelope {
       throw new PayloadDecodeError(`envelope is not valid JSON: ${(error as Error).message}`, { cause: error });
     }
   }
-  return validateEnvelope(value);
+  return validateEnvelope(value, value !== raw);
 }
 
-function validateEnvelope(value: unknown): JobEnvelope {
+/** Checks an envelope read back; `owned` when it was parsed here, so it may be returned as it is. */
+function validateEnvelope(value: unknown, owned: boolean): JobEnvelope {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new PayloadDecodeError('envelope: expected an object');
   }
@@ -147,6 +148,10 @@ function validateEnvelope(value: unknown): JobEnvelope {
   for (const slot of ['then', 'catch', 'finally'] as const) {
     if (callbacks[slot] !== undefined && !Array.isArray(callbacks[slot]))
       throw new PayloadDecodeError(`envelope.callbacks.${slot}: expected an array`);
+  }
+  // What this code wrote has every callback list: a decoded object is used as it is, without a copy.
+  if (owned && Array.isArray(callbacks.then) && Array.isArray(callbacks.catch) && Array.isArray(callbacks.finally)) {
+    return e as unknown as JobEnvelope;
   }
   return {
     ...(e as unknown as JobEnvelope),

@@ -8,14 +8,11 @@ import { QueueError } from '../errors/queue-error.js';
 import { UnknownJobError } from '../errors/unknown-job-error.js';
 import { UnrecoverableError } from '../errors/unrecoverable-error.js';
 import { followUpEnvelopes } from '../job/follow-up.js';
-import type { JobContext } from '../job/job-context.js';
 import type { JobRegistry } from '../job/job-registry.js';
 import type { Logger } from '../logger/logger.js';
+import { Delivery } from './delivery.js';
 import { eventBase, RequeueHelper } from './requeue-helper.js';
 import type { WorkerEventMap } from './worker-events.js';
-
-/** Renews one delivery's lease (fire and forget; failures are reported by the delivery). */
-type Heartbeat = () => void;
 
 type Emit = <K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K]) => void;
 
@@ -46,6 +43,11 @@ class ShutdownAbort extends QueueError {
   constructor() {
     super('DRIVER_CLOSED', 'worker is shutting down: the job is released for another worker');
   }
+}
+
+/** Aborts a delivery whose time limit ran out (a timer callback, so no closure per job). */
+function timeOut(delivery: Delivery, timeoutMs: number): void {
+  delivery.abort(new JobTimeoutError(`job ${delivery.name} (${delivery.id}) exceeded its timeout of ${timeoutMs} ms`));
 }
 
 /**
@@ -96,40 +98,50 @@ export class JobExecutor {
     }
   }
 
-  /** Running deliveries whose lease the shared heartbeat renews, with when each was last renewed. */
-  readonly #beating = new Map<Heartbeat, number>();
+  /** Running deliveries: renewed by the shared heartbeat, aborted by their shutdown signal. */
+  readonly #running = new Set<Delivery>();
+  /** Shutdown signals that already have this executor's hook. */
+  readonly #hooked = new WeakSet<AbortSignal>();
   #heartbeatTimer: NodeJS.Timeout | undefined;
 
   /**
-   * Renews the lease of `beat` while it is registered, through one timer shared by every running
-   * delivery (a timer per job costs an allocation and two list operations each time). The timer
-   * ticks every half period and renews the deliveries last renewed at least half a period ago, so
-   * each lease is renewed between half a period and one period after the last renewal: never later
-   * than a timer of its own would. Returns the unsubscribe.
+   * Tracks `delivery` until it ends: one timer shared by every running delivery renews leases (a
+   * timer per job costs an allocation and two list operations each time), and one hook per
+   * shutdown signal aborts the deliveries started under it. The timer ticks every half period and
+   * renews the deliveries last renewed at least half a period ago, so each lease is renewed between
+   * half a period and one period after the last renewal: never later than a timer of its own would.
    */
-  #beat(beat: Heartbeat): () => void {
-    this.#beating.set(beat, this.#now());
-    if (this.#heartbeatTimer === undefined) {
+  #track(delivery: Delivery, heartbeat: boolean): void {
+    this.#running.add(delivery);
+    const shutdown = delivery.shutdown;
+    if (shutdown !== undefined && !this.#hooked.has(shutdown)) {
+      this.#hooked.add(shutdown);
+      onAbort(shutdown, () => {
+        for (const running of this.#running) if (running.shutdown === shutdown) running.abort(new ShutdownAbort());
+      });
+    }
+    if (heartbeat && this.#heartbeatTimer === undefined) {
       const periodMs = this.#o.heartbeatMs ?? Math.max(10, Math.floor(this.#o.leaseMs / 3));
       this.#heartbeatTimer = setInterval(
         () => {
-          if (this.#beating.size === 0) {
+          if (this.#running.size === 0) {
             clearInterval(this.#heartbeatTimer);
             this.#heartbeatTimer = undefined;
             return;
           }
           const now = this.#now();
-          for (const [running, renewedAt] of this.#beating) {
-            if (now - renewedAt < periodMs / 2) continue;
-            this.#beating.set(running, now);
-            running();
+          for (const running of this.#running) {
+            if (now - running.renewedAt < periodMs / 2) continue;
+            running.renewedAt = now;
+            running.renew().catch((error: Error) => {
+              if (!(error instanceof LeaseLostError)) this.#o.emit('error', { error, during: `extending the lease of job ${running.id}` });
+            });
           }
         },
         Math.max(1, periodMs / 2),
       );
       this.#heartbeatTimer.unref();
     }
-    return () => this.#beating.delete(beat);
   }
 
   async #execute(reservation: Reservation, shutdown?: AbortSignal, onHandled?: () => void): Promise<ExecutionOutcome> {
@@ -159,93 +171,24 @@ export class JobExecutor {
       return 'dead-lettered';
     }
 
-    const started = this.#now();
-    const timeoutMs = envelope.timeoutMs ?? this.#o.defaultTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    let stopBeating: (() => void) | undefined;
-    // The AbortController and the logger are made only when the handler asks for them: most
-    // handlers never do, and a fast queue pays for every allocation per job.
-    let controller: AbortController | undefined;
-    let abortReason: unknown;
-    let rejectRace: ((reason: unknown) => void) | undefined;
-    const abort = (reason: unknown) => {
-      if (abortReason !== undefined) return;
-      abortReason = reason;
-      controller?.abort(reason);
-      rejectRace?.(reason);
-    };
-    const signalOf = () => {
-      if (controller === undefined) {
-        controller = new AbortController();
-        if (abortReason !== undefined) controller.abort(abortReason);
-      }
-      return controller.signal;
-    };
-    const stopOnShutdown = shutdown === undefined ? undefined : onAbort(shutdown, () => abort(new ShutdownAbort()));
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(
-        () => abort(new JobTimeoutError(`job ${envelope.name} (${envelope.id}) exceeded its timeout of ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    }
     const driver = this.#o.driver;
-    const extendLease = async (leaseMs: number = this.#o.leaseMs): Promise<number> => {
-      try {
-        return await driver.extend(reservation, leaseMs);
-      } catch (error) {
-        if (error instanceof LeaseLostError) abort(error);
-        throw error;
-      }
-    };
-    if (driver.capabilities.extend && driver.capabilities.lease !== 'none') {
-      stopBeating = this.#beat(() => {
-        extendLease().catch((error: Error) => {
-          if (!(error instanceof LeaseLostError)) this.#o.emit('error', { error, during: `extending the lease of job ${envelope.id}` });
-        });
-      });
-    }
-    let log: Logger | undefined;
-    const parentLogger = this.#o.logger;
-    const ctx: JobContext = {
-      id: envelope.id,
-      name: envelope.name,
-      queue: reservation.queue,
-      attempt: reservation.deliveryCount,
-      maxAttempts: envelope.maxAttempts,
-      get signal() {
-        return signalOf();
-      },
-      get log() {
-        log ??= parentLogger.child({ job: envelope.name, jobId: envelope.id });
-        return log;
-      },
-      parent: envelope.parent,
-      extendLease,
-      envelope,
-    };
-
+    const started = this.#now();
+    const delivery = new Delivery(reservation, envelope, this.#o, shutdown, started);
+    this.#track(delivery, driver.capabilities.extend && driver.capabilities.lease !== 'none');
+    if (shutdown?.aborted === true) delivery.abort(new ShutdownAbort());
+    const timeoutMs = envelope.timeoutMs ?? this.#o.defaultTimeoutMs;
+    const timer = timeoutMs === undefined ? undefined : setTimeout(timeOut, timeoutMs, delivery, timeoutMs);
     let result: unknown;
     let failure: unknown;
     let failed = false;
     try {
-      // One promise settled by whichever comes first: the handler, or an abort (timeout, shutdown,
-      // lost lease). A handler that throws synchronously rejects it too.
-      result = await new Promise<unknown>((resolve, reject) => {
-        if (abortReason !== undefined) return reject(abortReason);
-        rejectRace = reject;
-        try {
-          Promise.resolve(definition.handler(envelope.payload as never, ctx)).then(resolve, reject);
-        } catch (error) {
-          reject(error);
-        }
-      });
+      result = await delivery.run(definition.handler);
     } catch (error) {
       failed = true;
       failure = error;
     } finally {
-      if (timer) clearTimeout(timer);
-      stopBeating?.();
-      stopOnShutdown?.();
+      if (timer !== undefined) clearTimeout(timer);
+      this.#running.delete(delivery);
     }
     onHandled?.();
     const durationMs = this.#now() - started;
@@ -261,8 +204,9 @@ export class JobExecutor {
       return requeue.fail(reservation, failure, { timedOut: failure instanceof JobTimeoutError });
     }
 
-    const followUps = [...envelope.callbacks.then, ...envelope.callbacks.finally];
-    if (followUps.length > 0) {
+    const { callbacks } = envelope;
+    if (callbacks.then.length > 0 || callbacks.finally.length > 0) {
+      const followUps = [...callbacks.then, ...callbacks.finally];
       try {
         this.#serializer.assertSerializable(result, `result of ${envelope.name}`);
       } catch (error) {

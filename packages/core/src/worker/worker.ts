@@ -237,7 +237,7 @@ export class Worker {
       }
       let reservation: Reservation | undefined;
       try {
-        const queues = await this.#queuesWithTokens(signal);
+        const queues = this.#limiter === undefined ? this.queues : await this.#queuesWithTokens(this.#limiter, signal);
         if (queues === undefined || signal.aborted) break;
         reservation = await this.driver.reserve(queues, { leaseMs: this.#leaseMs, waitMs: this.#waitMs, signal });
       } catch (error) {
@@ -256,24 +256,29 @@ export class Worker {
       }
       this.#idle = false;
       this.#taken += 1;
-      let handled: () => void = () => {};
+      // The slot is free once the handler is done (`handled`); the settle call goes on in the
+      // background, up to maxSettling of them. A rejection of `run` before that surfaces here.
+      let handled!: () => void;
       const handlerDone = new Promise<void>((resolve) => {
         handled = resolve;
       });
+      let rejected = false;
+      let rejection: unknown;
       const run = this.#process(reservation, handled);
       this.#inFlight.add(run);
-      const finished = () => {
-        this.#inFlight.delete(run);
-        if (this.#settling.delete(run) && this.#settleWaiters.length > 0) {
-          const waiters = this.#settleWaiters;
-          this.#settleWaiters = [];
-          for (const wake of waiters) wake();
-        }
-      };
-      run.then(finished, finished);
-      // The slot is free once the handler is done; the settle call goes on in the background, up
-      // to maxSettling of them (a rejection of `run` still surfaces here).
-      await Promise.race([handlerDone, run]);
+      run.then(
+        () => {
+          this.#processed += 1;
+          this.#finished(run, handled);
+        },
+        (error: unknown) => {
+          rejected = true;
+          rejection = error;
+          this.#finished(run, handled);
+        },
+      );
+      await handlerDone;
+      if (rejected) throw rejection;
       if (this.#inFlight.has(run)) this.#settling.add(run);
       while (this.#settling.size > this.#maxSettling) {
         await new Promise<void>((resolve) => {
@@ -283,9 +288,21 @@ export class Worker {
     }
   }
 
+  /** A delivery has settled (or failed to start): frees its settle place and its slot. */
+  #finished(run: Promise<void>, handled: () => void): void {
+    handled();
+    this.#inFlight.delete(run);
+    if (this.#settling.delete(run) && this.#settleWaiters.length > 0) {
+      const waiters = this.#settleWaiters;
+      this.#settleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  /** Runs one delivery; resolves once it is settled with the driver. */
   async #process(reservation: Reservation, handled: () => void): Promise<void> {
-    const availableAt = reservation.envelope?.availableAt;
-    if (this.#events.listenerCount('reserved') > 0)
+    if (this.#events.listenerCount('reserved') > 0) {
+      const availableAt = reservation.envelope?.availableAt;
       this.#emit('reserved', {
         id: reservation.id,
         name: reservation.envelope?.name,
@@ -294,9 +311,9 @@ export class Worker {
         waitMs: availableAt === undefined ? 0 : Math.max(0, Date.now() - availableAt),
         reservation,
       });
-    await this.#takeGroupToken(reservation);
+    }
+    if (this.#limiter !== undefined) await this.#takeGroupToken(reservation, this.#limiter);
     await this.#executor.execute(reservation, this.#shutdown.signal, handled);
-    this.#processed += 1;
   }
 
   #limitReached(): StopReason | undefined {
@@ -311,9 +328,7 @@ export class Worker {
    * The queues whose bucket has a token, waiting (without reserving, so without spending quota on
    * empty polls) until at least one has. Undefined when stopped while waiting.
    */
-  async #queuesWithTokens(signal: AbortSignal): Promise<readonly string[] | undefined> {
-    const limiter = this.#limiter;
-    if (limiter === undefined) return this.queues;
+  async #queuesWithTokens(limiter: RateLimiter, signal: AbortSignal): Promise<readonly string[] | undefined> {
     for (;;) {
       const { open, retryAfterMs } = await limiter.openQueues(this.queues);
       if (open.length > 0) return open;
@@ -322,10 +337,9 @@ export class Worker {
   }
 
   /** Takes the queue's token (and the group's, when grouped) for a reserved job, waiting while a bucket is empty. */
-  async #takeGroupToken(reservation: Reservation): Promise<void> {
-    if (this.#limiter === undefined) return;
+  async #takeGroupToken(reservation: Reservation, limiter: RateLimiter): Promise<void> {
     const group = this.#options.rateLimit?.groupKey?.(reservation);
-    await this.#limiter.acquire(reservation.queue, group, this.#shutdown.signal);
+    await limiter.acquire(reservation.queue, group, this.#shutdown.signal);
   }
 
   #emit<K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K]): void {
