@@ -11,6 +11,7 @@ import {
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisDriver, queueKeys, type RedisDriver } from '../src/index.js';
+import { scripts } from '../src/lua-scripts.js';
 import { deletePrefix, REDIS_URL, randomPrefix, randomQueue, sleep } from './helpers.js';
 
 const opened: RedisDriver[] = [];
@@ -487,6 +488,44 @@ describe('claiming ahead in a reserve/ack loop', () => {
     } finally {
       raw.disconnect();
     }
+  });
+
+  it('keeps a second ack call in flight while many acks queue up, never more; every job comes once', async () => {
+    const d = driver();
+    const queue = randomQueue();
+    await d.push(Array.from({ length: 600 }, (_, i) => createEnvelope({ name: 'a', queue, payload: i })));
+    const evalsha = d.client.evalsha.bind(d.client);
+    let out = 0;
+    let mostOut = 0;
+    (d.client as { evalsha: unknown }).evalsha = async (...args: unknown[]) => {
+      const batch = args[0] === scripts.ackBatch.sha;
+      if (batch) mostOut = Math.max(mostOut, ++out);
+      try {
+        return await (evalsha as (...a: unknown[]) => Promise<unknown>)(...args);
+      } finally {
+        if (batch) out -= 1;
+      }
+    };
+    // A worker loop with 40 slots: reserve, ack, reserve again, until the queue is empty.
+    const seen: string[] = [];
+    const counts: number[] = [];
+    await Promise.all(
+      Array.from({ length: 40 }, async () => {
+        for (;;) {
+          const r = await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 });
+          if (r === undefined) return;
+          seen.push(r.id);
+          counts.push(r.deliveryCount);
+          await d.ack(r);
+        }
+      }),
+    );
+    (d.client as { evalsha: unknown }).evalsha = evalsha;
+    expect(mostOut).toBe(2);
+    expect(new Set(seen).size).toBe(600);
+    expect(seen).toHaveLength(600);
+    expect(counts.every((count) => count === 1)).toBe(true);
+    expect(await d.stats(queue)).toMatchObject({ ready: 0, reserved: 0 });
   });
 
   it('does not claim ahead for a caller that acks without reserving again', async () => {
