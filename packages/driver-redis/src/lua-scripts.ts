@@ -68,3 +68,28 @@ export async function runScript(
     throw error;
   }
 }
+
+/** Sends of an idempotent script at most, when its connection closes before each reply. */
+const RESEND_MAX = 3;
+
+/**
+ * Runs a script that may run twice with no more effect than once (ack and ack-batch: a job already
+ * gone acknowledges as 0), sending it again when its connection closed before the reply came.
+ * ioredis rejects a command that was pipelined behind one whose reply did arrive with an
+ * AbortError: it may or may not have run, so only a script whose rerun is harmless is resent (on
+ * the reconnected connection; the client queues it while reconnecting).
+ */
+export async function runIdempotentScript(
+  client: Redis | Cluster,
+  script: LuaScript,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<ScriptReply> {
+  for (let sent = 1; ; sent += 1) {
+    try {
+      return await runScript(client, script, keys, args);
+    } catch (error) {
+      if (sent >= RESEND_MAX || !(error instanceof Error && error.name === 'AbortError')) throw error;
+    }
+  }
+}

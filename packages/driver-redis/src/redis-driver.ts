@@ -26,7 +26,7 @@ import {
 } from '@queuekit/core';
 import { type Cluster, Redis } from 'ioredis';
 import { choosePipelining, pipelineWhenBusy } from './adaptive-pipelining.js';
-import { runScript, type ScriptReply, scripts } from './lua-scripts.js';
+import { runIdempotentScript, runScript, type ScriptReply, scripts } from './lua-scripts.js';
 import { type MarkerClaimer, MarkerListener, type MarkerWaiter } from './marker-listener.js';
 import { RedisDeadLetterStore } from './redis-dead-letter-store.js';
 import { wrapRedisError } from './redis-errors.js';
@@ -277,7 +277,7 @@ export class RedisDriver implements QueueDriver {
     }
     return this.#run('ack', async () => {
       const keys = this.#keysOf(reservation.queue);
-      const reply = await runScript(
+      const reply = await runIdempotentScript(
         this.client,
         scripts.ack,
         [keys.leased, keys.unique],
@@ -441,7 +441,7 @@ export class RedisDriver implements QueueDriver {
         for (const { reservation } of batch) args.push(reservation.id, reservation.token);
         let reply: [number[], (string | number)[]];
         try {
-          reply = (await runScript(
+          reply = (await runIdempotentScript(
             this.client,
             scripts.ackBatch,
             [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios, keys.unique],

@@ -11,7 +11,7 @@ import {
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisDriver, queueKeys, type RedisDriver } from '../src/index.js';
-import { scripts } from '../src/lua-scripts.js';
+import { runIdempotentScript, runScript, scripts } from '../src/lua-scripts.js';
 import { deletePrefix, REDIS_URL, randomPrefix, randomQueue, sleep } from './helpers.js';
 
 const opened: RedisDriver[] = [];
@@ -536,5 +536,45 @@ describe('claiming ahead in a reserve/ack loop', () => {
     for (let i = 0; i < 3; i += 1) held.push(await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 }));
     for (const r of held) await d.ack(r!);
     expect(await d.stats(queue)).toMatchObject({ ready: 2, reserved: 0 });
+  });
+});
+
+describe('a connection that closes before the reply', () => {
+  /**
+   * Pipelines CLIENT KILL of the client's own connection and then `call` in one write: Redis
+   * answers the kill and closes, and ioredis aborts the command pipelined behind it.
+   */
+  async function behindOwnKill<T>(raw: Redis, call: () => Promise<T>): Promise<PromiseSettledResult<T>> {
+    const id = Number(await raw.client('ID'));
+    // Upper case, so ioredis pipelines it (it sends its lower-case `client` command on its own).
+    const [, settled] = await Promise.allSettled([raw.call('CLIENT', 'KILL', 'ID', String(id), 'SKIPME', 'no'), call()]);
+    return settled;
+  }
+
+  it('an ack is sent again on the new connection and acknowledges the job; a plain script call is aborted', async () => {
+    const d = driver();
+    const queue = randomQueue();
+    await d.push([createEnvelope({ name: 'n', queue, payload: {} }), createEnvelope({ name: 'n', queue, payload: {} })]);
+    const keys = queueKeys(d.keyPrefix, queue);
+    const ackArgs = async () => {
+      const taken = await d.reserve([queue], { leaseMs: 30_000, waitMs: 0 });
+      return [keys.jobPrefix + taken!.id, taken!.id, taken!.token];
+    };
+    const raw = new Redis(REDIS_URL, { enableAutoPipelining: true, maxRetriesPerRequest: null });
+    try {
+      const first = await ackArgs();
+      const aborted = await behindOwnKill(raw, () => runScript(raw, scripts.ack, [keys.leased, keys.unique], first));
+      expect(aborted.status).toBe('rejected');
+      expect((aborted as PromiseRejectedResult).reason).toMatchObject({ name: 'AbortError' });
+      expect(await raw.exists(first[0]!)).toBe(1);
+
+      const args = await ackArgs();
+      const resent = await behindOwnKill(raw, () => runIdempotentScript(raw, scripts.ack, [keys.leased, keys.unique], args));
+      expect(resent).toEqual({ status: 'fulfilled', value: 1 });
+      expect(await raw.exists(args[0]!)).toBe(0);
+      expect(await d.stats(queue)).toMatchObject({ ready: 0, reserved: 1 });
+    } finally {
+      raw.disconnect();
+    }
   });
 });
