@@ -1,20 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import {
+  type AckAndClaimOptions,
+  type AckAndClaimResult,
   BASELINE_CAPABILITIES,
+  type ClaimOptions,
   ConfigError,
-  type DeadLetterFilter,
-  type DeadLetterListOptions,
-  type DeadLetterStore,
   type DriverCapabilities,
   DriverClosedError,
   DriverError,
   encodeEnvelope,
-  HoldQueue,
   InvalidArgumentError,
   type JobEnvelope,
   type JobFailure,
-  LeaseLostError,
   type PushOptions,
   type PushResult,
   type QueueDriver,
@@ -27,32 +24,18 @@ import Database from 'better-sqlite3';
 import { validateIdentifier } from './identifier.js';
 import { assertMessageSize, resolveMaxMessageBytes } from './message-size.js';
 import type { MigrateOptions, MigrationResult } from './migration.js';
-import { assertMs, assertQueue, assertQueues, type ClaimedRow, type DeadLetterRow, toDeadLetterEntry, toReservation } from './rows.js';
+import { assertMs, assertQueue, assertQueues } from './rows.js';
 import { type SqliteSql, sqliteSql } from './sql/sqlite-sql.js';
+import { ackJobs, claimJobs, extendLeases, giveBackJobs, leaseLostError } from './sqlite-claims.js';
+import { SqliteDeadLetterStore } from './sqlite-dead-letter-store.js';
 import type { SqliteDriverOptions } from './sqlite-options.js';
 import { SqliteRateLimitStore } from './sqlite-rate-limit-store.js';
+import { SqliteStatements } from './sqlite-statements.js';
 import { Waiters } from './waiters.js';
 import { wrapError } from './wrap-error.js';
 
 const DIALECT = 'sqlite';
 const MAX_PREFIX_LENGTH = 30;
-
-/**
- * Claiming ahead: a claim made in the same event-loop turn as an ack of a job from that queue is a
- * worker loop's, and the transaction that commits both also claims up to AHEAD_MAX more jobs of
- * that queue. The loop's next reserve() calls take them without a transaction of their own, so a
- * loop at concurrency 1 commits once per batch instead of once per job. A job claimed ahead that
- * nobody takes within AHEAD_HOLD_MS is given back with its delivery uncounted; close() gives back
- * the rest. Only for leases of at least AHEAD_MIN_LEASE_MS (a held job keeps its lease).
- */
-const AHEAD_MAX = 32;
-const AHEAD_HOLD_MS = 20;
-const AHEAD_MIN_LEASE_MS = 1_000;
-
-/** The jobs claimed ahead for one worker loop are held per queue and lease. */
-const aheadKey = (leaseMs: number, queue: string) => `${leaseMs}\u0000${queue}`;
-
-type Statement = Database.Statement;
 
 /**
  * Waiting reserves of every driver in this process, per database file: a push through one driver
@@ -62,8 +45,9 @@ const WAITERS_BY_FILE = new Map<string, Set<Waiters>>();
 
 /**
  * The SQLite dialect: the same schema and claim as PostgreSQL, in one file shared by any number of
- * processes (WAL, busy timeout, every claim inside BEGIN IMMEDIATE). Pushes through this driver
- * wake its waiting reserves at once; other processes' pushes are found by a short poll.
+ * processes (WAL, busy timeout, every claim inside BEGIN IMMEDIATE). Each call is one transaction,
+ * a batch call too; grouping calls is the Worker's job. Pushes through this driver wake its
+ * waiting reserves at once; other processes' pushes are found by a short poll.
  */
 export class SqliteDriver implements QueueDriver {
   readonly name = DIALECT;
@@ -72,7 +56,7 @@ export class SqliteDriver implements QueueDriver {
   readonly tablePrefix: string;
   /** The database file (`undefined` when an open database was passed in). */
   readonly filename: string | undefined;
-  readonly deadLetters: DeadLetterStore;
+  readonly deadLetters: SqliteDeadLetterStore;
 
   readonly #maxMessageBytes: number;
   readonly #options: SqliteDriverOptions;
@@ -81,8 +65,8 @@ export class SqliteDriver implements QueueDriver {
   readonly #pollIntervalMs: number;
   readonly #busyTimeoutMs: number;
   readonly #waiters = new Waiters();
-  readonly #statements = new Map<string, Statement>();
   #db: Database.Database | undefined;
+  #statements: SqliteStatements | undefined;
   #ownsDb = false;
   #ready = false;
   #closed = false;
@@ -90,19 +74,6 @@ export class SqliteDriver implements QueueDriver {
   #drained: (() => void) | undefined;
   #closing: Promise<void> | undefined;
   #fileKey: string | undefined;
-  /** Acks waiting for the next group commit (one transaction for the acks and claims of one event-loop turn). */
-  #acks: { readonly reservation: Reservation; readonly resolve: () => void; readonly reject: (error: unknown) => void }[] = [];
-  /** Jobs claimed ahead, per aheadKey(leaseMs, queue). */
-  readonly #held = new Map<string, HoldQueue<Reservation>>();
-  #aheadClaimed = 0;
-  #aheadGivenBack = 0;
-  /** Claims waiting for the same group commit. */
-  #claims: {
-    readonly queues: readonly string[];
-    readonly leaseMs: number;
-    readonly resolve: (reservation: Reservation | undefined) => void;
-    readonly reject: (error: unknown) => void;
-  }[] = [];
 
   constructor(options: SqliteDriverOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new ConfigError(`${DIALECT}: options: expected an object`);
@@ -122,6 +93,7 @@ export class SqliteDriver implements QueueDriver {
       transactionalPush: false,
       uniqueKeys: true,
       rewriteOnRelease: true,
+      batch: true,
       maxMessageBytes: this.#maxMessageBytes,
     });
     this.tablePrefix = validateIdentifier(DIALECT, 'tablePrefix', options.tablePrefix ?? 'queuekit_', MAX_PREFIX_LENGTH, true);
@@ -140,12 +112,10 @@ export class SqliteDriver implements QueueDriver {
     this.#options = options;
     this.filename = options.database === undefined ? (options.filename ?? 'queuekit.sqlite') : undefined;
     this.#sql = sqliteSql(this.tablePrefix);
-    this.deadLetters = this.#createDeadLetterStore();
-  }
-
-  /** Jobs claimed ahead for worker loops so far, and how many of them were given back (for diagnostics). */
-  get claimedAhead(): { readonly claimed: number; readonly givenBack: number } {
-    return { claimed: this.#aheadClaimed, givenBack: this.#aheadGivenBack };
+    this.deadLetters = new SqliteDeadLetterStore(
+      (operation, fn) => this.#run(operation, fn),
+      (queue) => this.#wakeOne(queue),
+    );
   }
 
   /** The newest schema version this code knows. */
@@ -161,7 +131,8 @@ export class SqliteDriver implements QueueDriver {
   async migrate(options: MigrateOptions = {}): Promise<MigrationResult> {
     this.#assertOpen();
     try {
-      return this.#migrate(this.#open(), options.to);
+      this.#open();
+      return this.#migrate(this.#db!, options.to);
     } catch (error) {
       throw wrapError(DIALECT, 'migrate', error);
     }
@@ -169,10 +140,7 @@ export class SqliteDriver implements QueueDriver {
 
   /** A RateLimitStore keeping one row per bucket in `<prefix>rate_limits`. */
   createRateLimitStore(): SqliteRateLimitStore {
-    return new SqliteRateLimitStore(
-      (operation, fn) => this.#run(operation, async () => fn((name, text) => this.#statement(name, text))),
-      this.#sql,
-    );
+    return new SqliteRateLimitStore((operation, fn) => this.#run(operation, (db) => fn((name, text) => db.prepare(name, text))), this.#sql);
   }
 
   async push(envelopes: readonly JobEnvelope[], options: PushOptions = {}): Promise<PushResult> {
@@ -187,13 +155,13 @@ export class SqliteDriver implements QueueDriver {
       assertMessageSize(DIALECT, envelope.id, body, this.#maxMessageBytes);
       bodies.push(body);
     }
-    return this.#run('push', async () => {
-      const insert = this.#statement('push', this.#sql.push);
+    return this.#run('push', (db) => {
+      const insert = db.get('push');
       const now = Date.now();
       const pushed: string[] = [];
       const skipped: string[] = [];
       const queues = new Set<string>();
-      this.#db!.transaction(() => {
+      db.immediate(() => {
         envelopes.forEach((envelope, index) => {
           const info = insert.run({
             job_id: envelope.id,
@@ -211,7 +179,7 @@ export class SqliteDriver implements QueueDriver {
             skipped.push(envelope.id);
           }
         });
-      }).immediate();
+      });
       for (const queue of queues) this.#wakeOne(queue);
       return { pushed, skipped };
     });
@@ -221,162 +189,86 @@ export class SqliteDriver implements QueueDriver {
     assertQueues(DIALECT, queues);
     assertMs(DIALECT, 'leaseMs', options.leaseMs, 1);
     assertMs(DIALECT, 'waitMs', options.waitMs, 0);
-    return this.#run('reserve', async () => {
-      const deadline = Date.now() + options.waitMs;
-      let woken = false;
-      const held = queues.length === 1 ? this.#held.get(aheadKey(options.leaseMs, queues[0]!)) : undefined;
-      for (;;) {
-        const taken = held?.shift();
-        if (taken !== undefined) return taken;
-        const reservation = await new Promise<Reservation | undefined>((resolve, reject) => {
-          this.#claims.push({ queues, leaseMs: options.leaseMs, resolve, reject });
-          this.#commitSoon();
-        });
-        if (reservation !== undefined) {
-          if (woken) this.#wakeOne(reservation.queue);
-          return reservation;
-        }
-        const remaining = deadline - Date.now();
-        if (remaining <= 0 || this.#closed || options.signal?.aborted) return undefined;
-        const reason = await this.#waiters.wait(queues, Math.min(remaining, this.#pollIntervalMs), options.signal);
-        if (reason === 'aborted' || this.#closed) return undefined;
-        woken = reason === 'notified';
-      }
-    });
+    const [reservation] = await this.#claimWaiting('reserve', queues, options, 1);
+    return reservation;
+  }
+
+  async claim(queues: readonly string[], options: ClaimOptions): Promise<Reservation[]> {
+    assertQueues(DIALECT, queues);
+    assertMs(DIALECT, 'leaseMs', options.leaseMs, 1);
+    assertMs(DIALECT, 'waitMs', options.waitMs, 0);
+    assertCount('claim', options.max, 1);
+    return this.#claimWaiting('claim', queues, options, options.max);
   }
 
   async ack(reservation: Reservation): Promise<void> {
-    return this.#run(
-      'ack',
-      () =>
-        new Promise<void>((resolve, reject) => {
-          this.#acks.push({ reservation, resolve, reject });
-          this.#commitSoon();
-        }),
-    );
-  }
-
-  #commitSoon(): void {
-    if (this.#acks.length + this.#claims.length === 1) setImmediate(() => this.#commitTurn());
-  }
-
-  /**
-   * Commits every ack and claim made since the last turn of the event loop in one BEGIN IMMEDIATE
-   * transaction: a commit is the costly part of a small write, and a worker that goes on while its
-   * jobs are acknowledged makes dozens of acks and reserves per turn. Acks go first, so a worker
-   * loop's ack and its next claim share one commit. A lost lease fails only its own ack.
-   */
-  #commitTurn(): void {
-    const acks = this.#acks;
-    const claims = this.#claims;
-    this.#acks = [];
-    this.#claims = [];
-    let lost: boolean[];
-    let claimed: (Reservation | undefined)[];
-    const ahead = new Map<string, Reservation[]>();
-    try {
-      const ack = this.#statement('ack', this.#sql.ack);
-      [lost, claimed] = this.#db!.transaction((): [boolean[], (Reservation | undefined)[]] => {
-        const acked = acks.map(({ reservation }) => {
-          const info = ack.run({ job_id: reservation.id, token: reservation.token });
-          return info.changes === 0 && this.#exists(reservation.id);
-        });
-        const ackedQueues = new Set(acks.map(({ reservation }) => reservation.queue));
-        const served = claims.map(({ queues, leaseMs }) => {
-          const reservation = this.#claim(queues, leaseMs);
-          const queue = queues[0]!;
-          const key = aheadKey(leaseMs, queue);
-          if (
-            reservation !== undefined &&
-            queues.length === 1 &&
-            ackedQueues.has(queue) &&
-            leaseMs >= AHEAD_MIN_LEASE_MS &&
-            !ahead.has(key)
-          ) {
-            ahead.set(key, this.#claimAhead(queue, leaseMs, AHEAD_MAX - (this.#held.get(key)?.length ?? 0)));
-          }
-          return reservation;
-        });
-        return [acked, served];
-      }).immediate();
-    } catch (error) {
-      for (const pending of acks) pending.reject(error);
-      for (const pending of claims) pending.reject(error);
-      return;
-    }
-    // Held before the acks resolve, so that a close() waiting for those acks gives them back.
-    for (const [key, reservations] of ahead) {
-      const held = this.#heldQueue(key);
-      for (const reservation of reservations) held.push(reservation);
-      this.#aheadClaimed += reservations.length;
-    }
-    acks.forEach((pending, index) => {
-      if (lost[index] === true) pending.reject(this.#leaseLost('ack', pending.reservation, true));
-      else pending.resolve();
-    });
-    claims.forEach((pending, index) => {
-      pending.resolve(claimed[index]);
+    return this.#run('ack', (db) => {
+      // One autocommitted DELETE; the lost-lease check only runs when it deleted nothing.
+      if (ackJobs(db, [reservation]).length > 0) throw leaseLostError('ack', reservation, true);
     });
   }
 
-  #heldQueue(key: string): HoldQueue<Reservation> {
-    let held = this.#held.get(key);
-    if (held === undefined) {
-      held = new HoldQueue<Reservation>(AHEAD_HOLD_MS, (reservation) => this.#unclaim([reservation]));
-      this.#held.set(key, held);
+  async ackAndClaim(acks: readonly Reservation[], queues: readonly string[], options: AckAndClaimOptions): Promise<AckAndClaimResult> {
+    if (!Array.isArray(acks)) throw new InvalidArgumentError(`${DIALECT}: ackAndClaim: expected an array of reservations`);
+    assertCount('ackAndClaim', options.max, 0);
+    if (options.max > 0) {
+      assertQueues(DIALECT, queues);
+      assertMs(DIALECT, 'leaseMs', options.leaseMs, 1);
     }
-    return held;
-  }
-
-  /** Gives claimed-ahead jobs back, their delivery uncounted; a failure only delays them until their lease runs out. */
-  #unclaim(reservations: readonly Reservation[]): void {
-    if (reservations.length === 0 || this.#db === undefined) return;
-    try {
-      const unclaim = this.#statement('unclaim', this.#sql.unclaim);
-      const returned = this.#db
-        .transaction(() => reservations.reduce((n, r) => n + unclaim.run({ job_id: r.id, token: r.token }).changes, 0))
-        .immediate();
-      this.#aheadGivenBack += returned;
-      for (const queue of new Set(reservations.map((r) => r.queue))) this.#wakeOne(queue);
-    } catch {
-      // The lease runs out and the job comes back then.
-    }
+    return this.#run('ackAndClaim', (db) => {
+      if (acks.length === 0 && options.max === 0) return { leaseLost: [], claimed: [] };
+      return db.immediate(() => ({
+        leaseLost: ackJobs(db, acks),
+        claimed: options.max > 0 ? claimJobs(db, queues, options.leaseMs, options.max) : [],
+      }));
+    });
   }
 
   async release(reservation: Reservation, options: ReleaseOptions): Promise<void> {
     assertMs(DIALECT, 'delayMs', options.delayMs, 0);
-    return this.#run('release', async () => {
-      const info = this.#statement('release', this.#sql.release).run({
+    return this.#run('release', (db) => {
+      const info = db.get('release').run({
         job_id: reservation.id,
         token: reservation.token,
         available_at: Date.now() + Math.round(options.delayMs),
         body: options.envelope === undefined ? null : encodeEnvelope(options.envelope),
         priority: options.envelope?.priority ?? null,
       });
-      if (info.changes === 0) throw this.#leaseLost('release', reservation, this.#exists(reservation.id));
+      if (info.changes === 0) throw leaseLostError('release', reservation, db.exists(reservation.id));
       if (options.delayMs === 0) this.#wakeOne(reservation.queue);
+    });
+  }
+
+  async giveBack(reservations: readonly Reservation[]): Promise<number> {
+    if (!Array.isArray(reservations)) throw new InvalidArgumentError(`${DIALECT}: giveBack: expected an array of reservations`);
+    return this.#run('giveBack', (db) => {
+      if (reservations.length === 0) return 0;
+      const count = db.immediate(() => giveBackJobs(db, reservations));
+      if (count > 0) for (const queue of new Set(reservations.map((r) => r.queue))) this.#wakeOne(queue);
+      return count;
     });
   }
 
   async extend(reservation: Reservation, leaseMs: number): Promise<number> {
     assertMs(DIALECT, 'leaseMs', leaseMs, 1);
-    return this.#run('extend', async () => {
-      const leaseUntil = Date.now() + Math.round(leaseMs);
-      const info = this.#statement('extend', this.#sql.extend).run({
-        job_id: reservation.id,
-        token: reservation.token,
-        lease_until: leaseUntil,
-      });
-      if (info.changes === 0) throw this.#leaseLost('extend', reservation, this.#exists(reservation.id));
+    return this.#run('extend', (db) => {
+      const [leaseUntil] = extendLeases(db, [reservation], leaseMs);
+      if (leaseUntil === undefined) throw leaseLostError('extend', reservation, db.exists(reservation.id));
       return leaseUntil;
     });
   }
 
+  async extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | undefined)[]> {
+    if (!Array.isArray(reservations)) throw new InvalidArgumentError(`${DIALECT}: extendMany: expected an array of reservations`);
+    assertMs(DIALECT, 'leaseMs', leaseMs, 1);
+    return this.#run('extendMany', (db) => (reservations.length === 0 ? [] : db.immediate(() => extendLeases(db, reservations, leaseMs))));
+  }
+
   async deadLetter(reservation: Reservation, failure: JobFailure): Promise<void> {
-    return this.#run('deadLetter', async () => {
-      const copy = this.#statement('deadLetter', this.#sql.deadLetter);
-      const remove = this.#statement('ack', this.#sql.ack);
-      const moved = this.#db!.transaction(() => {
+    return this.#run('deadLetter', (db) => {
+      const copy = db.get('deadLetter');
+      const remove = db.get('ack');
+      const moved = db.immediate(() => {
         const info = copy.run({
           job_id: reservation.id,
           token: reservation.token,
@@ -391,15 +283,15 @@ export class SqliteDriver implements QueueDriver {
         if (info.changes === 0) return false;
         remove.run({ job_id: reservation.id, token: reservation.token });
         return true;
-      }).immediate();
-      if (!moved) throw this.#leaseLost('deadLetter', reservation, this.#exists(reservation.id));
+      });
+      if (!moved) throw leaseLostError('deadLetter', reservation, db.exists(reservation.id));
     });
   }
 
   async stats(queue: string): Promise<QueueStats> {
     assertQueue(DIALECT, queue);
-    return this.#run('stats', async () => {
-      const row = this.#statement('stats', this.#sql.stats).get({ queue, now: Date.now() }) as {
+    return this.#run('stats', (db) => {
+      const row = db.get('stats').get({ queue, now: Date.now() }) as {
         ready: number;
         delayed: number;
         reserved: number;
@@ -418,16 +310,16 @@ export class SqliteDriver implements QueueDriver {
   }
 
   async ping(): Promise<number> {
-    return this.#run('ping', async () => {
+    return this.#run('ping', (db) => {
       const started = performance.now();
-      this.#statement('ping', 'SELECT 1').get();
+      db.get('ping').get();
       return performance.now() - started;
     });
   }
 
   async purge(queue: string): Promise<number> {
     assertQueue(DIALECT, queue);
-    return this.#run('purge', async () => this.#statement('purge', this.#sql.purge).run({ queue }).changes);
+    return this.#run('purge', (db) => db.get('purge').run({ queue }).changes);
   }
 
   async close(): Promise<void> {
@@ -436,8 +328,8 @@ export class SqliteDriver implements QueueDriver {
     this.#waiters.wakeAll();
     this.#closing = (async () => {
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
-      this.#unclaim([...this.#held.values()].flatMap((held) => held.drain()));
-      this.#statements.clear();
+      this.#statements?.clear();
+      this.#statements = undefined;
       if (this.#fileKey !== undefined) {
         const set = WAITERS_BY_FILE.get(this.#fileKey);
         set?.delete(this.#waiters);
@@ -449,27 +341,28 @@ export class SqliteDriver implements QueueDriver {
     return this.#closing;
   }
 
-  /** Claims up to `count` next jobs of `queue` for a worker loop; runs inside #commitTurn's transaction. */
-  #claimAhead(queue: string, leaseMs: number, count: number): Reservation[] {
-    const claimed: Reservation[] = [];
-    for (let n = count; n > 0; n--) {
-      const next = this.#claim([queue], leaseMs);
-      if (next === undefined) break;
-      claimed.push(next);
-    }
-    return claimed;
-  }
-
-  /** Claims the next job of the first of `queues` that has one; runs inside #commitTurn's transaction. */
-  #claim(queues: readonly string[], leaseMs: number): Reservation | undefined {
-    const claim = this.#statement('claim', this.#sql.claim);
-    const now = Date.now();
-    for (const queue of queues) {
-      const token = randomUUID();
-      const row = claim.get({ queue, now, lease_until: now + Math.round(leaseMs), token }) as ClaimedRow | undefined;
-      if (row !== undefined) return toReservation(row, token);
-    }
-    return undefined;
+  /**
+   * Claims up to `max` jobs in one BEGIN IMMEDIATE transaction; when none is due, waits for a push
+   * (or the next poll, for other processes' pushes) until `waitMs` has passed.
+   */
+  #claimWaiting(operation: string, queues: readonly string[], options: ReserveOptions, max: number): Promise<Reservation[]> {
+    return this.#run(operation, async (db) => {
+      const deadline = Date.now() + options.waitMs;
+      let woken = false;
+      for (;;) {
+        const claimed = db.immediate(() => claimJobs(db, queues, options.leaseMs, max));
+        if (claimed.length > 0) {
+          // Woken by a push and took all it could: more may be due, so pass the wake-up on.
+          if (woken && claimed.length === max) this.#wakeOne(claimed[0]!.queue);
+          return claimed;
+        }
+        const remaining = deadline - Date.now();
+        if (remaining <= 0 || this.#closed || options.signal?.aborted) return [];
+        const reason = await this.#waiters.wait(queues, Math.min(remaining, this.#pollIntervalMs), options.signal);
+        if (reason === 'aborted' || this.#closed) return [];
+        woken = reason === 'notified';
+      }
+    });
   }
 
   #wakeOne(queue: string): void {
@@ -479,33 +372,12 @@ export class SqliteDriver implements QueueDriver {
     for (const waiters of others) if (waiters.wakeOne(queue)) return;
   }
 
-  #exists(id: string): boolean {
-    return this.#statement('exists', this.#sql.exists).get({ job_id: id }) !== undefined;
-  }
-
-  #leaseLost(operation: string, reservation: Reservation, present: boolean): LeaseLostError {
-    return new LeaseLostError(
-      present
-        ? `${DIALECT}: ${operation}: job ${reservation.id} is held by another delivery (its lease was lost)`
-        : `${DIALECT}: ${operation}: job ${reservation.id} is gone (its lease was lost and the job settled)`,
-    );
-  }
-
-  #statement(name: string, text: string): Statement {
-    let statement = this.#statements.get(name);
-    if (statement === undefined) {
-      statement = this.#db!.prepare(text);
-      this.#statements.set(name, statement);
-    }
-    return statement;
-  }
-
   #assertOpen(): void {
     if (this.#closed) throw new DriverClosedError(`${DIALECT}: the driver is closed`);
   }
 
-  #open(): Database.Database {
-    if (this.#db !== undefined) return this.#db;
+  #open(): SqliteStatements {
+    if (this.#statements !== undefined) return this.#statements;
     let db: Database.Database;
     if (this.#options.database !== undefined) {
       db = this.#options.database;
@@ -523,6 +395,7 @@ export class SqliteDriver implements QueueDriver {
       throw error;
     }
     this.#db = db;
+    this.#statements = new SqliteStatements(db, this.#sql);
     if (this.filename !== undefined && this.filename !== ':memory:') {
       this.#fileKey = resolve(this.filename);
       let set = WAITERS_BY_FILE.get(this.#fileKey);
@@ -532,15 +405,17 @@ export class SqliteDriver implements QueueDriver {
       }
       set.add(this.#waiters);
     }
-    return db;
+    return this.#statements;
   }
 
-  async #run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  /** Runs one call: open check, first-call migration or version check, error wrapping, in-flight count for close(). */
+  async #run<T>(operation: string, fn: (db: SqliteStatements) => T | Promise<T>): Promise<T> {
     this.#assertOpen();
     this.#inFlight++;
     try {
+      const statements = this.#open();
       if (!this.#ready) {
-        const db = this.#open();
+        const db = this.#db!;
         if (this.#migrateMode === 'auto') {
           this.#migrate(db, undefined);
         } else {
@@ -554,7 +429,7 @@ export class SqliteDriver implements QueueDriver {
         }
         this.#ready = true;
       }
-      return await fn();
+      return await fn(statements);
     } catch (error) {
       throw wrapError(DIALECT, operation, error);
     } finally {
@@ -600,82 +475,12 @@ export class SqliteDriver implements QueueDriver {
       })
       .immediate();
   }
+}
 
-  #createDeadLetterStore(): DeadLetterStore {
-    const sql = this.#sql;
-    const filterValues = (filter: DeadLetterFilter = {}) => {
-      if (filter.queue !== undefined) assertQueue(DIALECT, filter.queue);
-      return { queue: filter.queue ?? null, failed_before: filter.failedBefore === undefined ? null : Math.round(filter.failedBefore) };
-    };
-    const retry = (filter: DeadLetterFilter, id: string | null) => {
-      const pick = this.#statement('dlqPick', sql.dlqPick);
-      const insert = this.#statement('push', sql.push);
-      const remove = this.#statement('dlqDelete', sql.dlqDelete);
-      const queues = new Set<string>();
-      const moved = this.#db!.transaction(() => {
-        const now = Date.now();
-        let count = 0;
-        const rows = pick.all({ ...filterValues(filter), job_id: id }) as {
-          job_id: string;
-          queue: string;
-          priority: number;
-          unique_key: string | null;
-          body: string;
-        }[];
-        for (const row of rows) {
-          const info = insert.run({ ...row, available_at: now, created_at: now });
-          if (info.changes === 1) {
-            remove.run({ job_id: row.job_id });
-            queues.add(row.queue);
-            count++;
-          }
-        }
-        return count;
-      }).immediate();
-      for (const queue of queues) this.#wakeOne(queue);
-      return moved;
-    };
-    return {
-      list: (options: DeadLetterListOptions = {}) =>
-        this.#run('deadLetters.list', async () => {
-          const limit = options.limit ?? 100;
-          const offset = options.offset ?? 0;
-          assertMs(DIALECT, 'limit', limit, 0);
-          assertMs(DIALECT, 'offset', offset, 0);
-          const rows = this.#statement('dlqList', sql.dlqList).all({
-            ...filterValues(options),
-            limit: Math.floor(limit),
-            offset: Math.floor(offset),
-          });
-          return (rows as DeadLetterRow[]).map(toDeadLetterEntry);
-        }),
-      get: (id: string) =>
-        this.#run('deadLetters.get', async () => {
-          const row = this.#statement('dlqGet', sql.dlqGet).get({ job_id: id }) as DeadLetterRow | undefined;
-          return row === undefined ? undefined : toDeadLetterEntry(row);
-        }),
-      retry: (id: string) =>
-        this.#run('deadLetters.retry', async () => {
-          const row = this.#statement('dlqGet', sql.dlqGet).get({ job_id: id }) as DeadLetterRow | undefined;
-          if (row === undefined) return false;
-          if (row.poison === 1)
-            throw new InvalidArgumentError(`${DIALECT}: deadLetters.retry: job ${id} is a poison body and cannot be retried`);
-          if (retry({}, id) === 0) {
-            throw new InvalidArgumentError(
-              `${DIALECT}: deadLetters.retry: job ${id} cannot be retried while a live job holds its id or unique key`,
-            );
-          }
-          return true;
-        }),
-      retryAll: (filter: DeadLetterFilter = {}) => this.#run('deadLetters.retryAll', async () => retry(filter, null)),
-      purge: (filter: DeadLetterFilter = {}) =>
-        this.#run('deadLetters.purge', async () => this.#statement('dlqPurge', sql.dlqPurge).run(filterValues(filter)).changes),
-      count: (filter: DeadLetterFilter = {}) =>
-        this.#run(
-          'deadLetters.count',
-          async () => (this.#statement('dlqCount', sql.dlqCount).get(filterValues(filter)) as { count: number }).count,
-        ),
-    };
+/** Throws InvalidArgumentError unless `value` is an integer >= `min` (a batch size). */
+function assertCount(operation: string, value: number, min: number): void {
+  if (!Number.isInteger(value) || value < min) {
+    throw new InvalidArgumentError(`${DIALECT}: ${operation}: max: expected an integer >= ${min}, got ${JSON.stringify(value)}`);
   }
 }
 

@@ -77,6 +77,20 @@ export function sqliteSql(prefix: string) {
           `CREATE UNIQUE INDEX ${t('jobs_unique_key_idx')} ON ${t('jobs')} (queue, unique_key) WHERE unique_key IS NOT NULL`,
         ],
       },
+      {
+        version: 5,
+        name: 'attempts-and-lost-deliveries',
+        // One count of every claim becomes two: failed runs (release) and claims lost with their
+        // worker (an expired lease taken over). What `deliveries` counted cannot be told apart, so
+        // its claims are carried over as failed runs — the reading that keeps each job's retry
+        // budget where it was — minus the claim that holds a lease now, which has not ended.
+        statements: [
+          `ALTER TABLE ${t('jobs')} ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0`,
+          `ALTER TABLE ${t('jobs')} ADD COLUMN lost_deliveries INTEGER NOT NULL DEFAULT 0`,
+          `UPDATE ${t('jobs')} SET attempts = max(0, deliveries - (reserved_until IS NOT NULL))`,
+          `ALTER TABLE ${t('jobs')} DROP COLUMN deliveries`,
+        ],
+      },
     ] satisfies Migration[],
 
     /** Creates the version table; no parameters. */
@@ -102,29 +116,38 @@ export function sqliteSql(prefix: string) {
       ON CONFLICT DO NOTHING`,
 
     /**
-     * Claims the next due job of one queue (priority, then insertion order), reclaiming expired
-     * leases and counting the delivery in the same statement. Run inside BEGIN IMMEDIATE.
-     * In: @queue, @now, @lease_until, @token.
-     * Out: zero or one row { job_id, queue, body, deliveries, lease_expires_at }.
+     * Claims up to @max due jobs of one queue (priority, then insertion order) in one statement,
+     * reclaiming expired leases: a claimed row whose lease had run out (reserved_until set — every
+     * path that makes a job available clears it) counts one lost delivery. Each row gets its own
+     * fencing token. Run inside BEGIN IMMEDIATE. RETURNING order is unspecified: sort by
+     * (priority, seq).
+     * In: @queue, @now, @lease_until, @max.
+     * Out: up to @max rows { job_id, queue, body, attempts, lost_deliveries, lease_expires_at, token, priority, seq }.
      */
-    claim: `UPDATE ${t('jobs')} SET reserved_until = @lease_until, token = @token, deliveries = deliveries + 1
-      WHERE seq = (
+    claim: `UPDATE ${t('jobs')} SET reserved_until = @lease_until, token = lower(hex(randomblob(16))),
+        lost_deliveries = lost_deliveries + (reserved_until IS NOT NULL)
+      WHERE seq IN (
         SELECT seq FROM ${t('jobs')} INDEXED BY ${t('jobs_claim_idx')}
         WHERE queue = @queue AND available_at <= @now AND (reserved_until IS NULL OR reserved_until <= @now)
-        ORDER BY priority, seq LIMIT 1
+        ORDER BY priority, seq LIMIT @max
       )
-      RETURNING job_id, queue, body, deliveries, reserved_until AS lease_expires_at`,
+      RETURNING job_id, queue, body, attempts, lost_deliveries, reserved_until AS lease_expires_at, token, priority, seq`,
 
     /** In: @job_id, @token. Out: changes = 1 when deleted. */
     ack: `DELETE FROM ${t('jobs')} WHERE job_id = @job_id AND token = @token`,
-    /** Gives back a job claimed ahead that nobody asked for: available again, its delivery uncounted. In: @job_id, @token. Out: changes. */
-    unclaim: `UPDATE ${t('jobs')} SET reserved_until = NULL, token = NULL, deliveries = max(0, deliveries - 1)
-      WHERE job_id = @job_id AND token = @token`,
+    /**
+     * Hands back a job claimed and not run: available at once in its old place (its seq), neither
+     * count changed. In: @job_id, @token. Out: changes = 1 when given back, 0 when the lease was lost.
+     */
+    giveBack: `UPDATE ${t('jobs')} SET reserved_until = NULL, token = NULL WHERE job_id = @job_id AND token = @token`,
     /** In: @job_id. Out: zero or one row — whether the job is still there. */
     exists: `SELECT 1 AS present FROM ${t('jobs')} WHERE job_id = @job_id`,
 
-    /** In: @job_id, @token, @available_at, @body (or null), @priority (or null). Out: changes. */
-    release: `UPDATE ${t('jobs')} SET available_at = @available_at, reserved_until = NULL, token = NULL,
+    /**
+     * Settles a failed run: counted, available at @available_at, with the envelope given.
+     * In: @job_id, @token, @available_at, @body (or null), @priority (or null). Out: changes.
+     */
+    release: `UPDATE ${t('jobs')} SET available_at = @available_at, reserved_until = NULL, token = NULL, attempts = attempts + 1,
         body = coalesce(@body, body), priority = coalesce(@priority, priority)
       WHERE job_id = @job_id AND token = @token`,
 
@@ -153,6 +176,9 @@ export function sqliteSql(prefix: string) {
         (SELECT count(*) FROM ${t('failed_jobs')} WHERE queue = @queue) AS dead
       FROM ${t('jobs')} WHERE queue = @queue`,
 
+    /** No parameters; the round trip of ping(). */
+    ping: 'SELECT 1',
+
     /** In: @queue. Deletes ready and delayed jobs (not leased ones). Out: changes. */
     purge: `DELETE FROM ${t('jobs')} WHERE queue = @queue AND reserved_until IS NULL`,
 
@@ -166,7 +192,10 @@ export function sqliteSql(prefix: string) {
     dlqCount: `SELECT count(*) AS count FROM ${t('failed_jobs')} WHERE (@queue IS NULL OR queue = @queue) AND (@failed_before IS NULL OR failed_at < @failed_before)`,
     /** In: @queue, @failed_before. Out: changes. */
     dlqPurge: `DELETE FROM ${t('failed_jobs')} WHERE (@queue IS NULL OR queue = @queue) AND (@failed_before IS NULL OR failed_at < @failed_before)`,
-    /** In: @queue, @failed_before, @job_id (or null). Out: rows { job_id, queue, priority, unique_key, body } of retryable entries, in failure order. */
+    /**
+     * In: @queue, @failed_before, @job_id (or null). Out: rows { job_id, queue, priority, unique_key, body } of retryable
+     * entries, in failure order; `push` stores each as a fresh job (both counts 0, no lease).
+     */
     dlqPick: `SELECT job_id, queue, priority, unique_key, body FROM ${t('failed_jobs')}
       WHERE poison = 0 AND (@queue IS NULL OR queue = @queue) AND (@failed_before IS NULL OR failed_at < @failed_before) AND (@job_id IS NULL OR job_id = @job_id)
       ORDER BY seq`,

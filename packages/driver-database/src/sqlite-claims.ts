@@ -1,0 +1,81 @@
+import { LeaseLostError, type Reservation } from '@queuekit/core';
+import { type ClaimedRow, toReservation } from './rows.js';
+import type { SqliteStatements } from './sqlite-statements.js';
+
+/**
+ * Claiming and settling leases on the SQLite dialect. Each function is synchronous and runs its
+ * statements on `db` as they are; the caller decides the transaction (one BEGIN IMMEDIATE per
+ * driver call), so a batch of any size costs one commit.
+ */
+
+/** A row of the `claim` statement: the claimed job plus its token and sort key. */
+interface ClaimRow extends ClaimedRow {
+  readonly token: string;
+  readonly priority: number;
+  readonly seq: number;
+}
+
+/**
+ * Claims up to `max` due jobs: from the first of `queues` that has some, then the next, each in
+ * priority then FIFO order, one statement per queue visited. Counts a lost delivery for every job
+ * whose expired lease it takes over. Run inside a transaction.
+ */
+export function claimJobs(db: SqliteStatements, queues: readonly string[], leaseMs: number, max: number): Reservation[] {
+  const claim = db.get('claim');
+  const now = Date.now();
+  const leaseUntil = now + Math.round(leaseMs);
+  const claimed: Reservation[] = [];
+  for (const queue of queues) {
+    const wanted = max - claimed.length;
+    if (wanted <= 0) break;
+    const rows = claim.all({ queue, now, lease_until: leaseUntil, max: wanted }) as ClaimRow[];
+    // RETURNING gives rows in no defined order.
+    rows.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
+    for (const row of rows) claimed.push(toReservation(row, row.token));
+  }
+  return claimed;
+}
+
+/**
+ * Deletes each acknowledged job still held with its token; returns the acks whose lease was lost
+ * (the job is there under another token). A job already gone counts as acknowledged.
+ */
+export function ackJobs(db: SqliteStatements, acks: readonly Reservation[]): Reservation[] {
+  const ack = db.get('ack');
+  const lost: Reservation[] = [];
+  for (const reservation of acks) {
+    if (ack.run({ job_id: reservation.id, token: reservation.token }).changes === 0 && db.exists(reservation.id)) {
+      lost.push(reservation);
+    }
+  }
+  return lost;
+}
+
+/** Sets each lease to run out `leaseMs` from now; per reservation the new expiry (epoch ms), or undefined where the lease was lost. */
+export function extendLeases(db: SqliteStatements, reservations: readonly Reservation[], leaseMs: number): (number | undefined)[] {
+  const extend = db.get('extend');
+  const leaseUntil = Date.now() + Math.round(leaseMs);
+  return reservations.map((reservation) =>
+    extend.run({ job_id: reservation.id, token: reservation.token, lease_until: leaseUntil }).changes === 1 ? leaseUntil : undefined,
+  );
+}
+
+/**
+ * Makes each job available again in its old place with neither count changed; skips those whose
+ * lease was lost. Returns how many were given back.
+ */
+export function giveBackJobs(db: SqliteStatements, reservations: readonly Reservation[]): number {
+  const giveBack = db.get('giveBack');
+  let count = 0;
+  for (const reservation of reservations) count += giveBack.run({ job_id: reservation.id, token: reservation.token }).changes;
+  return count;
+}
+
+/** The error of a settle whose token no longer holds the job: `present` when another delivery holds it, else the job is gone. */
+export function leaseLostError(operation: string, reservation: Reservation, present: boolean): LeaseLostError {
+  return new LeaseLostError(
+    present
+      ? `sqlite: ${operation}: job ${reservation.id} is held by another delivery (its lease was lost)`
+      : `sqlite: ${operation}: job ${reservation.id} is gone (its lease was lost and the job settled)`,
+  );
+}
