@@ -1,4 +1,4 @@
-import { LeaseLostError, type Reservation } from '@queuekit/core';
+import type { Reservation } from '@queuekit/core';
 import { type ClaimedRow, toReservation } from './rows.js';
 import type { SqliteStatements } from './sqlite-statements.js';
 
@@ -69,13 +69,4 @@ export function giveBackJobs(db: SqliteStatements, reservations: readonly Reserv
   let count = 0;
   for (const reservation of reservations) count += giveBack.run({ job_id: reservation.id, token: reservation.token }).changes;
   return count;
-}
-
-/** The error of a settle whose token no longer holds the job: `present` when another delivery holds it, else the job is gone. */
-export function leaseLostError(operation: string, reservation: Reservation, present: boolean): LeaseLostError {
-  return new LeaseLostError(
-    present
-      ? `sqlite: ${operation}: job ${reservation.id} is held by another delivery (its lease was lost)`
-      : `sqlite: ${operation}: job ${reservation.id} is gone (its lease was lost and the job settled)`,
-  );
 }

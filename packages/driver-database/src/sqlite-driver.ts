@@ -7,7 +7,6 @@ import {
   ConfigError,
   type DriverCapabilities,
   DriverClosedError,
-  DriverError,
   encodeEnvelope,
   InvalidArgumentError,
   type JobEnvelope,
@@ -22,14 +21,17 @@ import {
 } from '@queuekit/core';
 import Database from 'better-sqlite3';
 import { validateIdentifier } from './identifier.js';
+import { leaseLostError } from './lease-lost.js';
 import { assertMessageSize, resolveMaxMessageBytes } from './message-size.js';
 import type { MigrateOptions, MigrationResult } from './migration.js';
+import { assertOptionsObject, integerOption, migrateOption, numberOption } from './option-checks.js';
 import { assertMs, assertQueue, assertQueues } from './rows.js';
 import { type SqliteSql, sqliteSql } from './sql/sqlite-sql.js';
-import { ackJobs, claimJobs, extendLeases, giveBackJobs, leaseLostError } from './sqlite-claims.js';
+import { ackJobs, claimJobs, extendLeases, giveBackJobs } from './sqlite-claims.js';
 import { SqliteDeadLetterStore } from './sqlite-dead-letter-store.js';
 import type { SqliteDriverOptions } from './sqlite-options.js';
 import { SqliteRateLimitStore } from './sqlite-rate-limit-store.js';
+import { SqliteSchema } from './sqlite-schema.js';
 import { SqliteStatements } from './sqlite-statements.js';
 import { Waiters } from './waiters.js';
 import { wrapError } from './wrap-error.js';
@@ -61,6 +63,7 @@ export class SqliteDriver implements QueueDriver {
   readonly #maxMessageBytes: number;
   readonly #options: SqliteDriverOptions;
   readonly #sql: SqliteSql;
+  readonly #schema: SqliteSchema;
   readonly #migrateMode: 'auto' | 'manual';
   readonly #pollIntervalMs: number;
   readonly #busyTimeoutMs: number;
@@ -76,7 +79,7 @@ export class SqliteDriver implements QueueDriver {
   #fileKey: string | undefined;
 
   constructor(options: SqliteDriverOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw new ConfigError(`${DIALECT}: options: expected an object`);
+    assertOptionsObject(DIALECT, options);
     if (options.filename !== undefined && options.database !== undefined) {
       throw new ConfigError(`${DIALECT}: options: give at most one of filename and database`);
     }
@@ -97,21 +100,13 @@ export class SqliteDriver implements QueueDriver {
       maxMessageBytes: this.#maxMessageBytes,
     });
     this.tablePrefix = validateIdentifier(DIALECT, 'tablePrefix', options.tablePrefix ?? 'queuekit_', MAX_PREFIX_LENGTH, true);
-    const migrate = options.migrate ?? 'auto';
-    if (migrate !== 'auto' && migrate !== 'manual')
-      throw new ConfigError(`${DIALECT}: options.migrate: expected 'auto' or 'manual', got ${JSON.stringify(migrate)}`);
-    this.#migrateMode = migrate;
-    const poll = options.pollIntervalMs ?? 50;
-    if (!Number.isFinite(poll) || poll < 1)
-      throw new ConfigError(`${DIALECT}: options.pollIntervalMs: expected a number >= 1, got ${JSON.stringify(poll)}`);
-    this.#pollIntervalMs = poll;
-    const busy = options.busyTimeoutMs ?? 5_000;
-    if (!Number.isInteger(busy) || busy < 0)
-      throw new ConfigError(`${DIALECT}: options.busyTimeoutMs: expected an integer >= 0, got ${JSON.stringify(busy)}`);
-    this.#busyTimeoutMs = busy;
+    this.#migrateMode = migrateOption(DIALECT, options.migrate);
+    this.#pollIntervalMs = numberOption(DIALECT, 'pollIntervalMs', options.pollIntervalMs, 50, 1);
+    this.#busyTimeoutMs = integerOption(DIALECT, 'busyTimeoutMs', options.busyTimeoutMs, 5_000, 0);
     this.#options = options;
     this.filename = options.database === undefined ? (options.filename ?? 'queuekit.sqlite') : undefined;
     this.#sql = sqliteSql(this.tablePrefix);
+    this.#schema = new SqliteSchema(this.#sql, this.tablePrefix);
     this.deadLetters = new SqliteDeadLetterStore(
       (operation, fn) => this.#run(operation, fn),
       (queue) => this.#wakeOne(queue),
@@ -120,7 +115,7 @@ export class SqliteDriver implements QueueDriver {
 
   /** The newest schema version this code knows. */
   get latestVersion(): number {
-    return this.#sql.migrations[this.#sql.migrations.length - 1]?.version ?? 0;
+    return this.#schema.latestVersion;
   }
 
   /**
@@ -132,7 +127,7 @@ export class SqliteDriver implements QueueDriver {
     this.#assertOpen();
     try {
       this.#open();
-      return this.#migrate(this.#db!, options.to);
+      return this.#schema.migrate(this.#db!, options.to);
     } catch (error) {
       throw wrapError(DIALECT, 'migrate', error);
     }
@@ -204,7 +199,7 @@ export class SqliteDriver implements QueueDriver {
   async ack(reservation: Reservation): Promise<void> {
     return this.#run('ack', (db) => {
       // One autocommitted DELETE; the lost-lease check only runs when it deleted nothing.
-      if (ackJobs(db, [reservation]).length > 0) throw leaseLostError('ack', reservation, true);
+      if (ackJobs(db, [reservation]).length > 0) throw leaseLostError(DIALECT, 'ack', reservation, true);
     });
   }
 
@@ -234,7 +229,7 @@ export class SqliteDriver implements QueueDriver {
         body: options.envelope === undefined ? null : encodeEnvelope(options.envelope),
         priority: options.envelope?.priority ?? null,
       });
-      if (info.changes === 0) throw leaseLostError('release', reservation, db.exists(reservation.id));
+      if (info.changes === 0) throw leaseLostError(DIALECT, 'release', reservation, db.exists(reservation.id));
       if (options.delayMs === 0) this.#wakeOne(reservation.queue);
     });
   }
@@ -253,7 +248,7 @@ export class SqliteDriver implements QueueDriver {
     assertMs(DIALECT, 'leaseMs', leaseMs, 1);
     return this.#run('extend', (db) => {
       const [leaseUntil] = extendLeases(db, [reservation], leaseMs);
-      if (leaseUntil === undefined) throw leaseLostError('extend', reservation, db.exists(reservation.id));
+      if (leaseUntil === undefined) throw leaseLostError(DIALECT, 'extend', reservation, db.exists(reservation.id));
       return leaseUntil;
     });
   }
@@ -284,7 +279,7 @@ export class SqliteDriver implements QueueDriver {
         remove.run({ job_id: reservation.id, token: reservation.token });
         return true;
       });
-      if (!moved) throw leaseLostError('deadLetter', reservation, db.exists(reservation.id));
+      if (!moved) throw leaseLostError(DIALECT, 'deadLetter', reservation, db.exists(reservation.id));
     });
   }
 
@@ -415,18 +410,8 @@ export class SqliteDriver implements QueueDriver {
     try {
       const statements = this.#open();
       if (!this.#ready) {
-        const db = this.#db!;
-        if (this.#migrateMode === 'auto') {
-          this.#migrate(db, undefined);
-        } else {
-          const version = this.#currentVersion(db);
-          if (version !== this.latestVersion) {
-            throw new DriverError(
-              `${DIALECT}: tables "${this.tablePrefix}*" are at version ${version} but this code needs version ${this.latestVersion}; ` +
-                `run \`queue migrate\` (driver.migrate()) first${version > this.latestVersion ? ' — the database is newer than the code: upgrade @queuekit/driver-database' : ''}`,
-            );
-          }
-        }
+        if (this.#migrateMode === 'auto') this.#schema.migrate(this.#db!, undefined);
+        else this.#schema.assertCurrent(this.#db!);
         this.#ready = true;
       }
       return await fn(statements);
@@ -436,44 +421,6 @@ export class SqliteDriver implements QueueDriver {
       this.#inFlight--;
       if (this.#inFlight === 0 && this.#drained !== undefined) this.#drained();
     }
-  }
-
-  #currentVersion(db: Database.Database): number {
-    const present = db.prepare(this.#sql.migrationsTableExists).get({ name: `${this.tablePrefix}schema_migrations` }) as {
-      present: number;
-    };
-    if (present.present === 0) return 0;
-    return (db.prepare(this.#sql.currentVersion).get() as { version: number }).version;
-  }
-
-  #migrate(db: Database.Database, to: number | undefined): MigrationResult {
-    const target = to ?? this.latestVersion;
-    if (!Number.isInteger(target) || target < 0 || target > this.latestVersion) {
-      throw new InvalidArgumentError(
-        `${DIALECT}: migrate: options.to: expected an integer 0..${this.latestVersion}, got ${JSON.stringify(to)}`,
-      );
-    }
-    return db
-      .transaction((): MigrationResult => {
-        const from = this.#currentVersion(db);
-        if (from > this.latestVersion) {
-          throw new DriverError(
-            `${DIALECT}: tables "${this.tablePrefix}*" are at version ${from}, newer than the newest this code knows (${this.latestVersion}); upgrade @queuekit/driver-database`,
-          );
-        }
-        const applied: number[] = [];
-        if (from < target) {
-          db.exec(this.#sql.migrationsTable);
-          for (const migration of this.#sql.migrations) {
-            if (migration.version <= from || migration.version > target) continue;
-            for (const statement of migration.statements) db.exec(statement);
-            db.prepare(this.#sql.recordMigration).run({ version: migration.version, name: migration.name, now: Date.now() });
-            applied.push(migration.version);
-          }
-        }
-        return { from, to: Math.max(from, target), applied };
-      })
-      .immediate();
   }
 }
 
