@@ -4,6 +4,7 @@ import {
   type AckAndClaimResult,
   BASELINE_CAPABILITIES,
   type ClaimOptions,
+  type DeadLetterStore,
   ConfigError,
   type DriverCapabilities,
   DriverClosedError,
@@ -58,7 +59,7 @@ export class SqliteDriver implements QueueDriver {
   readonly tablePrefix: string;
   /** The database file (`undefined` when an open database was passed in). */
   readonly filename: string | undefined;
-  readonly deadLetters: SqliteDeadLetterStore;
+  readonly deadLetters: DeadLetterStore;
 
   readonly #maxMessageBytes: number;
   readonly #options: SqliteDriverOptions;
