@@ -1,3 +1,4 @@
+import type { QueueError } from '@queuekit/core';
 import type pg from 'pg';
 
 /** Options of {@link createPostgresDriver}. Give exactly one of `connectionString` and `pool`. */
@@ -36,4 +37,10 @@ export interface PostgresDriverOptions {
   readonly durableSettle?: boolean;
   /** Largest encoded envelope `push()` accepts, in bytes; default 16 MiB. */
   readonly maxMessageBytes?: number;
+  /**
+   * Called with errors of work no caller waits for: the LISTEN connection dropping (it reconnects),
+   * an idle pool connection killed by the server, the background ANALYZE of the jobs table.
+   * Default: ignored (they are still counted in `recoveredErrors`).
+   */
+  readonly onBackgroundError?: (error: QueueError) => void;
 }

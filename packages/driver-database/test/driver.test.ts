@@ -1,7 +1,7 @@
 import { createEnvelope, DriverClosedError, type JobFailure, LeaseLostError, type QueueDriver, type Reservation } from '@queuekit/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DIALECTS, type Dialect } from './dialects.js';
-import { eventually, randomQueue } from './helpers.js';
+import { randomQueue } from './helpers.js';
 
 function failure(at: number, message = 'boom'): JobFailure {
   return { reason: 'failed', error: { name: 'Error', message }, attempts: 1, firstFailedAt: at, failedAt: at };
@@ -27,7 +27,7 @@ describe.each(DIALECTS)('$name driver', ({ setup }) => {
     await dialect.cleanup();
   });
 
-  it('acks made at once all settle (grouped into one statement or transaction); a lost lease fails only its own', async () => {
+  it('acks made at once all settle; a lost lease fails only its own', async () => {
     await driver.push(Array.from({ length: 20 }, (_, i) => createEnvelope({ name: `job-${i}`, queue })));
     const taken: Reservation[] = [];
     for (let i = 0; i < 19; i++) taken.push(await reserveNow(driver, queue));
@@ -45,7 +45,7 @@ describe.each(DIALECTS)('$name driver', ({ setup }) => {
     expect(await driver.stats!(queue)).toMatchObject({ ready: 0, reserved: 0 });
   });
 
-  it('reserve() hands out jobs by priority, then in push order, counting each delivery', async () => {
+  it('reserve() hands out jobs by priority, then in push order, as first attempts', async () => {
     const low = createEnvelope({ name: 'low', queue, priority: 30 });
     const first = createEnvelope({ name: 'first', queue, priority: 10 });
     const second = createEnvelope({ name: 'second', queue, priority: 10 });
@@ -54,7 +54,7 @@ describe.each(DIALECTS)('$name driver', ({ setup }) => {
     const order: string[] = [];
     for (let i = 0; i < 3; i++) {
       const r = await reserveNow(driver, queue);
-      expect(r.deliveryCount).toBe(1);
+      expect(r).toMatchObject({ attempt: 1, lostDeliveries: 0 });
       order.push(r.envelope!.name);
       await driver.ack(r);
     }
@@ -70,13 +70,14 @@ describe.each(DIALECTS)('$name driver', ({ setup }) => {
     expect(next?.queue).toBe(other);
   });
 
-  it('an expired lease is reclaimed by the next claim, and the old token is fenced off', async () => {
+  it('an expired lease is reclaimed by the next claim as a lost delivery, and the old token is fenced off', async () => {
     await driver.push([createEnvelope({ name: 'job', queue })]);
     const stale = await reserveNow(driver, queue, 50);
     await new Promise((resolve) => setTimeout(resolve, 120));
     const fresh = await reserveNow(driver, queue);
     expect(fresh.id).toBe(stale.id);
-    expect(fresh.deliveryCount).toBe(2);
+    // The lost delivery is counted by the claim that took it over; no run failed.
+    expect(fresh).toMatchObject({ attempt: 1, lostDeliveries: 1 });
     expect(fresh.token).not.toBe(stale.token);
     await expect(driver.ack(stale)).rejects.toBeInstanceOf(LeaseLostError);
     await expect(driver.release(stale, { delayMs: 0 })).rejects.toBeInstanceOf(LeaseLostError);
@@ -90,7 +91,7 @@ describe.each(DIALECTS)('$name driver', ({ setup }) => {
     expect((await driver.stats(queue)).reserved).toBe(0);
   });
 
-  it('release() with a delay hides the job, then redelivers the rewritten envelope', async () => {
+  it('release() with a delay hides the job, then redelivers the rewritten envelope as the next attempt', async () => {
     const envelope = createEnvelope({ name: 'job', queue, payload: { n: 1 } });
     await driver.push([envelope]);
     const r = await reserveNow(driver, queue);
@@ -99,7 +100,7 @@ describe.each(DIALECTS)('$name driver', ({ setup }) => {
     expect((await driver.stats(queue)).delayed).toBe(1);
     const again = await driver.reserve([queue], { leaseMs: 1_000, waitMs: 5_000 });
     expect(again?.envelope?.payload).toEqual({ n: 2 });
-    expect(again?.deliveryCount).toBe(2);
+    expect(again).toMatchObject({ attempt: 2, lostDeliveries: 0 });
   });
 
   it('extend() moves the lease expiry forward', async () => {
@@ -168,7 +169,7 @@ describe.each(DIALECTS)('$name driver', ({ setup }) => {
     expect(await driver.deadLetters.retry(envelopes[0]!.id)).toBe(false);
     const retried = await reserveNow(driver, queue);
     expect(retried.id).toBe(envelopes[0]!.id);
-    expect(retried.deliveryCount).toBe(1);
+    expect(retried).toMatchObject({ attempt: 1, lostDeliveries: 0 });
     await driver.ack(retried);
 
     expect(await driver.deadLetters.retryAll({ queue, failedBefore: base + 1_500 })).toBe(1);
@@ -221,56 +222,6 @@ describe.each(DIALECTS)('$name driver', ({ setup }) => {
     await driver.close();
   });
 
-  /** A worker loop: each ack goes out while the loop already asks for its next job (the Worker's settle window). */
-  async function runLoop(loop: QueueDriver, jobs: number): Promise<string[]> {
-    const names: string[] = [];
-    let current = await reserveNow(loop, queue);
-    for (let i = 1; i < jobs; i++) {
-      names.push(current.envelope!.name);
-      const acked = loop.ack(current);
-      current = await reserveNow(loop, queue);
-      await acked;
-    }
-    names.push(current.envelope!.name);
-    await loop.ack(current);
-    return names;
-  }
-
-  const claimedAhead = (d: QueueDriver) => (d as unknown as { claimedAhead: { claimed: number; givenBack: number } }).claimedAhead;
-
-  it('a worker loop claims ahead; jobs it never asks for go back with their delivery uncounted', async () => {
-    await driver.push(Array.from({ length: 40 }, (_, i) => createEnvelope({ name: `job-${i}`, queue })));
-    const names = await runLoop(driver, 5);
-    expect(names).toEqual(['job-0', 'job-1', 'job-2', 'job-3', 'job-4']);
-    expect(claimedAhead(driver).claimed).toBeGreaterThan(0);
-    // The loop stops: within the hold time every job claimed ahead is back.
-    const other = dialect.open();
-    const stats = await eventually(
-      () => other.stats(queue),
-      (s) => s.reserved === 0,
-    );
-    expect(stats).toMatchObject({ ready: 35, reserved: 0 });
-    expect(claimedAhead(driver).givenBack).toBeGreaterThan(0);
-    // Reserved without acks in between, so this reader is no worker loop and claims nothing ahead
-    // (a loop could give a slow-taken job back and reclaim it after the next one).
-    const rest: Reservation[] = [];
-    for (let i = 5; i < 40; i++) {
-      const next = await reserveNow(other, queue);
-      expect(next.envelope?.name).toBe(`job-${i}`);
-      expect(next.deliveryCount).toBe(1);
-      rest.push(next);
-    }
-    for (const r of rest) await other.ack(r);
-  });
-
-  it('close() gives back the jobs a worker loop claimed ahead', async () => {
-    await driver.push(Array.from({ length: 40 }, (_, i) => createEnvelope({ name: `job-${i}`, queue })));
-    await runLoop(driver, 5);
-    expect(claimedAhead(driver).claimed).toBeGreaterThan(0);
-    await driver.close();
-    expect(await dialect.open().stats(queue)).toMatchObject({ ready: 35, reserved: 0 });
-  });
-
   it('the rate-limit store keeps a token bucket in a row', async () => {
     const store = (dialect.open() as { createRateLimitStore(): import('@queuekit/core').RateLimitStore }).createRateLimitStore();
     const rule = { limit: 2, intervalMs: 60_000 };
@@ -283,5 +234,127 @@ describe.each(DIALECTS)('$name driver', ({ setup }) => {
     expect(refused.retryAfterMs).toBeLessThanOrEqual(30_000);
     expect(await store.peek('bucket', rule)).toBe(0);
     expect((await store.take('other', rule, 3)).granted).toBe(false);
+  });
+});
+
+/** The batch members, which both dialects declare (`capabilities.batch`). */
+type BatchDriver = QueueDriver & Required<Pick<QueueDriver, 'claim' | 'ackAndClaim' | 'extendMany'>>;
+
+describe.each(DIALECTS)('$name driver: batch members', ({ setup }) => {
+  let dialect: Dialect;
+  let driver: BatchDriver;
+  let queue: string;
+  const lease = { leaseMs: 30_000, waitMs: 0 };
+  const names = (rs: readonly Reservation[]) => rs.map((r) => r.envelope?.name);
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  beforeEach(() => {
+    dialect = setup();
+    driver = dialect.open() as BatchDriver;
+    queue = randomQueue();
+  });
+  afterEach(async () => {
+    await dialect.cleanup();
+  });
+
+  it('declares batch', () => {
+    expect(driver.capabilities.batch).toBe(true);
+  });
+
+  it('claim(max) returns up to max jobs: queues in the given order, then priority, then push order', async () => {
+    const other = randomQueue();
+    await driver.push([
+      createEnvelope({ name: 'other-1', queue: other, priority: 1 }),
+      createEnvelope({ name: 'low', queue, priority: 30 }),
+      createEnvelope({ name: 'a', queue, priority: 10 }),
+      createEnvelope({ name: 'b', queue, priority: 10 }),
+    ]);
+    expect(names(await driver.claim([queue, other], { ...lease, max: 2 }))).toEqual(['a', 'b']);
+    const rest = await driver.claim([queue, other], { ...lease, max: 10 });
+    expect(names(rest)).toEqual(['low', 'other-1']);
+    expect(rest.every((r) => r.attempt === 1 && r.lostDeliveries === 0)).toBe(true);
+    expect(await driver.claim([queue, other], { ...lease, max: 10 })).toEqual([]);
+  });
+
+  it('claim() waits for the first job up to waitMs', async () => {
+    const waiting = driver.claim([queue], { leaseMs: 30_000, waitMs: 10_000, max: 5 });
+    await sleep(50);
+    await driver.push([createEnvelope({ name: 'late', queue })]);
+    expect(names(await waiting)).toEqual(['late']);
+  });
+
+  it('ackAndClaim() acknowledges and claims in one call, and reports a lost lease only for its own ack', async () => {
+    await driver.push(Array.from({ length: 6 }, (_, i) => createEnvelope({ name: `job-${i}`, queue })));
+    const [first, second] = await driver.claim([queue], { ...lease, max: 2 });
+    const stale = (await driver.claim([queue], { leaseMs: 50, waitMs: 0, max: 1 }))[0]!;
+    await sleep(150);
+    const current = await reserveNow(dialect.open(), queue);
+    expect(current.id).toBe(stale.id);
+    const result = await driver.ackAndClaim([first!, stale, second!], [queue], { leaseMs: 30_000, max: 2 });
+    expect(result.leaseLost).toEqual([stale]);
+    expect(names(result.claimed)).toEqual(['job-3', 'job-4']);
+    // Acked: gone. The lost one is still held by its current delivery, untouched.
+    expect(await driver.stats(queue)).toMatchObject({ ready: 1, reserved: 3 });
+    const onlyAcks = await driver.ackAndClaim([...result.claimed, current], [queue], { leaseMs: 30_000, max: 0 });
+    expect(onlyAcks).toEqual({ leaseLost: [], claimed: [] });
+    // An already-acknowledged job counts as acknowledged.
+    expect((await driver.ackAndClaim([first!], [queue], { leaseMs: 30_000, max: 1 })).leaseLost).toEqual([]);
+    expect(await driver.stats(queue)).toMatchObject({ ready: 0, reserved: 1 });
+  });
+
+  it('giveBack() puts jobs back first in their band with neither count changed, and skips a lost lease', async () => {
+    await driver.push([createEnvelope({ name: 'job-0', queue }), createEnvelope({ name: 'job-1', queue })]);
+    const failing = await reserveNow(driver, queue);
+    await driver.release(failing, { delayMs: 0 });
+    const [again, next] = await driver.claim([queue], { ...lease, max: 2 });
+    expect(again).toMatchObject({ id: failing.id, attempt: 2, lostDeliveries: 0 });
+    await driver.push([createEnvelope({ name: 'job-2', queue })]);
+    expect(await driver.giveBack([again!, next!])).toBe(2);
+    const claimed = await driver.claim([queue], { ...lease, max: 3 });
+    expect(names(claimed)).toEqual(['job-0', 'job-1', 'job-2']);
+    expect(claimed.map((r) => [r.attempt, r.lostDeliveries])).toEqual([
+      [2, 0],
+      [1, 0],
+      [1, 0],
+    ]);
+    // A reservation whose lease was lost is left alone.
+    expect(await driver.giveBack([again!])).toBe(0);
+    expect(await driver.stats(queue)).toMatchObject({ ready: 0, reserved: 3 });
+    expect(await driver.giveBack([])).toBe(0);
+  });
+
+  it('a lease that runs out counts one lost delivery, not an attempt; a release counts an attempt', async () => {
+    await driver.push([createEnvelope({ name: 'job', queue })]);
+    await driver.claim([queue], { leaseMs: 50, waitMs: 0, max: 1 });
+    await sleep(150);
+    const taken = (await driver.claim([queue], { ...lease, max: 1 }))[0]!;
+    expect(taken).toMatchObject({ attempt: 1, lostDeliveries: 1 });
+    await driver.release(taken, { delayMs: 0 });
+    expect(await reserveNow(driver, queue)).toMatchObject({ attempt: 2, lostDeliveries: 1 });
+  });
+
+  it('a dead-letter retry starts both counts again', async () => {
+    await driver.push([createEnvelope({ name: 'job', queue })]);
+    await driver.release(await reserveNow(driver, queue), { delayMs: 0 });
+    await reserveNow(driver, queue, 50);
+    await sleep(150);
+    const last = await reserveNow(driver, queue);
+    expect(last).toMatchObject({ attempt: 2, lostDeliveries: 1 });
+    await driver.deadLetter(last, failure(Date.now()));
+    expect(await driver.deadLetters.retry(last.id)).toBe(true);
+    expect(await reserveNow(driver, queue)).toMatchObject({ id: last.id, attempt: 1, lostDeliveries: 0 });
+  });
+
+  it('extendMany() renews many leases in one call; undefined where the lease was lost', async () => {
+    await driver.push([createEnvelope({ name: 'a', queue }), createEnvelope({ name: 'b', queue })]);
+    const held = await reserveNow(driver, queue, 1_000);
+    const stale = await reserveNow(driver, queue, 50);
+    await sleep(150);
+    await reserveNow(dialect.open(), queue);
+    const expiries = await driver.extendMany([held, stale], 60_000);
+    expect(expiries).toHaveLength(2);
+    expect(expiries[0]).toBeGreaterThan(held.leaseExpiresAt + 30_000);
+    expect(expiries[1]).toBeUndefined();
+    expect(await driver.extendMany([], 60_000)).toEqual([]);
   });
 });

@@ -190,81 +190,82 @@ describe('postgres: a table that grew from empty within seconds is analyzed by t
   });
 });
 
-describe('postgres: claiming ahead for worker loops', () => {
+describe('postgres: batch statements', () => {
   let schema: string;
+  let driver: PostgresDriver;
   beforeEach(() => {
     schema = randomSchema();
+    driver = createPostgresDriver({ connectionString: DATABASE_URL, schema });
   });
+  afterEach(async () => {
+    await driver.close();
+    await dropSchema(schema);
+  });
+
+  it('ackAndClaim() does not claim a job it acknowledges, even when that lease ran out', async () => {
+    const queue = randomQueue();
+    await driver.push([createEnvelope({ name: 'first', queue }), createEnvelope({ name: 'second', queue })]);
+    const [expired] = await driver.claim([queue], { leaseMs: 50, waitMs: 0, max: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // The acked job is due again (its lease ran out) and first in order: the same statement deletes it instead.
+    const result = await driver.ackAndClaim([expired!], [queue], { leaseMs: 30_000, max: 2 });
+    expect(result.leaseLost).toEqual([]);
+    expect(result.claimed.map((r) => r.envelope?.name)).toEqual(['second']);
+    expect(await driver.stats(queue)).toMatchObject({ ready: 0, reserved: 1 });
+  });
+
+  it('giveBack() wakes a claim waiting in another process through NOTIFY', async () => {
+    const queue = randomQueue();
+    const waiter = createPostgresDriver({ connectionString: DATABASE_URL, schema, pollIntervalMs: 120_000 });
+    try {
+      await driver.push([createEnvelope({ name: 'job', queue })]);
+      const taken = await driver.claim([queue], { leaseMs: 30_000, waitMs: 0, max: 1 });
+      await waiter.ping();
+      const waiting = waiter.claim([queue], { leaseMs: 30_000, waitMs: 20_000, max: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await driver.giveBack(taken)).toBe(1);
+      expect((await waiting).map((r) => [r.envelope?.name, r.attempt, r.lostDeliveries])).toEqual([['job', 1, 0]]);
+    } finally {
+      await waiter.close();
+    }
+  });
+});
+
+describe('postgres: migration 6 splits the delivery count', () => {
+  const schema = randomSchema();
   afterEach(async () => {
     await dropSchema(schema);
   });
 
-  it('a job claimed ahead but never asked for is given back with its delivery uncounted', async () => {
-    const loop = createPostgresDriver({ connectionString: DATABASE_URL, schema });
-    const other = createPostgresDriver({ connectionString: DATABASE_URL, schema });
+  it('waiting jobs keep their deliveries as failed runs; a leased one does not count its current claim', async () => {
+    const driver = createPostgresDriver({ connectionString: DATABASE_URL, schema, migrate: 'manual' });
     try {
+      await driver.migrate({ to: 5 });
       const queue = randomQueue();
-      const envelopes = [0, 1, 2, 3, 4, 5].map((i) => createEnvelope({ name: `job-${i}`, queue }));
-      await loop.push(envelopes);
-      // A worker loop: reserve, ack, reserve, … — after a few rounds each ack claims the next job.
-      const names: string[] = [];
-      for (let i = 0; i < 4; i++) {
-        const r = await loop.reserve([queue], { leaseMs: 30_000, waitMs: 0 });
-        names.push(r!.envelope!.name);
-        await loop.ack(r!);
-      }
-      expect(names).toEqual(['job-0', 'job-1', 'job-2', 'job-3']);
-      expect(loop.claimedAhead.claimed).toBeGreaterThan(0);
-      // The loop stops: the job claimed ahead goes back.
-      const stats = await eventually(
-        () => other.stats(queue),
-        (s) => s.reserved === 0,
+      const body = (name: string) => JSON.stringify(createEnvelope({ name, queue }));
+      // Waiting after two claims; leased (expired) on its first claim; leased (live) on its third claim.
+      await sql(
+        `INSERT INTO "${schema}".jobs (job_id, queue, priority, available_at, reserved_until, token, deliveries, body) VALUES
+          ('waiting', $1, 10, now(), NULL, NULL, 2, $2),
+          ('expired', $1, 20, now(), now() - interval '1 second', 'old', 1, $3),
+          ('live', $1, 30, now(), now() + interval '1 hour', 'held', 3, $4)`,
+        [queue, body('waiting'), body('expired'), body('live')],
       );
-      expect(stats).toMatchObject({ ready: 2, reserved: 0 });
-      // Every job claimed ahead came back uncounted (a worker loop also refills while it runs, so
-      // the last ack may have claimed more than one).
-      for (const name of ['job-4', 'job-5']) {
-        const next = await other.reserve([queue], { leaseMs: 30_000, waitMs: 0 });
-        expect(next?.envelope?.name).toBe(name);
-        expect(next?.deliveryCount).toBe(1);
-      }
-      expect(loop.claimedAhead.givenBack).toBeGreaterThanOrEqual(1);
+      expect(await driver.migrate()).toMatchObject({ from: 5, applied: [6] });
+      const claimed = await driver.claim([queue], { leaseMs: 30_000, waitMs: 0, max: 3 });
+      expect(claimed.map((r) => [r.id, r.attempt, r.lostDeliveries])).toEqual([
+        ['waiting', 3, 0],
+        ['expired', 1, 1],
+      ]);
+      expect(await sql(`SELECT attempts, lost_deliveries FROM "${schema}".jobs WHERE job_id = 'live'`)).toEqual([
+        { attempts: 2, lost_deliveries: 0 },
+      ]);
+      const columns = await sql(`SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'jobs'`, [
+        schema,
+      ]);
+      expect(columns.map((c) => c.column_name)).not.toContain('deliveries');
     } finally {
-      await Promise.all([loop.close(), other.close()]);
-    }
-  });
-
-  it('close() gives back jobs claimed ahead', async () => {
-    const loop = createPostgresDriver({ connectionString: DATABASE_URL, schema });
-    const other = createPostgresDriver({ connectionString: DATABASE_URL, schema });
-    try {
-      const queue = randomQueue();
-      await loop.push([0, 1, 2, 3, 4].map((i) => createEnvelope({ name: `job-${i}`, queue })));
-      for (let i = 0; i < 3; i++) await loop.ack((await loop.reserve([queue], { leaseMs: 30_000, waitMs: 0 }))!);
-      expect(loop.claimedAhead.claimed).toBe(1);
-      await loop.close();
-      expect(await other.stats(queue)).toMatchObject({ ready: 2, reserved: 0 });
-    } finally {
-      await other.close();
-    }
-  });
-
-  it('close() right after an ack waits for the refill that ack set off, and gives its jobs back', async () => {
-    const loop = createPostgresDriver({ connectionString: DATABASE_URL, schema });
-    const other = createPostgresDriver({ connectionString: DATABASE_URL, schema });
-    try {
-      const queue = randomQueue();
-      await loop.push([0, 1, 2, 3, 4, 5, 6, 7].map((i) => createEnvelope({ name: `job-${i}`, queue })));
-      for (let i = 0; i < 3; i++) await loop.ack((await loop.reserve([queue], { leaseMs: 30_000, waitMs: 0 }))!);
-      const last = await loop.reserve([queue], { leaseMs: 30_000, waitMs: 0 });
-      // The ack claims the next job ahead, and that claim sets off a refill that is still in flight
-      // when the ack resolves: close() must wait for it and give back what it claimed.
-      await loop.ack(last!);
-      await loop.close();
-      expect(loop.claimedAhead.claimed).toBeGreaterThanOrEqual(2);
-      expect(await other.stats(queue)).toMatchObject({ ready: 4, reserved: 0 });
-    } finally {
-      await other.close();
+      await driver.close();
     }
   });
 });
@@ -283,9 +284,9 @@ describe('postgres: claims rewrite rows in place', () => {
       const queue = randomQueue();
       await driver.push(Array.from({ length: 1_000 }, (_, i) => createEnvelope({ name: 'hot', queue, payload: { i } })));
       for (let round = 0; round < 10; round++) {
-        // 100 reserves at once are served by one claim statement (LIMIT 100).
-        const claimed = await Promise.all(Array.from({ length: 100 }, () => driver.reserve([queue], { leaseMs: 30_000, waitMs: 0 })));
-        expect(claimed.every((r) => r !== undefined)).toBe(true);
+        // One claim statement takes 100 neighbouring rows (LIMIT 100).
+        const claimed = await driver.claim([queue], { leaseMs: 30_000, waitMs: 0, max: 100 });
+        expect(claimed).toHaveLength(100);
       }
       // A backend reports its table statistics at latest when it exits: close the driver's pool.
       await driver.close();
@@ -303,55 +304,6 @@ describe('postgres: claims rewrite rows in place', () => {
     } finally {
       await client.end();
       await driver.close();
-    }
-  });
-});
-
-describe('postgres: worker loops that stop mid-run', () => {
-  const schema = randomSchema();
-  afterEach(async () => {
-    await dropSchema(schema);
-  });
-
-  it('50 loops over a large queue, closed halfway: each job ran once, every job claimed ahead is back uncounted', async () => {
-    const driver = createPostgresDriver({ connectionString: DATABASE_URL, schema });
-    const other = createPostgresDriver({ connectionString: DATABASE_URL, schema });
-    try {
-      const queue = randomQueue();
-      const total = 3_000;
-      for (let i = 0; i < total; i += 1_000) {
-        await driver.push(Array.from({ length: 1_000 }, (_, j) => createEnvelope({ name: 'loop', queue, payload: { n: i + j } })));
-      }
-      const done = new Set<number>();
-      let stopping = false;
-      const loop = async () => {
-        while (!stopping) {
-          const r = await driver.reserve([queue], { leaseMs: 30_000, waitMs: 0 });
-          if (r === undefined) return;
-          const n = (r.envelope!.payload as { n: number }).n;
-          expect(done.has(n)).toBe(false);
-          done.add(n);
-          // Acks are not awaited before the next reserve, as the Worker's settle window does.
-          void driver.ack(r);
-          if (done.size >= 1_000) stopping = true;
-        }
-      };
-      await Promise.all(Array.from({ length: 50 }, loop));
-      expect(driver.claimedAhead.claimed).toBeGreaterThan(0);
-      await driver.close();
-      expect(await other.stats(queue)).toMatchObject({ ready: total - done.size, reserved: 0 });
-      for (;;) {
-        const r = await other.reserve([queue], { leaseMs: 30_000, waitMs: 0 });
-        if (r === undefined) break;
-        const n = (r.envelope!.payload as { n: number }).n;
-        expect(done.has(n)).toBe(false);
-        expect(r.deliveryCount).toBe(1);
-        done.add(n);
-        await other.ack(r);
-      }
-      expect(done.size).toBe(total);
-    } finally {
-      await Promise.all([driver.close(), other.close()]);
     }
   });
 });

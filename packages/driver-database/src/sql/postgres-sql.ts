@@ -96,6 +96,19 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
         // written from now on get it; the price is a table about twice as large per queued job.
         statements: [`ALTER TABLE ${s}.jobs SET (fillfactor = 40)`],
       },
+      {
+        version: 6,
+        name: 'attempts-and-lost-deliveries',
+        // One count of claims becomes two: runs that failed (release) and claims whose lease ran
+        // out unsettled. The old count cannot tell them apart: every finished claim of a waiting
+        // job is taken as a failed run, and a leased job's current claim is not counted. Adding a
+        // column with a constant default rewrites no row; only jobs delivered before are updated.
+        statements: [
+          `ALTER TABLE ${s}.jobs ADD COLUMN attempts integer NOT NULL DEFAULT 0, ADD COLUMN lost_deliveries integer NOT NULL DEFAULT 0`,
+          `UPDATE ${s}.jobs SET attempts = greatest(0, deliveries - (reserved_until IS NOT NULL)::int) WHERE deliveries > 0`,
+          `ALTER TABLE ${s}.jobs DROP COLUMN deliveries`,
+        ],
+      },
     ] satisfies Migration[],
 
     /** In: $1 lock key (text). Serialises migrators of one schema until the transaction ends. */
@@ -136,12 +149,13 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
       SELECT coalesce(array_agg(job_id), '{}') AS ids, (SELECT count(*) FROM notified)::int AS notified FROM ins`,
 
     /**
-     * Claims up to $4 due jobs of one queue for as many waiting reserves: priority then insertion
-     * order, skipping rows other claims hold, reclaiming expired leases, counting each delivery in
-     * the same statement. Each row gets its own fencing token, `$3:<seq>`.
+     * Claims up to $4 due jobs of one queue: priority then insertion order, skipping rows other
+     * claims hold, reclaiming expired leases. A row still carrying a lease was left by a delivery
+     * that ran out unsettled (every settle that makes a job due again clears it), so the claim
+     * counts that lost delivery in the same statement. Each row gets its own fencing token, `$3:<seq>`.
      * In: $1 queue, $2 lease ms, $3 token prefix (unique per statement), $4 how many.
-     * Out: up to $4 rows { job_id, queue, body, deliveries, lease_expires_at (epoch ms), token,
-     * priority, seq } in no particular order.
+     * Out: up to $4 rows { job_id, queue, body, attempts, lost_deliveries, lease_expires_at (epoch
+     * ms), token, priority, seq } in no particular order.
      */
     claim: `WITH next AS (
         SELECT seq FROM ${s}.jobs
@@ -151,9 +165,11 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
         FOR UPDATE SKIP LOCKED
       )
       UPDATE ${s}.jobs j
-      SET reserved_until = now() + $2 * interval '1 millisecond', token = $3 || ':' || j.seq, deliveries = j.deliveries + 1
+      SET reserved_until = now() + $2 * interval '1 millisecond', token = $3 || ':' || j.seq,
+        lost_deliveries = j.lost_deliveries + (j.reserved_until IS NOT NULL)::int
       FROM next, ${settleCommit} AS commit_mode WHERE j.seq = next.seq
-      RETURNING j.job_id, j.queue, j.body, j.deliveries, ${epochMs('j.reserved_until')} AS lease_expires_at, j.token, j.priority, j.seq::float8 AS seq`,
+      RETURNING j.job_id, j.queue, j.body, j.attempts, j.lost_deliveries, ${epochMs('j.reserved_until')} AS lease_expires_at,
+        j.token, j.priority, j.seq::float8 AS seq`,
 
     /**
      * Acknowledges one reservation (the common case at low concurrency).
@@ -181,10 +197,11 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
 
     /**
      * Acknowledges many reservations and, in the same round trip, claims up to $6 next jobs of
-     * queue $3 for the worker loops that are about to ask (claiming ahead).
+     * queue $3 as `claim` does (the Worker's settle-and-claim).
      * In: $1 job ids text[], $2 tokens text[], $3 queue, $4 lease ms, $5 token prefix, $6 how many.
      * Out: rows { claimed: false, job_id, token } for acks whose lease was lost, and rows
-     * { claimed: true, job_id, token, queue, body, deliveries, lease_expires_at, priority, seq }.
+     * { claimed: true, job_id, token, queue, body, attempts, lost_deliveries, lease_expires_at,
+     * priority, seq } in no particular order.
      */
     ackClaim: `WITH req AS (
         SELECT r.job_id, r.token FROM unnest($1::text[], $2::text[]) AS r(job_id, token), ${settleCommit} AS commit_mode
@@ -194,29 +211,34 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
       ), next AS (
         SELECT seq FROM ${s}.jobs
         WHERE queue = $3 AND available_at <= now() AND (reserved_until IS NULL OR reserved_until <= now())
+          -- An acked job whose lease ran out meanwhile must not be claimed by the statement deleting it.
+          AND job_id <> ALL($1::text[])
         ORDER BY priority, seq
         LIMIT $6
         FOR UPDATE SKIP LOCKED
       ), claimed AS (
         UPDATE ${s}.jobs j
-        SET reserved_until = now() + $4 * interval '1 millisecond', token = $5 || ':' || j.seq, deliveries = j.deliveries + 1
+        SET reserved_until = now() + $4 * interval '1 millisecond', token = $5 || ':' || j.seq,
+          lost_deliveries = j.lost_deliveries + (j.reserved_until IS NOT NULL)::int
         FROM next WHERE j.seq = next.seq
-        RETURNING j.job_id, j.token, j.queue, j.body, j.deliveries, ${epochMs('j.reserved_until')} AS lease_expires_at, j.priority, j.seq::float8 AS seq
+        RETURNING j.job_id, j.token, j.queue, j.body, j.attempts, j.lost_deliveries, ${epochMs('j.reserved_until')} AS lease_expires_at,
+          j.priority, j.seq::float8 AS seq
       )
-      SELECT false AS claimed, req.job_id, req.token, NULL::text AS queue, NULL::text AS body, NULL::int AS deliveries,
-        NULL::float8 AS lease_expires_at, NULL::int AS priority, NULL::float8 AS seq
+      SELECT false AS claimed, req.job_id, req.token, NULL::text AS queue, NULL::text AS body, NULL::int AS attempts,
+        NULL::int AS lost_deliveries, NULL::float8 AS lease_expires_at, NULL::int AS priority, NULL::float8 AS seq
       FROM req
       WHERE req.job_id NOT IN (SELECT del.job_id FROM del)
         AND EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.job_id = req.job_id)
       UNION ALL
-      SELECT true, job_id, token, queue, body, deliveries, lease_expires_at, priority, seq FROM claimed`,
+      SELECT true, job_id, token, queue, body, attempts, lost_deliveries, lease_expires_at, priority, seq FROM claimed`,
 
     /**
-     * Gives back claimed-ahead jobs nobody asked for: available again, their delivery uncounted.
-     * In: $1 job ids text[], $2 tokens text[], $3 channel. Out: { returned }.
+     * Gives back deliveries that were not run: due at once with neither count changed, keeping
+     * their seq (so first in their priority band). A request whose token no longer holds the job is
+     * skipped. In: $1 job ids text[], $2 tokens text[], $3 channel. Out: { returned }.
      */
-    unclaim: `WITH upd AS (
-        UPDATE ${s}.jobs j SET reserved_until = NULL, token = NULL, deliveries = greatest(0, j.deliveries - 1)
+    giveBack: `WITH upd AS (
+        UPDATE ${s}.jobs j SET reserved_until = NULL, token = NULL
         FROM unnest($1::text[], $2::text[]) AS r(job_id, token), ${settleCommit} AS commit_mode
         WHERE j.job_id = r.job_id AND j.token = r.token
         RETURNING j.queue
@@ -226,12 +248,13 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
       SELECT (SELECT count(*) FROM upd)::int AS returned, (SELECT count(*) FROM notified)::int AS notified`,
 
     /**
+     * Settles a failed run: due again after the delay, its attempt counted.
      * In: $1 job id, $2 token, $3 delay ms, $4 new body or null, $5 new priority or null, $6 channel.
      * Out: one row { changed, notified, present } — present tells a lost lease from a gone job.
      */
     release: `WITH upd AS (
         UPDATE ${s}.jobs SET available_at = now() + $3 * interval '1 millisecond', reserved_until = NULL, token = NULL,
-          body = coalesce($4, body), priority = coalesce($5, priority)
+          body = coalesce($4, body), priority = coalesce($5, priority), attempts = attempts + 1
         FROM ${settleCommit} AS commit_mode
         WHERE job_id = $1 AND token = $2
         RETURNING queue, available_at
@@ -246,6 +269,15 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
       FROM ${settleCommit} AS commit_mode
       WHERE job_id = $1 AND token = $2
       RETURNING ${epochMs('reserved_until')} AS lease_expires_at`,
+
+    /**
+     * Renews many leases at once. In: $1 job ids text[], $2 tokens text[], $3 lease ms.
+     * Out: rows { ord (1-based index into the arrays), lease_expires_at } of the leases still held.
+     */
+    extendMany: `UPDATE ${s}.jobs j SET reserved_until = now() + $3 * interval '1 millisecond'
+      FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS r(job_id, token, ord), ${settleCommit} AS commit_mode
+      WHERE j.job_id = r.job_id AND j.token = r.token
+      RETURNING r.ord::int AS ord, ${epochMs('j.reserved_until')} AS lease_expires_at`,
 
     /**
      * Moves a reserved job into failed_jobs (replacing an older entry of the same id).
@@ -290,7 +322,8 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
     dlqPurge: `DELETE FROM ${s}.failed_jobs WHERE ($1::text IS NULL OR queue = $1) AND ($2::bigint IS NULL OR failed_at < $2)`,
     /**
      * Moves matching non-poison entries back to their queues as fresh deliveries, in failure order;
-     * an entry whose id or unique key is held by a live job stays where it is.
+     * an entry whose id or unique key is held by a live job stays where it is. Both counts of the
+     * new row start at 0 (their column defaults).
      * In: filter $1 $2, $3 job id or null (one entry), $4 channel. Out: { moved, blocked }.
      */
     dlqRetry: `WITH pick AS (
