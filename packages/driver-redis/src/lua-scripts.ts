@@ -33,8 +33,8 @@ export const scripts = {
   push: load('push'),
   reserve: load('reserve'),
   ack: load('ack'),
-  ackBatch: load('ack-batch'),
-  unclaim: load('unclaim'),
+  ackAndClaim: load('ack-and-claim'),
+  giveBack: load('give-back'),
   release: load('release'),
   extend: load('extend'),
   deadLetter: load('dead-letter'),
@@ -73,21 +73,24 @@ export async function runScript(
 const RESEND_MAX = 3;
 
 /**
- * Runs a script that may run twice with no more effect than once (ack and ack-batch: a job already
- * gone acknowledges as 0), sending it again when its connection closed before the reply came.
+ * Runs a script that may run twice with no more effect than once (ack: a job already gone
+ * acknowledges as 0), sending it again when its connection closed before the reply came.
  * ioredis rejects a command that was pipelined behind one whose reply did arrive with an
  * AbortError: it may or may not have run, so only a script whose rerun is harmless is resent (on
- * the reconnected connection; the client queues it while reconnecting).
+ * the reconnected connection; the client queues it while reconnecting). `resendArgs`, when given,
+ * replace `args` on a resend: a call whose first run may have had an effect that must not happen
+ * twice (claiming jobs) is resent without that part.
  */
 export async function runIdempotentScript(
   client: Redis | Cluster,
   script: LuaScript,
   keys: readonly string[],
   args: readonly (string | number)[],
+  resendArgs: readonly (string | number)[] = args,
 ): Promise<ScriptReply> {
   for (let sent = 1; ; sent += 1) {
     try {
-      return await runScript(client, script, keys, args);
+      return await runScript(client, script, keys, sent === 1 ? args : resendArgs);
     } catch (error) {
       if (sent >= RESEND_MAX || !(error instanceof Error && error.name === 'AbortError')) throw error;
     }

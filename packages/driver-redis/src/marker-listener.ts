@@ -1,17 +1,18 @@
 import type { Reservation } from '@queuekit/core';
 import type { Cluster, Redis } from 'ioredis';
 
-/** A reserve() call waiting for work. */
+/** A reserve() or claim() call waiting for work. */
 export interface MarkerWaiter {
   /** Ends the wait; the caller claims for itself. */
   wake(): void;
   /**
    * Set for a wait on this queue alone: the listener may claim for it on the blocking connection
-   * and hand the job over with {@link deliver}, saving the caller a round trip.
+   * (up to `max` jobs under `leaseMs`) and hand the jobs over with {@link deliver}, saving the
+   * caller a round trip.
    */
-  readonly leaseMs?: number;
-  /** Ends the wait with a job claimed for it. */
-  deliver?(reservation: Reservation): void;
+  readonly claim?: { readonly leaseMs: number; readonly max: number };
+  /** Ends the wait with jobs claimed for it (at least one, at most its `claim.max`). */
+  deliver?(reservations: Reservation[]): void;
 }
 
 /** What the listener needs from its driver for claiming on the blocking connection. */
@@ -19,15 +20,16 @@ export interface MarkerClaimer {
   /**
    * Sends BZPOPMIN on the marker and, pipelined behind it, the claim script, so Redis runs the
    * claim the moment the wait ends (or times out). Resolves whether a marker was popped and the
-   * job claimed, if any.
+   * jobs claimed (none when nothing was ready).
    */
   blockThenClaim(
     blocking: Redis | Cluster,
     timeoutSeconds: number,
     leaseMs: number,
-  ): Promise<{ popped: boolean; reservation?: Reservation }>;
-  /** Gives back a job claimed for a waiter that stopped waiting meanwhile. */
-  giveBack(reservation: Reservation): Promise<void>;
+    max: number,
+  ): Promise<{ popped: boolean; reservations: Reservation[] }>;
+  /** Gives back jobs claimed for a waiter that stopped waiting meanwhile. */
+  giveBack(reservations: Reservation[]): void;
 }
 
 /** Seconds one BZPOPMIN blocks before the loop checks whether anyone still waits. */
@@ -41,7 +43,8 @@ const BLOCK_SECONDS = 2;
  * nobody here waits any more, a popped marker is put back for the other processes.
  *
  * When the longest waiter waits on this queue alone, the claim script is pipelined behind the
- * BZPOPMIN, so a job pushed to an idle worker is claimed by Redis right as the wait ends.
+ * BZPOPMIN, so a job pushed to an idle worker is claimed by Redis right as the wait ends (up to
+ * the waiter's max, handed over in one piece).
  */
 export class MarkerListener {
   readonly #blocking: Redis | Cluster;
@@ -97,7 +100,7 @@ export class MarkerListener {
       while (this.#waiters.size > 0 && !this.#closed) {
         try {
           const first = this.#waiters.values().next().value;
-          if (first?.leaseMs !== undefined) await this.#blockThenClaim(first.leaseMs);
+          if (first?.claim !== undefined) await this.#blockThenClaim(first.claim.leaseMs, first.claim.max);
           else await this.#block();
           failures = 0;
         } catch (error) {
@@ -120,20 +123,23 @@ export class MarkerListener {
     if (popped !== null && popped !== undefined) await this.#passOn();
   }
 
-  async #blockThenClaim(leaseMs: number): Promise<void> {
-    const { popped, reservation } = await this.#claimer.blockThenClaim(this.#blocking, BLOCK_SECONDS, leaseMs);
-    if (reservation === undefined) {
+  async #blockThenClaim(leaseMs: number, max: number): Promise<void> {
+    const { popped, reservations } = await this.#claimer.blockThenClaim(this.#blocking, BLOCK_SECONDS, leaseMs, max);
+    if (reservations.length === 0) {
       if (popped) await this.#passOn();
       return;
     }
+    // The waiter claimed for may have stopped waiting meanwhile; another that takes as many
+    // jobs under the same lease gets them instead.
     for (const waiter of this.#waiters) {
-      if (waiter.leaseMs === leaseMs && waiter.deliver !== undefined) {
+      const claim = waiter.claim;
+      if (claim !== undefined && claim.leaseMs === leaseMs && claim.max >= reservations.length && waiter.deliver !== undefined) {
         this.#waiters.delete(waiter);
-        waiter.deliver(reservation);
+        waiter.deliver(reservations);
         return;
       }
     }
-    await this.#claimer.giveBack(reservation);
+    this.#claimer.giveBack(reservations);
   }
 
   /** Hands a popped marker to a waiter, or back to Redis for other processes when none is left. */

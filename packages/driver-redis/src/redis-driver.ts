@@ -1,18 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import {
+  type AckAndClaimOptions,
+  type AckAndClaimResult,
   BASELINE_CAPABILITIES,
+  type ClaimOptions,
   type DeadLetterStore,
   type DriverCapabilities,
   DriverClosedError,
   encodeEnvelope,
-  fromBackend,
-  HoldQueue,
   InvalidArgumentError,
   isValidQueueName,
   type JobEnvelope,
   type JobFailure,
-  LeaseLostError,
-  onAbort,
   PayloadTooLargeError,
   type PushOptions,
   type PushResult,
@@ -26,89 +25,23 @@ import {
 } from '@queuekit/core';
 import { type Cluster, Redis } from 'ioredis';
 import { choosePipelining, pipelineWhenBusy } from './adaptive-pipelining.js';
-import { runIdempotentScript, runScript, type ScriptReply, scripts } from './lua-scripts.js';
-import { type MarkerClaimer, MarkerListener, type MarkerWaiter } from './marker-listener.js';
+import { runScript, scripts } from './lua-scripts.js';
+import { RedisClaims } from './redis-claims.js';
+import type { RedisCallContext } from './redis-context.js';
 import { RedisDeadLetterStore } from './redis-dead-letter-store.js';
-import { wrapRedisError } from './redis-errors.js';
+import { leaseLostError, wrapRedisError } from './redis-errors.js';
 import { type QueueKeys, queueKeys, registryKey } from './redis-keys.js';
-import {
-  duplicateForBlocking,
-  openConnection,
-  type RedisDriverOptions,
-  type ResolvedRedisOptions,
-  resolveRedisOptions,
-} from './redis-options.js';
+import { openConnection, type RedisDriverOptions, type ResolvedRedisOptions, resolveRedisOptions } from './redis-options.js';
+import { ackAndClaim, ackOne, extendMany, giveBackMany, releaseOne } from './redis-settle.js';
 
 /** Envelopes per push script call; larger pushes are split into calls sent back to back. */
 const PUSH_CHUNK = 1_000;
 
 /**
- * Claiming ahead: once a caller has settled a delivery with ack() and asked reserve() for the same
- * single queue right after, PREFETCH_AFTER times in a row (a worker loop), each ack also claims
- * that caller's next job in the same round trip, and the next reserve() hands it over without one.
- * A claimed-ahead job nobody asks for within PREFETCH_HOLD_MS is given back untouched (unclaim.lua),
- * and close() gives back whatever is left.
- */
-const PREFETCH_AFTER = 2;
-/** A reserve() this soon after an ack of the same queue counts as a worker loop, in ms. */
-const PREFETCH_WINDOW_MS = 10;
-/** How long a claimed-ahead job waits for its reserve() before it is given back, in ms. */
-const PREFETCH_HOLD_MS = 20;
-/** Claimed-ahead jobs held per queue and lease at most. */
-const PREFETCH_MAX = 256;
-
-/** Where a reservation came from, for claiming ahead: one per queue and lease, with its demand. */
-interface Origin {
-  readonly queue: string;
-  readonly leaseMs: number;
-  readonly demand: Demand;
-}
-
-/** Ack-then-reserve pattern of one queue and lease, and the jobs claimed ahead for it. */
-interface Demand {
-  lastAckAt: number;
-  streak: number;
-  /** Claimed-ahead jobs, oldest first; one nobody asks for within PREFETCH_HOLD_MS is given back. */
-  readonly held: HoldQueue<Reservation>;
-  /** Ack-batch calls of this loop in flight; acks arriving meanwhile wait in `queued`. */
-  acking: number;
-  readonly queued: QueuedAck[];
-}
-
-/** An ack waiting for the next ack-batch call of its worker loop. */
-interface QueuedAck {
-  readonly reservation: Reservation;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-}
-
-/**
- * Acknowledgements per ack-batch call at most. Smaller calls with a second one in flight keep
- * Redis and this process busy at once: Redis runs one call while the loop runs the jobs the other
- * claimed (one call of 500 left each side idle while the other worked: about 32k jobs/s against
- * 42-54k with these settings, medians, Worker at concurrency 50, a 2-core machine).
- */
-const ACK_BATCH_MAX = 128;
-/** Ack-batch calls of one worker loop in flight at most. */
-const ACK_CALLS_MAX = 2;
-/** Queued acks that justify a further call while one is in flight; fewer wait and join the next. */
-const ACK_CALL_START = 32;
-/** Jobs an ack-batch call claims beyond the ones it acknowledges, so the loop finds one held while the next call is out. */
-const CLAIM_EXTRA = 32;
-
-/** A claim attempt over one or more queues. */
-interface ClaimResult {
-  readonly reservation?: RedisReservation;
-  /** Redis-clock epoch ms of the next due delayed job or lease expiry, when there is one. */
-  readonly nextAt?: number;
-  /** Redis-clock epoch ms when the last script ran. */
-  readonly now: number;
-}
-
-/**
  * The Redis driver: one Lua script per multi-key step, blocking reserve through a marker key,
  * every key of a queue under the hash tag `{<queue>}` so it runs on Redis Cluster. See README.md
- * for the key layout.
+ * for the key layout. Claiming lives in redis-claims.ts and settling in redis-settle.ts; the
+ * driver holds no job between calls (batching is its caller's, through the batch members).
  */
 export class RedisDriver implements QueueDriver {
   readonly name = 'redis';
@@ -122,12 +55,10 @@ export class RedisDriver implements QueueDriver {
   #tokenCount = 0;
   readonly #keys = new Map<string, QueueKeys>();
   readonly #registered = new Set<string>();
-  readonly #listeners = new Map<string, MarkerListener>();
-  readonly #waits = new Set<() => void>();
   readonly #inFlight = new Set<Promise<unknown>>();
-  /** Origins by queue, then by lease length. */
-  readonly #origins = new Map<string, Map<number, Origin>>();
-  #lastOrigin: Origin | undefined;
+  /** What the claim and settle modules use of this driver. */
+  readonly #context: RedisCallContext;
+  readonly #claims: RedisClaims;
   readonly #onBackgroundError: (error: QueueError) => void;
   #closing = false;
   #closed: Promise<void> | undefined;
@@ -151,6 +82,7 @@ export class RedisDriver implements QueueDriver {
       bulkPush: true,
       uniqueKeys: true,
       rewriteOnRelease: true,
+      batch: true,
       maxMessageBytes: this.#options.maxMessageBytes,
     } satisfies DriverCapabilities);
     this.deadLetters = new RedisDeadLetterStore({
@@ -158,6 +90,15 @@ export class RedisDriver implements QueueDriver {
       keyPrefix: this.#options.keyPrefix,
       keysOf: (queue) => this.#keysOf(queue),
       run: (action, fn) => this.#run(action, fn),
+    });
+    this.#context = { client, keysOf: (queue) => this.#keysOf(queue), nextToken: () => this.#nextToken() };
+    this.#claims = new RedisClaims({
+      ...this.#context,
+      connectionName: this.#options.connectionName,
+      run: (action, fn) => this.#run(action, fn),
+      isClosing: () => this.#closing,
+      onBackgroundError: (error) => this.#onBackgroundError(error),
+      giveBackInBackground: (reservations) => this.#giveBackInBackground(reservations),
     });
   }
 
@@ -229,93 +170,64 @@ export class RedisDriver implements QueueDriver {
   }
 
   async reserve(queues: readonly string[], options: ReserveOptions): Promise<Reservation | undefined> {
-    this.#assertOpen();
-    if (queues.length === 0) throw new InvalidArgumentError('redis: reserve: expected at least one queue');
-    for (const queue of queues) this.#checkedKeysOf(queue);
-    if (!(options.leaseMs > 0)) throw new InvalidArgumentError(`redis: reserve: leaseMs must be > 0, got ${options.leaseMs}`);
-    const deadline = Date.now() + Math.max(0, options.waitMs);
-    const leaseMs = Math.ceil(options.leaseMs);
-    const origin = queues.length === 1 ? this.#originOf(queues[0]!, leaseMs) : undefined;
-    if (origin !== undefined) {
-      const demand = origin.demand;
-      demand.streak = performance.now() - demand.lastAckAt <= PREFETCH_WINDOW_MS ? demand.streak + 1 : 0;
-      const held = demand.held.shift();
-      if (held !== undefined) {
-        return held;
-      }
-    }
-    for (;;) {
-      const claim = await this.#run('reserve', () => this.#claim(queues, leaseMs));
-      if (claim.reservation !== undefined) {
-        if (origin !== undefined) claim.reservation.origin = origin;
-        return claim.reservation;
-      }
-      const remaining = deadline - Date.now();
-      if (remaining <= 0 || isAborted(options.signal) || this.#closing) return undefined;
-      const untilNext = claim.nextAt === undefined ? remaining : Math.max(1, claim.nextAt - claim.now + 1);
-      const delivered = await this.#waitForWork(queues, Math.min(remaining, untilNext), options.signal, origin);
-      if (delivered !== undefined) {
-        if (origin !== undefined && delivered instanceof RedisReservation) delivered.origin = origin;
-        return delivered;
-      }
-      if (isAborted(options.signal) || this.#closing) return undefined;
-    }
+    this.#checkClaim('reserve', queues, options.leaseMs);
+    const claimed = await this.#claims.claim('reserve', queues, {
+      leaseMs: Math.ceil(options.leaseMs),
+      max: 1,
+      waitMs: options.waitMs,
+      signal: options.signal,
+    });
+    return claimed[0];
+  }
+
+  async claim(queues: readonly string[], options: ClaimOptions): Promise<Reservation[]> {
+    this.#checkClaim('claim', queues, options.leaseMs);
+    if (!Number.isInteger(options.max) || options.max < 1)
+      throw new InvalidArgumentError(`redis: claim: max must be an integer >= 1, got ${options.max}`);
+    return this.#claims.claim('claim', queues, {
+      leaseMs: Math.ceil(options.leaseMs),
+      max: options.max,
+      waitMs: options.waitMs,
+      signal: options.signal,
+    });
   }
 
   ack(reservation: Reservation): Promise<void> {
-    const origin = reservation instanceof RedisReservation ? reservation.origin : undefined;
-    if (origin !== undefined && origin.demand.streak >= PREFETCH_AFTER && !this.#closing) {
-      // A worker loop's ack: it joins the loop's next ack-batch call, tracked (and its errors
-      // wrapped) by #flushAcks rather than one #run per ack.
-      const { demand } = origin;
-      return new Promise<void>((resolve, reject) => {
-        demand.queued.push({ reservation, resolve, reject });
-        if (demand.acking === 0 || (demand.acking < ACK_CALLS_MAX && demand.queued.length >= ACK_CALL_START)) {
-          this.#track(this.#flushAcks(origin, demand));
-        }
-      });
-    }
-    return this.#run('ack', async () => {
-      const keys = this.#keysOf(reservation.queue);
-      const reply = await runIdempotentScript(
-        this.client,
-        scripts.ack,
-        [keys.leased, keys.unique],
-        [keys.jobPrefix + reservation.id, reservation.id, reservation.token],
-      );
-      if (reply === -1) throw this.#leaseLost('ack', reservation);
-      if (origin !== undefined) origin.demand.lastAckAt = performance.now();
-    });
+    return this.#run('ack', () => ackOne(this.#context, reservation));
+  }
+
+  async ackAndClaim(acks: readonly Reservation[], queues: readonly string[], options: AckAndClaimOptions): Promise<AckAndClaimResult> {
+    if (!Number.isInteger(options.max) || options.max < 0)
+      throw new InvalidArgumentError(`redis: ackAndClaim: max must be an integer >= 0, got ${options.max}`);
+    if (options.max > 0) this.#checkClaim('ackAndClaim', queues, options.leaseMs);
+    else this.#assertOpen();
+    if (acks.length === 0 && options.max === 0) return { leaseLost: [], claimed: [] };
+    const leaseMs = options.max > 0 ? Math.ceil(options.leaseMs) : 0;
+    return this.#run('ackAndClaim', () => ackAndClaim(this.#context, acks, queues, leaseMs, options.max));
   }
 
   async release(reservation: Reservation, options: ReleaseOptions): Promise<void> {
-    await this.#run('release', async () => {
+    await this.#run('release', () => {
       const body = options.envelope === undefined ? '' : this.#encode(options.envelope);
       const priority = options.envelope === undefined ? '' : options.envelope.priority;
-      const keys = this.#keysOf(reservation.queue);
-      const reply = await runScript(
-        this.client,
-        scripts.release,
-        [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios],
-        [keys.jobPrefix + reservation.id, reservation.id, reservation.token, Math.max(0, Math.ceil(options.delayMs)), body, priority],
-      );
-      if (reply === -1) throw this.#leaseLost('release', reservation);
+      return releaseOne(this.#context, reservation, options.delayMs, body, priority);
     });
+  }
+
+  giveBack(reservations: readonly Reservation[]): Promise<number> {
+    return this.#run('giveBack', () => giveBackMany(this.#context, reservations));
   }
 
   async extend(reservation: Reservation, leaseMs: number): Promise<number> {
     if (!(leaseMs > 0)) throw new InvalidArgumentError(`redis: extend: leaseMs must be > 0, got ${leaseMs}`);
-    return this.#run('extend', async () => {
-      const keys = this.#keysOf(reservation.queue);
-      const reply = await runScript(
-        this.client,
-        scripts.extend,
-        [keys.leased],
-        [keys.jobPrefix + reservation.id, reservation.id, reservation.token, Math.ceil(leaseMs)],
-      );
-      if (reply === -1) throw this.#leaseLost('extend', reservation);
-      return Number(reply);
-    });
+    const [expiresAt] = await this.#run('extend', () => extendMany(this.#context, [reservation], leaseMs));
+    if (expiresAt === undefined) throw leaseLostError('extend', reservation);
+    return expiresAt;
+  }
+
+  async extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | undefined)[]> {
+    if (!(leaseMs > 0)) throw new InvalidArgumentError(`redis: extendMany: leaseMs must be > 0, got ${leaseMs}`);
+    return this.#run('extendMany', () => extendMany(this.#context, reservations, leaseMs));
   }
 
   async deadLetter(reservation: Reservation, failure: JobFailure): Promise<void> {
@@ -337,7 +249,7 @@ export class RedisDriver implements QueueDriver {
         ),
         this.#register(reservation.queue),
       ]);
-      if (reply === -1) throw this.#leaseLost('deadLetter', reservation);
+      if (reply === -1) throw leaseLostError('deadLetter', reservation);
     });
   }
 
@@ -380,12 +292,9 @@ export class RedisDriver implements QueueDriver {
 
   async #shutdown(): Promise<void> {
     this.#closing = true;
-    for (const wake of [...this.#waits]) wake();
+    this.#claims.wakeAll();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
-    const held = [...this.#origins.values()].flatMap((byLease) => [...byLease.values()].flatMap(({ demand }) => demand.held.drain()));
-    await Promise.all(held.map((reservation) => this.#unclaim(reservation)));
-    for (const listener of this.#listeners.values()) listener.close();
-    this.#listeners.clear();
+    this.#claims.close();
     if (this.#owned) {
       try {
         await this.client.quit();
@@ -396,102 +305,17 @@ export class RedisDriver implements QueueDriver {
     }
   }
 
-  /** Tries each queue in order; the first claim wins. */
-  async #claim(queues: readonly string[], leaseMs: number): Promise<ClaimResult> {
-    let nextAt: number | undefined;
-    let now = 0;
-    for (const queue of queues) {
-      const keys = this.#keysOf(queue);
-      this.#tokenCount += 1;
-      const token = `${this.#tokenPrefix}.${this.#tokenCount}`;
-      const reply = (await runScript(
-        this.client,
-        scripts.reserve,
-        [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios],
-        [keys.jobPrefix, token, leaseMs],
-      )) as ScriptReply[];
-      if (reply[0] === 1) {
-        const [, id, body, deliveryCount, leaseExpiresAt] = reply as [number, string, string, number, number];
-        return { reservation: new RedisReservation(queue, id, body, token, deliveryCount, leaseExpiresAt), now: Number(reply[5]) };
-      }
-      const at = Number(reply[1]);
-      now = Number(reply[2]);
-      if (at !== -1 && (nextAt === undefined || at < nextAt)) nextAt = at;
-    }
-    return nextAt === undefined ? { now } : { nextAt, now };
-  }
-
   /**
-   * Sends the queued acks of one worker loop in ack-batch calls, up to ACK_CALLS_MAX in flight:
-   * every ack that arrives while a call is out joins the next one (group commit). Each call also
-   * claims as many next jobs as it acknowledges plus CLAIM_EXTRA, held for the loop's next
-   * reserve() calls. Replies come back in order on the one connection, so held jobs keep their order.
+   * Gives back jobs the blocking connection claimed for a waiter that left. No caller awaits it:
+   * close() waits for it, and a failure goes to onBackgroundError (the jobs then come back when
+   * their lease runs out, counted as a lost delivery).
    */
-  async #flushAcks(origin: Origin, demand: Demand): Promise<void> {
-    demand.acking += 1;
-    try {
-      for (let first = true; demand.queued.length > 0; first = false) {
-        // Let the callers the last call served run first, so their acks join this call.
-        if (!first) await new Promise<void>((resolve) => setImmediate(resolve));
-        const batch = demand.queued.splice(0, ACK_BATCH_MAX);
-        const wanted = this.#closing ? 0 : Math.max(0, Math.min(batch.length + CLAIM_EXTRA, PREFETCH_MAX - demand.held.length));
-        const base = this.#nextToken();
-        const keys = this.#keysOf(origin.queue);
-        const args: (string | number)[] = [keys.jobPrefix, base, origin.leaseMs, wanted];
-        for (const { reservation } of batch) args.push(reservation.id, reservation.token);
-        let reply: [number[], (string | number)[]];
-        try {
-          reply = (await runIdempotentScript(
-            this.client,
-            scripts.ackBatch,
-            [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios, keys.unique],
-            args,
-          )) as [number[], (string | number)[]];
-        } catch (error) {
-          const wrapped = wrapRedisError(error, 'ack');
-          for (const queued of batch) queued.reject(wrapped);
-          continue;
-        }
-        const [codes, claimed] = reply;
-        // Claimed jobs are held before the acks resolve, so a close() waiting for those acks finds
-        // every held job and gives it back.
-        for (let i = 0, n = 1; i < claimed.length; i += 4, n += 1) {
-          const reservation = new RedisReservation(
-            origin.queue,
-            claimed[i] as string,
-            claimed[i + 1] as string,
-            `${base}:${n}`,
-            Number(claimed[i + 2]),
-            Number(claimed[i + 3]),
-          );
-          reservation.origin = origin;
-          demand.held.push(reservation);
-        }
-        demand.lastAckAt = performance.now();
-        for (let index = 0; index < batch.length; index += 1) {
-          const queued = batch[index]!;
-          if (codes[index] === -1) queued.reject(this.#leaseLost('ack', queued.reservation));
-          else queued.resolve();
-        }
-      }
-    } finally {
-      demand.acking -= 1;
-    }
-  }
-
-  /** Gives a claimed-ahead job back as if never claimed; a failure only delays it until its lease runs out. */
-  async #unclaim(reservation: Reservation): Promise<void> {
-    const keys = this.#keysOf(reservation.queue);
-    try {
-      await runScript(
-        this.client,
-        scripts.unclaim,
-        [keys.ready, keys.leased, keys.marker, keys.prios],
-        [keys.jobPrefix + reservation.id, reservation.id, reservation.token],
-      );
-    } catch (error) {
-      this.#onBackgroundError(wrapRedisError(error, 'unclaim'));
-    }
+  #giveBackInBackground(reservations: readonly Reservation[]): void {
+    const promise = giveBackMany(this.#context, reservations).catch((error: unknown) => {
+      this.#onBackgroundError(wrapRedisError(error, 'giveBack'));
+    });
+    this.#inFlight.add(promise);
+    void promise.finally(() => this.#inFlight.delete(promise));
   }
 
   #nextToken(): string {
@@ -499,122 +323,12 @@ export class RedisDriver implements QueueDriver {
     return `${this.#tokenPrefix}.${this.#tokenCount}`;
   }
 
-  /** The origin of reservations of `queue` with `leaseMs`, made once (a worker loop asks for the same one each time). */
-  #originOf(queue: string, leaseMs: number): Origin {
-    const last = this.#lastOrigin;
-    if (last !== undefined && last.queue === queue && last.leaseMs === leaseMs) return last;
-    let byLease = this.#origins.get(queue);
-    if (byLease === undefined) {
-      byLease = new Map();
-      this.#origins.set(queue, byLease);
-    }
-    let origin = byLease.get(leaseMs);
-    if (origin === undefined) {
-      const demand: Demand = {
-        lastAckAt: Number.NEGATIVE_INFINITY,
-        streak: 0,
-        held: new HoldQueue<Reservation>(PREFETCH_HOLD_MS, (reservation) => {
-          demand.streak = 0;
-          this.#track(this.#unclaim(reservation));
-        }),
-        acking: 0,
-        queued: [],
-      };
-      origin = { queue, leaseMs, demand };
-      byLease.set(leaseMs, origin);
-    }
-    this.#lastOrigin = origin;
-    return origin;
-  }
-
-  /** Counts `promise` in flight until it settles, so close() waits for it. */
-  #track(promise: Promise<unknown>): void {
-    this.#inFlight.add(promise);
-    const settled = () => this.#inFlight.delete(promise);
-    // Both outcomes end the tracking; a rejection stays the caller's to handle.
-    promise.then(settled, settled);
-  }
-
-  /**
-   * Waits until a marker wakes this call, `ms` pass, the signal aborts, or the driver closes;
-   * resolves a job when the blocking connection claimed one for this call (single queue only).
-   */
-  #waitForWork(
-    queues: readonly string[],
-    ms: number,
-    signal: AbortSignal | undefined,
-    origin: Origin | undefined,
-  ): Promise<Reservation | undefined> {
-    return new Promise<Reservation | undefined>((resolve) => {
-      const listeners = queues.map((queue) => this.#listenerOf(queue));
-      let timer: NodeJS.Timeout | undefined;
-      let stopOnAbort: (() => void) | undefined;
-      const finish = (reservation: Reservation | undefined): void => {
-        if (timer === undefined) return;
-        clearTimeout(timer);
-        timer = undefined;
-        for (const listener of listeners) listener.remove(waiter);
-        stopOnAbort?.();
-        this.#waits.delete(done);
-        resolve(reservation);
-      };
-      const done = (): void => finish(undefined);
-      const waiter: MarkerWaiter =
-        origin === undefined ? { wake: done } : { wake: done, leaseMs: origin.leaseMs, deliver: (reservation) => finish(reservation) };
-      timer = setTimeout(done, ms);
-      this.#waits.add(done);
-      for (const listener of listeners) listener.add(waiter);
-      // Last, so that a signal that has already aborted finds everything to undo.
-      if (signal !== undefined) stopOnAbort = onAbort(signal, done);
-    });
-  }
-
-  #listenerOf(queue: string): MarkerListener {
-    let listener = this.#listeners.get(queue);
-    if (listener === undefined) {
-      const blocking = duplicateForBlocking(this.client, `${this.#options.connectionName}:wait`);
-      blocking.on('error', () => {});
-      // The blocking loop retries on its own; reserve() still claims through the command
-      // connection, whose failures do reach the caller.
-      const keys = this.#keysOf(queue);
-      const claimer: MarkerClaimer = {
-        blockThenClaim: async (connection, timeoutSeconds, leaseMs) => {
-          const token = this.#nextToken();
-          const results = await connection
-            .pipeline()
-            .bzpopmin(keys.marker, timeoutSeconds)
-            .evalsha(
-              scripts.reserve.sha,
-              6,
-              keys.ready,
-              keys.delayed,
-              keys.leased,
-              keys.seq,
-              keys.marker,
-              keys.prios,
-              keys.jobPrefix,
-              token,
-              leaseMs,
-            )
-            .exec();
-          const [popResult, claimResult] = results ?? [];
-          if (popResult?.[0]) throw popResult[0];
-          const popped = popResult?.[1] !== null && popResult?.[1] !== undefined;
-          // A claim that failed (NOSCRIPT after a server restart, say) claimed nothing: the woken
-          // waiter claims through the command connection instead, which loads the script.
-          const reply = claimResult?.[0] ? undefined : (claimResult?.[1] as ScriptReply[] | undefined);
-          if (reply?.[0] !== 1) return { popped: popped || claimResult?.[0] != null };
-          const [, id, body, deliveryCount, leaseExpiresAt] = reply as [number, string, string, number, number];
-          return { popped, reservation: new RedisReservation(queue, id, body, token, deliveryCount, leaseExpiresAt) };
-        },
-        giveBack: (reservation) => this.#unclaim(reservation),
-      };
-      listener = new MarkerListener(blocking, this.client, keys.marker, claimer, (error) =>
-        this.#onBackgroundError(wrapRedisError(error, 'blocking wait')),
-      );
-      this.#listeners.set(queue, listener);
-    }
-    return listener;
+  /** Checks what reserve(), claim() and a claiming ackAndClaim() share: open, queues, lease. */
+  #checkClaim(action: string, queues: readonly string[], leaseMs: number): void {
+    this.#assertOpen();
+    if (queues.length === 0) throw new InvalidArgumentError(`redis: ${action}: expected at least one queue`);
+    for (const queue of queues) this.#checkedKeysOf(queue);
+    if (!(leaseMs > 0)) throw new InvalidArgumentError(`redis: ${action}: leaseMs must be > 0, got ${leaseMs}`);
   }
 
   async #register(queue: string): Promise<void> {
@@ -663,10 +377,6 @@ export class RedisDriver implements QueueDriver {
     if (this.#closing) throw new DriverClosedError('redis: the driver is closed');
   }
 
-  #leaseLost(action: string, reservation: Reservation): LeaseLostError {
-    return new LeaseLostError(`redis: ${action} of job ${reservation.id} in queue ${reservation.queue}: the lease was lost`);
-  }
-
   /** Runs one call: refused after close, tracked so close() can wait for it, client errors wrapped. */
   async #run<T>(action: string, fn: () => Promise<T>): Promise<T> {
     this.#assertOpen();
@@ -680,48 +390,6 @@ export class RedisDriver implements QueueDriver {
       this.#inFlight.delete(promise);
     }
   }
-}
-
-/**
- * A reservation of this driver: decodes its body once, and remembers the worker loop it came from
- * (for claiming ahead) in a field of its own rather than a WeakMap entry per job.
- */
-class RedisReservation implements Reservation {
-  readonly token: string;
-  readonly id: string;
-  readonly queue: string;
-  readonly deliveryCount: number;
-  readonly leaseExpiresAt: number;
-  readonly envelope?: JobEnvelope;
-  readonly poison?: { readonly raw: string; readonly error: Error };
-  /** The worker loop this reservation was claimed for; private, so not part of its value. */
-  #origin: Origin | undefined;
-
-  constructor(queue: string, id: string, body: string, token: string, deliveryCount: number, leaseExpiresAt: number) {
-    this.token = token;
-    this.id = id;
-    this.queue = queue;
-    this.deliveryCount = deliveryCount;
-    this.leaseExpiresAt = leaseExpiresAt;
-    try {
-      this.envelope = fromBackend(body);
-    } catch (error) {
-      this.poison = { raw: body, error: error as Error };
-    }
-  }
-
-  /** The worker loop this reservation was claimed for, if any. */
-  get origin(): Origin | undefined {
-    return this.#origin;
-  }
-
-  set origin(origin: Origin | undefined) {
-    this.#origin = origin;
-  }
-}
-
-function isAborted(signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true;
 }
 
 /** Creates a Redis driver; see {@link RedisDriverOptions}. */

@@ -1,4 +1,4 @@
-import { DriverConnectionError, DriverError, isQueueError, type QueueError } from '@queuekit/core';
+import { DriverConnectionError, DriverError, isQueueError, LeaseLostError, type QueueError, type Reservation } from '@queuekit/core';
 
 /**
  * Turns a client failure into a queuekit error prefixed `redis:` with the original as `cause`:
@@ -11,4 +11,9 @@ export function wrapRedisError(error: unknown, action: string): QueueError {
   const name = error instanceof Error ? error.name : '';
   if (name === 'ReplyError') return new DriverError(`redis: ${action} failed: ${message}`, { cause: error });
   return new DriverConnectionError(`redis: ${action} failed: ${message}`, { cause: error });
+}
+
+/** The LeaseLostError of a settle call whose delivery no longer holds the lease. */
+export function leaseLostError(action: string, reservation: Reservation): LeaseLostError {
+  return new LeaseLostError(`redis: ${action} of job ${reservation.id} in queue ${reservation.queue}: the lease was lost`);
 }

@@ -33,8 +33,9 @@ export interface RedisDriverOptions {
   /** CLIENT SETNAME of the connections the driver creates (seen in CLIENT LIST). Default `queuekit`. */
   readonly connectionName?: string;
   /**
-   * Told about failures no caller awaits (the blocking wait's reconnects, giving back a job claimed
-   * ahead); each is already handled by retrying or by the lease running out. Default: ignored.
+   * Told about failures no caller awaits (the blocking wait's reconnects, giving back jobs the
+   * blocking connection claimed for a wait that ended meanwhile); each is already handled by
+   * retrying or by the lease running out. Default: ignored.
    */
   readonly onBackgroundError?: (error: QueueError) => void;
 }

@@ -4,9 +4,11 @@ import {
   DriverClosedError,
   DriverConnectionError,
   DriverError,
+  InvalidArgumentError,
   type JobFailure,
   LeaseLostError,
   PayloadTooLargeError,
+  type Reservation,
 } from '@queuekit/core';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -145,16 +147,16 @@ describe('ordering and leases', () => {
     expect(order).toEqual(['high-1', 'high-2', 'mid-1', 'mid-2', 'low-1', 'low-2']);
   });
 
-  it('reclaims an expired lease in the claim, counting the delivery once, and fences the old token', async () => {
+  it('reclaims an expired lease in the claim, counting one lost delivery and no attempt, and fences the old token', async () => {
     const d = driver();
     const queue = randomQueue();
     await d.push([createEnvelope({ name: 'a', queue })]);
     const first = await d.reserve([queue], { leaseMs: 100, waitMs: 0 });
-    expect(first!.deliveryCount).toBe(1);
+    expect(first).toMatchObject({ attempt: 1, lostDeliveries: 0 });
     await sleep(150);
     const second = await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 });
     expect(second!.id).toBe(first!.id);
-    expect(second!.deliveryCount).toBe(2);
+    expect(second).toMatchObject({ attempt: 1, lostDeliveries: 1 });
     await expect(d.ack(first!)).rejects.toThrow(LeaseLostError);
     await expect(d.extend(first!, 1000)).rejects.toThrow(LeaseLostError);
     await expect(d.release(first!, { delayMs: 0 })).rejects.toThrow(LeaseLostError);
@@ -179,7 +181,22 @@ describe('ordering and leases', () => {
     expect(await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 })).toBeUndefined();
     const again = await d.reserve([queue], { leaseMs: 10_000, waitMs: 3_000 });
     expect(again!.envelope!.failure!.lastError.message).toBe('m');
-    expect(again!.deliveryCount).toBe(2);
+    expect(again).toMatchObject({ attempt: 2, lostDeliveries: 0 });
+  });
+
+  it('counts a failed run and a lost delivery apart, each from where it was left', async () => {
+    const d = driver();
+    const queue = randomQueue();
+    await d.push([createEnvelope({ name: 'a', queue })]);
+    const first = await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 });
+    await d.release(first!, { delayMs: 0 });
+    const second = await d.reserve([queue], { leaseMs: 100, waitMs: 0 });
+    expect(second).toMatchObject({ attempt: 2, lostDeliveries: 0 });
+    await sleep(150);
+    const third = await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 });
+    expect(third).toMatchObject({ attempt: 2, lostDeliveries: 1 });
+    await d.release(third!, { delayMs: 0 });
+    expect(await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 })).toMatchObject({ attempt: 3, lostDeliveries: 1 });
   });
 
   it('reports oldestReadyAt from the oldest ready job across priorities', async () => {
@@ -352,7 +369,7 @@ describe('dead-letter store', () => {
     expect(await d.deadLetters.retry(ids[5]!)).toBe(false);
     const retried = await d.reserve([q2], { leaseMs: 10_000, waitMs: 0 });
     expect(retried!.id).toBe(ids[5]);
-    expect(retried!.deliveryCount).toBe(1);
+    expect(retried).toMatchObject({ attempt: 1, lostDeliveries: 0 });
     await d.ack(retried!);
 
     expect(await d.deadLetters.retryAll({ queue: q1, failedBefore: base + 3000 })).toBe(2);
@@ -361,6 +378,21 @@ describe('dead-letter store', () => {
     expect(await d.deadLetters.count()).toBe(1);
     expect(await d.deadLetters.purge()).toBe(1);
     expect(await d.deadLetters.list()).toEqual([]);
+  });
+
+  it('retries a dead letter as a fresh job: both counts start again', async () => {
+    const d = driver();
+    const queue = randomQueue();
+    const envelope = createEnvelope({ name: 'a', queue });
+    await d.push([envelope]);
+    await d.reserve([queue], { leaseMs: 50, waitMs: 0 });
+    await sleep(100);
+    await d.release((await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 }))!, { delayMs: 0 });
+    const last = await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 });
+    expect(last).toMatchObject({ attempt: 2, lostDeliveries: 1 });
+    await d.deadLetter(last!, failure({ attempts: 2 }));
+    expect(await d.deadLetters.retry(envelope.id)).toBe(true);
+    expect(await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 })).toMatchObject({ id: envelope.id, attempt: 1, lostDeliveries: 0 });
   });
 
   it('keeps newest-first order for failures in the same millisecond', async () => {
@@ -393,149 +425,223 @@ describe('bulk push', () => {
   });
 });
 
-describe('claiming ahead in a reserve/ack loop', () => {
-  async function loop(d: RedisDriver, queue: string, cycles: number): Promise<string[]> {
-    const ids: string[] = [];
-    for (let i = 0; i < cycles; i += 1) {
-      const r = await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 });
-      ids.push(r!.id);
-      expect(r!.deliveryCount).toBe(1);
-      await d.ack(r!);
-    }
-    return ids;
+describe('batch members', () => {
+  /** Counts the script calls `d` sends from now on, by script name; `restore()` stops counting. */
+  function countScripts(d: RedisDriver): { readonly calls: Map<string, number>; restore(): void } {
+    const names = new Map(Object.values(scripts).map((script) => [script.sha, script.name]));
+    const calls = new Map<string, number>();
+    const evalsha = d.client.evalsha.bind(d.client);
+    (d.client as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
+      const name = names.get(args[0] as string) ?? 'other';
+      calls.set(name, (calls.get(name) ?? 0) + 1);
+      return (evalsha as (...a: unknown[]) => unknown)(...args);
+    };
+    return { calls, restore: () => ((d.client as { evalsha: unknown }).evalsha = evalsha) };
   }
 
-  it('hands every job over once, in FIFO order, while acks claim the next job ahead', async () => {
+  /** Makes the lease of `r` another delivery's, as if it had expired and been claimed again. */
+  async function stealLease(d: RedisDriver, r: Reservation): Promise<void> {
+    await d.client.hset(queueKeys(d.keyPrefix, r.queue).jobPrefix + r.id, 't', 'someone-else');
+  }
+
+  it('declares the batch capability and all three members', () => {
+    const d = driver();
+    expect(d.capabilities.batch).toBe(true);
+    expect([typeof d.claim, typeof d.ackAndClaim, typeof d.extendMany]).toEqual(['function', 'function', 'function']);
+  });
+
+  it('claim() returns up to max jobs by priority, then FIFO, in one script call', async () => {
     const d = driver();
     const queue = randomQueue();
-    const envelopes = Array.from({ length: 30 }, (_, i) => createEnvelope({ name: 'a', queue, payload: i }));
-    await d.push(envelopes);
-    expect(await loop(d, queue, 30)).toEqual(envelopes.map((e) => e.id));
-    expect(await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 })).toBeUndefined();
-    expect(await d.stats(queue)).toMatchObject({ ready: 0, reserved: 0 });
+    const names = ['low-1', 'high-1', 'mid-1', 'high-2', 'low-2', 'mid-2'];
+    const priority = { low: 30, mid: 20, high: 10 } as Record<string, number>;
+    await d.push(names.map((name) => createEnvelope({ name, queue, priority: priority[name.split('-')[0]!]! })));
+    const counter = countScripts(d);
+    const first = await d.claim([queue], { leaseMs: 10_000, waitMs: 0, max: 4 });
+    counter.restore();
+    expect(first.map((r) => r.envelope!.name)).toEqual(['high-1', 'high-2', 'mid-1', 'mid-2']);
+    expect(new Set(first.map((r) => r.token)).size).toBe(4);
+    expect(first.every((r) => r.attempt === 1 && r.lostDeliveries === 0 && r.queue === queue)).toBe(true);
+    expect(counter.calls).toEqual(new Map([['reserve', 1]]));
+    const rest = await d.claim([queue], { leaseMs: 10_000, waitMs: 0, max: 10 });
+    expect(rest.map((r) => r.envelope!.name)).toEqual(['low-1', 'low-2']);
+    expect(await d.claim([queue], { leaseMs: 10_000, waitMs: 0, max: 10 })).toEqual([]);
+    expect(await d.stats(queue)).toMatchObject({ ready: 0, reserved: 6 });
   });
 
-  it('gives a job claimed ahead back when no reserve comes, its delivery count unchanged', async () => {
+  it('claim() takes the queues in the order given until max is reached', async () => {
     const d = driver();
-    const other = driver({ keyPrefix: d.keyPrefix });
-    // Claiming ahead needs the reserve() calls to follow their acks closely; on a busy machine a
-    // pause can break the pattern, so the loop is tried a few times until a job is held.
-    for (let attempt = 0; attempt < 5; attempt += 1) {
-      const queue = randomQueue();
-      await d.push(Array.from({ length: 12 }, (_, i) => createEnvelope({ name: 'a', queue, payload: i })));
-      await loop(d, queue, 8);
-      const stats = await d.stats(queue);
-      expect(stats.ready + stats.reserved).toBe(4);
-      if (stats.reserved === 0) continue;
-      await sleep(100);
-      expect(await d.stats(queue)).toMatchObject({ ready: 4, reserved: 0 });
-      const rest: number[] = [];
-      for (let i = 0; i < 4; i += 1) {
-        const r = await other.reserve([queue], { leaseMs: 10_000, waitMs: 0 });
-        expect(r!.deliveryCount).toBe(1);
-        rest.push(r!.envelope!.payload as number);
-      }
-      expect(rest).toEqual([8, 9, 10, 11]);
-      return;
-    }
-    expect.fail('no job was claimed ahead in 5 reserve/ack loops');
+    const [q1, q2, q3] = [randomQueue(), randomQueue(), randomQueue()];
+    await d.push([
+      ...[0, 1].map((i) => createEnvelope({ name: 'a', queue: q1, payload: i })),
+      ...[2, 3, 4].map((i) => createEnvelope({ name: 'a', queue: q2, payload: i })),
+      createEnvelope({ name: 'a', queue: q3, payload: 5 }),
+    ]);
+    const counter = countScripts(d);
+    const got = await d.claim([q1, q2, q3], { leaseMs: 10_000, waitMs: 0, max: 4 });
+    counter.restore();
+    expect(got.map((r) => [r.queue, r.envelope!.payload])).toEqual([
+      [q1, 0],
+      [q1, 1],
+      [q2, 2],
+      [q2, 3],
+    ]);
+    // q3 was not asked: max was reached in q2.
+    expect(counter.calls.get('reserve')).toBe(2);
+    const more = await d.claim([q3, q2], { leaseMs: 10_000, waitMs: 0, max: 4 });
+    expect(more.map((r) => r.envelope!.payload)).toEqual([5, 4]);
   });
 
-  it('close() gives back the jobs claimed ahead', async () => {
+  it('a waiting claim() gets up to max of the jobs pushed meanwhile, on one queue and across queues', async () => {
     const d = driver();
-    const other = driver({ keyPrefix: d.keyPrefix });
+    const queue = randomQueue();
+    const waiting = d.claim([queue], { leaseMs: 10_000, waitMs: 5_000, max: 3 });
+    await sleep(50);
+    await d.push(Array.from({ length: 5 }, (_, i) => createEnvelope({ name: 'a', queue, payload: i })));
+    expect((await waiting).map((r) => r.envelope!.payload)).toEqual([0, 1, 2]);
+    expect(await d.stats(queue)).toMatchObject({ ready: 2, reserved: 3 });
+
+    const [q1, q2] = [randomQueue(), randomQueue()];
+    const across = d.claim([q1, q2], { leaseMs: 10_000, waitMs: 5_000, max: 2 });
+    await sleep(50);
+    await d.push([createEnvelope({ name: 'b', queue: q2 })]);
+    expect((await across).map((r) => r.queue)).toEqual([q2]);
+    const started = Date.now();
+    expect(await d.claim([q1, q2], { leaseMs: 10_000, waitMs: 100, max: 2 })).toEqual([]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+  });
+
+  it('ackAndClaim() acknowledges and claims in one script call; a lost lease is reported only for its own ack', async () => {
+    const d = driver();
     const queue = randomQueue();
     await d.push(Array.from({ length: 10 }, (_, i) => createEnvelope({ name: 'a', queue, payload: i })));
-    await loop(d, queue, 6);
-    await d.close();
-    expect(await other.stats(queue)).toMatchObject({ ready: 4, reserved: 0 });
-    expect((await other.reserve([queue], { leaseMs: 10_000, waitMs: 0 }))!.deliveryCount).toBe(1);
+    const taken = await d.claim([queue], { leaseMs: 10_000, waitMs: 0, max: 4 });
+    await stealLease(d, taken[2]!);
+    const counter = countScripts(d);
+    const result = await d.ackAndClaim(taken, [queue], { leaseMs: 10_000, max: 3 });
+    counter.restore();
+    expect(counter.calls).toEqual(new Map([['ack-and-claim', 1]]));
+    expect(result.leaseLost).toEqual([taken[2]]);
+    expect(result.claimed.map((r) => r.envelope!.payload)).toEqual([4, 5, 6]);
+    expect(result.claimed.every((r) => r.attempt === 1 && r.lostDeliveries === 0)).toBe(true);
+    // 3 acknowledged; the stolen one and the 3 claimed are leased; 3 left.
+    expect(await d.stats(queue)).toMatchObject({ ready: 3, reserved: 4 });
+    // An ack of a job already gone counts as acknowledged; max 0 claims nothing.
+    expect(await d.ackAndClaim([taken[0]!, ...result.claimed], [queue], { leaseMs: 10_000, max: 0 })).toEqual({
+      leaseLost: [],
+      claimed: [],
+    });
+    expect(await d.stats(queue)).toMatchObject({ ready: 3, reserved: 1 });
+    await expect(d.ack(taken[2]!)).rejects.toThrow(LeaseLostError);
   });
 
-  it('sends the acks that arrive while an ack call is out as one call; a lost lease fails only its own ack', async () => {
+  it('ackAndClaim() sends one call per queue of its acks and claims from the first of its queues', async () => {
     const d = driver();
-    const raw = new Redis(REDIS_URL);
-    try {
-      // The batching follows a worker loop (reserve right after ack); on a busy machine a pause can
-      // break the pattern, so the scene is tried a few times until the acks went out together.
-      for (let attempt = 0; attempt < 5; attempt += 1) {
-        const queue = randomQueue();
-        await d.push(Array.from({ length: 20 }, (_, i) => createEnvelope({ name: 'a', queue, payload: i })));
-        await loop(d, queue, 4);
-        const taken = [];
-        for (let i = 0; i < 5; i += 1) taken.push((await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 }))!);
-        // Another delivery owns the third job now.
-        await raw.hset(queueKeys(d.keyPrefix, queue).jobPrefix + taken[2]!.id, 't', 'someone-else');
-        const evalsha = d.client.evalsha.bind(d.client);
-        let calls = 0;
-        (d.client as { evalsha: unknown }).evalsha = (...args: unknown[]) => {
-          calls += 1;
-          return (evalsha as (...a: unknown[]) => unknown)(...args);
-        };
-        const settled = await Promise.allSettled(taken.map((r) => d.ack(r)));
-        (d.client as { evalsha: unknown }).evalsha = evalsha;
-        expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
-        expect((settled[2] as PromiseRejectedResult).reason).toBeInstanceOf(LeaseLostError);
-        const stats = await d.stats(queue);
-        // 4 looped + 4 acknowledged; the lost one stays reserved; the rest are ready or held.
-        expect(stats.ready + stats.reserved).toBe(12);
-        if (calls > 2) continue;
-        // The first ack went alone; the four that came while it was out went in one call.
-        expect(calls).toBe(2);
-        return;
-      }
-      expect.fail('the acks never went out together in 5 tries');
-    } finally {
-      raw.disconnect();
-    }
+    const [q1, q2] = [randomQueue(), randomQueue()];
+    await d.push([
+      ...[0, 1, 2].map((i) => createEnvelope({ name: 'a', queue: q1, payload: i })),
+      ...[3, 4, 5].map((i) => createEnvelope({ name: 'a', queue: q2, payload: i })),
+    ]);
+    const a = await d.claim([q1], { leaseMs: 10_000, waitMs: 0, max: 2 });
+    const b = await d.claim([q2], { leaseMs: 10_000, waitMs: 0, max: 2 });
+    const counter = countScripts(d);
+    const result = await d.ackAndClaim([a[0]!, b[0]!, a[1]!, b[1]!], [q2, q1], { leaseMs: 10_000, max: 5 });
+    counter.restore();
+    expect(counter.calls).toEqual(new Map([['ack-and-claim', 2]]));
+    expect(result.leaseLost).toEqual([]);
+    // q2 had one job left; the driver may stop there rather than look at q1 too.
+    expect(result.claimed.map((r) => [r.queue, r.envelope!.payload])).toEqual([[q2, 5]]);
+    expect(await d.stats(q1)).toMatchObject({ ready: 1, reserved: 0 });
+    expect(await d.stats(q2)).toMatchObject({ ready: 0, reserved: 1 });
+    // Claiming with no acks is one call too.
+    expect((await d.ackAndClaim([], [q1], { leaseMs: 10_000, max: 2 })).claimed.map((r) => r.envelope!.payload)).toEqual([2]);
   });
 
-  it('keeps a second ack call in flight while many acks queue up, never more; every job comes once', async () => {
+  it('giveBack() returns jobs to their place in their band with both counts unchanged, skipping lost leases', async () => {
     const d = driver();
     const queue = randomQueue();
-    await d.push(Array.from({ length: 600 }, (_, i) => createEnvelope({ name: 'a', queue, payload: i })));
-    const evalsha = d.client.evalsha.bind(d.client);
-    let out = 0;
-    let mostOut = 0;
-    (d.client as { evalsha: unknown }).evalsha = async (...args: unknown[]) => {
-      const batch = args[0] === scripts.ackBatch.sha;
-      if (batch) mostOut = Math.max(mostOut, ++out);
-      try {
-        return await (evalsha as (...a: unknown[]) => Promise<unknown>)(...args);
-      } finally {
-        if (batch) out -= 1;
-      }
-    };
-    // A worker loop with 40 slots: reserve, ack, reserve again, until the queue is empty.
-    const seen: string[] = [];
-    const counts: number[] = [];
-    await Promise.all(
-      Array.from({ length: 40 }, async () => {
-        for (;;) {
-          const r = await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 });
-          if (r === undefined) return;
-          seen.push(r.id);
-          counts.push(r.deliveryCount);
-          await d.ack(r);
-        }
-      }),
-    );
-    (d.client as { evalsha: unknown }).evalsha = evalsha;
-    expect(mostOut).toBe(2);
-    expect(new Set(seen).size).toBe(600);
-    expect(seen).toHaveLength(600);
-    expect(counts.every((count) => count === 1)).toBe(true);
-    expect(await d.stats(queue)).toMatchObject({ ready: 0, reserved: 0 });
+    await d.push(['a', 'b', 'c'].map((name) => createEnvelope({ name, queue })));
+    await d.claim([queue], { leaseMs: 50, waitMs: 0, max: 1 });
+    await sleep(100);
+    // a: its lease ran out once (lost 1), then a failed run (attempt 2): it goes behind b and c.
+    const [lostOnce] = await d.claim([queue], { leaseMs: 10_000, waitMs: 0, max: 1 });
+    expect(lostOnce).toMatchObject({ attempt: 1, lostDeliveries: 1 });
+    await d.release(lostOnce!, { delayMs: 0 });
+    const [b, c, a] = await d.claim([queue], { leaseMs: 10_000, waitMs: 0, max: 3 });
+    expect([b, c, a].map((r) => r!.envelope!.name)).toEqual(['b', 'c', 'a']);
+    expect(a).toMatchObject({ attempt: 2, lostDeliveries: 1 });
+    await d.push([createEnvelope({ name: 'd', queue }), createEnvelope({ name: 'urgent', queue, priority: 1 })]);
+    const counter = countScripts(d);
+    expect(await d.giveBack([a!, c!, { ...b!, token: 'stale' }])).toBe(2);
+    counter.restore();
+    expect(counter.calls).toEqual(new Map([['give-back', 1]]));
+    expect(await d.stats(queue)).toMatchObject({ ready: 4, reserved: 1 });
+    await expect(d.ack(a!)).rejects.toThrow(LeaseLostError);
+    const again = await d.claim([queue], { leaseMs: 10_000, waitMs: 0, max: 4 });
+    expect(again.map((r) => [r.envelope!.name, r.attempt, r.lostDeliveries])).toEqual([
+      ['urgent', 1, 0],
+      ['c', 1, 0],
+      ['a', 2, 1],
+      ['d', 1, 0],
+    ]);
+    // b was not given back: its stale copy held no lease.
+    await d.ack(b!);
+    expect(await d.giveBack([])).toBe(0);
   });
 
-  it('does not claim ahead for a caller that acks without reserving again', async () => {
+  it('extendMany() renews leases of several queues, one call per queue; undefined where the lease was lost', async () => {
+    const d = driver();
+    const [q1, q2] = [randomQueue(), randomQueue()];
+    await d.push([
+      createEnvelope({ name: 'a', queue: q1 }),
+      createEnvelope({ name: 'b', queue: q1 }),
+      createEnvelope({ name: 'c', queue: q2 }),
+    ]);
+    const [a, b] = await d.claim([q1], { leaseMs: 1_000, waitMs: 0, max: 2 });
+    const [c] = await d.claim([q2], { leaseMs: 1_000, waitMs: 0, max: 1 });
+    await stealLease(d, b!);
+    const before = Date.now();
+    const counter = countScripts(d);
+    const expiries = await d.extendMany([a!, b!, c!], 60_000);
+    counter.restore();
+    expect(counter.calls).toEqual(new Map([['extend', 2]]));
+    expect(expiries[1]).toBeUndefined();
+    for (const at of [expiries[0], expiries[2]]) {
+      expect(at).toBeGreaterThanOrEqual(before + 60_000 - 50);
+      expect(at).toBeLessThanOrEqual(Date.now() + 60_000 + 50);
+    }
+    expect(Number(await d.client.zscore(queueKeys(d.keyPrefix, q1).leased, a!.id))).toBe(expiries[0]);
+    expect(Number(await d.client.zscore(queueKeys(d.keyPrefix, q1).leased, b!.id))).toBe(b!.leaseExpiresAt);
+    await expect(d.extend(b!, 1_000)).rejects.toThrow(LeaseLostError);
+    expect(await d.extendMany([], 1_000)).toEqual([]);
+  });
+
+  it('reserve() and ack() claim one job each and nothing ahead', async () => {
     const d = driver();
     const queue = randomQueue();
     await d.push(Array.from({ length: 5 }, (_, i) => createEnvelope({ name: 'a', queue, payload: i })));
-    const held = [];
-    for (let i = 0; i < 3; i += 1) held.push(await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 }));
-    for (const r of held) await d.ack(r!);
+    const counter = countScripts(d);
+    for (let i = 0; i < 3; i += 1) {
+      const r = await d.reserve([queue], { leaseMs: 10_000, waitMs: 0 });
+      expect(r).toMatchObject({ attempt: 1, lostDeliveries: 0, envelope: { payload: i } });
+      await d.ack(r!);
+    }
+    counter.restore();
+    expect(counter.calls).toEqual(
+      new Map([
+        ['reserve', 3],
+        ['ack', 3],
+      ]),
+    );
     expect(await d.stats(queue)).toMatchObject({ ready: 2, reserved: 0 });
+  });
+
+  it('refuses a max below 1 for claim() and below 0 for ackAndClaim()', async () => {
+    const d = driver();
+    const queue = randomQueue();
+    await expect(d.claim([queue], { leaseMs: 1_000, waitMs: 0, max: 0 })).rejects.toThrow(InvalidArgumentError);
+    await expect(d.ackAndClaim([], [queue], { leaseMs: 1_000, max: -1 })).rejects.toThrow(InvalidArgumentError);
+    await expect(d.ackAndClaim([], [], { leaseMs: 1_000, max: 1 })).rejects.toThrow(InvalidArgumentError);
   });
 });
 
@@ -574,6 +680,28 @@ describe('a connection that closes before the reply', () => {
       expect(await raw.exists(args[0]!)).toBe(0);
       expect(await d.stats(queue)).toMatchObject({ ready: 0, reserved: 1 });
     } finally {
+      raw.disconnect();
+    }
+  });
+
+  it('ackAndClaim() is sent again without its claim: its acks are done and nothing is claimed twice', async () => {
+    // A client given to the driver is used as it is: auto-pipelined, so the kill and the script
+    // leave in one write.
+    const raw = new Redis(REDIS_URL, { enableAutoPipelining: true, maxRetriesPerRequest: null });
+    const d = driver({ connection: raw });
+    const queue = randomQueue();
+    try {
+      await d.push(Array.from({ length: 6 }, (_, i) => createEnvelope({ name: 'n', queue, payload: i })));
+      // The first call loads the script, so the one behind the kill runs by its SHA.
+      const first = await d.ackAndClaim([], [queue], { leaseMs: 30_000, max: 2 });
+      expect(first.claimed).toHaveLength(2);
+      const settled = await behindOwnKill(raw, () => d.ackAndClaim(first.claimed, [queue], { leaseMs: 30_000, max: 2 }));
+      expect(settled).toEqual({ status: 'fulfilled', value: { leaseLost: [], claimed: [] } });
+      const keys = queueKeys(d.keyPrefix, queue);
+      expect(await raw.exists(...first.claimed.map((r) => keys.jobPrefix + r.id))).toBe(0);
+      expect(await d.stats(queue)).toMatchObject({ ready: 4, reserved: 0 });
+    } finally {
+      await d.close();
       raw.disconnect();
     }
   });

@@ -18,7 +18,7 @@ if f[1] == false then
   redis.call('ZREM', KEYS[1], id)
   return 0
 end
--- The token is cleared whenever the lease ends (reclaim, release, unclaim), so a match means
+-- The token is cleared whenever the lease ends (reclaim, release, give-back), so a match means
 -- this delivery still holds the lease; an empty token never does.
 if ARGV[3] == '' or f[1] ~= ARGV[3] then return -1 end
 if f[2] and f[2] ~= '' and redis.call('HGET', KEYS[2], f[2]) == id then redis.call('HDEL', KEYS[2], f[2]) end

@@ -1,6 +1,7 @@
 --[[
-  dead-retry: moves one dead letter back to its queue as a fresh job (deliveries 0, ready now, at
-  the back of its priority band). Its unique key is taken again only when no other job holds it.
+  dead-retry: moves one dead letter back to its queue as a fresh job (both counts 0: attempts `a`
+  and lost deliveries `l`; ready now, at the back of its priority band). Its unique key is taken
+  again only when no other job holds it.
 
   KEYS[1] ready     zset  id -> priority * 2^32 + sequence
   KEYS[2] seq       string, FIFO sequence counter
@@ -34,7 +35,7 @@ end
 local prio = string.format('%.0f', env.priority)
 local seq = redis.call('INCR', KEYS[2])
 local score = string.format('%.0f', env.priority * 4294967296 + seq)
-redis.call('HSET', jk, 'b', body, 'p', prio, 'd', 0, 'u', uk, 't', '', 's', score, 'r', now)
+redis.call('HSET', jk, 'b', body, 'p', prio, 'a', 0, 'l', 0, 'u', uk, 't', '', 's', score, 'r', now)
 redis.call('ZADD', KEYS[1], score, id)
 redis.call('ZADD', KEYS[5], prio, prio)
 redis.call('ZADD', KEYS[3], 0, '0')

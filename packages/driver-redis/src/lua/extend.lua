@@ -1,18 +1,29 @@
 --[[
-  extend: prolongs a lease this token still holds.
+  extend: prolongs the leases of one or more deliveries of one queue that their tokens still hold.
 
   KEYS[1] leased    zset  id -> lease expiry
 
-  ARGV[1] job key, `<prefix>:{<queue>}:j:<id>`
-  ARGV[2] job id
-  ARGV[3] fencing token of the delivery
-  ARGV[4] new lease length in ms, from now (Redis TIME)
+  ARGV[1] job key prefix, `<prefix>:{<queue>}:j:`
+  ARGV[2] new lease length in ms, from now (Redis TIME)
+  then 2 values per delivery: id, fencing token
 
-  Returns: the new expiry (epoch ms), or -1 when the lease was lost or the job is gone.
+  Returns: one value per delivery, in order: the new expiry (epoch ms), or -1 when the lease was
+  lost or the job is gone (nothing changed for it).
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if redis.call('HGET', ARGV[1], 't') ~= ARGV[3] or redis.call('ZSCORE', KEYS[1], ARGV[2]) == false then return -1 end
-local expires = now + tonumber(ARGV[4])
-redis.call('ZADD', KEYS[1], string.format('%.0f', expires), ARGV[2])
-return expires
+local expires = now + tonumber(ARGV[2])
+local score = string.format('%.0f', expires)
+local out = {}
+local i = 3
+while ARGV[i] do
+  local id, token = ARGV[i], ARGV[i + 1]
+  if token ~= '' and redis.call('HGET', ARGV[1] .. id, 't') == token and redis.call('ZSCORE', KEYS[1], id) ~= false then
+    redis.call('ZADD', KEYS[1], score, id)
+    out[#out + 1] = expires
+  else
+    out[#out + 1] = -1
+  end
+  i = i + 2
+end
+return out

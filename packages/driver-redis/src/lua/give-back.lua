@@ -1,27 +1,34 @@
 --[[
-  unclaim: gives back a job claimed ahead for a reserve() that never came, as if it had not been
-  claimed: back to the front of its priority band, its delivery count lowered again, its token
-  cleared.
+  give-back: hands back jobs of one queue that were claimed and not run, as if never claimed:
+  each goes back to the front of its priority band (its stored ready score `s`, so it keeps its
+  FIFO place), its token is cleared, and neither count (`a` failed runs, `l` lost deliveries)
+  changes. A job whose claim no longer holds (lease reclaimed, job settled or gone) is skipped.
 
   KEYS[1] ready     zset  id -> priority * 2^32 + sequence
   KEYS[2] leased    zset  id -> lease expiry
   KEYS[3] marker    zset, wakes blocked reservers
   KEYS[4] prios     zset  of priorities in use
 
-  ARGV[1] job key, `<prefix>:{<queue>}:j:<id>`
-  ARGV[2] job id
-  ARGV[3] fencing token of the claim
+  ARGV[1] job key prefix, `<prefix>:{<queue>}:j:`
+  then 2 values per job: id, fencing token of its claim
 
-  Returns: 1 given back, -1 the claim no longer holds (nothing changed).
+  Returns: how many jobs were given back.
 ]]
-local jk = ARGV[1]
-local id = ARGV[2]
-local f = redis.call('HMGET', jk, 't', 's', 'p')
-if f[1] ~= ARGV[3] or redis.call('ZSCORE', KEYS[2], id) == false then return -1 end
-redis.call('ZREM', KEYS[2], id)
-redis.call('HSET', jk, 't', '')
-redis.call('HINCRBY', jk, 'd', -1)
-redis.call('ZADD', KEYS[1], f[2], id)
-redis.call('ZADD', KEYS[4], f[3], f[3])
-redis.call('ZADD', KEYS[3], 0, '0')
-return 1
+local jobPrefix = ARGV[1]
+local given = 0
+local i = 2
+while ARGV[i] do
+  local id, token = ARGV[i], ARGV[i + 1]
+  local jk = jobPrefix .. id
+  local f = redis.call('HMGET', jk, 't', 's', 'p')
+  if token ~= '' and f[1] == token and f[2] and redis.call('ZSCORE', KEYS[2], id) ~= false then
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('HSET', jk, 't', '')
+    redis.call('ZADD', KEYS[1], f[2], id)
+    redis.call('ZADD', KEYS[4], f[3], f[3])
+    given = given + 1
+  end
+  i = i + 2
+end
+if given > 0 then redis.call('ZADD', KEYS[3], 0, '0') end
+return given

@@ -1,6 +1,6 @@
 --[[
   Shared fragment, not a script of its own: it is placed at the top of reserve.lua and stats.lua
-  where their text says `-- @include promote` (also in ack-batch.lua).
+  where their text says `-- @include promote` (also in ack-and-claim.lua).
 
   Defines:
     now       Redis TIME in epoch ms (integer)
@@ -11,7 +11,8 @@
               moment they became ready
     reclaim(readyKey, leasedKey, priosKey, jobPrefix)
               moves jobs whose lease ran out back to the front of their priority band (at most
-              1,000 per call) and clears their fencing token, so the old holder's settle calls fail
+              1,000 per call), counts a lost delivery on each (HINCRBY l: the holder never
+              settled it), and clears their fencing token, so the old holder's settle calls fail
   Score of a ready job: priority * 2^32 + sequence, so ZPOPMIN yields priority, then FIFO.
 ]]
 local t = redis.call('TIME')
@@ -53,6 +54,7 @@ local function reclaim(readyKey, leasedKey, priosKey, jobPrefix)
     local fields = redis.call('HMGET', jk, 's', 'p')
     if fields[1] then
       redis.call('HSET', jk, 't', '', 'r', fmt(now))
+      redis.call('HINCRBY', jk, 'l', 1)
       redis.call('ZADD', readyKey, fields[1], id)
       redis.call('ZADD', priosKey, fields[2], fields[2])
     end

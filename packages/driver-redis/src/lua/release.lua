@@ -1,5 +1,6 @@
 --[[
-  release: gives a leased job back, available at once or after a delay, optionally with a new body.
+  release: settles a failed run: counts it (HINCRBY a, so the next claim's attempt is one
+  higher) and makes the job available again at once or after a delay, optionally with a new body.
 
   KEYS[1] ready     zset  id -> priority * 2^32 + sequence
   KEYS[2] delayed   zset  id -> due time (epoch ms)
@@ -27,6 +28,7 @@ local prio = f[2]
 if ARGV[6] ~= '' then prio = ARGV[6] end
 redis.call('ZREM', KEYS[3], id)
 redis.call('HSET', jk, 't', '', 'p', prio)
+redis.call('HINCRBY', jk, 'a', 1)
 if ARGV[5] ~= '' then redis.call('HSET', jk, 'b', ARGV[5]) end
 local delay = tonumber(ARGV[4])
 if delay > 0 then

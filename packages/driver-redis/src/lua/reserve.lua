@@ -1,6 +1,7 @@
 --[[
-  reserve: claims the next job of one queue under a lease, counting the delivery in the same step.
-  Before claiming it reclaims expired leases and promotes delayed jobs that came due (Redis TIME).
+  reserve: claims up to `max` jobs of one queue under a lease (reserve() claims 1, claim() up to
+  its max). Before claiming it reclaims expired leases (counting each as a lost delivery of its
+  job) and promotes delayed jobs that came due (Redis TIME).
 
   KEYS[1] ready     zset  id -> priority * 2^32 + sequence
   KEYS[2] delayed   zset  id -> due time (epoch ms)
@@ -10,14 +11,17 @@
   KEYS[6] prios     zset  of priorities in use
 
   ARGV[1] job key prefix, `<prefix>:{<queue>}:j:`
-  ARGV[2] fencing token for this delivery
+  ARGV[2] fencing token base (the n-th claimed job gets `<base>:<n>`)
   ARGV[3] lease length in ms
+  ARGV[4] max, how many jobs to claim at most (>= 1)
 
-  Returns, when a job was claimed: {1, id, body, deliveries, leaseExpiresAt, now}
-           when none is ready:     {0, nextAt, now} where nextAt is the epoch ms of the next
-                                   delayed job or lease expiry, -1 when there is none.
-  When ready jobs remain after the claim it sets the marker, so another blocked reserver wakes.
+  Returns: {claimed, nextAt, now} where claimed holds 5 values per claimed job, in claim order:
+  id, body, attempt (failed runs + 1), lostDeliveries, leaseExpiresAt; nextAt is, when nothing was
+  claimed, the epoch ms of the next delayed job or lease expiry (-1 when there is none); now is
+  Redis TIME in epoch ms. When ready jobs remain after the claim it sets the marker, so another
+  blocked reserver wakes.
 ]]
 -- @include promote
 -- @include claim
-return claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[2], ARGV[3])
+local result = claimUpTo(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))
+return {result[1], result[2], now}

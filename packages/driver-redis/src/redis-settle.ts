@@ -1,0 +1,158 @@
+import type { AckAndClaimResult, Reservation } from '@queuekit/core';
+import { runIdempotentScript, runScript, type ScriptReply, scripts } from './lua-scripts.js';
+import type { RedisCallContext } from './redis-context.js';
+import { leaseLostError } from './redis-errors.js';
+import { claimedReservations } from './redis-reservation.js';
+
+/**
+ * Settling deliveries: ack, ack-and-claim, release, give-back and lease renewal. The calls over
+ * many reservations group them by queue (a script touches one queue's keys, one Cluster slot) and
+ * send one script call per queue, all pipelined.
+ *
+ * Calls whose rerun is harmless are sent again when the connection closes before their reply
+ * (see runIdempotentScript): ack, give-back, extend, and the acknowledging part of ack-and-claim.
+ */
+
+/** Deletes a completed job; a no-op when it is already gone; LeaseLostError when another holds it. */
+export async function ackOne(ctx: RedisCallContext, reservation: Reservation): Promise<void> {
+  const keys = ctx.keysOf(reservation.queue);
+  const reply = await runIdempotentScript(
+    ctx.client,
+    scripts.ack,
+    [keys.leased, keys.unique],
+    [keys.jobPrefix + reservation.id, reservation.id, reservation.token],
+  );
+  if (reply === -1) throw leaseLostError('ack', reservation);
+}
+
+/**
+ * Acknowledges `acks` (one ack-and-claim.lua call per queue, pipelined) and claims up to `max`
+ * jobs of `queues[0]` in the call of that queue. Jobs of later queues are not claimed here: the
+ * contract lets this return fewer, and claiming them would take another round trip after the
+ * first reply (to learn whether `queues[0]` had enough).
+ *
+ * A call that claims is resent without its claim when the connection closes before the reply: its
+ * first send may have run and claimed jobs whose reply is lost, and a rerun would claim again.
+ * Those first claims belong to no one; they come back when their lease runs out, counted as a lost
+ * delivery, like any claim whose reply died with its connection. The acks are safe to resend.
+ */
+export async function ackAndClaim(
+  ctx: RedisCallContext,
+  acks: readonly Reservation[],
+  queues: readonly string[],
+  leaseMs: number,
+  max: number,
+): Promise<AckAndClaimResult> {
+  const groups = groupByQueue(acks);
+  const claimQueue = max > 0 ? queues[0] : undefined;
+  if (claimQueue !== undefined && !groups.has(claimQueue)) groups.set(claimQueue, []);
+  const lost = new Set<Reservation>();
+  let claimed: Reservation[] = [];
+  await Promise.all(
+    [...groups].map(async ([queue, group]) => {
+      const keys = ctx.keysOf(queue);
+      const wanted = queue === claimQueue ? max : 0;
+      const base = wanted > 0 ? ctx.nextToken() : '';
+      const pairs = tokenPairs(group);
+      const args = [keys.jobPrefix, base, leaseMs, wanted, ...pairs];
+      const [codes, flat] = (await runIdempotentScript(
+        ctx.client,
+        scripts.ackAndClaim,
+        [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios, keys.unique],
+        args,
+        wanted > 0 ? [keys.jobPrefix, base, leaseMs, 0, ...pairs] : args,
+      )) as [number[], ScriptReply[]];
+      group.forEach((reservation, index) => {
+        if (codes[index] === -1) lost.add(reservation);
+      });
+      if (wanted > 0) claimed = claimedReservations(queue, base, flat);
+    }),
+  );
+  return { leaseLost: lost.size === 0 ? [] : acks.filter((reservation) => lost.has(reservation)), claimed };
+}
+
+/** Settles a failed run: its attempt is counted, the job is available after `delayMs`; LeaseLostError when lost. */
+export async function releaseOne(
+  ctx: RedisCallContext,
+  reservation: Reservation,
+  delayMs: number,
+  body: string,
+  priority: number | '',
+): Promise<void> {
+  const keys = ctx.keysOf(reservation.queue);
+  const reply = await runScript(
+    ctx.client,
+    scripts.release,
+    [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios],
+    [keys.jobPrefix + reservation.id, reservation.id, reservation.token, Math.max(0, Math.ceil(delayMs)), body, priority],
+  );
+  if (reply === -1) throw leaseLostError('release', reservation);
+}
+
+/**
+ * Hands jobs back unrun (give-back.lua, one call per queue): front of their priority band, counts
+ * unchanged; those whose lease was lost are skipped. Resolves how many were given back. After a
+ * resend (the connection closed before a reply) the jobs its first send gave back are skipped by
+ * the second, so the count can fall short of what was given back.
+ */
+export async function giveBackMany(ctx: RedisCallContext, reservations: readonly Reservation[]): Promise<number> {
+  if (reservations.length === 0) return 0;
+  const counts = await Promise.all(
+    [...groupByQueue(reservations)].map(([queue, group]) => {
+      const keys = ctx.keysOf(queue);
+      return runIdempotentScript(
+        ctx.client,
+        scripts.giveBack,
+        [keys.ready, keys.leased, keys.marker, keys.prios],
+        [keys.jobPrefix, ...tokenPairs(group)],
+      );
+    }),
+  );
+  return counts.reduce<number>((sum, count) => sum + Number(count), 0);
+}
+
+/**
+ * Renews many leases to `leaseMs` from now (extend.lua, one call per queue); resolves per
+ * reservation, in order, the new expiry (epoch ms) or undefined where the lease was lost.
+ */
+export async function extendMany(
+  ctx: RedisCallContext,
+  reservations: readonly Reservation[],
+  leaseMs: number,
+): Promise<(number | undefined)[]> {
+  const expiries = new Map<Reservation, number>();
+  await Promise.all(
+    [...groupByQueue(reservations)].map(async ([queue, group]) => {
+      const keys = ctx.keysOf(queue);
+      const reply = (await runIdempotentScript(
+        ctx.client,
+        scripts.extend,
+        [keys.leased],
+        [keys.jobPrefix, Math.ceil(leaseMs), ...tokenPairs(group)],
+      )) as number[];
+      group.forEach((reservation, index) => {
+        const at = Number(reply[index]);
+        if (at !== -1) expiries.set(reservation, at);
+      });
+    }),
+  );
+  return reservations.map((reservation) => expiries.get(reservation));
+}
+
+/** The reservations by queue, each group in the order given. */
+function groupByQueue(reservations: readonly Reservation[]): Map<string, Reservation[]> {
+  const groups = new Map<string, Reservation[]>();
+  for (const reservation of reservations) {
+    const group = groups.get(reservation.queue);
+    if (group === undefined) groups.set(reservation.queue, [reservation]);
+    else group.push(reservation);
+  }
+  return groups;
+}
+
+/** id, token of each reservation, flat, as the scripts take them. */
+function tokenPairs(reservations: readonly Reservation[]): string[] {
+  const pairs: string[] = [];
+  for (const { id, token } of reservations) pairs.push(id, token);
+  return pairs;
+}
