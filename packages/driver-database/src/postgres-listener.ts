@@ -54,7 +54,7 @@ export class PostgresListener {
       await client.connect();
       await client.query(`LISTEN "${this.#channel}"`);
       if (this.#closed || this.#client !== client) {
-        await client.end().catch(() => undefined);
+        await client.end().catch(this.#endFailed);
         return;
       }
       this.#connected = true;
@@ -72,8 +72,13 @@ export class PostgresListener {
     clearTimeout(this.#retryTimer);
     const client = this.#client;
     this.#client = undefined;
-    if (client !== undefined) await client.end().catch(() => undefined);
+    if (client !== undefined) await client.end().catch(this.#endFailed);
   }
+
+  /** Ending a connection failed: reported like any other listener error (nothing to retry). */
+  readonly #endFailed = (error: unknown): void => {
+    this.#events.onError(error instanceof Error ? error : new Error(String(error)));
+  };
 
   #dropped(client: pg.Client, error: Error): void {
     if (this.#client !== client) return;
@@ -81,7 +86,7 @@ export class PostgresListener {
     this.#connected = false;
     client.removeAllListeners('notification');
     client.on('error', () => undefined);
-    client.end().catch(() => undefined);
+    client.end().catch(this.#endFailed);
     if (this.#closed) return;
     this.#events.onError(error);
     const delay = this.#retryMs;

@@ -9,10 +9,10 @@ interface Waiter {
 }
 
 /**
- * Reserve calls waiting for work, woken one at a time per queue. A woken waiter that claims a job
- * wakes the next one ("passes the baton"), so a burst of jobs fans out to idle workers without
- * every waiter racing for every notification. One abort listener per signal however many
- * reserves share it (a worker passes one signal to all its slots).
+ * reserve() and claim() calls waiting for work, woken one at a time per queue. A woken waiter that
+ * claims a job wakes the next one ("passes the baton"), so a burst of jobs fans out to idle workers
+ * without every waiter racing for every notification. One abort listener per signal however many
+ * calls share it (a worker passes one signal to all its slots).
  */
 export class Waiters {
   readonly #waiting = new Set<Waiter>();
@@ -56,7 +56,7 @@ export class Waiters {
     for (const waiter of [...this.#waiting]) waiter.done('notified');
   }
 
-  /** How many reserve calls are waiting. */
+  /** How many calls are waiting. */
   get size(): number {
     return this.#waiting.size;
   }
