@@ -14,7 +14,10 @@ export interface ClaimedRow {
   readonly job_id: string;
   readonly queue: string;
   readonly body: string;
-  readonly deliveries: number;
+  /** Runs that failed before this claim (settled with release()). */
+  readonly attempts: number;
+  /** Claims before this one whose lease ran out unsettled, this claim's find included. */
+  readonly lost_deliveries: number;
   readonly lease_expires_at: number;
 }
 
@@ -38,7 +41,8 @@ export function toReservation(row: ClaimedRow, token: string): Reservation {
     token,
     id: row.job_id,
     queue: row.queue,
-    deliveryCount: Number(row.deliveries),
+    attempt: Number(row.attempts) + 1,
+    lostDeliveries: Number(row.lost_deliveries),
     leaseExpiresAt: Number(row.lease_expires_at),
   };
   try {
