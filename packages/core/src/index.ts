@@ -3,6 +3,9 @@ export { BASELINE_CAPABILITIES, isValidQueueName, QUEUE_NAME_PATTERN } from './d
 export { HoldQueue } from './driver/hold-queue.js';
 export { onAbort } from './driver/on-abort.js';
 export type {
+  AckAndClaimOptions,
+  AckAndClaimResult,
+  ClaimOptions,
   DeadLetterEntry,
   DeadLetterFilter,
   DeadLetterListOptions,

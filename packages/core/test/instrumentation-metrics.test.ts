@@ -63,9 +63,14 @@ describe('InstrumentedQueueDecorator metrics', () => {
     expect(await sdk.count(METRIC.queueWait, job)).toBe(2);
     const operation = METRIC.operationDuration;
     expect(await sdk.count(operation, { ...job, 'messaging.operation.name': 'send', 'messaging.operation.type': 'send' })).toBe(2);
-    expect(await sdk.count(operation, { ...job, 'messaging.operation.name': 'receive', 'queuekit.reserve.empty': false })).toBe(2);
+    // One timing per driver call: the Worker claims and acknowledges the two jobs in one or two calls.
+    const receives = await sdk.count(operation, { ...job, 'messaging.operation.name': 'receive', 'queuekit.reserve.empty': false });
+    expect(receives).toBeGreaterThanOrEqual(1);
+    expect(receives).toBeLessThanOrEqual(2);
     expect(await sdk.count(operation, { 'messaging.operation.name': 'receive', 'queuekit.reserve.empty': true })).toBeGreaterThanOrEqual(1);
-    expect(await sdk.count(operation, { ...job, 'messaging.operation.name': 'ack', 'messaging.operation.type': 'settle' })).toBe(2);
+    const acks = await sdk.count(operation, { ...job, 'messaging.operation.name': 'ack', 'messaging.operation.type': 'settle' });
+    expect(acks).toBeGreaterThanOrEqual(1);
+    expect(acks).toBeLessThanOrEqual(2);
     const units = new Map((await sdk.points(METRIC.processDuration)).map((point) => [point.attributes['queuekit.job.outcome'], point]));
     expect(units.size).toBe(1);
   });

@@ -21,6 +21,11 @@ describe('JobExecutor heartbeat', () => {
         renewals.push({ id: reservation.id, at: Date.now() });
         return extend(reservation, ms);
       };
+      const extendMany = driver.extendMany.bind(driver);
+      driver.extendMany = async (reservations, ms) => {
+        for (const reservation of reservations) renewals.push({ id: reservation.id, at: Date.now() });
+        return extendMany(reservations, ms);
+      };
       const slow = defineJob('slow', () => new Promise<void>((resolve) => setTimeout(resolve, 2_000)));
       await slow.create({}).dispatch(driver);
       await slow.create({}).dispatch(driver);
@@ -48,6 +53,66 @@ describe('JobExecutor heartbeat', () => {
       expect(Math.max(...gaps)).toBeLessThanOrEqual(heartbeatMs);
     },
   );
+});
+
+describe('JobExecutor heartbeat, batched', () => {
+  it('renews the leases of every running job in one extendMany call per tick', async () => {
+    const driver = createMemoryDriver();
+    const calls: number[] = [];
+    const extendMany = driver.extendMany.bind(driver);
+    driver.extendMany = async (reservations, ms) => {
+      calls.push(reservations.length);
+      return extendMany(reservations, ms);
+    };
+    driver.extend = async () => {
+      throw new Error('extend() must not be called one job at a time');
+    };
+    const slow = defineJob('slow', () => new Promise<void>((resolve) => setTimeout(resolve, 250)));
+    for (let i = 0; i < 5; i += 1) await slow.create({}).dispatch(driver);
+    const executor = new JobExecutor({
+      driver,
+      registry: new JobRegistry([slow]),
+      logger: silentLogger,
+      emit: () => {},
+      leaseMs: 300,
+      heartbeatMs: 100,
+    });
+    const reservations = await driver.claim(['default'], { leaseMs: 300, waitMs: 0, max: 5 });
+    expect(reservations).toHaveLength(5);
+    const outcomes = await Promise.all(reservations.map((reservation) => executor.execute(reservation)));
+    expect(outcomes).toEqual(Array(5).fill('completed'));
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+    expect(calls.every((n) => n === 5)).toBe(true);
+  });
+
+  it('aborts a job whose lease extendMany reports lost', async () => {
+    const driver = createMemoryDriver();
+    let reason: unknown;
+    const job = defineJob('lost', async (_p: {}, ctx) => {
+      ctx.signal.addEventListener('abort', () => {
+        reason = ctx.signal.reason;
+      });
+      await new Promise(() => {});
+    });
+    await job.create({}).dispatch(driver);
+    await job.create({}).dispatch(driver);
+    const executor = new JobExecutor({
+      driver,
+      registry: new JobRegistry([job]),
+      logger: silentLogger,
+      emit: () => {},
+      leaseMs: 60,
+      heartbeatMs: 20,
+    });
+    const [a, b] = await driver.claim(['default'], { leaseMs: 60, waitMs: 0, max: 2 });
+    // Another worker takes `a` over: its lease is handed back and claimed again.
+    await driver.giveBack([a!]);
+    await driver.reserve(['default'], { leaseMs: 60_000, waitMs: 0 });
+    const outcomeA = executor.execute(a!);
+    void executor.execute(b!);
+    expect(await outcomeA).toBe('lease-lost');
+    expect(reason).toBeInstanceOf(LeaseLostError);
+  });
 });
 
 describe('JobExecutor handler context', () => {

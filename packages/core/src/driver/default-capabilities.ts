@@ -21,4 +21,5 @@ export const BASELINE_CAPABILITIES: DriverCapabilities = Object.freeze({
   uniqueKeys: false,
   inline: false,
   rewriteOnRelease: false,
+  batch: false,
 });

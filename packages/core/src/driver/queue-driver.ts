@@ -1,4 +1,5 @@
 import type { ErrorInfo, JobEnvelope } from '../envelope/job-envelope.js';
+import type { RateLimitStore } from '../rate-limit/rate-limit-store.js';
 
 /**
  * What a driver can do natively, what it emulates, and what it cannot do. Code (the worker, the
@@ -27,6 +28,12 @@ export interface DriverCapabilities {
   readonly inline: boolean;
   /** `release()` stores the updated envelope it is given (failure history for the next delivery). */
   readonly rewriteOnRelease: boolean;
+  /**
+   * The batch members are present: `claim()` (up to n jobs in one call), `ackAndClaim()` (settle
+   * a group and claim the next n in one round trip) and `extendMany()` (one renewal call for many
+   * leases). The Worker uses them when present and falls back to one job per call otherwise.
+   */
+  readonly batch: boolean;
   /** Largest encoded envelope the backend accepts, in bytes; undefined when only memory bounds it. */
   readonly maxMessageBytes?: number;
 }
@@ -58,7 +65,33 @@ export interface ReserveOptions {
   readonly signal?: AbortSignal;
 }
 
-/** A leased delivery of one job. */
+/** Options of {@link QueueDriver.claim}. */
+export interface ClaimOptions extends ReserveOptions {
+  /** Claim at most this many jobs (>= 1); fewer when fewer are ready. */
+  readonly max: number;
+}
+
+/** Options of {@link QueueDriver.ackAndClaim}. */
+export interface AckAndClaimOptions {
+  /** Lease of the claimed jobs, in ms. */
+  readonly leaseMs: number;
+  /** Claim at most this many jobs (0 = only acknowledge). */
+  readonly max: number;
+}
+
+/** What {@link QueueDriver.ackAndClaim} did. */
+export interface AckAndClaimResult {
+  /** The acknowledgements that changed nothing because their lease was lost (the rest are done). */
+  readonly leaseLost: readonly Reservation[];
+  /** Jobs claimed in the same round trip, in claim order (priority, then FIFO). */
+  readonly claimed: readonly Reservation[];
+}
+
+/**
+ * A leased delivery of one job. Two counts travel with it, and they are kept apart: `attempt`
+ * counts runs whose handler failed, and `lostDeliveries` counts claims whose worker died holding
+ * them. A job handed back unrun (`giveBack`) changes neither.
+ */
 export interface Reservation {
   /** Fencing token: settling with it succeeds only while this delivery holds the lease. */
   readonly token: string;
@@ -66,8 +99,16 @@ export interface Reservation {
   readonly id: string;
   /** The queue it was reserved from. */
   readonly queue: string;
-  /** Deliveries so far including this one, counted atomically with the claim (>= 1). */
-  readonly deliveryCount: number;
+  /**
+   * The number of this run: runs that failed before it (settled with `release()`) plus one (>= 1).
+   * A delivery lost with its worker, or given back unrun, does not count.
+   */
+  readonly attempt: number;
+  /**
+   * Earlier deliveries of this job whose lease ran out with no settle (their worker died or hung),
+   * counted atomically with the claim that took the job over (>= 0).
+   */
+  readonly lostDeliveries: number;
   /** Epoch ms (backend clock where it has one) when the lease runs out. */
   readonly leaseExpiresAt: number;
   /** The decoded envelope; absent exactly when `poison` is set. */
@@ -92,7 +133,7 @@ export type DeadLetterReason =
   | 'poison'
   /** No handler is registered for the job name. */
   | 'unknown-job'
-  /** Reserved with its delivery count already past the limit (earlier deliveries died). */
+  /** Claimed with its lost-delivery count past the worker's limit (earlier deliveries died with their worker). */
   | 'max-deliveries'
   /** The handler ran past its timeout on its last allowed attempt. */
   | 'timeout';
@@ -101,7 +142,7 @@ export type DeadLetterReason =
 export interface JobFailure {
   readonly reason: DeadLetterReason;
   readonly error: ErrorInfo;
-  /** Deliveries made, including the last. */
+  /** Runs whose handler failed, timed out or threw UnrecoverableError, including the last (0 for poison, unknown or lost jobs never run to a failure). */
   readonly attempts: number;
   readonly firstFailedAt: number;
   readonly failedAt: number;
@@ -206,8 +247,18 @@ export interface QueueDriver {
   reserve(queues: readonly string[], options: ReserveOptions): Promise<Reservation | undefined>;
   /** Deletes a completed job. A no-op when it is already gone; LeaseLostError when another holds it. */
   ack(reservation: Reservation): Promise<void>;
-  /** Makes the job available again after `delayMs`; LeaseLostError when the lease was lost. */
+  /**
+   * Settles a failed run: the job is available again after `delayMs` and its attempt is counted
+   * (the next delivery's `attempt` is one higher). LeaseLostError when the lease was lost.
+   */
   release(reservation: Reservation, options: ReleaseOptions): Promise<void>;
+  /**
+   * Hands back deliveries that were not run (claimed ahead and not needed, unfinished at shutdown,
+   * held back by a rate limit): each job is available at once with neither count changed, as if
+   * never claimed. A reservation whose lease was already lost is left alone (no error). Resolves
+   * how many were given back.
+   */
+  giveBack(reservations: readonly Reservation[]): Promise<number>;
   /** Prolongs the lease to `leaseMs` from now; returns the new expiry (epoch ms). LeaseLostError when lost. */
   extend(reservation: Reservation, leaseMs: number): Promise<number>;
   /** Moves the job into the dead-letter store with `failure`; LeaseLostError when the lease was lost. */
@@ -221,6 +272,29 @@ export interface QueueDriver {
   purge(queue: string): Promise<number>;
   /** Lets in-flight calls finish, refuses new ones, releases what the driver created. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Batch member (`capabilities.batch`): claims up to `options.max` jobs as `reserve()` claims one,
+   * waiting up to `waitMs` for the first. Resolves an empty array when nothing arrived.
+   */
+  claim?(queues: readonly string[], options: ClaimOptions): Promise<Reservation[]>;
+  /**
+   * Batch member (`capabilities.batch`): acknowledges `acks` and claims up to `options.max` next
+   * jobs of `queues` in one round trip (where the backend allows; a driver may claim fewer). An
+   * ack whose lease was lost changes nothing and is listed in `leaseLost`; the others are done
+   * even then. Never waits for work.
+   */
+  ackAndClaim?(acks: readonly Reservation[], queues: readonly string[], options: AckAndClaimOptions): Promise<AckAndClaimResult>;
+  /**
+   * Batch member (`capabilities.batch`): prolongs many leases to `leaseMs` from now in one call;
+   * resolves, per reservation in order, the new expiry (epoch ms) or `undefined` where the lease
+   * was lost.
+   */
+  extendMany?(reservations: readonly Reservation[], leaseMs: number): Promise<(number | undefined)[]>;
+  /**
+   * Optional: a rate-limit store whose buckets live in this driver's backend, shared by every
+   * worker process on it. Undefined for drivers that keep none (then limits hold per process).
+   */
+  createRateLimitStore?(): RateLimitStore;
   /**
    * Optional: drivers that keep a schema (the database drivers) bring it to the newest version.
    * Idempotent; run by `queue migrate`. Undefined for drivers with nothing to migrate.

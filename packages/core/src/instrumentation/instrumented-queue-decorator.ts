@@ -16,6 +16,9 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type {
+  AckAndClaimOptions,
+  AckAndClaimResult,
+  ClaimOptions,
   DeadLetterStore,
   DriverCapabilities,
   JobFailure,
@@ -29,6 +32,8 @@ import type {
   SchemaMigrationResult,
 } from '../driver/queue-driver.js';
 import type { ErrorInfo, FailureHistory, JobEnvelope } from '../envelope/job-envelope.js';
+import { UnsupportedError } from '../errors/unsupported-error.js';
+import type { RateLimitStore } from '../rate-limit/rate-limit-store.js';
 import type { InstrumentationOptions } from './instrumentation-options.js';
 import { type Operation, QueueMetrics } from './queue-metrics.js';
 import {
@@ -92,6 +97,8 @@ export class InstrumentedQueueDecorator implements QueueDriver {
   readonly deadLetters: DeadLetterStore;
   /** The wrapped driver's `migrate()`, when it has one. */
   readonly migrate?: () => Promise<SchemaMigrationResult>;
+  /** The wrapped driver's `createRateLimitStore()`, when it has one. */
+  readonly createRateLimitStore?: () => RateLimitStore;
   readonly #inner: QueueDriver;
   readonly #metrics: QueueMetrics | undefined;
   readonly #traces: boolean;
@@ -106,6 +113,8 @@ export class InstrumentedQueueDecorator implements QueueDriver {
     this.capabilities = driver.capabilities;
     this.deadLetters = driver.deadLetters;
     if (driver.migrate !== undefined) this.migrate = () => (driver.migrate as () => Promise<SchemaMigrationResult>).call(driver);
+    if (driver.createRateLimitStore !== undefined)
+      this.createRateLimitStore = () => (driver.createRateLimitStore as () => RateLimitStore).call(driver);
     if (options.metrics !== false) {
       const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_SCOPE, VERSION);
       // With no SDK the API hands out its shared no-op meter: skip the bookkeeping entirely.
@@ -223,14 +232,88 @@ export class InstrumentedQueueDecorator implements QueueDriver {
     const envelope = reservation.envelope;
     const name = envelope?.name ?? '';
     meter.operation('receive', reservedAt - startedAt, reservation.queue, name, '');
-    // Drivers keep availableAt across retries, so only a first delivery's wait is a queue wait.
-    meter.reserved(
-      reservation.queue,
-      name,
-      envelope !== undefined && reservation.deliveryCount === 1 ? Date.now() - envelope.availableAt : undefined,
-    );
-    this.#track(reservation.token, { queue: reservation.queue, name, reservedAt, span: undefined, outcome: undefined });
+    this.#noteReserved(meter, reservation, reservedAt);
     return reservation;
+  }
+
+  /** Counts a reserved job and tracks its delivery until it settles. */
+  #noteReserved(meter: QueueMetrics, reservation: Reservation, reservedAt: number): void {
+    const envelope = reservation.envelope;
+    const name = envelope?.name ?? '';
+    // Drivers keep availableAt across retries, so only a first run's wait is a queue wait.
+    const first = reservation.attempt === 1 && reservation.lostDeliveries === 0;
+    meter.reserved(reservation.queue, name, envelope !== undefined && first ? Date.now() - envelope.availableAt : undefined);
+    this.#track(reservation.token, { queue: reservation.queue, name, reservedAt, span: undefined, outcome: undefined });
+  }
+
+  /** Claims through the wrapped driver's batch member, counting each job. */
+  async claim(queues: readonly string[], options: ClaimOptions): Promise<Reservation[]> {
+    const inner = this.#batchMember('claim');
+    const meter = this.#metrics;
+    if (meter === undefined) return inner.call(this.#inner, queues, options);
+    const startedAt = performance.now();
+    let reservations: Reservation[];
+    try {
+      reservations = await inner.call(this.#inner, queues, options);
+    } catch (error) {
+      meter.operation('receive', performance.now() - startedAt, '', '', errorType(error));
+      throw error;
+    }
+    const reservedAt = performance.now();
+    if (reservations.length === 0) meter.reserveEmpty();
+    const [queue, name] = commonOf(reservations);
+    meter.operation('receive', reservedAt - startedAt, queue, name, '', reservations.length === 0);
+    for (const reservation of reservations) this.#noteReserved(meter, reservation, reservedAt);
+    return reservations;
+  }
+
+  /** Acknowledges and claims through the wrapped driver's batch member; counts completed and claimed jobs. */
+  async ackAndClaim(acks: readonly Reservation[], queues: readonly string[], options: AckAndClaimOptions): Promise<AckAndClaimResult> {
+    const inner = this.#batchMember('ackAndClaim');
+    const meter = this.#metrics;
+    if (meter === undefined && this.#deliveries.size === 0) return inner.call(this.#inner, acks, queues, options);
+    const startedAt = performance.now();
+    let result: AckAndClaimResult;
+    try {
+      result = await inner.call(this.#inner, acks, queues, options);
+    } catch (error) {
+      meter?.operation('ack', performance.now() - startedAt, '', '', errorType(error));
+      throw error;
+    }
+    const lost = new Set(result.leaseLost);
+    for (const reservation of acks)
+      if (!lost.has(reservation)) this.#noteSettled(reservation, undefined, 0, 'completed', undefined, undefined);
+    if (meter !== undefined) {
+      const settledAt = performance.now();
+      const [queue, name] = commonOf(acks);
+      meter.operation('ack', settledAt - startedAt, queue, name, '');
+      for (const reservation of result.claimed) this.#noteReserved(meter, reservation, settledAt);
+    }
+    return result;
+  }
+
+  /** Delegates to the wrapped driver's batch member. */
+  extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | undefined)[]> {
+    return this.#batchMember('extendMany').call(this.#inner, reservations, leaseMs);
+  }
+
+  /** Hands jobs back unrun; their deliveries end with outcome `released`. */
+  async giveBack(reservations: readonly Reservation[]): Promise<number> {
+    const startedAt = performance.now();
+    const given = await this.#inner.giveBack(reservations);
+    if (this.#metrics !== undefined || this.#deliveries.size > 0) {
+      for (const reservation of reservations) this.#noteSettled(reservation, undefined, 0, 'released', undefined, undefined);
+      const [queue, name] = commonOf(reservations);
+      this.#metrics?.operation('release', performance.now() - startedAt, queue, name, '');
+    }
+    return given;
+  }
+
+  /** The wrapped driver's batch member `key`; UnsupportedError when it has none (its capabilities say so). */
+  #batchMember<K extends 'claim' | 'ackAndClaim' | 'extendMany'>(key: K): NonNullable<QueueDriver[K]> {
+    const member = this.#inner[key];
+    if (member === undefined) throw new UnsupportedError(`${this.name}: ${key}() is not supported (capabilities.batch is false)`);
+    return member as NonNullable<QueueDriver[K]>;
   }
 
   /** Acknowledges; counts a completed job. */
@@ -370,14 +453,30 @@ export class InstrumentedQueueDecorator implements QueueDriver {
   ): Promise<void> {
     const meter = this.#metrics;
     const startedAt = meter === undefined ? 0 : performance.now();
-    const queue = reservation.queue;
-    const name = reservation.envelope?.name ?? '';
     try {
       await call();
     } catch (failure) {
-      meter?.operation(operation, performance.now() - startedAt, queue, name, errorType(failure));
+      meter?.operation(operation, performance.now() - startedAt, reservation.queue, reservation.envelope?.name ?? '', errorType(failure));
       throw failure;
     }
+    this.#noteSettled(reservation, operation, startedAt, outcome, error, reason);
+  }
+
+  /**
+   * Records a settled delivery: its outcome on the span and in the metrics, and the duration of
+   * its settle call when it had one of its own (`operation`; a batch call is timed once by its caller).
+   */
+  #noteSettled(
+    reservation: Reservation,
+    operation: Operation | undefined,
+    startedAt: number,
+    outcome: JobOutcome,
+    error: ErrorInfo | undefined,
+    reason: string | undefined,
+  ): void {
+    const meter = this.#metrics;
+    const queue = reservation.queue;
+    const name = reservation.envelope?.name ?? '';
     const delivery = this.#deliveries.get(reservation.token);
     if (delivery !== undefined) {
       this.#deliveries.delete(reservation.token);
@@ -386,7 +485,7 @@ export class InstrumentedQueueDecorator implements QueueDriver {
     const type = error?.name ?? '';
     if (meter !== undefined) {
       const settledAt = performance.now();
-      meter.operation(operation, settledAt - startedAt, queue, name, '');
+      if (operation !== undefined) meter.operation(operation, settledAt - startedAt, queue, name, '');
       if (outcome === 'completed') meter.completed(queue, name);
       else if (outcome === 'retried') meter.retried(queue, name, type);
       else if (outcome === 'dead-lettered') meter.deadLettered(queue, name, type, reason ?? '');
@@ -447,7 +546,7 @@ export class InstrumentedQueueDecorator implements QueueDriver {
       [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
       [ATTR_MESSAGING_OPERATION_NAME]: 'process',
       [ATTR_MESSAGING_MESSAGE_ID]: reservation.id,
-      [ATTR_JOB_ATTEMPT]: reservation.deliveryCount,
+      [ATTR_JOB_ATTEMPT]: reservation.attempt,
     };
     if (reservation.envelope !== undefined) attributes[ATTR_JOB_NAME] = reservation.envelope.name;
     return attributes;
@@ -470,6 +569,19 @@ function newFailure(reservation: Reservation, options: ReleaseOptions): FailureH
 
 function withTrace(envelope: JobEnvelope, headers: Record<string, string> | undefined): JobEnvelope {
   return headers === undefined ? envelope : { ...envelope, trace: { ...envelope.trace, ...headers } };
+}
+
+/** The queue and job name shared by all reservations, each '' when they differ (or a body did not decode). */
+function commonOf(reservations: readonly Reservation[]): [string, string] {
+  const first = reservations[0];
+  if (first === undefined) return ['', ''];
+  let queue = first.queue;
+  let name = first.envelope?.name ?? '';
+  for (const reservation of reservations) {
+    if (reservation.queue !== queue) queue = '';
+    if ((reservation.envelope?.name ?? '') !== name) name = '';
+  }
+  return [queue, name];
 }
 
 /** The queue and job name shared by all envelopes, each '' when they differ. */

@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { BASELINE_CAPABILITIES, isValidQueueName } from '../driver/default-capabilities.js';
 import type {
+  AckAndClaimOptions,
+  AckAndClaimResult,
+  ClaimOptions,
   DeadLetterStore,
   DriverCapabilities,
   JobFailure,
@@ -33,6 +36,11 @@ export interface MemoryDriverOptions {
   readonly now?: () => number;
   /** Largest encoded envelope accepted by `push()`, in bytes; unbounded when absent. */
   readonly maxMessageBytes?: number;
+  /**
+   * Declare the batch members (`claim`, `ackAndClaim`, `extendMany`); default true. False makes a
+   * driver that callers must serve one job per call, as a backend without them would.
+   */
+  readonly batch?: boolean;
 }
 
 /** Options of {@link MemoryDriver.pushRaw}. */
@@ -77,6 +85,7 @@ export class MemoryDriver implements QueueDriver {
       bulkPush: true,
       uniqueKeys: true,
       rewriteOnRelease: true,
+      batch: options.batch !== false,
       ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
     });
     this.deadLetters = new MemoryDeadLetterStore(this.store, () => this.assertOpen());
@@ -124,44 +133,51 @@ export class MemoryDriver implements QueueDriver {
 
   /** Claims the next job of the first non-empty queue, waiting up to `waitMs` for one. */
   async reserve(queues: readonly string[], options: ReserveOptions): Promise<Reservation | undefined> {
+    return (await this.claim(queues, { ...options, max: 1 }))[0];
+  }
+
+  /** Claims up to `options.max` jobs, waiting up to `waitMs` for the first. */
+  async claim(queues: readonly string[], options: ClaimOptions): Promise<Reservation[]> {
     this.assertOpen();
     if (queues.length === 0) throw new InvalidArgumentError('memory: reserve() needs at least one queue');
     for (const queue of queues) assertQueueName(queue);
     assertPositive('leaseMs', options.leaseMs);
+    if (!Number.isInteger(options.max) || options.max < 1)
+      throw new InvalidArgumentError(`memory: max: expected an integer >= 1, got ${options.max}`);
     if (!Number.isFinite(options.waitMs) || options.waitMs < 0)
       throw new InvalidArgumentError(`memory: waitMs: expected a number >= 0, got ${options.waitMs}`);
-    const { leaseMs, waitMs, signal } = options;
-    if (signal?.aborted) return undefined;
-    const claimed = this.claim(queues, leaseMs);
-    if (claimed !== undefined || waitMs === 0) return claimed;
+    const { leaseMs, waitMs, signal, max } = options;
+    if (signal?.aborted) return [];
+    const claimed = this.claimNow(queues, leaseMs, max);
+    if (claimed.length > 0 || waitMs === 0) return claimed;
     return new Promise((resolve) => {
       const deadline = performance.now() + waitMs;
       let timer: NodeJS.Timeout | undefined;
       let done = false;
-      const finish = (reservation: Reservation | undefined): void => {
+      const finish = (reservations: Reservation[]): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
         unsubscribe();
         signal?.removeEventListener('abort', onAbort);
         this.waiting.delete(onAbort);
-        resolve(reservation);
+        resolve(reservations);
       };
-      const onAbort = (): void => finish(undefined);
+      const onAbort = (): void => finish([]);
       const attempt = (): void => {
         if (done) return;
         if (this.closed) {
-          finish(undefined);
+          finish([]);
           return;
         }
-        const reservation = this.claim(queues, leaseMs);
-        if (reservation !== undefined) {
-          finish(reservation);
+        const reservations = this.claimNow(queues, leaseMs, max);
+        if (reservations.length > 0) {
+          finish(reservations);
           return;
         }
         const remaining = deadline - performance.now();
         if (remaining <= 0) {
-          finish(undefined);
+          finish([]);
           return;
         }
         // Sleep until the deadline or until a delayed job comes due / a lease runs out, whichever is first.
@@ -187,7 +203,49 @@ export class MemoryDriver implements QueueDriver {
     this.store.remove(job);
   }
 
-  /** Makes the job available again after `delayMs`, storing `options.envelope` when given. */
+  /** Acknowledges `acks` (lost leases reported, not thrown) and claims up to `options.max` jobs. */
+  async ackAndClaim(acks: readonly Reservation[], queues: readonly string[], options: AckAndClaimOptions): Promise<AckAndClaimResult> {
+    this.assertOpen();
+    for (const queue of queues) assertQueueName(queue);
+    const leaseLost: Reservation[] = [];
+    for (const reservation of acks) {
+      const job = this.store.find(reservation.queue, reservation.id);
+      if (job === undefined) continue;
+      if (job.token !== reservation.token) leaseLost.push(reservation);
+      else this.store.remove(job);
+    }
+    const claimed = options.max > 0 ? this.claimNow(queues, options.leaseMs, options.max) : [];
+    return { leaseLost, claimed };
+  }
+
+  /** Hands back unrun deliveries: free again at their old place, neither count changed. */
+  async giveBack(reservations: readonly Reservation[]): Promise<number> {
+    this.assertOpen();
+    let given = 0;
+    for (const reservation of reservations) {
+      const job = this.store.find(reservation.queue, reservation.id);
+      if (job === undefined || job.token !== reservation.token) continue;
+      job.token = undefined;
+      job.leaseExpiresAt = 0;
+      given += 1;
+    }
+    if (given > 0) this.store.notify();
+    return given;
+  }
+
+  /** Prolongs many leases; undefined for each one that was lost. */
+  async extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | undefined)[]> {
+    this.assertOpen();
+    assertPositive('leaseMs', leaseMs);
+    return reservations.map((reservation) => {
+      const job = this.store.find(reservation.queue, reservation.id);
+      if (job === undefined || job.token !== reservation.token) return undefined;
+      job.leaseExpiresAt = this.store.now() + leaseMs;
+      return job.leaseExpiresAt;
+    });
+  }
+
+  /** A failed run: available again after `delayMs` with its attempt counted, storing `options.envelope` when given. */
   async release(reservation: Reservation, options: ReleaseOptions): Promise<void> {
     this.assertOpen();
     if (!Number.isFinite(options.delayMs) || options.delayMs < 0)
@@ -200,6 +258,7 @@ export class MemoryDriver implements QueueDriver {
     }
     job.token = undefined;
     job.leaseExpiresAt = 0;
+    job.attempts += 1;
     job.availableAt = this.store.now() + options.delayMs;
     job.seq = this.store.nextSeq();
     this.store.notify();
@@ -288,11 +347,28 @@ export class MemoryDriver implements QueueDriver {
     for (const end of [...this.waiting]) end();
   }
 
-  private claim(queues: readonly string[], leaseMs: number): Reservation | undefined {
+  private claimNow(queues: readonly string[], leaseMs: number, max: number): Reservation[] {
+    const claimed: Reservation[] = [];
+    while (claimed.length < max) {
+      const reservation = this.claimOne(queues, leaseMs);
+      if (reservation === undefined) break;
+      claimed.push(reservation);
+    }
+    return claimed;
+  }
+
+  private claimOne(queues: readonly string[], leaseMs: number): Reservation | undefined {
     const token = randomUUID();
     const job = this.store.claim(queues, leaseMs, token);
     if (job === undefined) return undefined;
-    const base = { token, id: job.id, queue: job.queue, deliveryCount: job.deliveryCount, leaseExpiresAt: job.leaseExpiresAt };
+    const base = {
+      token,
+      id: job.id,
+      queue: job.queue,
+      attempt: job.attempts + 1,
+      lostDeliveries: job.lostDeliveries,
+      leaseExpiresAt: job.leaseExpiresAt,
+    };
     try {
       return Object.freeze({ ...base, envelope: fromBackend(job.body) });
     } catch (error) {
@@ -335,7 +411,8 @@ export class MemoryDriver implements QueueDriver {
       priority,
       availableAt,
       seq: this.store.nextSeq(),
-      deliveryCount: 0,
+      attempts: 0,
+      lostDeliveries: 0,
       token: undefined,
       leaseExpiresAt: 0,
       uniqueKey,

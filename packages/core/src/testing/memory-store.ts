@@ -12,8 +12,10 @@ export interface StoredJob {
   availableAt: number;
   /** Position within its priority: lower was queued earlier. */
   seq: number;
-  /** Deliveries so far, counted at claim. */
-  deliveryCount: number;
+  /** Runs that failed (settled with release()). */
+  attempts: number;
+  /** Claims whose lease ran out with no settle, counted by the claim that took the job over. */
+  lostDeliveries: number;
   /** Fencing token of the current lease; undefined when nobody holds the job. */
   token: string | undefined;
   /** Epoch ms (store clock) when the current lease runs out; meaningless without a token. */
@@ -134,7 +136,8 @@ export class MemoryStore {
 
   /**
    * Claims the next deliverable job of the first queue that has one: not held (or its lease ran
-   * out), due, lowest priority number, then lowest sequence. Counts the delivery and leases it.
+   * out), due, lowest priority number, then lowest sequence. Leases it, counting a lost delivery
+   * when it takes over a lease that ran out.
    */
   claim(queues: readonly string[], leaseMs: number, token: string): StoredJob | undefined {
     const now = this.now();
@@ -145,7 +148,7 @@ export class MemoryStore {
         if (best === undefined || job.priority < best.priority || (job.priority === best.priority && job.seq < best.seq)) best = job;
       }
       if (best !== undefined) {
-        best.deliveryCount += 1;
+        if (best.token !== undefined) best.lostDeliveries += 1;
         best.token = token;
         best.leaseExpiresAt = now + leaseMs;
         return best;

@@ -51,7 +51,7 @@ export class Delivery implements JobContext {
     this.id = envelope.id;
     this.name = envelope.name;
     this.queue = reservation.queue;
-    this.attempt = reservation.deliveryCount;
+    this.attempt = reservation.attempt;
     this.maxAttempts = envelope.maxAttempts;
     this.parent = envelope.parent;
     this.envelope = envelope;

@@ -17,7 +17,7 @@ import type { WorkerEventMap } from './worker-events.js';
 type Emit = <K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K]) => void;
 
 /**
- * How one delivery ended: `released` at shutdown; `lease-lost` when another delivery owns the job
+ * How one delivery ended: `released` (handed back unrun, uncounted) at shutdown; `lease-lost` when another delivery owns the job
  * now; `unsettled` when the settle call itself failed (the lease runs out and the job returns).
  */
 export type ExecutionOutcome = 'completed' | 'retrying' | 'dead-lettered' | 'released' | 'lease-lost' | 'unsettled';
@@ -34,6 +34,13 @@ export interface JobExecutorOptions {
   readonly heartbeatMs?: number;
   /** Time limit of a delivery whose envelope has no timeoutMs; undefined = none. */
   readonly defaultTimeoutMs?: number;
+  /** Lost deliveries (leases that ran out unsettled) a job survives before it is dead-lettered; default 5. */
+  readonly maxLostDeliveries?: number;
+  /**
+   * Acknowledges a completed delivery; default `driver.ack`. The Worker passes its settle
+   * pipeline here, which groups acks with the next claim.
+   */
+  readonly ack?: (reservation: Reservation) => Promise<void>;
   readonly serializer?: PayloadSerializer;
   readonly now?: () => number;
 }
@@ -71,8 +78,12 @@ export class JobExecutor {
       logger: options.logger,
       emit: options.emit,
       ...(options.now ? { now: options.now } : {}),
+      ...(options.maxLostDeliveries === undefined ? {} : { maxLostDeliveries: options.maxLostDeliveries }),
     });
+    this.#ack = options.ack ?? ((reservation) => options.driver.ack(reservation));
   }
+
+  readonly #ack: (reservation: Reservation) => Promise<void>;
 
   /**
    * Executes a delivery. `shutdown` aborting means: hand the job back unfinished. Driver errors while
@@ -130,18 +141,50 @@ export class JobExecutor {
             return;
           }
           const now = this.#now();
+          const due: Delivery[] = [];
           for (const running of this.#running) {
             if (now - running.renewedAt < periodMs / 2) continue;
             running.renewedAt = now;
-            running.renew().catch((error: Error) => {
-              if (!(error instanceof LeaseLostError)) this.#o.emit('error', { error, during: `extending the lease of job ${running.id}` });
-            });
+            due.push(running);
           }
+          if (due.length > 0) this.#renew(due);
         },
         Math.max(1, periodMs / 2),
       );
       this.#heartbeatTimer.unref();
     }
+  }
+
+  /**
+   * Renews the leases of `due` deliveries: in one call where the driver has `extendMany`, else one
+   * call each. A lost lease aborts its delivery; other failures are reported and retried next tick.
+   */
+  #renew(due: readonly Delivery[]): void {
+    const driver = this.#o.driver;
+    if (driver.extendMany === undefined || due.length === 1) {
+      for (const delivery of due) {
+        delivery.renew().catch((error: Error) => {
+          if (!(error instanceof LeaseLostError)) this.#o.emit('error', { error, during: `extending the lease of job ${delivery.id}` });
+        });
+      }
+      return;
+    }
+    driver
+      .extendMany(
+        due.map((delivery) => delivery.reservation),
+        this.#o.leaseMs,
+      )
+      .then(
+        (expiries) => {
+          expiries.forEach((expiresAt, index) => {
+            const delivery = due[index]!;
+            if (expiresAt === undefined) {
+              delivery.abort(new LeaseLostError(`${driver.name}: the lease of job ${delivery.id} was lost while it ran`));
+            }
+          });
+        },
+        (error: Error) => this.#o.emit('error', { error, during: `extending the leases of ${due.length} jobs` }),
+      );
   }
 
   async #execute(reservation: Reservation, shutdown?: AbortSignal, onHandled?: () => void): Promise<ExecutionOutcome> {
@@ -151,15 +194,12 @@ export class JobExecutor {
       await requeue.deadLetter(reservation, 'poison', reservation.poison.error);
       return 'dead-lettered';
     }
-    const envelope = reservation.envelope as JobEnvelope;
-    if (reservation.deliveryCount > envelope.maxAttempts) {
-      const error = new UnrecoverableError(
-        `delivered ${reservation.deliveryCount} times with maxAttempts ${envelope.maxAttempts}: earlier deliveries ended without settling (the worker crashed or was killed)`,
-      );
+    if (requeue.lostTooOften(reservation)) {
       onHandled?.();
-      await requeue.deadLetter(reservation, 'max-deliveries', error);
+      await requeue.deadLetterLost(reservation);
       return 'dead-lettered';
     }
+    const envelope = reservation.envelope as JobEnvelope;
     const definition = this.#o.registry.get(envelope.name);
     if (definition === undefined) {
       const known = this.#o.registry.names();
@@ -196,7 +236,7 @@ export class JobExecutor {
     if (failed) {
       if (failure instanceof LeaseLostError) return 'lease-lost';
       if (failure instanceof ShutdownAbort) {
-        await driver.release(reservation, { delayMs: 0 });
+        await driver.giveBack([reservation]);
         this.#o.emit('released', eventBase(reservation));
         return 'released';
       }
@@ -226,7 +266,7 @@ export class JobExecutor {
       };
       await driver.push(followUpEnvelopes(followUps, parent, this.#now()));
     }
-    await driver.ack(reservation);
+    await this.#ack(reservation);
     this.#o.emit('completed', { ...eventBase(reservation), durationMs, result });
     return 'completed';
   }

@@ -11,22 +11,43 @@ type Emit = <K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K
 /** What became of a failed delivery. */
 export type FailureOutcome = 'retrying' | 'dead-lettered';
 
+/** Lost deliveries a job survives by default before it is dead-lettered as `max-deliveries`. */
+export const DEFAULT_MAX_LOST_DELIVERIES = 5;
+
 /**
- * The single place that finalises a failed delivery. It reads the delivery count the driver took
- * at claim (never counting again itself), retries with the policy's delay while attempts remain,
- * or dead-letters and dispatches the job's `catch` and `finally` follow-ups.
+ * The single place that finalises a failed delivery and acts on the two counts the driver keeps:
+ * `attempt` (runs that failed) against the job's `maxAttempts` and retry policy, and
+ * `lostDeliveries` (claims that died with their worker) against the worker's own budget. It never
+ * counts itself: the driver counts atomically with claim and release. It retries with the policy's
+ * delay while attempts remain, or dead-letters and dispatches the job's `catch` and `finally`
+ * follow-ups.
  */
 export class RequeueHelper {
   readonly #driver: QueueDriver;
   readonly #log: Logger;
   readonly #emit: Emit;
   readonly #now: () => number;
+  readonly #maxLostDeliveries: number;
 
-  constructor(options: { driver: QueueDriver; logger: Logger; emit: Emit; now?: () => number }) {
+  constructor(options: { driver: QueueDriver; logger: Logger; emit: Emit; now?: () => number; maxLostDeliveries?: number }) {
     this.#driver = options.driver;
     this.#log = options.logger;
     this.#emit = options.emit;
     this.#now = options.now ?? Date.now;
+    this.#maxLostDeliveries = options.maxLostDeliveries ?? DEFAULT_MAX_LOST_DELIVERIES;
+  }
+
+  /** True when the job was lost with its worker more often than the budget allows (a job that kills its worker every time). */
+  lostTooOften(reservation: Reservation): boolean {
+    return reservation.lostDeliveries > this.#maxLostDeliveries;
+  }
+
+  /** Dead-letters a delivery that is {@link lostTooOften} as `max-deliveries`, without running it. */
+  async deadLetterLost(reservation: Reservation): Promise<void> {
+    const error = new UnrecoverableError(
+      `lost with its worker ${reservation.lostDeliveries} times (the limit is ${this.#maxLostDeliveries}): each delivery's lease ran out unsettled, so the worker crashed, was killed or hung`,
+    );
+    await this.deadLetter(reservation, 'max-deliveries', error);
   }
 
   /** Retries or dead-letters a delivery whose handler failed (or timed out). */
@@ -34,7 +55,7 @@ export class RequeueHelper {
     const envelope = reservation.envelope as JobEnvelope;
     const info = toErrorInfo(error);
     const now = this.#now();
-    const attempts = reservation.deliveryCount;
+    const attempts = reservation.attempt;
     const unrecoverable = error instanceof UnrecoverableError;
     if (!unrecoverable && attempts < envelope.maxAttempts) {
       const { delayMs } = new RetryPolicy(envelope.retry).delayFor(attempts, now);
@@ -47,7 +68,10 @@ export class RequeueHelper {
     return 'dead-lettered';
   }
 
-  /** Moves a delivery to the dead-letter store with `reason`, then dispatches catch/finally follow-ups. */
+  /**
+   * Moves a delivery to the dead-letter store with `reason`, then dispatches catch/finally
+   * follow-ups. Its `attempts` counts this run only when it failed (`failed`, `timeout`).
+   */
   async deadLetter(reservation: Reservation, reason: DeadLetterReason, error: ErrorInfo | Error): Promise<void> {
     const info = error instanceof Error ? toErrorInfo(error) : error;
     const now = this.#now();
@@ -65,7 +89,7 @@ export class RequeueHelper {
     await this.#driver.deadLetter(reservation, {
       reason,
       error: info,
-      attempts: reservation.deliveryCount,
+      attempts: reason === 'failed' || reason === 'timeout' ? reservation.attempt : reservation.attempt - 1,
       firstFailedAt: envelope?.failure?.firstFailedAt ?? now,
       failedAt: now,
     });
@@ -82,5 +106,5 @@ export class RequeueHelper {
 
 /** The common event fields of a reservation. */
 export function eventBase(reservation: Reservation): JobEventBase {
-  return { id: reservation.id, name: reservation.envelope?.name, queue: reservation.queue, attempt: reservation.deliveryCount };
+  return { id: reservation.id, name: reservation.envelope?.name, queue: reservation.queue, attempt: reservation.attempt };
 }

@@ -6,7 +6,7 @@ export interface JobEventBase {
   readonly id: string;
   readonly name: string | undefined;
   readonly queue: string;
-  /** Delivery number (1 = first). */
+  /** The run's number: failed runs before it plus one (a delivery lost with its worker, or handed back unrun, does not count). */
   readonly attempt: number;
 }
 
@@ -22,7 +22,7 @@ export interface WorkerEventMap {
   retrying: [JobEventBase & { readonly delayMs: number; readonly error: ErrorInfo }];
   /** A job went to the dead-letter store. */
   'dead-lettered': [JobEventBase & { readonly reason: DeadLetterReason; readonly error: ErrorInfo }];
-  /** A job was handed back unfinished (shutdown after the grace period). */
+  /** A job was handed back unfinished (shutdown after the grace period), uncounted: its next run has the same attempt number. */
   released: [JobEventBase];
   /** A reserve found nothing (emitted once per idle period). */
   idle: [];

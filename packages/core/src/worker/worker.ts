@@ -9,6 +9,8 @@ import { type Logger, silentLogger } from '../logger/logger.js';
 import type { RateLimitRule, RateLimitStore } from '../rate-limit/rate-limit-store.js';
 import { RateLimiter, sleep } from '../rate-limit/rate-limiter.js';
 import { JobExecutor } from './job-executor.js';
+import { DEFAULT_MAX_LOST_DELIVERIES } from './requeue-helper.js';
+import { SettlePipeline } from './settle-pipeline.js';
 import type { StopReason, WorkerEventMap } from './worker-events.js';
 
 /** Rate limits a worker honours before taking jobs. */
@@ -30,10 +32,25 @@ export interface WorkerOptions {
   readonly queues?: readonly string[];
   /** Jobs run at once; default 1. */
   readonly concurrency?: number;
-  /** Lease per delivery, renewed by a heartbeat while the handler runs; default 30,000 ms. */
+  /**
+   * Lease per delivery, renewed by a heartbeat while the handler runs; default 3,000 ms. A worker
+   * that dies holds its jobs this long at most before another worker takes them over.
+   */
   readonly leaseMs?: number;
-  /** Heartbeat period; default leaseMs / 3. */
+  /** Heartbeat period (one renewal call for every running job where the driver can); default leaseMs / 3. */
   readonly heartbeatMs?: number;
+  /**
+   * Deliveries of one job that may be lost with their worker (its lease ran out unsettled: a
+   * crash, a kill, a hang) before the job is dead-lettered as `max-deliveries` instead of run
+   * again; default 5. Lost deliveries are not attempts: `maxAttempts` counts failed runs only.
+   */
+  readonly maxLostDeliveries?: number;
+  /**
+   * Jobs the worker may claim ahead of its free slots, held for the next slot and given back
+   * uncounted when not started within a moment (drivers with `capabilities.batch`); default 32,
+   * 0 claims only for free slots. How far ahead it claims adapts to how fast jobs finish.
+   */
+  readonly prefetch?: number;
   /** How long one reserve call waits for work; default 5,000 ms. */
   readonly waitMs?: number;
   /** Pause after a driver error before reserving again; default 1,000 ms. */
@@ -65,6 +82,13 @@ export interface WorkerOptions {
   readonly serializer?: PayloadSerializer;
 }
 
+/** Default lease: short, so that a dead worker's jobs start elsewhere within seconds; the heartbeat keeps live jobs' leases. */
+const DEFAULT_LEASE_MS = 3_000;
+/** Default of {@link WorkerOptions.prefetch}. */
+const DEFAULT_PREFETCH = 32;
+/** How long a job claimed ahead waits for a slot before it is given back, in ms. */
+const HOLD_MS = 50;
+
 type Listener<K extends keyof WorkerEventMap> = (...args: WorkerEventMap[K]) => void;
 
 const positive = (value: number | undefined, key: string, fallback: number, allowZero = false): number => {
@@ -95,6 +119,8 @@ export class Worker {
   readonly #maxSettling: number;
   readonly #log: Logger;
   readonly #limiter: RateLimiter | undefined;
+  readonly #prefetch: number;
+  #pipeline: SettlePipeline | undefined;
   #stopReserving = new AbortController();
   #shutdown = new AbortController();
   #inFlight = new Set<Promise<unknown>>();
@@ -122,13 +148,18 @@ export class Worker {
     this.concurrency = positive(options.concurrency, 'concurrency', 1);
     if (!Number.isInteger(this.concurrency))
       throw new ConfigError(`worker option concurrency: expected an integer, got ${options.concurrency}`);
-    this.#leaseMs = positive(options.leaseMs, 'leaseMs', 30_000);
+    this.#leaseMs = positive(options.leaseMs, 'leaseMs', DEFAULT_LEASE_MS);
     this.#waitMs = positive(options.waitMs, 'waitMs', 5_000, true);
     this.#graceMs = positive(options.shutdownGraceMs, 'shutdownGraceMs', 30_000, true);
     this.#maxSettling = positive(options.maxSettling, 'maxSettling', Math.max(256, 2 * this.concurrency), true);
     if (!Number.isInteger(this.#maxSettling))
       throw new ConfigError(`worker option maxSettling: expected an integer, got ${options.maxSettling}`);
     if (options.maxJobs !== undefined) positive(options.maxJobs, 'maxJobs', 1);
+    const maxLostDeliveries = positive(options.maxLostDeliveries, 'maxLostDeliveries', DEFAULT_MAX_LOST_DELIVERIES, true);
+    if (!Number.isInteger(maxLostDeliveries))
+      throw new ConfigError(`worker option maxLostDeliveries: expected an integer, got ${options.maxLostDeliveries}`);
+    this.#prefetch = positive(options.prefetch, 'prefetch', DEFAULT_PREFETCH, true);
+    if (!Number.isInteger(this.#prefetch)) throw new ConfigError(`worker option prefetch: expected an integer, got ${options.prefetch}`);
     this.#log = options.logger ?? silentLogger;
     this.#limiter = options.rateLimit === undefined ? undefined : new RateLimiter(options.rateLimit);
     this.#executor = new JobExecutor({
@@ -137,6 +168,8 @@ export class Worker {
       logger: this.#log,
       emit: (event, ...args) => this.#emit(event, ...args),
       leaseMs: this.#leaseMs,
+      maxLostDeliveries,
+      ack: (reservation) => (this.#pipeline as SettlePipeline).ack(reservation),
       ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
       ...(options.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: options.defaultTimeoutMs }),
       ...(options.serializer === undefined ? {} : { serializer: options.serializer }),
@@ -221,9 +254,22 @@ export class Worker {
   }
 
   async #run(): Promise<void> {
+    this.#pipeline = new SettlePipeline({
+      driver: this.driver,
+      queues: this.queues,
+      leaseMs: this.#leaseMs,
+      waitMs: this.#waitMs,
+      prefetch: this.#prefetch,
+      // A rate-limited worker claims through its token check, one job per free slot.
+      claims: this.#limiter === undefined,
+      holdMs: Math.min(HOLD_MS, this.#leaseMs / 4),
+      signal: this.#stopReserving.signal,
+      report: (error, during) => this.#emit('error', { error, during }),
+    });
     const slots = Array.from({ length: this.concurrency }, () => this.#slot());
     await Promise.all(slots);
     await Promise.allSettled([...this.#inFlight]);
+    await this.#pipeline.close();
     this.#emit('stopped', { reason: this.#stopReason ?? 'requested', processed: this.#processed });
   }
 
@@ -237,9 +283,13 @@ export class Worker {
       }
       let reservation: Reservation | undefined;
       try {
-        const queues = this.#limiter === undefined ? this.queues : await this.#queuesWithTokens(this.#limiter, signal);
-        if (queues === undefined || signal.aborted) break;
-        reservation = await this.driver.reserve(queues, { leaseMs: this.#leaseMs, waitMs: this.#waitMs, signal });
+        if (this.#limiter === undefined) {
+          reservation = await (this.#pipeline as SettlePipeline).next();
+        } else {
+          const queues = await this.#queuesWithTokens(this.#limiter, signal);
+          if (queues === undefined || signal.aborted) break;
+          reservation = await this.driver.reserve(queues, { leaseMs: this.#leaseMs, waitMs: this.#waitMs, signal });
+        }
       } catch (error) {
         if (signal.aborted) break;
         this.#emit('error', { error: error as Error, during: 'reserve' });
@@ -307,7 +357,7 @@ export class Worker {
         id: reservation.id,
         name: reservation.envelope?.name,
         queue: reservation.queue,
-        attempt: reservation.deliveryCount,
+        attempt: reservation.attempt,
         waitMs: availableAt === undefined ? 0 : Math.max(0, Date.now() - availableAt),
         reservation,
       });

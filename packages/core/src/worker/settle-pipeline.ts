@@ -1,0 +1,266 @@
+import { HoldQueue } from '../driver/hold-queue.js';
+import type { QueueDriver, Reservation } from '../driver/queue-driver.js';
+import { LeaseLostError } from '../errors/lease-lost-error.js';
+
+/** Options of {@link SettlePipeline}. */
+export interface SettlePipelineOptions {
+  readonly driver: QueueDriver;
+  /** Queues in priority order. */
+  readonly queues: readonly string[];
+  /** Lease of every claim, in ms. */
+  readonly leaseMs: number;
+  /** How long a claim waits for work when none is ready, in ms. */
+  readonly waitMs: number;
+  /** Most jobs claimed beyond the slots that wait for one; 0 claims only for waiting slots. */
+  readonly prefetch: number;
+  /**
+   * False when the slots claim on their own (a rate-limited worker checks tokens first): the
+   * pipeline then only settles, and its acks claim nothing.
+   */
+  readonly claims: boolean;
+  /** How long a claimed job waits for a slot before it is given back, in ms. */
+  readonly holdMs: number;
+  /** Aborts waiting claims when the worker stops reserving. */
+  readonly signal: AbortSignal;
+  /** Reports an error of a background call (a give-back); the call's jobs return when their lease runs out. */
+  readonly report: (error: Error, during: string) => void;
+}
+
+/** Acknowledgements per ackAndClaim call at most. */
+const ACK_BATCH_MAX = 128;
+/** ackAndClaim calls in flight at most: one runs in the backend while the worker runs what the other claimed. */
+const ACK_CALLS_MAX = 2;
+/** Queued acks that justify a second call while one is in flight; fewer wait and join the next. */
+const ACK_CALL_START = 32;
+/** Jobs one call claims at most. */
+const CLAIM_MAX = 512;
+
+interface Waiter {
+  readonly resolve: (reservation: Reservation | undefined) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface QueuedAck {
+  readonly reservation: Reservation;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Where the Worker's slots get their jobs and settle their acks. The Worker knows its concurrency
+ * and what is settling, so batching is decided here, once, and said to the driver through the
+ * contract: claim up to n jobs (`claim`), acknowledge a group while claiming the next n in the
+ * same round trip (`ackAndClaim`), hand back what was not run (`giveBack`).
+ *
+ * Slots that find nothing held wait together for one claim. Acks that arrive while a call is out
+ * join the next call (group commit), which also claims for the slots those acks free. Jobs claimed
+ * beyond the waiting slots are held for the next slots that ask; one nobody takes within `holdMs`
+ * is given back uncounted, and `close()` gives back the rest. How far ahead to claim adapts to what
+ * this worker used: it grows while slots had to wait for a call in flight, and halves when held jobs
+ * were given back unused.
+ *
+ * A driver without `capabilities.batch` gets one job per call: `reserve()` for each slot, `ack()`
+ * for each job.
+ */
+export class SettlePipeline {
+  readonly #o: SettlePipelineOptions;
+  readonly #batch: boolean;
+  readonly #held: HoldQueue<Reservation>;
+  readonly #waiters: Waiter[] = [];
+  readonly #queued: QueuedAck[] = [];
+  readonly #calls = new Set<Promise<unknown>>();
+  #toGiveBack: Reservation[] = [];
+  /** claim() calls in flight. */
+  #claiming = 0;
+  /** ackAndClaim() calls in flight, and how many of those claim. */
+  #acking = 0;
+  #ackClaiming = 0;
+  /** Jobs to claim beyond the demand of the moment: starts at `prefetch`, adapts to what is used. */
+  #ahead: number;
+  #fillScheduled = false;
+  #closed = false;
+
+  constructor(options: SettlePipelineOptions) {
+    this.#o = options;
+    const { driver } = options;
+    this.#batch = driver.capabilities.batch && driver.claim !== undefined && driver.ackAndClaim !== undefined;
+    this.#ahead = options.prefetch;
+    this.#held = new HoldQueue<Reservation>(options.holdMs, (reservation) => {
+      this.#ahead = Math.floor(this.#ahead / 2);
+      this.#giveBackLater(reservation);
+    });
+  }
+
+  /** Jobs claimed and held for the next slot that asks. */
+  get held(): number {
+    return this.#held.length;
+  }
+
+  /**
+   * The next job for a free slot: a held one at once, else one from a claim that waits up to
+   * `waitMs`. Resolves `undefined` when nothing arrived in that time or the worker stopped.
+   */
+  next(): Promise<Reservation | undefined> {
+    const { driver, queues, leaseMs, waitMs, signal } = this.#o;
+    if (!this.#batch) return driver.reserve(queues, { leaseMs, waitMs, signal });
+    const held = this.#held.shift();
+    if (held !== undefined) return Promise.resolve(held);
+    if (signal.aborted || this.#closed) return Promise.resolve(undefined);
+    // A slot that waits while a call is already out would have run a job claimed further ahead.
+    if (this.#acking + this.#claiming > 0) this.#ahead = Math.min(this.#o.prefetch, this.#ahead * 2 + 1);
+    return new Promise<Reservation | undefined>((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      this.#scheduleFill();
+    });
+  }
+
+  /** Acknowledges a completed delivery, grouped with other acks and the next claim. LeaseLostError when its lease was lost. */
+  ack(reservation: Reservation): Promise<void> {
+    if (!this.#batch) return this.#o.driver.ack(reservation);
+    return new Promise<void>((resolve, reject) => {
+      this.#queued.push({ reservation, resolve, reject });
+      if (this.#acking === 0 || (this.#acking < ACK_CALLS_MAX && this.#queued.length >= ACK_CALL_START)) this.#track(this.#flush());
+    });
+  }
+
+  /** Stops claiming, waits for the calls in flight and gives back every held job. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve(undefined);
+    while (this.#calls.size > 0) await Promise.allSettled([...this.#calls]);
+    for (const reservation of this.#held.drain()) this.#toGiveBack.push(reservation);
+    await this.#giveBackNow();
+  }
+
+  /** Starts a claim for the waiting slots in a microtask, so that slots asking at once share it. */
+  #scheduleFill(): void {
+    if (this.#fillScheduled) return;
+    this.#fillScheduled = true;
+    queueMicrotask(() => {
+      this.#fillScheduled = false;
+      this.#fill();
+    });
+  }
+
+  /** Makes sure a claiming call is under way while slots wait and nothing is held. */
+  #fill(): void {
+    if (this.#waiters.length === 0 || this.#claiming + this.#ackClaiming > 0) return;
+    if (this.#closed || this.#o.signal.aborted) {
+      for (const waiter of this.#waiters.splice(0)) waiter.resolve(undefined);
+      return;
+    }
+    if (this.#queued.length > 0 && this.#acking < ACK_CALLS_MAX) {
+      this.#track(this.#flush());
+      return;
+    }
+    this.#track(this.#claim());
+  }
+
+  async #claim(): Promise<void> {
+    const { driver, queues, leaseMs, waitMs, signal } = this.#o;
+    const max = Math.min(CLAIM_MAX, this.#waiters.length + this.#ahead);
+    this.#claiming += 1;
+    let claimed: Reservation[];
+    try {
+      claimed = await (driver.claim as NonNullable<QueueDriver['claim']>)(queues, { leaseMs, waitMs, signal, max });
+    } catch (error) {
+      this.#claiming -= 1;
+      for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+      return;
+    }
+    this.#claiming -= 1;
+    if (claimed.length === 0) {
+      // Nothing within waitMs: the waiting slots hear so (idle, stopWhenEmpty) and ask again.
+      for (const waiter of this.#waiters.splice(0)) waiter.resolve(undefined);
+      return;
+    }
+    this.#deliver(claimed);
+  }
+
+  /**
+   * Sends the queued acks in ackAndClaim calls, up to ACK_CALLS_MAX in flight: acks that arrive
+   * while a call is out join the next one. Each call claims for the slots its acks free, the
+   * slots waiting, and the adaptive margin ahead, less what is held already.
+   */
+  async #flush(): Promise<void> {
+    const { driver, queues, leaseMs } = this.#o;
+    this.#acking += 1;
+    try {
+      for (let first = true; this.#queued.length > 0; first = false) {
+        // Let the slots the last call served run first, so their acks join this call.
+        if (!first) await new Promise<void>((resolve) => setImmediate(resolve));
+        const batch = this.#queued.splice(0, ACK_BATCH_MAX);
+        const open = !this.#closed && !this.#o.signal.aborted;
+        const wanted = batch.length + this.#waiters.length + this.#ahead - this.#held.length;
+        const max = open && this.#o.claims ? Math.max(0, Math.min(CLAIM_MAX, wanted)) : 0;
+        if (max > 0) this.#ackClaiming += 1;
+        let result: Awaited<ReturnType<NonNullable<QueueDriver['ackAndClaim']>>>;
+        try {
+          result = await (driver.ackAndClaim as NonNullable<QueueDriver['ackAndClaim']>)(
+            batch.map((queued) => queued.reservation),
+            queues,
+            { leaseMs, max },
+          );
+        } catch (error) {
+          if (max > 0) this.#ackClaiming -= 1;
+          for (const queued of batch) queued.reject(error);
+          this.#fill();
+          continue;
+        }
+        if (max > 0) this.#ackClaiming -= 1;
+        // Claimed jobs are held before the acks resolve, so a close() waiting for those acks
+        // finds every held job and gives it back.
+        this.#deliver(result.claimed);
+        const lost = result.leaseLost.length === 0 ? undefined : new Set(result.leaseLost);
+        for (const queued of batch) {
+          if (lost?.has(queued.reservation)) queued.reject(leaseLost(driver, queued.reservation));
+          else queued.resolve();
+        }
+        if (this.#waiters.length > 0) this.#fill();
+      }
+    } finally {
+      this.#acking -= 1;
+    }
+  }
+
+  /** Hands claimed jobs to the waiting slots in order; the rest are held (or given back once closed). */
+  #deliver(claimed: readonly Reservation[]): void {
+    let index = 0;
+    while (index < claimed.length && this.#waiters.length > 0) this.#waiters.shift()!.resolve(claimed[index++]);
+    for (; index < claimed.length; index += 1) {
+      if (this.#closed) this.#giveBackLater(claimed[index]!);
+      else this.#held.push(claimed[index]!);
+    }
+    if (this.#waiters.length > 0) this.#fill();
+  }
+
+  /** Gives `reservation` back with the others of this turn, in one call. */
+  #giveBackLater(reservation: Reservation): void {
+    this.#toGiveBack.push(reservation);
+    if (this.#toGiveBack.length === 1) queueMicrotask(() => this.#track(this.#giveBackNow()));
+  }
+
+  async #giveBackNow(): Promise<void> {
+    const reservations = this.#toGiveBack;
+    if (reservations.length === 0) return;
+    this.#toGiveBack = [];
+    try {
+      await this.#o.driver.giveBack(reservations);
+    } catch (error) {
+      this.#o.report(error as Error, `giving back ${reservations.length} claimed jobs`);
+    }
+  }
+
+  /** Counts a call in flight until it settles, so close() waits for it. */
+  #track(call: Promise<void>): void {
+    this.#calls.add(call);
+    const settled = (): void => {
+      this.#calls.delete(call);
+    };
+    call.then(settled, settled);
+  }
+}
+
+function leaseLost(driver: QueueDriver, reservation: Reservation): Error {
+  return new LeaseLostError(`${driver.name}: ack of job ${reservation.id} in queue ${reservation.queue}: the lease was lost`);
+}
