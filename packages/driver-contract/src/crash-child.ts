@@ -1,21 +1,28 @@
 /**
  * The worker process of the crash tests, started by the suite as
- * `node --conditions=source --import tsx crash-child.ts <driver module> <queue> <hang|kill-self> <leaseMs>`.
+ * `node --conditions=source --import tsx crash-child.ts <driver module> <queue> <options JSON>`.
  *
- * It builds a driver with the module's `createDriver()` and runs a Worker on `queue` whose handler
- * prints `started <id> <attempt>` and then either hangs (the parent kills the process) or kills its
- * own process with SIGKILL. Dead letters it records are printed as `dead-lettered <id> <reason>`.
+ * It builds a driver with the module's `createDriver()` and runs a Worker on `queue`, with the
+ * Worker's defaults unless the options (see {@link CrashChildOptions}) say otherwise.
+ *
+ * - mode `hang`: the handler prints `started <id> <attempt>` and hangs until the process is killed
+ *   (or, with `handleSignals`, until SIGTERM's grace period ends and the job is handed back).
+ * - mode `kill-self`: the handler prints `started <id> <attempt>` and kills its own process.
+ * - mode `chaos`: the handler prints `start <id> <attempt> <pid> <epoch ms>`, sleeps the payload's
+ *   `ms`, then prints `end <id> <pid> <epoch ms>`.
+ *
+ * Dead letters it records are printed as `dead-lettered <id> <reason>`, hand-backs as `released <id>`.
  */
 import { pathToFileURL } from 'node:url';
 import { defineJob, type QueueDriver, Worker } from '@queuekit/core';
-import { CRASH_JOB_NAME } from './crash-protocol.js';
+import { CRASH_JOB_NAME, type CrashChildOptions } from './crash-protocol.js';
 
-const [modulePath, queue, mode, leaseText] = process.argv.slice(2);
-if (modulePath === undefined || queue === undefined || (mode !== 'hang' && mode !== 'kill-self')) {
-  process.stderr.write('usage: crash-child.ts <driver module> <queue> <hang|kill-self> <leaseMs>\n');
+const [modulePath, queue, optionsText] = process.argv.slice(2);
+if (modulePath === undefined || queue === undefined || optionsText === undefined) {
+  process.stderr.write('usage: crash-child.ts <driver module> <queue> <options JSON>\n');
   process.exit(2);
 }
-const leaseMs = Number(leaseText ?? 1_000);
+const options = JSON.parse(optionsText) as CrashChildOptions;
 
 const driverModule = (await import(pathToFileURL(modulePath).href)) as { createDriver?: () => QueueDriver | Promise<QueueDriver> };
 if (typeof driverModule.createDriver !== 'function') {
@@ -24,16 +31,42 @@ if (typeof driverModule.createDriver !== 'function') {
 }
 const driver = await driverModule.createDriver();
 
-const crashing = defineJob(CRASH_JOB_NAME, async (_payload: unknown, ctx) => {
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const crashing = defineJob(CRASH_JOB_NAME, async (payload: { ms?: number }, ctx) => {
+  if (options.mode === 'chaos') {
+    process.stdout.write(`start ${ctx.id} ${ctx.attempt} ${process.pid} ${Date.now()}\n`);
+    await sleep(payload.ms ?? 10);
+    process.stdout.write(`end ${ctx.id} ${process.pid} ${Date.now()}\n`);
+    return;
+  }
   process.stdout.write(`started ${ctx.id} ${ctx.attempt}\n`);
-  if (mode === 'kill-self') process.kill(process.pid, 'SIGKILL');
-  // Hang until the parent kills the process; the timer keeps the event loop alive meanwhile.
-  await new Promise(() => setInterval(() => undefined, 60_000));
+  if (options.mode === 'kill-self') process.kill(process.pid, 'SIGKILL');
+  // Hang until the process is killed or the signal aborts at shutdown; the timer keeps the event loop alive.
+  await new Promise((_resolve, reject) => {
+    const timer = setInterval(() => undefined, 60_000);
+    ctx.signal.addEventListener('abort', () => {
+      clearInterval(timer);
+      reject(ctx.signal.reason);
+    });
+  });
 });
 
-const worker = new Worker({ driver, jobs: [crashing], queues: [queue], concurrency: 1, leaseMs, waitMs: 200 });
+const worker = new Worker({
+  driver,
+  jobs: [crashing],
+  queues: [queue],
+  ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+  ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+  ...(options.waitMs === undefined ? {} : { waitMs: options.waitMs }),
+  ...(options.maxLostDeliveries === undefined ? {} : { maxLostDeliveries: options.maxLostDeliveries }),
+  ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
+  handleSignals: options.handleSignals === true,
+});
 worker.on('dead-lettered', (event) => process.stdout.write(`dead-lettered ${event.id} ${event.reason}\n`));
+worker.on('released', (event) => process.stdout.write(`released ${event.id}\n`));
 worker.on('error', ({ error, during }) => process.stderr.write(`worker error during ${during}: ${error.message}\n`));
 process.stdout.write('ready\n');
 await worker.run();
 await driver.close();
+process.stdout.write('stopped\n');

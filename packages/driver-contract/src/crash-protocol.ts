@@ -7,8 +7,20 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 /** The job name the crash worker handles. */
 export const CRASH_JOB_NAME = 'contract-crash';
 
-/** What a crash worker does in its handler. */
-export type CrashMode = 'hang' | 'kill-self';
+/** What a crash worker does in its handler (see crash-child.ts). */
+export type CrashMode = 'hang' | 'kill-self' | 'chaos';
+
+/** How a crash worker is set up; what is left out keeps the Worker's default. */
+export interface CrashChildOptions {
+  readonly mode: CrashMode;
+  readonly concurrency?: number;
+  readonly leaseMs?: number;
+  readonly waitMs?: number;
+  readonly maxLostDeliveries?: number;
+  readonly shutdownGraceMs?: number;
+  /** Stop gracefully on SIGTERM (hand back what is unfinished after the grace period). */
+  readonly handleSignals?: boolean;
+}
 
 /** A crash worker process and what it has printed so far. */
 export interface CrashChild {
@@ -49,12 +61,12 @@ export function tsxImport(): string {
 }
 
 /** Starts `crash-child.ts` on `queue` with the driver of `driverModule`. */
-export function spawnCrashChild(driverModule: string, queue: string, mode: CrashMode, leaseMs: number): CrashChild {
+export function spawnCrashChild(driverModule: string, queue: string, options: CrashChildOptions): CrashChild {
   // The TypeScript source when run from src (tests), the compiled file when run from dist.
   const script = existsSync(join(here, 'crash-child.ts')) ? join(here, 'crash-child.ts') : join(here, 'crash-child.js');
   const child = spawn(
     process.execPath,
-    ['--conditions=source', '--import', tsxImport(), script, driverModule, queue, mode, String(leaseMs)],
+    ['--conditions=source', '--import', tsxImport(), script, driverModule, queue, JSON.stringify(options)],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: process.env,

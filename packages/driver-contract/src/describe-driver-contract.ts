@@ -1,6 +1,7 @@
 import type { DriverCapabilities } from '@queuekit/core';
 import { describe } from 'vitest';
 import { type DriverContractOptions, useContractFixture } from './contract-fixture.js';
+import { describeBatch } from './groups/batch.js';
 import { describeCrashRecovery } from './groups/crash.js';
 import { describeDeadLetters } from './groups/dead-letters.js';
 import { describeDelivery } from './groups/delivery.js';
@@ -24,6 +25,7 @@ export function describeDriverContract(options: DriverContractOptions): void {
     describeDelivery(fixture);
     describeLeases(fixture);
     describeDeadLetters(fixture);
+    describeBatch(fixture);
     describeOperations(fixture);
     describeCrashRecovery(fixture);
   });

@@ -9,7 +9,7 @@ export function describeLeases(f: ContractFixture): void {
   const noLease = caps.inline || caps.lease === 'none';
 
   describe.skipIf(noLease)('leases and redelivery (capability: lease)', () => {
-    it('reserve() hides a job until its lease expires, then delivers it again with deliveryCount 2', async () => {
+    it('reserve() hides a job until its lease expires, then delivers it again as a lost delivery (attempt 1, lostDeliveries 1)', async () => {
       const queue = f.queue();
       const envelope = testEnvelope(queue);
       await f.driver().push([envelope]);
@@ -17,19 +17,19 @@ export function describeLeases(f: ContractFixture): void {
       expect(await f.driver().reserve([queue], { leaseMs: 30_000, waitMs: 0 })).toBeUndefined();
       const second = await reserveEventually(f.driver(), [queue]);
       expect(second.id).toBe(envelope.id);
-      expect(second.deliveryCount).toBe(2);
+      expect(second).toMatchObject({ attempt: 1, lostDeliveries: 1 });
       expect(second.token).not.toBe(first.token);
       expect(second.envelope?.payload).toEqual(envelope.payload);
     });
 
-    it('release() makes the job available again at once and the next delivery counts 2', async () => {
+    it('release() makes the job available again at once and counts the failed run: the next delivery is attempt 2', async () => {
       const queue = f.queue();
       await f.driver().push([testEnvelope(queue)]);
       const first = await reserveOrFail(f.driver(), [queue]);
       await f.driver().release(first, { delayMs: 0 });
       const second = await reserveOrFail(f.driver(), [queue]);
       expect(second.id).toBe(first.id);
-      expect(second.deliveryCount).toBe(2);
+      expect(second).toMatchObject({ attempt: 2, lostDeliveries: 0 });
     });
 
     it.skipIf(caps.delay === 'none')('release() with delayMs hides the job until the delay has passed', async () => {
@@ -43,7 +43,7 @@ export function describeLeases(f: ContractFixture): void {
       const second = await reserveEventually(f.driver(), [queue]);
       expect(Date.now() - releasedAt).toBeGreaterThanOrEqual(250);
       expect(second.id).toBe(first.id);
-      expect(second.deliveryCount).toBe(2);
+      expect(second).toMatchObject({ attempt: 2, lostDeliveries: 0 });
     });
 
     it.skipIf(!caps.rewriteOnRelease)(
@@ -79,18 +79,58 @@ export function describeLeases(f: ContractFixture): void {
       expect(await f.driver().stats(queue)).toMatchObject({ ready: 0, reserved: 0, delayed: 0 });
     });
 
-    it('deliveryCount grows with every delivery, across expiry and release', async () => {
+    it('keeps two counts apart: a lease that runs out counts a lost delivery, release() counts an attempt', async () => {
       const queue = f.queue();
       await f.driver().push([testEnvelope(queue)]);
-      const counts: number[] = [];
+      const counts: [number, number][] = [];
       let reservation = await reserveOrFail(f.driver(), [queue], 200);
-      counts.push(reservation.deliveryCount);
+      counts.push([reservation.attempt, reservation.lostDeliveries]);
       reservation = await reserveEventually(f.driver(), [queue], 30_000);
-      counts.push(reservation.deliveryCount);
+      counts.push([reservation.attempt, reservation.lostDeliveries]);
       await f.driver().release(reservation, { delayMs: 0 });
-      reservation = await reserveOrFail(f.driver(), [queue]);
-      counts.push(reservation.deliveryCount);
-      expect(counts).toEqual([1, 2, 3]);
+      reservation = await reserveOrFail(f.driver(), [queue], 200);
+      counts.push([reservation.attempt, reservation.lostDeliveries]);
+      reservation = await reserveEventually(f.driver(), [queue], 30_000);
+      counts.push([reservation.attempt, reservation.lostDeliveries]);
+      expect(counts).toEqual([
+        [1, 0],
+        [1, 1],
+        [2, 1],
+        [2, 2],
+      ]);
+    });
+
+    it('giveBack() hands a job back unrun: first in its band again, neither count changed', async () => {
+      const queue = f.queue();
+      const first = testEnvelope(queue, { payload: { n: 1 } });
+      const second = testEnvelope(queue, { payload: { n: 2 } });
+      await f.driver().push([first]);
+      await f.driver().push([second]);
+      const taken = await reserveOrFail(f.driver(), [queue]);
+      expect(taken.id).toBe(first.id);
+      expect(await f.driver().giveBack([taken])).toBe(1);
+      expect(await f.driver().stats(queue)).toMatchObject({ ready: 2, reserved: 0 });
+      const again = await reserveOrFail(f.driver(), [queue]);
+      expect(again.id).toBe(first.id);
+      expect(again).toMatchObject({ attempt: 1, lostDeliveries: 0 });
+      expect(again.token).not.toBe(taken.token);
+      await expect(f.driver().ack(taken)).rejects.toMatchObject({ code: 'LEASE_LOST' });
+      await f.driver().ack(again);
+    });
+
+    it('giveBack() after a failed run keeps the attempt count, and skips a reservation whose lease was lost', async () => {
+      const queue = f.queue();
+      await f.driver().push([testEnvelope(queue)]);
+      const failed = await reserveOrFail(f.driver(), [queue]);
+      await f.driver().release(failed, { delayMs: 0 });
+      const stale = await reserveOrFail(f.driver(), [queue], 200);
+      const holder = await reserveEventually(f.driver(), [queue], 30_000);
+      expect(holder).toMatchObject({ attempt: 2, lostDeliveries: 1 });
+      expect(await f.driver().giveBack([stale])).toBe(0);
+      expect(await f.driver().stats(queue)).toMatchObject({ reserved: 1, ready: 0 });
+      expect(await f.driver().giveBack([holder])).toBe(1);
+      const again = await reserveOrFail(f.driver(), [queue]);
+      expect(again).toMatchObject({ attempt: 2, lostDeliveries: 1 });
     });
   });
 

@@ -53,13 +53,14 @@ export function describeOperations(f: ContractFixture): void {
       const queue = f.queue();
       await driver.close();
       await driver.close();
-      const fake = { token: 't', id: 'i', queue, deliveryCount: 1, leaseExpiresAt: Date.now() + 1_000 };
+      const fake = { token: 't', id: 'i', queue, attempt: 1, lostDeliveries: 0, leaseExpiresAt: Date.now() + 1_000 };
       const closed = { name: 'DriverClosedError', code: 'DRIVER_CLOSED' };
       const calls: Array<[string, () => Promise<unknown>]> = [
         ['push', () => driver.push([testEnvelope(queue)])],
         ['reserve', () => driver.reserve([queue], { leaseMs: 1_000, waitMs: 0 })],
         ['ack', () => driver.ack(fake)],
         ['release', () => driver.release(fake, { delayMs: 0 })],
+        ['giveBack', () => driver.giveBack([fake])],
         ['extend', () => driver.extend(fake, 1_000)],
         ['deadLetter', () => driver.deadLetter(fake, testFailure())],
         ['stats', () => driver.stats(queue)],
@@ -243,7 +244,7 @@ export function describeOperations(f: ContractFixture): void {
       expect(reservation.envelope).toBeUndefined();
       expect(reservation.poison?.raw).toBe(raw);
       expect(reservation.poison?.error).toBeInstanceOf(Error);
-      expect(reservation.deliveryCount).toBe(1);
+      expect(reservation).toMatchObject({ attempt: 1, lostDeliveries: 0 });
       expect(typeof reservation.id).toBe('string');
     });
 
