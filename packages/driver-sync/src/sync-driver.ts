@@ -28,7 +28,8 @@ import type { SyncDriverOptions } from './sync-options.js';
 
 interface Pending {
   envelope: JobEnvelope;
-  deliveries: number;
+  /** Runs that failed (settled with release()). */
+  attempts: number;
   token: string | undefined;
 }
 
@@ -70,6 +71,7 @@ export class SyncDriver implements QueueDriver {
       uniqueKeys: false,
       inline: true,
       rewriteOnRelease: true,
+      batch: false,
       maxMessageBytes: this.#serializer.maxBytes,
     });
     this.#executor = new JobExecutor({
@@ -100,7 +102,7 @@ export class SyncDriver implements QueueDriver {
       if (!isValidQueueName(envelope.queue)) throw new InvalidArgumentError(`sync: invalid queue name ${JSON.stringify(envelope.queue)}`);
       this.#serializer.assertSize(encodeEnvelope(envelope), `sync: job ${envelope.name}`);
     }
-    for (const envelope of envelopes) this.#queue.push({ envelope, deliveries: 0, token: undefined });
+    for (const envelope of envelopes) this.#queue.push({ envelope, attempts: 0, token: undefined });
     // A push from inside a running job (a follow-up) joins the drain already under way.
     if (this.#draining === undefined) {
       this.#draining = this.#drain().finally(() => {
@@ -113,14 +115,15 @@ export class SyncDriver implements QueueDriver {
 
   async #drain(): Promise<void> {
     for (let item = this.#queue.shift(); item !== undefined; item = this.#queue.shift()) {
-      item.deliveries += 1;
       item.token = randomUUID();
       this.#held.set(item.token, item);
       const reservation: Reservation = {
         token: item.token,
         id: item.envelope.id,
         queue: item.envelope.queue,
-        deliveryCount: item.deliveries,
+        attempt: item.attempts + 1,
+        // Jobs run inside push(): a delivery is never lost to a dead worker.
+        lostDeliveries: 0,
         leaseExpiresAt: Number.POSITIVE_INFINITY,
         envelope: item.envelope,
       };
@@ -143,8 +146,18 @@ export class SyncDriver implements QueueDriver {
     this.#assertOpen();
     const item = this.#take(reservation);
     if (options.envelope !== undefined) item.envelope = options.envelope;
+    item.attempts += 1;
     if (this.#options.sleepOnRetry === true && options.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
     this.#queue.push(item);
+  }
+
+  /** Puts jobs handed back unrun at the front of the queue, uncounted; returns how many it held. */
+  async giveBack(reservations: readonly Reservation[]): Promise<number> {
+    this.#assertOpen();
+    const items = reservations.map((reservation) => this.#held.get(reservation.token)).filter((item) => item !== undefined);
+    for (const item of items) this.#held.delete(item.token as string);
+    this.#queue.unshift(...items);
+    return items.length;
   }
 
   async extend(): Promise<number> {
