@@ -159,7 +159,7 @@ export function createProgram(io: CliIO, run: (command: Command, runner: Runner)
     .addOption(new Option('--delay <ms>', 'run no sooner than this many ms from now').argParser(integer(0)))
     .option('--queue <name>', "queue (default: the job's own, else default)")
     .option('--priority <p>', 'HIGH, MEDIUM, LOW or 0..1000000; lower runs first')
-    .addOption(new Option('--attempts <n>', 'deliveries allowed before dead-lettering').argParser(integer(1)))
+    .addOption(new Option('--attempts <n>', 'runs allowed before a failing job is dead-lettered').argParser(integer(1)))
     .addOption(connectionOption())
     .option('--json', 'print JSON')
     .action((name: string, options, command: Command) => run(command, (ctx) => runPush(ctx, name, options)));

@@ -1,6 +1,5 @@
 export { type DeadLetterQuery, DeadLetterQueue } from './dead-letter/dead-letter-queue.js';
 export { BASELINE_CAPABILITIES, isValidQueueName, QUEUE_NAME_PATTERN } from './driver/default-capabilities.js';
-export { HoldQueue } from './driver/hold-queue.js';
 export { onAbort } from './driver/on-abort.js';
 export type {
   AckAndClaimOptions,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { HoldQueue } from '../src/index.js';
+import { HoldQueue } from '../src/worker/hold-queue.js';
 
 afterEach(() => {
   vi.useRealTimers();

@@ -32,6 +32,7 @@ import { RedisDeadLetterStore } from './redis-dead-letter-store.js';
 import { leaseLostError, wrapRedisError } from './redis-errors.js';
 import { type QueueKeys, queueKeys, registryKey } from './redis-keys.js';
 import { openConnection, type RedisDriverOptions, type ResolvedRedisOptions, resolveRedisOptions } from './redis-options.js';
+import { RedisRateLimitStore } from './redis-rate-limit-store.js';
 import { ackAndClaim, ackOne, extendMany, giveBackMany, releaseOne } from './redis-settle.js';
 
 /** Envelopes per push script call; larger pushes are split into calls sent back to back. */
@@ -100,6 +101,14 @@ export class RedisDriver implements QueueDriver {
       onBackgroundError: (error) => this.#onBackgroundError(error),
       giveBackInBackground: (reservations) => this.#giveBackInBackground(reservations),
     });
+  }
+
+  /**
+   * Token buckets on this driver's connection, shared by every worker process on the same Redis.
+   * The store does not own the connection: closing the driver closes it.
+   */
+  createRateLimitStore(): RedisRateLimitStore {
+    return new RedisRateLimitStore({ connection: this.client, keyPrefix: this.#options.keyPrefix });
   }
 
   /** The key prefix in use. */

@@ -117,17 +117,9 @@ export function backendDefinition(config: BackendConnectionConfig, ctx: BackendC
 }
 
 /**
- * The backend's shared rate-limit store for a created driver: the driver's own
- * `createRateLimitStore()` (SQL drivers), Redis buckets on the driver's client, or undefined.
+ * The backend's shared rate-limit store for a created driver (`driver.createRateLimitStore()`,
+ * which an instrumented driver passes through), or undefined when the backend keeps none.
  */
-export async function backendRateLimitStore(driver: QueueDriver, ctx: Pick<BackendContext, 'file'>): Promise<RateLimitStore | undefined> {
-  const withFactory = driver as QueueDriver & { createRateLimitStore?: () => RateLimitStore };
-  if (typeof withFactory.createRateLimitStore === 'function') return withFactory.createRateLimitStore();
-  if (driver.name === 'redis') {
-    const redis = driver as QueueDriver & { client?: unknown; keyPrefix?: string };
-    const module = await importPackage(BACKEND_PACKAGES.redis, ctx.file);
-    const Store = module?.RedisRateLimitStore as (new (options: Record<string, unknown>) => RateLimitStore) | undefined;
-    if (Store !== undefined && redis.client !== undefined) return new Store({ connection: redis.client, keyPrefix: redis.keyPrefix });
-  }
-  return undefined;
+export async function backendRateLimitStore(driver: QueueDriver): Promise<RateLimitStore | undefined> {
+  return driver.createRateLimitStore?.();
 }

@@ -135,7 +135,7 @@ function validateConnection(
   const key = `connections.${name}`;
   if (!isObject(raw)) return fail(key, `an object with a driver (one of ${BACKENDS.join(', ')}) or a driver factory's definition`, raw);
   const queues = raw.queues === undefined ? undefined : validateQueues(raw.queues, `${key}.queues`, fail);
-  const rateLimitStore = (driver: Parameters<CliConnection['rateLimitStore']>[0]) => backendRateLimitStore(driver, ctx);
+  const rateLimitStore = (driver: Parameters<CliConnection['rateLimitStore']>[0]) => backendRateLimitStore(driver);
   if (typeof raw.create === 'function') {
     if (typeof raw.driver !== 'string' || raw.driver === '') fail(`${key}.driver`, 'the driver name as a string', raw.driver);
     const definition = raw as unknown as ConnectionDefinition;

@@ -1,6 +1,6 @@
-import { HoldQueue } from '../driver/hold-queue.js';
 import type { QueueDriver, Reservation } from '../driver/queue-driver.js';
 import { LeaseLostError } from '../errors/lease-lost-error.js';
+import { HoldQueue } from './hold-queue.js';
 
 /** Options of {@link SettlePipeline}. */
 export interface SettlePipelineOptions {

@@ -1,6 +1,6 @@
 /**
- * Items held for a while, oldest first: a driver's jobs claimed ahead for the next reserve() of a
- * worker loop. An item nobody takes within `holdMs` is handed to `onExpire` (to give it back).
+ * Items held for a while, oldest first: the jobs a Worker claimed ahead for its next free slots.
+ * An item nobody takes within `holdMs` is handed to `onExpire` (to give it back).
  * One timer per queue serves every item (a timer per item costs an allocation and two timer-list
  * operations each time, on the hot path of a busy worker).
  */
