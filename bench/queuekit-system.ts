@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createEnvelope, defineJob, type JobEnvelope, type QueueDriver, Worker } from '@queuekit/core';
+import type * as Core from '@queuekit/core';
+import type { JobEnvelope, QueueDriver } from '@queuekit/core';
 import { nowMs, sleep } from './lib.js';
 
 /** One system under test: each measure returns jobs/s, or latencies in ms. */
@@ -36,8 +37,15 @@ export async function pushSpaced(count: number, push: (i: number) => Promise<unk
   await until(() => seen() >= count, 60_000, what);
 }
 
-/** queuekit through the core Worker, on any driver: `open()` makes a driver, `cleanup()` removes what the runs left. */
-export function queuekitSystem(name: string, open: () => QueueDriver, cleanup: () => Promise<void>): BenchSystem {
+/** What a queuekit system uses of core: passed in, so that a run can load another checkout's build. */
+export type CoreModule = Pick<typeof Core, 'createEnvelope' | 'defineJob' | 'Worker'>;
+
+/**
+ * queuekit through the core Worker, on any driver: `open()` makes a driver, `cleanup()` removes
+ * what the runs left, `core` is the core build the driver belongs to.
+ */
+export function queuekitSystem(name: string, open: () => QueueDriver, cleanup: () => Promise<void>, core: CoreModule): BenchSystem {
+  const { createEnvelope, defineJob, Worker } = core;
   const producer = open();
   const envelopes = (queue: string, count: number): JobEnvelope[] =>
     Array.from({ length: count }, (_, i) => createEnvelope({ name: 'noop', queue, payload: payload(i) }));

@@ -2,20 +2,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPostgresDriver, createSqliteDriver } from '@queuekit/driver-database';
+import * as core from '@queuekit/core';
+import * as driverDatabase from '@queuekit/driver-database';
+import { createPostgresDriver } from '@queuekit/driver-database';
 import { Worker as BullWorker, Queue } from 'bullmq';
 import { makeWorkerUtils, run as runGraphile } from 'graphile-worker';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { type BenchRow, flag, nowMs, percentile, report, sleep } from '../lib.js';
-import { type BenchSystem, payload, pushSpaced, queuekitSystem, tag, until } from '../queuekit-system.js';
+import { type BenchSystem, type CoreModule, payload, pushSpaced, queuekitSystem, tag, until } from '../queuekit-system.js';
 
 // BullMQ's PostgreSQL backend loads `pg` with require(), which its ESM build cannot do: use the CommonJS build.
 const { createPostgresBackend } = createRequire(import.meta.url)(
   'bullmq/dist/cjs/postgres/index.js',
 ) as typeof import('bullmq/dist/esm/postgres/index.js');
 
-interface Settings {
+/** Settings of the suite, from its command-line flags. */
+export interface Settings {
   readonly jobs: number;
   readonly latencyJobs: number;
   readonly url: string;
@@ -23,9 +26,10 @@ interface Settings {
 }
 
 /** A system under test; every peer here measures latency at a given concurrency. */
-type System = Omit<BenchSystem, 'latency'> & { latency(count: number, concurrency: number): Promise<number[]> };
+export type System = Omit<BenchSystem, 'latency'> & { latency(count: number, concurrency: number): Promise<number[]> };
 
-function parse(args: string[]): Settings {
+/** Reads the suite's flags. */
+export function parse(args: string[]): Settings {
   const value = (name: string) => flag(args, name);
   return {
     jobs: Number(value('--jobs') ?? 10_000),
@@ -45,24 +49,52 @@ async function execute(url: string, text: string): Promise<pg.QueryResultRow[]> 
   }
 }
 
-function queuekitPostgres(settings: Settings): System {
+/** The builds a queuekit system runs: this checkout's by default, or another checkout's (bench/ab.ts). */
+export interface DatabaseModules {
+  readonly core: CoreModule;
+  readonly driver: Pick<typeof driverDatabase, 'createPostgresDriver' | 'createSqliteDriver'>;
+}
+
+const thisCheckout: DatabaseModules = { core, driver: driverDatabase };
+
+function queuekitPostgres(settings: Settings, modules = thisCheckout): System {
   const schema = `qkbench_${tag()}`;
   return queuekitSystem(
     'queuekit-postgres',
-    () => createPostgresDriver({ connectionString: settings.url, schema, poolSize: 20 }),
+    () => modules.driver.createPostgresDriver({ connectionString: settings.url, schema, poolSize: 20 }),
     async () => {
       await execute(settings.url, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     },
+    modules.core,
   );
 }
 
-function queuekitSqlite(): System {
+function queuekitSqlite(modules = thisCheckout): System {
   const dir = mkdtempSync(join(tmpdir(), 'qkbench-'));
   return queuekitSystem(
     'queuekit-sqlite',
-    () => createSqliteDriver({ filename: join(dir, 'bench.sqlite') }),
+    () => modules.driver.createSqliteDriver({ filename: join(dir, 'bench.sqlite') }),
     async () => rmSync(dir, { recursive: true, force: true }),
+    modules.core,
   );
+}
+
+/** The systems bench/ab.ts can run one at a time: queuekit's two (with the given builds) and the peers. */
+export function makeSystem(name: string, settings: Settings, modules?: DatabaseModules): System {
+  switch (name) {
+    case 'queuekit-postgres':
+      return queuekitPostgres(settings, modules);
+    case 'queuekit-sqlite':
+      return queuekitSqlite(modules);
+    case 'bullmq-postgres':
+      return bullmqPostgres(settings);
+    case 'graphile-worker':
+      return graphileWorker(settings);
+    case 'pg-boss':
+      return pgBoss(settings);
+    default:
+      throw new Error(`database bench: no system ${JSON.stringify(name)}`);
+  }
 }
 
 function bullmqPostgres(settings: Settings): System {
@@ -319,7 +351,8 @@ function pgBoss(settings: Settings): System {
   };
 }
 
-async function measure(system: System, settings: Settings): Promise<BenchRow> {
+/** Every figure of one system in one round (after a short warm-up). */
+export async function measure(system: System, settings: Settings): Promise<BenchRow> {
   // A short warm-up so no system pays for JIT compilation, migrations or prepared plans in the figures.
   await system.enqueueBulk(500);
   await system.process(500, 10);

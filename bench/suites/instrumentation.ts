@@ -212,19 +212,21 @@ const PER_CALL_ROUNDS = 7;
 /** A driver whose every call resolves at once with a fixed answer: what remains is the decorator's own cost. */
 function nullDriver(): QueueDriver {
   const envelope = createEnvelope({ name: 'noop', queue: 'null', payload: payload(0) });
-  const reservation = { token: 't', id: envelope.id, queue: 'null', deliveryCount: 1, leaseExpiresAt: 0, envelope };
+  const reservation = { token: 't', id: envelope.id, queue: 'null', attempt: 1, lostDeliveries: 0, leaseExpiresAt: 0, envelope };
   const pushed = Promise.resolve({ pushed: [envelope.id], skipped: [] });
   const reserved = Promise.resolve(reservation);
   const done = Promise.resolve();
   const memory = createMemoryDriver();
   return {
     name: 'null',
-    capabilities: memory.capabilities,
+    // One job per call: this measures the decorator's per-call cost.
+    capabilities: { ...memory.capabilities, batch: false },
     deadLetters: memory.deadLetters,
     push: () => pushed,
     reserve: () => reserved,
     ack: () => done,
     release: () => done,
+    giveBack: () => Promise.resolve(0),
     extend: () => Promise.resolve(0),
     deadLetter: () => done,
     stats: (queue) => memory.stats(queue),

@@ -1,11 +1,14 @@
+import * as core from '@queuekit/core';
 import { createEnvelope, type JobEnvelope } from '@queuekit/core';
+import * as driverRedis from '@queuekit/driver-redis';
 import { createRedisDriver, type RedisDriver } from '@queuekit/driver-redis';
 import { Worker as BullWorker, Queue } from 'bullmq';
 import { type BenchRow, flag, nowMs, percentile, report, sleep } from '../lib.js';
-import { type BenchSystem, payload, queuekitSystem, tag, until } from '../queuekit-system.js';
+import { type BenchSystem, type CoreModule, payload, queuekitSystem, tag, until } from '../queuekit-system.js';
 import { deleteKeys } from '../redis-keys.js';
 
-interface Settings {
+/** Settings of the suite, from its command-line flags. */
+export interface Settings {
   readonly jobs: number;
   readonly latencyJobs: number;
   readonly rounds: number;
@@ -13,9 +16,10 @@ interface Settings {
 }
 
 /** A system under test; the bare driver loop has no enqueue figures of its own. */
-type System = Omit<BenchSystem, 'enqueueSingle' | 'enqueueBulk'> & Partial<Pick<BenchSystem, 'enqueueSingle' | 'enqueueBulk'>>;
+export type System = Omit<BenchSystem, 'enqueueSingle' | 'enqueueBulk'> & Partial<Pick<BenchSystem, 'enqueueSingle' | 'enqueueBulk'>>;
 
-function parse(args: string[]): Settings {
+/** Reads the suite's flags. */
+export function parse(args: string[]): Settings {
   const value = (name: string) => flag(args, name);
   return {
     jobs: Number(value('--jobs') ?? 10_000),
@@ -25,13 +29,27 @@ function parse(args: string[]): Settings {
   };
 }
 
-function queuekit(settings: Settings): System {
+/** The builds a queuekit system runs: this checkout's by default, or another checkout's (bench/ab.ts). */
+export interface RedisModules {
+  readonly core: CoreModule;
+  readonly driver: Pick<typeof driverRedis, 'createRedisDriver'>;
+}
+
+function queuekit(settings: Settings, modules: RedisModules = { core, driver: driverRedis }): System {
   const keyPrefix = `qkbench-${tag()}`;
   return queuekitSystem(
     'queuekit-redis',
-    () => createRedisDriver({ connection: settings.url, keyPrefix }),
+    () => modules.driver.createRedisDriver({ connection: settings.url, keyPrefix }),
     () => deleteKeys(settings.url, `${keyPrefix}:*`),
+    modules.core,
   );
+}
+
+/** The systems bench/ab.ts can run one at a time: queuekit (with the given builds) and BullMQ. */
+export function makeSystem(name: string, settings: Settings, modules?: RedisModules): System {
+  if (name === 'queuekit-redis') return queuekit(settings, modules);
+  if (name === 'bullmq') return bullmq(settings);
+  throw new Error(`redis bench: no system ${JSON.stringify(name)} (queuekit-redis, bullmq)`);
 }
 
 /**
@@ -202,7 +220,8 @@ function bullmq(settings: Settings): System {
 
 type Figures = Omit<BenchRow, 'system'> & Record<string, number>;
 
-async function measure(system: System, settings: Settings): Promise<Figures> {
+/** Every figure of one system in one round. */
+export async function measure(system: System, settings: Settings): Promise<Figures> {
   const enqueueSingleJps = system.enqueueSingle === undefined ? Number.NaN : await system.enqueueSingle(settings.jobs);
   const enqueueBulkJps = system.enqueueBulk === undefined ? Number.NaN : await system.enqueueBulk(settings.jobs);
   const process1Jps = await system.process(settings.jobs, 1);

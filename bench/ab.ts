@@ -1,0 +1,128 @@
+/**
+ * Interleaved side-by-side runs: every system and round in a fresh process (one.ts), against the
+ * built `dist` of each checkout, systems taking turns in alternating order, medians of the rounds
+ * with their spread. `--base <checkout>` adds queuekit as built in another checkout (an older
+ * commit) as a system of its own, for before/after figures.
+ *
+ *   pnpm --filter @queuekit/bench ab redis --base /tmp/old --rounds 3 [--jobs 10000] [--systems a,b]
+ *
+ * Build first (`pnpm build` in each checkout). Results print as a table with ratios, and go to
+ * bench/results/ab-<suite>-<time>.json with every round's figures.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { flag } from './lib.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const suite = process.argv[2];
+const args = process.argv.slice(3);
+const SYSTEMS: Record<string, readonly string[]> = {
+  redis: ['queuekit-redis', 'bullmq'],
+  database: ['queuekit-postgres', 'queuekit-sqlite', 'pg-boss', 'graphile-worker'],
+};
+if (suite === undefined || SYSTEMS[suite] === undefined) {
+  console.error(`usage: ab.ts <${Object.keys(SYSTEMS).join('|')}> [--base <checkout>] [--rounds n] [--systems a,b] [suite flags]`);
+  process.exit(2);
+}
+const rounds = Number(flag(args, '--rounds') ?? 3);
+const base = flag(args, '--base');
+const chosen = flag(args, '--systems')?.split(',') ?? SYSTEMS[suite]!;
+const passOn = args.filter(
+  (_, i) => !['--rounds', '--base', '--systems'].includes(args[i - 1] ?? '') && !['--rounds', '--base', '--systems'].includes(args[i]!),
+);
+
+interface Run {
+  readonly label: string;
+  readonly system: string;
+  readonly root?: string;
+}
+const runs: Run[] = chosen.flatMap((system) =>
+  system.startsWith('queuekit-') && base !== undefined
+    ? [
+        { label: system, system },
+        { label: `${system}@base`, system, root: base },
+      ]
+    : [{ label: system, system }],
+);
+
+function once(run: Run): Promise<Record<string, number>> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(here, 'one.ts'), suite!, run.system, ...(run.root === undefined ? [] : ['--root', run.root]), ...passOn],
+    { cwd: here, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (code !== 0 || line === undefined) reject(new Error(`bench: ${run.label} exited ${code}: ${out.slice(-2_000)}`));
+      else resolve(JSON.parse(line.slice('RESULT '.length)) as Record<string, number>);
+    });
+  });
+}
+
+const figures = new Map<string, Record<string, number>[]>(runs.map((run) => [run.label, []]));
+console.log(`ab ${suite}: ${runs.map((r) => r.label).join(', ')}; ${rounds} rounds, a fresh process each${base ? `; base ${base}` : ''}`);
+for (let round = 0; round < rounds; round += 1) {
+  // Alternate the order, so no system always runs on a machine the previous one warmed or tired.
+  const order = round % 2 === 0 ? runs : [...runs].reverse();
+  for (const run of order) {
+    const result = await once(run);
+    figures.get(run.label)!.push(result);
+    const shown = Object.entries(result).filter(([k]) => k !== 'system');
+    console.log(`  round ${round + 1} ${run.label}: ${shown.map(([k, v]) => `${k}=${Number(v).toFixed(2)}`).join(' ')}`);
+  }
+}
+
+const median = (values: number[]) => {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const measures = Object.keys(figures.get(runs[0]!.label)![0]!).filter((k) => k !== 'system');
+const fmt = (v: number) => (v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2));
+const table: string[][] = [['system', ...measures]];
+const medians = new Map<string, Record<string, number>>();
+for (const run of runs) {
+  const rows = figures.get(run.label)!;
+  const med: Record<string, number> = {};
+  const cells = measures.map((m) => {
+    const values = rows.map((r) => Number(r[m]));
+    med[m] = median(values);
+    return `${fmt(med[m])} (${fmt(Math.min(...values))}-${fmt(Math.max(...values))})`;
+  });
+  medians.set(run.label, med);
+  table.push([run.label, ...cells]);
+}
+const ratioRows: string[][] = [];
+for (const run of runs.filter((r) => r.system.startsWith('queuekit-') && r.root === undefined)) {
+  for (const other of runs.filter((r) => r !== run && (r.system === run.system || !r.system.startsWith('queuekit-')))) {
+    const a = medians.get(run.label)!;
+    const b = medians.get(other.label)!;
+    ratioRows.push([
+      `${run.label} / ${other.label}`,
+      ...measures.map((m) => (a[m] && b[m] ? `${(m.endsWith('Ms') ? b[m]! / a[m]! : a[m]! / b[m]!).toFixed(2)}x` : '-')),
+    ]);
+  }
+}
+const print = (lines: string[][]) => {
+  const widths = lines[0]!.map((_, c) => Math.max(...lines.map((l) => (l[c] ?? '').length)));
+  for (const line of lines) console.log(line.map((cell, c) => cell.padStart(widths[c]!)).join('  '));
+};
+console.log(`\nmedians of ${rounds} rounds (min-max); throughput in jobs/s, latency in ms`);
+print(table);
+console.log('\nratios of medians (above 1.00x = the first system better):');
+print([['', ...measures], ...ratioRows]);
+const dir = join(here, 'results');
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `ab-${suite}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(
+  file,
+  `${JSON.stringify({ suite, base, rounds, at: new Date().toISOString(), node: process.version, runs: Object.fromEntries(figures) }, null, 2)}\n`,
+);
+console.log(`\nJSON written to ${file}`);
