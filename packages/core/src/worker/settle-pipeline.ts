@@ -78,6 +78,7 @@ export class SettlePipeline {
   /** Jobs to claim beyond the demand of the moment: starts at `prefetch`, adapts to what is used. */
   #ahead: number;
   #fillScheduled = false;
+  #flushScheduled = false;
   #closed = false;
 
   constructor(options: SettlePipelineOptions) {
@@ -114,12 +115,19 @@ export class SettlePipeline {
     });
   }
 
-  /** Acknowledges a completed delivery, grouped with other acks and the next claim. LeaseLostError when its lease was lost. */
+  /**
+   * Acknowledges a completed delivery, grouped with other acks and the next claim. LeaseLostError
+   * when its lease was lost. The call starts at once when ACK_CALL_START acks are queued (and a
+   * call may start), or when a slot waits for work (see #fill); otherwise at the end of this
+   * event-loop turn, so that the acks of every job finished in the turn share it: a driver that
+   * settles synchronously (SQLite) would otherwise commit one transaction per job.
+   */
   ack(reservation: Reservation): Promise<void> {
     if (!this.#batch) return this.#o.driver.ack(reservation);
     return new Promise<void>((resolve, reject) => {
       this.#queued.push({ reservation, resolve, reject });
-      if (this.#acking === 0 || (this.#acking < ACK_CALLS_MAX && this.#queued.length >= ACK_CALL_START)) this.#track(this.#flush());
+      if (this.#acking < ACK_CALLS_MAX && this.#queued.length >= ACK_CALL_START) this.#track(this.#flush());
+      else if (this.#acking === 0) this.#scheduleFlush();
     });
   }
 
@@ -130,6 +138,16 @@ export class SettlePipeline {
     while (this.#calls.size > 0) await Promise.allSettled([...this.#calls]);
     for (const reservation of this.#held.drain()) this.#toGiveBack.push(reservation);
     await this.#giveBackNow();
+  }
+
+  /** Starts an ack call at the end of this event-loop turn, unless one has started by then. */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      if (this.#acking === 0 && this.#queued.length > 0) this.#track(this.#flush());
+    });
   }
 
   /** Starts a claim for the waiting slots in a microtask, so that slots asking at once share it. */
