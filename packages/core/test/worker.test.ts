@@ -451,3 +451,40 @@ describe('Worker', () => {
     });
   });
 });
+
+describe('Worker rate limits and leases', () => {
+  it('keeps renewing the lease of a job that waits for a rate-limit token, so it is not taken for lost', async () => {
+    const now = 1_000_000;
+    const store = new MemoryStore();
+    const driver = createMemoryDriver({ store });
+    const limits = new MemoryRateLimitStore({ now: () => now });
+    const attempts: [string, number][] = [];
+    const limited = defineJob('limited', async (_p: {}, ctx) => {
+      attempts.push([ctx.id, ctx.attempt]);
+    });
+    await limited.create({}).dispatch(driver);
+    await limited.create({}).dispatch(driver);
+    // Both slots see the one token and reserve a job each; the second waits for a token longer than its lease.
+    const worker = new Worker({
+      driver,
+      jobs: [limited],
+      concurrency: 2,
+      leaseMs: 150,
+      waitMs: 50,
+      rateLimit: { store: limits, queues: { default: { limit: 1, intervalMs: 60_000 } } },
+    });
+    const running = worker.run();
+    try {
+      await until(() => attempts.length === 1);
+      await until(async () => (await driver.stats('default')).reserved === 1);
+      await sleep(500);
+      const other = createMemoryDriver({ store });
+      expect(await other.reserve(['default'], { leaseMs: 1_000, waitMs: 0 })).toBeUndefined();
+      expect(attempts).toHaveLength(1);
+    } finally {
+      await worker.stop({ graceMs: 0 });
+      await running;
+    }
+    expect(await driver.stats('default')).toMatchObject({ ready: 1, reserved: 0 });
+  });
+});

@@ -87,6 +87,8 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
     ...(w.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: w.shutdownGraceMs }),
     ...(w.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: w.defaultTimeoutMs }),
     ...(w.maxSettling === undefined ? {} : { maxSettling: w.maxSettling }),
+    ...(w.maxLostDeliveries === undefined ? {} : { maxLostDeliveries: w.maxLostDeliveries }),
+    ...(w.prefetch === undefined ? {} : { prefetch: w.prefetch }),
     ...(maxJobs === undefined ? {} : { maxJobs }),
     ...(maxRuntimeMs === undefined ? {} : { maxRuntimeMs }),
     ...(maxMemoryMb === undefined ? {} : { maxMemoryMb }),

@@ -36,6 +36,10 @@ export interface WorkerConfig {
   readonly maxMemoryMb?: number;
   /** Finished jobs that may still be settling while the worker takes the next (Worker option maxSettling). */
   readonly maxSettling?: number;
+  /** Deliveries of one job that may be lost with their worker before it is dead-lettered (Worker option); default 5. */
+  readonly maxLostDeliveries?: number;
+  /** Jobs the worker may claim ahead of its free slots (Worker option); default 32. */
+  readonly prefetch?: number;
   /** Level of the worker's structured log on stderr; default `warn`. */
   readonly logLevel?: LogLevel;
   /** How long a worker's presence heartbeat lives without renewal, in ms; default 30,000. */

@@ -32,6 +32,8 @@ const WORKER_NUMBERS = [
   'maxRuntimeMs',
   'maxMemoryMb',
   'maxSettling',
+  'maxLostDeliveries',
+  'prefetch',
   'presenceTtlMs',
 ] as const;
 const HEALTH_NUMBERS = ['maxReady', 'maxOldestAgeMs', 'maxDead', 'minWorkers', 'timeoutMs'] as const;

@@ -386,10 +386,27 @@ export class Worker {
     }
   }
 
-  /** Takes the queue's token (and the group's, when grouped) for a reserved job, waiting while a bucket is empty. */
+  /**
+   * Takes the queue's token (and the group's, when grouped) for a reserved job, waiting while a
+   * bucket is empty. The job's lease is renewed meanwhile, so a long wait is not taken for a dead
+   * worker (a lost delivery).
+   */
   async #takeGroupToken(reservation: Reservation, limiter: RateLimiter): Promise<void> {
     const group = this.#options.rateLimit?.groupKey?.(reservation);
-    await limiter.acquire(reservation.queue, group, this.#shutdown.signal);
+    const { capabilities } = this.driver;
+    const renewal =
+      capabilities.extend && capabilities.lease !== 'none'
+        ? setInterval(() => {
+            this.driver.extend(reservation, this.#leaseMs).catch((error: Error) => {
+              this.#emit('error', { error, during: `extending the lease of job ${reservation.id} while it waits for a rate-limit token` });
+            });
+          }, this.#leaseMs / 3)
+        : undefined;
+    try {
+      await limiter.acquire(reservation.queue, group, this.#shutdown.signal);
+    } finally {
+      clearInterval(renewal);
+    }
   }
 
   #emit<K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K]): void {
