@@ -21,6 +21,7 @@ const args = process.argv.slice(3);
 const SYSTEMS: Record<string, readonly string[]> = {
   redis: ['queuekit-redis', 'bullmq'],
   database: ['queuekit-postgres', 'queuekit-sqlite', 'pg-boss', 'graphile-worker'],
+  heartbeat: ['batched', 'per-job'],
 };
 if (suite === undefined || SYSTEMS[suite] === undefined) {
   console.error(`usage: ab.ts <${Object.keys(SYSTEMS).join('|')}> [--base <checkout>] [--rounds n] [--systems a,b] [suite flags]`);
@@ -100,7 +101,11 @@ for (const run of runs) {
   table.push([run.label, ...cells]);
 }
 const ratioRows: string[][] = [];
-for (const run of runs.filter((r) => r.system.startsWith('queuekit-') && r.root === undefined)) {
+// queuekit against its base build and the peers; a suite of queuekit variants alone (heartbeat) compares the first with the rest.
+const firsts = runs.some((r) => r.system.startsWith('queuekit-'))
+  ? runs.filter((r) => r.system.startsWith('queuekit-') && r.root === undefined)
+  : runs.slice(0, 1);
+for (const run of firsts) {
   for (const other of runs.filter((r) => r !== run && (r.system === run.system || !r.system.startsWith('queuekit-')))) {
     const a = medians.get(run.label)!;
     const b = medians.get(other.label)!;

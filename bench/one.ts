@@ -40,7 +40,7 @@ async function load(root: string, name: string): Promise<unknown> {
 const suite = (await import(`./suites/${suiteName}.ts`)) as Suite;
 const settings = suite.parse(args);
 const root = flag(args, '--root');
-const driverPackage = suiteName === 'redis' ? '@queuekit/driver-redis' : '@queuekit/driver-database';
+const driverPackage = suiteName === 'database' ? '@queuekit/driver-database' : '@queuekit/driver-redis';
 const modules = root === undefined ? undefined : { core: await load(root, '@queuekit/core'), driver: await load(root, driverPackage) };
 const system = suite.makeSystem(systemName, settings, modules);
 try {

@@ -1,16 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineJob, type Reservation, Worker, type WorkerOptions } from '../src/index.js';
 import { createMemoryDriver, MemoryStore } from '../src/testing/index.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(5);
-  }
-}
+import { until } from './fixtures/wait.js';
 
 const workers: Worker[] = [];
 function start(options: WorkerOptions): { worker: Worker; done: Promise<void> } {

@@ -34,7 +34,7 @@ import type { PostgresDriverOptions } from './postgres-options.js';
 import { PostgresRateLimitStore } from './postgres-rate-limit-store.js';
 import { PostgresSchema } from './postgres-schema.js';
 import { PostgresTableAnalyzer } from './postgres-table-analyzer.js';
-import { assertMs, assertQueue, assertQueues } from './rows.js';
+import { assertAckAndClaimArguments, assertClaimArguments, assertMs, assertQueue, assertQueues } from './rows.js';
 import { type PostgresSql, postgresSql } from './sql/postgres-sql.js';
 import { Waiters } from './waiters.js';
 import { isConnectionError, wrapError } from './wrap-error.js';
@@ -259,10 +259,7 @@ export class PostgresDriver implements QueueDriver {
   }
 
   async claim(queues: readonly string[], options: ClaimOptions): Promise<Reservation[]> {
-    assertQueues(DIALECT, queues);
-    assertMs(DIALECT, 'leaseMs', options.leaseMs, 1);
-    assertMs(DIALECT, 'waitMs', options.waitMs, 0);
-    assertCount('claim', options.max, 1);
+    assertClaimArguments(DIALECT, queues, options);
     return this.#run('claim', () => this.#claimWaiting(queues, options, options.max));
   }
 
@@ -279,12 +276,7 @@ export class PostgresDriver implements QueueDriver {
   }
 
   async ackAndClaim(acks: readonly Reservation[], queues: readonly string[], options: AckAndClaimOptions): Promise<AckAndClaimResult> {
-    if (!Array.isArray(acks)) throw new InvalidArgumentError(`${DIALECT}: ackAndClaim: expected an array of reservations`);
-    assertCount('ackAndClaim', options.max, 0);
-    if (options.max > 0) {
-      assertQueues(DIALECT, queues);
-      assertMs(DIALECT, 'leaseMs', options.leaseMs, 1);
-    }
+    assertAckAndClaimArguments(DIALECT, acks, queues, options);
     return this.#run('ackAndClaim', () => this.#claims.ackAndClaim(acks, queues, options.leaseMs, options.max));
   }
 
@@ -475,13 +467,6 @@ export class PostgresDriver implements QueueDriver {
       this.#ready = undefined;
       throw error;
     }
-  }
-}
-
-/** Throws InvalidArgumentError unless `max` is an integer >= `min`. */
-function assertCount(operation: string, max: number, min: number): void {
-  if (!Number.isInteger(max) || max < min) {
-    throw new InvalidArgumentError(`${DIALECT}: ${operation}: options.max: expected an integer >= ${min}, got ${JSON.stringify(max)}`);
   }
 }
 

@@ -1,4 +1,6 @@
 import {
+  type AckAndClaimOptions,
+  type ClaimOptions,
   type DeadLetterEntry,
   type DeadLetterReason,
   type ErrorInfo,
@@ -94,5 +96,35 @@ export function assertQueue(dialect: string, queue: string): void {
 export function assertMs(dialect: string, key: string, value: number, min: number): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
     throw new InvalidArgumentError(`${dialect}: ${key}: expected a number >= ${min}, got ${JSON.stringify(value)}`);
+  }
+}
+
+/** Throws InvalidArgumentError unless `max` is an integer >= `min` (a batch size). */
+function assertCount(dialect: string, operation: string, max: number, min: number): void {
+  if (!Number.isInteger(max) || max < min) {
+    throw new InvalidArgumentError(`${dialect}: ${operation}: options.max: expected an integer >= ${min}, got ${JSON.stringify(max)}`);
+  }
+}
+
+/** Checks the arguments of `claim()`; InvalidArgumentError naming the first that is wrong. */
+export function assertClaimArguments(dialect: string, queues: readonly string[], options: ClaimOptions): void {
+  assertQueues(dialect, queues);
+  assertMs(dialect, 'leaseMs', options.leaseMs, 1);
+  assertMs(dialect, 'waitMs', options.waitMs, 0);
+  assertCount(dialect, 'claim', options.max, 1);
+}
+
+/** Checks the arguments of `ackAndClaim()` (queues and lease only when it claims); InvalidArgumentError naming the first that is wrong. */
+export function assertAckAndClaimArguments(
+  dialect: string,
+  acks: readonly unknown[],
+  queues: readonly string[],
+  options: AckAndClaimOptions,
+): void {
+  if (!Array.isArray(acks)) throw new InvalidArgumentError(`${dialect}: ackAndClaim: expected an array of reservations`);
+  assertCount(dialect, 'ackAndClaim', options.max, 0);
+  if (options.max > 0) {
+    assertQueues(dialect, queues);
+    assertMs(dialect, 'leaseMs', options.leaseMs, 1);
   }
 }

@@ -26,7 +26,7 @@ import { leaseLostError } from './lease-lost.js';
 import { assertMessageSize, resolveMaxMessageBytes } from './message-size.js';
 import type { MigrateOptions, MigrationResult } from './migration.js';
 import { assertOptionsObject, integerOption, migrateOption, numberOption } from './option-checks.js';
-import { assertMs, assertQueue, assertQueues } from './rows.js';
+import { assertAckAndClaimArguments, assertClaimArguments, assertMs, assertQueue, assertQueues } from './rows.js';
 import { type SqliteSql, sqliteSql } from './sql/sqlite-sql.js';
 import { ackJobs, claimJobs, extendLeases, giveBackJobs } from './sqlite-claims.js';
 import { SqliteDeadLetterStore } from './sqlite-dead-letter-store.js';
@@ -190,10 +190,7 @@ export class SqliteDriver implements QueueDriver {
   }
 
   async claim(queues: readonly string[], options: ClaimOptions): Promise<Reservation[]> {
-    assertQueues(DIALECT, queues);
-    assertMs(DIALECT, 'leaseMs', options.leaseMs, 1);
-    assertMs(DIALECT, 'waitMs', options.waitMs, 0);
-    assertCount('claim', options.max, 1);
+    assertClaimArguments(DIALECT, queues, options);
     return this.#claimWaiting('claim', queues, options, options.max);
   }
 
@@ -205,12 +202,7 @@ export class SqliteDriver implements QueueDriver {
   }
 
   async ackAndClaim(acks: readonly Reservation[], queues: readonly string[], options: AckAndClaimOptions): Promise<AckAndClaimResult> {
-    if (!Array.isArray(acks)) throw new InvalidArgumentError(`${DIALECT}: ackAndClaim: expected an array of reservations`);
-    assertCount('ackAndClaim', options.max, 0);
-    if (options.max > 0) {
-      assertQueues(DIALECT, queues);
-      assertMs(DIALECT, 'leaseMs', options.leaseMs, 1);
-    }
+    assertAckAndClaimArguments(DIALECT, acks, queues, options);
     return this.#run('ackAndClaim', (db) => {
       if (acks.length === 0 && options.max === 0) return { leaseLost: [], claimed: [] };
       return db.immediate(() => ({
@@ -422,13 +414,6 @@ export class SqliteDriver implements QueueDriver {
       this.#inFlight--;
       if (this.#inFlight === 0 && this.#drained !== undefined) this.#drained();
     }
-  }
-}
-
-/** Throws InvalidArgumentError unless `value` is an integer >= `min` (a batch size). */
-function assertCount(operation: string, value: number, min: number): void {
-  if (!Number.isInteger(value) || value < min) {
-    throw new InvalidArgumentError(`${DIALECT}: ${operation}: max: expected an integer >= ${min}, got ${JSON.stringify(value)}`);
   }
 }
 

@@ -90,7 +90,9 @@ describe('sqlite batch members and delivery counts', () => {
   });
 
   it('claim() rejects a max below 1', async () => {
-    await expect(driver.claim([queue], { leaseMs: 1_000, waitMs: 0, max: 0 })).rejects.toThrow(/claim: max: expected an integer >= 1/);
+    await expect(driver.claim([queue], { leaseMs: 1_000, waitMs: 0, max: 0 })).rejects.toThrow(
+      /claim: options.max: expected an integer >= 1/,
+    );
   });
 
   it('ackAndClaim() acknowledges every ack and claims the next jobs in one call; only its own lost ack is reported', async () => {

@@ -77,6 +77,12 @@ export class SettlePipeline {
   #ackClaiming = 0;
   /** Jobs to claim beyond the demand of the moment: starts at `prefetch`, adapts to what is used. */
   #ahead: number;
+  /**
+   * The last claiming call found fewer jobs than it asked for: the queues are (nearly) drained.
+   * Then a waiting slot claims at once, beside any ack call, instead of waiting for the ack call
+   * to bring it a job (it would bring none), as an idle worker should.
+   */
+  #drained = false;
   #fillScheduled = false;
   #flushScheduled = false;
   #closed = false;
@@ -160,23 +166,37 @@ export class SettlePipeline {
     });
   }
 
-  /** Makes sure a claiming call is under way while slots wait and nothing is held. */
+  /**
+   * Makes sure claiming calls are under way while slots wait and nothing is held. With a backlog,
+   * one call serves every waiting slot: the ack call that is out (or one started now), else one
+   * claim. With the queues drained, each waiting slot has a claim of its own that waits for work,
+   * as an idle worker's slots should; the first asks for as many as all waiting slots and the
+   * margin ahead, so that a backlog arriving is seen (and the pipeline goes back to one call).
+   */
   #fill(): void {
-    if (this.#waiters.length === 0 || this.#claiming + this.#ackClaiming > 0) return;
+    if (this.#waiters.length === 0) return;
     if (this.#closed || this.#o.signal.aborted) {
       for (const waiter of this.#waiters.splice(0)) waiter.resolve(undefined);
       return;
     }
-    if (this.#queued.length > 0 && this.#acking < ACK_CALLS_MAX) {
-      this.#track(this.#flush());
+    if (!this.#drained) {
+      if (this.#claiming > 0 || this.#ackClaiming > 0) return;
+      if (this.#queued.length > 0 && this.#acking < ACK_CALLS_MAX) {
+        this.#track(this.#flush());
+        return;
+      }
+      this.#track(this.#claim(this.#waiters.length + this.#ahead));
       return;
     }
-    this.#track(this.#claim());
+    while (this.#claiming < this.#waiters.length) {
+      this.#track(this.#claim(this.#claiming === 0 ? this.#waiters.length + this.#ahead : 1));
+    }
   }
 
-  async #claim(): Promise<void> {
+  /** Claims up to `wanted` jobs (waiting up to waitMs for the first) for the waiting slots. */
+  async #claim(wanted: number): Promise<void> {
     const { driver, queues, leaseMs, waitMs, signal } = this.#o;
-    const max = Math.min(CLAIM_MAX, this.#waiters.length + this.#ahead);
+    const max = Math.min(CLAIM_MAX, wanted);
     this.#claiming += 1;
     let claimed: Reservation[];
     try {
@@ -187,9 +207,11 @@ export class SettlePipeline {
       return;
     }
     this.#claiming -= 1;
+    // A claim of one job says nothing about a backlog; a larger one that came back short does.
+    if (max > 1) this.#drained = claimed.length < max;
     if (claimed.length === 0) {
-      // Nothing within waitMs: the waiting slots hear so (idle, stopWhenEmpty) and ask again.
-      for (const waiter of this.#waiters.splice(0)) waiter.resolve(undefined);
+      // Nothing within waitMs: the slot this claim waited for hears so (idle, stopWhenEmpty) and asks again.
+      this.#waiters.shift()?.resolve(undefined);
       return;
     }
     this.#deliver(claimed);
@@ -210,7 +232,10 @@ export class SettlePipeline {
         const batch = this.#queued.splice(0, ACK_BATCH_MAX);
         const open = !this.#closed && !this.#o.signal.aborted;
         const wanted = batch.length + this.#waiters.length + this.#ahead - this.#held.length;
-        const max = open && this.#o.claims ? Math.max(0, Math.min(CLAIM_MAX, wanted)) : 0;
+        // With the queues drained and a claim out for the waiting slots, the acks claim nothing:
+        // what arrives goes to that claim.
+        const claiming = open && this.#o.claims && !(this.#drained && this.#claiming > 0);
+        const max = claiming ? Math.max(0, Math.min(CLAIM_MAX, wanted)) : 0;
         if (max > 0) this.#ackClaiming += 1;
         let result: Awaited<ReturnType<NonNullable<QueueDriver['ackAndClaim']>>>;
         try {
@@ -226,6 +251,7 @@ export class SettlePipeline {
           continue;
         }
         if (max > 0) this.#ackClaiming -= 1;
+        if (max > 1) this.#drained = result.claimed.length < max;
         // Claimed jobs are held before the acks resolve, so a close() waiting for those acks
         // finds every held job and gives it back.
         this.#deliver(result.claimed);

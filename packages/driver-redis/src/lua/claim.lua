@@ -28,7 +28,7 @@ local function claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs)
     local f = redis.call('HMGET', jk, 'b', 'a', 'l')
     local body = f[1]
     if body then
-      -- A job stored before the counts existed has neither field: it counts as never failed.
+      -- The counts are written when first counted (and a job stored before they existed has neither).
       local attempt = (tonumber(f[2]) or 0) + 1
       local lost = tonumber(f[3]) or 0
       local expires = now + tonumber(leaseMs)

@@ -35,7 +35,8 @@ end
 local prio = string.format('%.0f', env.priority)
 local seq = redis.call('INCR', KEYS[2])
 local score = string.format('%.0f', env.priority * 4294967296 + seq)
-redis.call('HSET', jk, 'b', body, 'p', prio, 'a', 0, 'l', 0, 'u', uk, 't', '', 's', score, 'r', now)
+-- A fresh job: no attempts or lost deliveries counted (the fields are written when first counted).
+redis.call('HSET', jk, 'b', body, 'p', prio, 'u', uk, 't', '', 's', score, 'r', now)
 redis.call('ZADD', KEYS[1], score, id)
 redis.call('ZADD', KEYS[5], prio, prio)
 redis.call('ZADD', KEYS[3], 0, '0')

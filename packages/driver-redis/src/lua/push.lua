@@ -12,9 +12,10 @@
   ARGV[2] n, the number of jobs
   then 5 values per job: id, priority, availableAt (epoch ms), uniqueKey ('' for none), body
 
-  Job hash fields: b body, p priority, a attempts (failed runs, counted by release), l lost
-  deliveries (expired leases, counted by reclaim), u uniqueKey, s ready score, r ready since
-  (epoch ms), t fencing token of the current lease ('' when not leased).
+  Job hash fields: b body, p priority, u uniqueKey, s ready score, r ready since (epoch ms), t
+  fencing token of the current lease ('' when not leased); a attempts (failed runs, counted by
+  release) and l lost deliveries (expired leases, counted by reclaim) are written only when first
+  counted: a job without them has 0 of each.
 
   Returns: an array with one entry per job: 1 stored, 0 skipped (its unique key is held by a
   queued, delayed or reserved job, or a job with the same id exists).
@@ -38,13 +39,13 @@ for i = 0, n - 1 do
   else
     if uk ~= '' then redis.call('HSET', KEYS[5], uk, id) end
     if at > now then
-      redis.call('HSET', jk, 'b', body, 'p', prio, 'a', 0, 'l', 0, 'u', uk, 't', '')
+      redis.call('HSET', jk, 'b', body, 'p', prio, 'u', uk, 't', '')
       delayed[#delayed + 1] = string.format('%.0f', at)
       delayed[#delayed + 1] = id
     else
       seq = seq + 1
       local score = string.format('%.0f', tonumber(prio) * BAND + seq)
-      redis.call('HSET', jk, 'b', body, 'p', prio, 'a', 0, 'l', 0, 'u', uk, 't', '', 's', score, 'r', now)
+      redis.call('HSET', jk, 'b', body, 'p', prio, 'u', uk, 't', '', 's', score, 'r', now)
       ready[#ready + 1] = score
       ready[#ready + 1] = id
       prios[prio] = true
