@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flag } from './lib.js';
 
@@ -28,7 +28,9 @@ if (suite === undefined || SYSTEMS[suite] === undefined) {
   process.exit(2);
 }
 const rounds = Number(flag(args, '--rounds') ?? 3);
-const base = flag(args, '--base');
+// A relative --base is taken from where the command was typed (pnpm runs scripts in bench/).
+const baseFlag = flag(args, '--base');
+const base = baseFlag === undefined ? undefined : resolve(process.env.INIT_CWD ?? process.cwd(), baseFlag);
 const chosen = flag(args, '--systems')?.split(',') ?? SYSTEMS[suite]!;
 const passOn = args.filter(
   (_, i) => !['--rounds', '--base', '--systems'].includes(args[i - 1] ?? '') && !['--rounds', '--base', '--systems'].includes(args[i]!),

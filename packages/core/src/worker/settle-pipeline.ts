@@ -32,6 +32,8 @@ const ACK_BATCH_MAX = 128;
 const ACK_CALLS_MAX = 2;
 /** Queued acks that justify a second call while one is in flight; fewer wait and join the next. */
 const ACK_CALL_START = 32;
+/** Claims waiting for work at once while the queues are drained (see #fill). */
+const DRAINED_CLAIMS = 2;
 /** Jobs one call claims at most. */
 const CLAIM_MAX = 512;
 
@@ -79,8 +81,8 @@ export class SettlePipeline {
   #ahead: number;
   /**
    * The last claiming call found fewer jobs than it asked for: the queues are (nearly) drained.
-   * Then a waiting slot claims at once, beside any ack call, instead of waiting for the ack call
-   * to bring it a job (it would bring none), as an idle worker should.
+   * Then waiting slots claim at once, beside any ack call, instead of waiting for the ack call to
+   * bring them a job (it would bring none), as an idle worker should.
    */
   #drained = false;
   #fillScheduled = false;
@@ -169,9 +171,11 @@ export class SettlePipeline {
   /**
    * Makes sure claiming calls are under way while slots wait and nothing is held. With a backlog,
    * one call serves every waiting slot: the ack call that is out (or one started now), else one
-   * claim. With the queues drained, each waiting slot has a claim of its own that waits for work,
-   * as an idle worker's slots should; the first asks for as many as all waiting slots and the
-   * margin ahead, so that a backlog arriving is seen (and the pipeline goes back to one call).
+   * claim. With the queues drained, DRAINED_CLAIMS claims wait for work, so that one is still
+   * waiting while the other, having delivered, starts again (one claim per idle slot would send
+   * every slot's statement to the backend on each wake-up); the first asks for as many as all
+   * waiting slots and the margin ahead, so that a backlog arriving is seen (and the pipeline goes
+   * back to one call).
    */
   #fill(): void {
     if (this.#waiters.length === 0) return;
@@ -188,7 +192,7 @@ export class SettlePipeline {
       this.#track(this.#claim(this.#waiters.length + this.#ahead));
       return;
     }
-    while (this.#claiming < this.#waiters.length) {
+    while (this.#claiming < Math.min(DRAINED_CLAIMS, this.#waiters.length)) {
       this.#track(this.#claim(this.#claiming === 0 ? this.#waiters.length + this.#ahead : 1));
     }
   }
@@ -210,8 +214,10 @@ export class SettlePipeline {
     // A claim of one job says nothing about a backlog; a larger one that came back short does.
     if (max > 1) this.#drained = claimed.length < max;
     if (claimed.length === 0) {
-      // Nothing within waitMs: the slot this claim waited for hears so (idle, stopWhenEmpty) and asks again.
+      // Nothing within waitMs: the longest-waiting slot hears so (idle, stopWhenEmpty) and asks
+      // again; the others go on waiting on a claim started for them.
       this.#waiters.shift()?.resolve(undefined);
+      this.#fill();
       return;
     }
     this.#deliver(claimed);
