@@ -17,8 +17,9 @@ import type { WorkerEventMap } from './worker-events.js';
 type Emit = <K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K]) => void;
 
 /**
- * How one delivery ended: `released` (handed back unrun, uncounted) at shutdown; `lease-lost` when another delivery owns the job
- * now; `unsettled` when the settle call itself failed (the lease runs out and the job returns).
+ * How one delivery ended: `released` when handed back unfinished at shutdown (uncounted);
+ * `lease-lost` when another delivery owns the job now; `unsettled` when the settle call itself
+ * failed (the lease runs out and the job returns).
  */
 export type ExecutionOutcome = 'completed' | 'retrying' | 'dead-lettered' | 'released' | 'lease-lost' | 'unsettled';
 

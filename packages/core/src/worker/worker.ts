@@ -103,7 +103,7 @@ const positive = (value: number | undefined, key: string, fallback: number, allo
  * Reserves jobs from several queues in priority order and runs them, `concurrency` at a time, each
  * through the {@link JobExecutor}. Coordinates the lifecycle: limits (maxJobs, maxRuntimeMs,
  * memory), rate limits, graceful shutdown (stop reserving, let in-flight jobs finish within the
- * grace period, then release the rest), and lifecycle events.
+ * grace period, then hand the rest back uncounted), and lifecycle events.
  */
 export class Worker {
   readonly driver: QueueDriver;
@@ -233,7 +233,8 @@ export class Worker {
 
   /**
    * Stops reserving, waits up to `graceMs` (default: the worker's shutdownGraceMs) for in-flight jobs,
-   * then aborts their signals and releases them. Resolves when the worker has stopped.
+   * then aborts their signals and hands them back (giveBack: their next run is the same attempt).
+   * Resolves when the worker has stopped.
    */
   async stop(options: { graceMs?: number; reason?: StopReason } = {}): Promise<void> {
     this.#requestStop(options.reason ?? 'requested');
