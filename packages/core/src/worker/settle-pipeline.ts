@@ -1,4 +1,4 @@
-import type { QueueDriver, Reservation } from '../driver/queue-driver.js';
+import type { AckAndClaimResult, QueueDriver, Reservation } from '../driver/queue-driver.js';
 import { LeaseLostError } from '../errors/lease-lost-error.js';
 import { HoldQueue } from './hold-queue.js';
 
@@ -54,8 +54,10 @@ interface QueuedAck {
  * contract: claim up to n jobs (`claim`), acknowledge a group while claiming the next n in the
  * same round trip (`ackAndClaim`), hand back what was not run (`giveBack`).
  *
- * Slots that find nothing held wait together for one claim. Acks that arrive while a call is out
- * join the next call (group commit), which also claims for the slots those acks free. Jobs claimed
+ * Slots that find nothing held wait for a shared claim: with a backlog one call serves them all,
+ * with the queues drained two claims wait for work (see #fill). Acks of one event-loop turn, and
+ * those that arrive while a call is out, go in one call (group commit), which also claims for the
+ * slots those acks free. Jobs claimed
  * beyond the waiting slots are held for the next slots that ask; one nobody takes within `holdMs`
  * is given back uncounted, and `close()` gives back the rest. How far ahead to claim adapts to what
  * this worker used: it grows while slots had to wait for a call in flight, and halves when held jobs
@@ -98,11 +100,6 @@ export class SettlePipeline {
       this.#ahead = Math.floor(this.#ahead / 2);
       this.#giveBackLater(reservation);
     });
-  }
-
-  /** Jobs claimed and held for the next slot that asks. */
-  get held(): number {
-    return this.#held.length;
   }
 
   /**
@@ -243,7 +240,7 @@ export class SettlePipeline {
         const claiming = open && this.#o.claims && !(this.#drained && this.#claiming > 0);
         const max = claiming ? Math.max(0, Math.min(CLAIM_MAX, wanted)) : 0;
         if (max > 0) this.#ackClaiming += 1;
-        let result: Awaited<ReturnType<NonNullable<QueueDriver['ackAndClaim']>>>;
+        let result: AckAndClaimResult;
         try {
           result = await (driver.ackAndClaim as NonNullable<QueueDriver['ackAndClaim']>)(
             batch.map((queued) => queued.reservation),
@@ -266,7 +263,6 @@ export class SettlePipeline {
           if (lost?.has(queued.reservation)) queued.reject(leaseLost(driver, queued.reservation));
           else queued.resolve();
         }
-        if (this.#waiters.length > 0) this.#fill();
       }
     } finally {
       this.#acking -= 1;
