@@ -1,0 +1,277 @@
+import {
+  BASELINE_CAPABILITIES,
+  type DriverCapabilities,
+  DriverClosedError,
+  DriverError,
+  encodeEnvelope,
+  InvalidArgumentError,
+  isQueueError,
+  type JobEnvelope,
+  type JobFailure,
+  PayloadTooLargeError,
+  type PushOptions,
+  type PushResult,
+  type QueueDriver,
+  type QueueError,
+  type QueueStats,
+  type ReleaseOptions,
+  type Reservation,
+  type ReserveOptions,
+  UnsupportedError,
+} from '@queuekit/core';
+import { BeanstalkClaims } from './beanstalk-claims.js';
+import { BeanstalkDeadLetterStore } from './beanstalk-dead-letter-store.js';
+import { type BeanstalkDriverOptions, type ResolvedBeanstalkOptions, resolveBeanstalkOptions } from './beanstalk-options.js';
+import { BeanstalkSettle, delaySeconds } from './beanstalk-settle.js';
+import { BeanstalkClient } from './client/beanstalk-client.js';
+import { statNumber } from './client/reply-parser.js';
+import { Holdings } from './holdings.js';
+import { ReserverPool } from './reserver-pool.js';
+import { Tubes } from './tubes.js';
+
+/**
+ * The beanstalkd driver: tubes are queues, with beanstalkd's own priority, delay, TTR (renewed by
+ * `touch` while the worker's lease lasts) and bury. It speaks the protocol through its own client
+ * (src/client): one connection for producing and administration, and one per concurrent reserve
+ * or held job (see ReserverPool). Reserving lives in beanstalk-claims.ts, settling in
+ * beanstalk-settle.ts, dead letters in beanstalk-dead-letter-store.ts.
+ */
+export class BeanstalkDriver implements QueueDriver {
+  readonly name = 'beanstalk';
+  readonly capabilities: DriverCapabilities;
+  readonly deadLetters: BeanstalkDeadLetterStore;
+  readonly #options: ResolvedBeanstalkOptions;
+  readonly #tubes: Tubes;
+  readonly #admin: BeanstalkClient;
+  readonly #pool: ReserverPool;
+  readonly #holdings: Holdings;
+  readonly #claims: BeanstalkClaims;
+  readonly #settle: BeanstalkSettle;
+  readonly #onBackgroundError: (error: QueueError) => void;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  /** The server's `max-job-size`, read on every connect of the admin connection. */
+  #serverMaxJobBytes: number | undefined;
+  #closing = false;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: BeanstalkDriverOptions = {}) {
+    this.#options = resolveBeanstalkOptions(options);
+    this.#onBackgroundError = options.onBackgroundError ?? (() => {});
+    this.#tubes = new Tubes(this.#options.tubePrefix);
+    this.capabilities = Object.freeze({
+      ...BASELINE_CAPABILITIES,
+      delay: 'native',
+      lease: 'native',
+      blockingReserve: true,
+      deadLetter: 'native',
+      bulkPush: true,
+      maxMessageBytes: this.#options.maxJobBytes,
+    } satisfies DriverCapabilities);
+    this.#admin = this.#client(true, async (client) => {
+      const stats = await client.stats();
+      this.#serverMaxJobBytes = statNumber(stats, 'max-job-size');
+    });
+    this.#pool = new ReserverPool(() => this.#client(false));
+    this.#holdings = new Holdings(this.#onBackgroundError, (client) => this.#pool.release(client));
+    this.deadLetters = new BeanstalkDeadLetterStore({
+      admin: this.#admin,
+      pool: this.#pool,
+      tubes: this.#tubes,
+      maxJobBytes: () => this.#maxJobBytes(),
+      ttrSeconds: this.#options.ttrSeconds,
+      run: (action, fn) => this.#run(action, fn),
+    });
+    this.#claims = new BeanstalkClaims({
+      pool: this.#pool,
+      holdings: this.#holdings,
+      queueOf: (tube) => this.#queueOf(tube),
+      onBackgroundError: this.#onBackgroundError,
+    });
+    this.#settle = new BeanstalkSettle({ holdings: this.#holdings, pool: this.#pool, admin: this.#admin, deadLetters: this.deadLetters });
+  }
+
+  /** Where the driver connects (`host:port`). */
+  get address(): string {
+    return this.#admin.address;
+  }
+
+  /** Connections open for reserving and holding jobs (one per concurrent reserve or held job). */
+  get reserverConnections(): number {
+    return this.#pool.size;
+  }
+
+  async push(envelopes: readonly JobEnvelope[], options: PushOptions = {}): Promise<PushResult> {
+    if (options.transaction !== undefined) {
+      this.#assertOpen();
+      throw new UnsupportedError('beanstalk: push inside a transaction is not supported (beanstalkd has no transactions)');
+    }
+    return this.#run('push', async () => {
+      // Everything is checked before anything is sent, so bad input stores nothing.
+      if (!this.#admin.isOpen) await this.#admin.connect();
+      const limit = this.#maxJobBytes();
+      const jobs = envelopes.map((envelope) => {
+        const tube = this.#tubes.of(envelope.queue);
+        const body = Buffer.from(encodeEnvelope(envelope));
+        if (body.length > limit) {
+          throw new PayloadTooLargeError(
+            `beanstalk: job ${envelope.id} (queue ${envelope.queue}) is ${body.length} bytes, above the ${limit}-byte limit ` +
+              `(${limit === this.#serverMaxJobBytes ? "the server's max-job-size, beanstalkd -z" : 'the maxJobBytes option'}); nothing was sent`,
+          );
+        }
+        return { envelope, tube, body };
+      });
+      const now = Date.now();
+      const puts: Promise<unknown>[] = [];
+      // Sent in one go: each `use` only where the tube changes, all on one connection, in order.
+      for (const { envelope, tube, body } of jobs) {
+        puts.push(this.#admin.use(tube));
+        puts.push(this.#admin.put(envelope.priority, delaySeconds(envelope.availableAt - now), this.#options.ttrSeconds, body));
+      }
+      await Promise.all(puts);
+      return { pushed: envelopes.map((e) => e.id), skipped: [] };
+    });
+  }
+
+  async reserve(queues: readonly string[], options: ReserveOptions): Promise<Reservation | undefined> {
+    this.#assertOpen();
+    if (!Array.isArray(queues) || queues.length === 0)
+      throw new InvalidArgumentError('beanstalk: reserve: queues must be a non-empty array');
+    const tubes = queues.map((queue) => this.#tubes.of(queue));
+    if (!(typeof options.leaseMs === 'number' && options.leaseMs > 0 && Number.isFinite(options.leaseMs))) {
+      throw new InvalidArgumentError(`beanstalk: reserve: leaseMs must be a number > 0, got ${options.leaseMs}`);
+    }
+    return this.#run('reserve', () => this.#claims.reserve(tubes, options));
+  }
+
+  ack(reservation: Reservation): Promise<void> {
+    return this.#run('ack', () => this.#settle.ack(reservation));
+  }
+
+  release(reservation: Reservation, options: ReleaseOptions): Promise<void> {
+    return this.#run('release', () => this.#settle.release(reservation, options.delayMs));
+  }
+
+  giveBack(reservations: readonly Reservation[]): Promise<number> {
+    return this.#run('giveBack', () => this.#settle.giveBack(reservations));
+  }
+
+  extend(reservation: Reservation, leaseMs: number): Promise<number> {
+    return this.#run('extend', () => this.#settle.extend(reservation, leaseMs));
+  }
+
+  deadLetter(reservation: Reservation, failure: JobFailure): Promise<void> {
+    return this.#run('deadLetter', () => this.#settle.deadLetter(reservation, failure));
+  }
+
+  async stats(queue: string): Promise<QueueStats> {
+    const tube = this.#tubes.of(queue);
+    return this.#run('stats', async () => {
+      const stats = await this.#admin.statsTube(tube);
+      if (stats === undefined) return { queue, ready: 0, delayed: 0, reserved: 0, dead: 0, oldestReadyAt: undefined };
+      const ready = statNumber(stats, 'current-jobs-ready');
+      return {
+        queue,
+        ready,
+        delayed: statNumber(stats, 'current-jobs-delayed'),
+        reserved: statNumber(stats, 'current-jobs-reserved'),
+        dead: statNumber(stats, 'current-jobs-buried'),
+        oldestReadyAt: ready === 0 ? undefined : await this.#nextReadyAt(tube),
+      };
+    });
+  }
+
+  /**
+   * When the next ready job of `tube` (by priority, then age) was put: beanstalkd keeps no ready-since
+   * time, and its `age` is whole seconds, so this is to the second.
+   */
+  async #nextReadyAt(tube: string): Promise<number | undefined> {
+    const using = this.#admin.use(tube);
+    const peeked = this.#admin.peekReady();
+    await using;
+    const job = await peeked;
+    if (job === undefined) return undefined;
+    const stats = await this.#admin.statsJob(job.id);
+    return stats === undefined ? undefined : Date.now() - statNumber(stats, 'age') * 1_000;
+  }
+
+  ping(): Promise<number> {
+    return this.#run('ping', async () => {
+      const started = performance.now();
+      await this.#admin.listTubeUsed();
+      return performance.now() - started;
+    });
+  }
+
+  /** Deletes the ready and delayed jobs of `queue`, one peek and delete at a time (beanstalkd has no bulk delete). */
+  async purge(queue: string): Promise<number> {
+    const tube = this.#tubes.of(queue);
+    return this.#run('purge', async () => {
+      let removed = 0;
+      for (const peek of [() => this.#admin.peekReady(), () => this.#admin.peekDelayed()]) {
+        for (;;) {
+          const using = this.#admin.use(tube);
+          const peeked = peek();
+          await using;
+          const job = await peeked;
+          if (job === undefined) break;
+          // Reserved meanwhile by a worker: not ours to delete, and not counted.
+          if (await this.#admin.delete(job.id)) removed += 1;
+        }
+      }
+      return removed;
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing = true;
+    this.#closed ??= (async () => {
+      await Promise.allSettled([...this.#inFlight]);
+      this.#holdings.clear();
+      this.#pool.close();
+      this.#admin.close();
+    })();
+    return this.#closed;
+  }
+
+  #client(reconnect: boolean, onConnect?: (client: BeanstalkClient) => Promise<void>): BeanstalkClient {
+    return new BeanstalkClient({
+      host: this.#options.host,
+      port: this.#options.port,
+      connectTimeoutMs: this.#options.connectTimeoutMs,
+      reconnect,
+      onDrop: this.#onBackgroundError,
+      ...(onConnect === undefined ? {} : { onConnect: (connection) => onConnect(connection as BeanstalkClient) }),
+    });
+  }
+
+  #maxJobBytes(): number {
+    return Math.min(this.#options.maxJobBytes, this.#serverMaxJobBytes ?? Number.POSITIVE_INFINITY);
+  }
+
+  #queueOf(tube: string): string {
+    return tube.slice(this.#options.tubePrefix.length).replaceAll(';', ':');
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new DriverClosedError('beanstalk: the driver is closed');
+  }
+
+  async #run<T>(action: string, fn: () => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    const promise = fn();
+    this.#inFlight.add(promise);
+    try {
+      return await promise;
+    } catch (error) {
+      if (isQueueError(error)) throw error;
+      throw new DriverError(`beanstalk: ${action}: ${(error as Error).message}`, { cause: error });
+    } finally {
+      this.#inFlight.delete(promise);
+    }
+  }
+}
+
+/** Creates a beanstalkd driver; see {@link BeanstalkDriverOptions}. */
+export function createBeanstalkDriver(options: BeanstalkDriverOptions = {}): BeanstalkDriver {
+  return new BeanstalkDriver(options);
+}
