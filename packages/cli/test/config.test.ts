@@ -21,7 +21,7 @@ describe('config errors', () => {
     const result = await runCli(['health'], { cwd: dir });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
-      'error: queue.config.mjs: connections.main.driver: expected one of sqlite, postgres, redis, memory, sync, got "mysql"\n',
+      'error: queue.config.mjs: connections.main.driver: expected one of sqlite, postgres, redis, beanstalk, memory, sync, got "mysql"\n',
     );
     expect(result.stdout).toBe('');
   });

@@ -20,6 +20,7 @@ describe('queue health on a backend that cannot be reached', () => {
   it.each([
     ['redis', (port: number) => `{ driver: 'redis', url: 'redis://127.0.0.1:${port}', prefix: 'qkcli-unreachable' }`],
     ['postgres', (port: number) => `{ driver: 'postgres', url: 'postgres://postgres@127.0.0.1:${port}/test' }`],
+    ['beanstalk', (port: number) => `{ driver: 'beanstalk', url: 'beanstalk://127.0.0.1:${port}' }`],
   ])('%s on a closed port exits 2 with a schema-valid report', async (driver, connection) => {
     writeConfig(dir, `export default { connections: { main: ${connection(await closedPort())} } };`);
     const { result, json } = await runJson<HealthJson>(['health', '--json', '--timeout', '2'], { cwd: dir });

@@ -54,6 +54,8 @@ export class BeanstalkClaims {
         const seconds = options.waitMs <= 0 ? 0 : Math.ceil(options.waitMs / 1_000);
         const watched = client.watchOnly(tubes);
         const pending = client.reserveWithTimeout(seconds);
+        // Awaited below (or by #abandon); marked handled so a failed watch does not leave it unhandled.
+        pending.catch(() => undefined);
         await watched;
         const outcome = signal === undefined || seconds === 0 ? await pending : await raceAbort(pending, signal);
         if (outcome === ABORTED) {
@@ -83,10 +85,8 @@ export class BeanstalkClaims {
   }
 
   async #reserveNow(client: BeanstalkClient, tubes: readonly string[]): Promise<BeanstalkJob | undefined> {
-    const watched = client.watchOnly(tubes);
-    const pending = client.reserveWithTimeout(0);
-    await watched;
-    return jobOf(await pending, client);
+    const [, outcome] = await Promise.all([client.watchOnly(tubes), client.reserveWithTimeout(0)]);
+    return jobOf(outcome, client);
   }
 
   /** Reads the job's counts and TTR, decodes it, and starts holding it. */

@@ -95,10 +95,8 @@ export class BeanstalkDeadLetterStore implements DeadLetterStore {
       body = Buffer.from(JSON.stringify({ ...record, error: { name: record.error.name, message: record.error.message.slice(0, 200) } }));
     }
     const { admin, tubes } = this.#c;
-    const using = admin.use(tubes.deadLetters);
-    const put = admin.put(0, 0, RECORD_TTR_SECONDS, body);
-    await using;
-    return put;
+    const [, recordId] = await Promise.all([admin.use(tubes.deadLetters), admin.put(0, 0, RECORD_TTR_SECONDS, body)]);
+    return recordId;
   }
 
   /** Removes a record put for a job that could not be buried after all. */
@@ -205,10 +203,7 @@ export class BeanstalkDeadLetterStore implements DeadLetterStore {
   async #requeue(held: HeldRecord, body: Buffer): Promise<void> {
     const { admin, tubes } = this.#c;
     const envelope = fromBackend(body);
-    const using = admin.use(tubes.of(held.record.queue));
-    const put = admin.put(envelope.priority, 0, this.#c.ttrSeconds, body);
-    await using;
-    await put;
+    await Promise.all([admin.use(tubes.of(held.record.queue)), admin.put(envelope.priority, 0, this.#c.ttrSeconds, body)]);
     await admin.delete(held.record.job);
   }
 
@@ -247,10 +242,14 @@ export class BeanstalkDeadLetterStore implements DeadLetterStore {
     const client = this.#c.pool.acquire([tube]);
     try {
       await client.watchOnly([tube]);
+      const records: HeldRecord[] = [];
+      const unreadable: number[] = [];
       for (let attempt = 0; ; attempt += 1) {
-        const { records, unreadable } = await reserveAll(client);
+        await reserveAll(client, records, unreadable);
         const stats = await client.statsTube(tube);
         const reservedElsewhere = Number(stats?.get('current-jobs-reserved') ?? 0) - records.length - unreadable.length;
+        // Ready again by now: released by a scan that ended meanwhile, or put since; take them too.
+        if (reservedElsewhere <= 0 && Number(stats?.get('current-jobs-ready') ?? 0) > 0 && attempt + 1 < SCAN_TRIES) continue;
         if (reservedElsewhere <= 0) {
           let outcome: { result: T; remove: readonly HeldRecord[] };
           try {
@@ -270,6 +269,8 @@ export class BeanstalkDeadLetterStore implements DeadLetterStore {
           return outcome.result;
         }
         await releaseAll(client, [...records.map((r) => r.recordId), ...unreadable]);
+        records.length = 0;
+        unreadable.length = 0;
         if (attempt + 1 >= SCAN_TRIES) {
           throw new DriverError(
             `beanstalk: dead letters: ${reservedElsewhere} record(s) stay reserved by another scan or a client outside queuekit (tube ${tube}); try again`,
@@ -283,10 +284,8 @@ export class BeanstalkDeadLetterStore implements DeadLetterStore {
   }
 }
 
-/** Reserves every ready record of the watched records tube, a batch per round trip. */
-async function reserveAll(client: BeanstalkClient): Promise<{ records: HeldRecord[]; unreadable: number[] }> {
-  const records: HeldRecord[] = [];
-  const unreadable: number[] = [];
+/** Reserves every ready record of the watched records tube, a batch per round trip, adding to `records` and `unreadable`. */
+async function reserveAll(client: BeanstalkClient, records: HeldRecord[], unreadable: number[]): Promise<void> {
   for (;;) {
     const outcomes = await Promise.all(Array.from({ length: SCAN_BATCH }, () => client.reserveWithTimeout(0)));
     let more = true;
@@ -299,7 +298,7 @@ async function reserveAll(client: BeanstalkClient): Promise<{ records: HeldRecor
       if (record === undefined) unreadable.push(outcome.id);
       else records.push({ recordId: outcome.id, record });
     }
-    if (!more) return { records, unreadable };
+    if (!more) return;
   }
 }
 

@@ -185,10 +185,7 @@ export class BeanstalkDriver implements QueueDriver {
    * time, and its `age` is whole seconds, so this is to the second.
    */
   async #nextReadyAt(tube: string): Promise<number | undefined> {
-    const using = this.#admin.use(tube);
-    const peeked = this.#admin.peekReady();
-    await using;
-    const job = await peeked;
+    const [, job] = await Promise.all([this.#admin.use(tube), this.#admin.peekReady()]);
     if (job === undefined) return undefined;
     const stats = await this.#admin.statsJob(job.id);
     return stats === undefined ? undefined : Date.now() - statNumber(stats, 'age') * 1_000;
@@ -209,10 +206,7 @@ export class BeanstalkDriver implements QueueDriver {
       let removed = 0;
       for (const peek of [() => this.#admin.peekReady(), () => this.#admin.peekDelayed()]) {
         for (;;) {
-          const using = this.#admin.use(tube);
-          const peeked = peek();
-          await using;
-          const job = await peeked;
+          const [, job] = await Promise.all([this.#admin.use(tube), peek()]);
           if (job === undefined) break;
           // Reserved meanwhile by a worker: not ours to delete, and not counted.
           if (await this.#admin.delete(job.id)) removed += 1;

@@ -20,6 +20,7 @@ export const BACKEND_PACKAGES: Readonly<Record<BackendName, string>> = {
   sqlite: '@queuekit/driver-database',
   postgres: '@queuekit/driver-database',
   redis: '@queuekit/driver-redis',
+  beanstalk: '@queuekit/driver-beanstalk',
   memory: '@queuekit/core/testing',
   sync: '@queuekit/driver-sync',
 };
@@ -95,6 +96,14 @@ export function backendDefinition(config: BackendConnectionConfig, ctx: BackendC
             ...(prefix === undefined ? {} : { keyPrefix: prefix }),
             ...(config.url === undefined ? {} : { connection: config.url }),
           });
+        },
+      };
+    case 'beanstalk':
+      return {
+        driver: 'beanstalk',
+        async create() {
+          const { factory } = await loadFactory('beanstalk', 'createBeanstalkDriver', ctx);
+          return factory({ ...options, ...(config.url === undefined ? {} : { url: config.url }) });
         },
       };
     case 'memory':

@@ -19,7 +19,7 @@ type Fail = (key: string, expected: string, got: unknown) => never;
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Backends whose connection has a URL (or path) that `QUEUE_<NAME>_URL` may override. */
-const URL_BACKENDS: ReadonlySet<BackendName> = new Set(['sqlite', 'postgres', 'redis']);
+const URL_BACKENDS: ReadonlySet<BackendName> = new Set(['sqlite', 'postgres', 'redis', 'beanstalk']);
 
 const WORKER_NUMBERS = [
   'concurrency',
@@ -153,6 +153,9 @@ function validateConnection(
   if (driver === 'redis') {
     if (config.url !== undefined && !/^rediss?:\/\//.test(config.url)) fail(`${key}.url`, 'a redis:// or rediss:// URL', config.url);
     if (raw.prefix !== undefined && typeof raw.prefix !== 'string') fail(`${key}.prefix`, 'a key prefix string', raw.prefix);
+  }
+  if (driver === 'beanstalk' && config.url !== undefined && !/^beanstalk:\/\//.test(config.url)) {
+    fail(`${key}.url`, 'a beanstalk://host:port URL', config.url);
   }
   if (driver === 'postgres') {
     const url = config.url ?? raw.connectionString;

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
+import { createBeanstalkDriver } from '@queuekit/driver-beanstalk';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 export const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
+export const BEANSTALK_URL = process.env.BEANSTALK_URL ?? 'beanstalk://127.0.0.1:11300';
 
 /** A backend under test: the connection object written into the config, and its cleanup. */
 export interface BackendFixture {
-  readonly name: 'sqlite' | 'redis' | 'postgres';
+  readonly name: 'sqlite' | 'redis' | 'postgres' | 'beanstalk';
   /** Source of the connection object literal for queue.config.mjs. */
   readonly connection: string;
   cleanup(): Promise<void>;
@@ -46,6 +48,7 @@ export const BACKENDS: Record<BackendFixture['name'], () => BackendFixture> = {
       },
     };
   },
+  beanstalk: beanstalkFixture,
   postgres: () => {
     const schema = `qkcli_${suffix()}`;
     return {
@@ -63,6 +66,24 @@ export const BACKENDS: Record<BackendFixture['name'], () => BackendFixture> = {
     };
   },
 };
+
+/** A fixture on beanstalkd: its own tube prefix; cleanup empties every tube under it and its dead letters. */
+function beanstalkFixture(): BackendFixture {
+  const tubePrefix = `qkcli-${suffix()}.`;
+  return {
+    name: 'beanstalk',
+    connection: `{ driver: 'beanstalk', url: '${BEANSTALK_URL}', tubePrefix: '${tubePrefix}' }`,
+    async cleanup() {
+      const driver = createBeanstalkDriver({ url: BEANSTALK_URL, tubePrefix });
+      try {
+        await driver.deadLetters.purge();
+        for (const queue of ['default', 'mail', 'reports', 'work', 'slow', 'other']) await driver.purge(queue);
+      } finally {
+        await driver.close();
+      }
+    },
+  };
+}
 
 /** A loopback TCP port with nothing listening on it. */
 export async function closedPort(): Promise<number> {

@@ -1,0 +1,91 @@
+import { createEnvelope, defineJob, Worker } from '@queuekit/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBeanstalkDriver } from '../src/index.js';
+import { CuttableProxy, OwnBeanstalkd, randomTubePrefix } from './helpers.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let server: OwnBeanstalkd;
+let proxy: CuttableProxy;
+
+beforeAll(async () => {
+  server = await OwnBeanstalkd.start();
+  proxy = await CuttableProxy.start(server.port);
+});
+
+afterAll(async () => {
+  await proxy.close();
+  await server.dispose();
+});
+
+describe('connections cut mid-run', () => {
+  it('a reserve waiting when its socket dies fails with DriverConnectionError, and the next reserve reconnects and gets the job', async () => {
+    const tubePrefix = randomTubePrefix();
+    const driver = createBeanstalkDriver({ url: proxy.url, tubePrefix });
+    const producer = createBeanstalkDriver({ url: server.url, tubePrefix });
+    try {
+      const waiting = driver.reserve(['cut'], { leaseMs: 5_000, waitMs: 10_000 });
+      const outcome = waiting.then(
+        () => 'resolved',
+        (error: Error) => error,
+      );
+      await sleep(200);
+      proxy.cutAll();
+      const error = await outcome;
+      expect(error).toMatchObject({ name: 'DriverConnectionError', code: 'DRIVER_CONNECTION' });
+      expect((error as Error).message).toMatch(/beanstalk: the connection to 127\.0\.0\.1:\d+ was lost/);
+
+      const envelope = createEnvelope({ name: 'cut-job', queue: 'cut', payload: { n: 1 } });
+      await producer.push([envelope]);
+      const reservation = await driver.reserve(['cut'], { leaseMs: 5_000, waitMs: 2_000 });
+      expect(reservation?.id).toBe(envelope.id);
+      expect(reservation).toMatchObject({ attempt: 1, lostDeliveries: 0 });
+      await driver.ack(reservation!);
+      expect(await producer.stats('cut')).toMatchObject({ ready: 0, reserved: 0 });
+    } finally {
+      await Promise.all([driver.close(), producer.close()]);
+    }
+  });
+
+  it('a worker whose connections are all cut three times mid-run reconnects, and every job completes; none is lost or dead-lettered', {
+    timeout: 90_000,
+  }, async () => {
+    const tubePrefix = randomTubePrefix();
+    const driver = createBeanstalkDriver({ url: proxy.url, tubePrefix });
+    const producer = createBeanstalkDriver({ url: server.url, tubePrefix });
+    const total = 600;
+    const completed = new Set<string>();
+    const deadLettered: string[] = [];
+    const errors: string[] = [];
+    const job = defineJob('cut-job', async () => {
+      await sleep(2);
+    });
+    const worker = new Worker({ driver, jobs: [job], queues: ['work'], concurrency: 8, errorBackoffMs: 50 });
+    worker.on('completed', (event) => completed.add(event.id));
+    worker.on('dead-lettered', (event) => deadLettered.push(`${event.id} ${event.reason}`));
+    worker.on('error', (event) => errors.push(event.error.message));
+    const running = worker.run();
+    try {
+      const envelopes = Array.from({ length: total }, (_, i) => createEnvelope({ name: 'cut-job', queue: 'work', payload: { i } }));
+      await producer.push(envelopes);
+      for (const threshold of [total * 0.2, total * 0.45, total * 0.7]) {
+        const deadline = Date.now() + 20_000;
+        while (completed.size < threshold && Date.now() < deadline) await sleep(5);
+        expect(completed.size).toBeLessThan(total);
+        proxy.cutAll();
+      }
+      const deadline = Date.now() + 40_000;
+      while (completed.size < total && Date.now() < deadline) await sleep(20);
+      const diagnosis = `stats ${JSON.stringify(await producer.stats('work'))}; errors: ${errors.slice(0, 3).join(' | ')}`;
+      expect(completed.size, diagnosis).toBe(total);
+      expect(completed).toEqual(new Set(envelopes.map((e) => e.id)));
+      expect(deadLettered).toEqual([]);
+      expect(errors.length, 'the cuts surfaced as errors the worker handled').toBeGreaterThan(0);
+      expect(await producer.stats('work')).toMatchObject({ ready: 0, delayed: 0, reserved: 0, dead: 0 });
+    } finally {
+      await worker.stop({ graceMs: 1_000 });
+      await running;
+      await Promise.all([driver.close(), producer.close()]);
+    }
+  });
+});
