@@ -22,6 +22,7 @@ const SYSTEMS: Record<string, readonly string[]> = {
   redis: ['queuekit-redis', 'bullmq'],
   database: ['queuekit-postgres', 'queuekit-sqlite', 'pg-boss', 'graphile-worker'],
   heartbeat: ['batched', 'per-job'],
+  beanstalk: ['queuekit-beanstalk', 'protocol-floor'],
 };
 if (suite === undefined || SYSTEMS[suite] === undefined) {
   console.error(`usage: ab.ts <${Object.keys(SYSTEMS).join('|')}> [--base <checkout>] [--rounds n] [--systems a,b] [suite flags]`);
@@ -88,14 +89,15 @@ const median = (values: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const measures = Object.keys(figures.get(runs[0]!.label)![0]!).filter((k) => k !== 'system');
-const fmt = (v: number) => (v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2));
+const fmt = (v: number) => (Number.isNaN(v) ? '-' : v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2));
 const table: string[][] = [['system', ...measures]];
 const medians = new Map<string, Record<string, number>>();
 for (const run of runs) {
   const rows = figures.get(run.label)!;
   const med: Record<string, number> = {};
   const cells = measures.map((m) => {
-    const values = rows.map((r) => Number(r[m]));
+    // A measure a system does not have is null in its JSON (NaN): shown as '-'.
+    const values = rows.map((r) => (r[m] === null ? Number.NaN : Number(r[m])));
     med[m] = median(values);
     return `${fmt(med[m])} (${fmt(Math.min(...values))}-${fmt(Math.max(...values))})`;
   });

@@ -40,7 +40,8 @@ async function load(root: string, name: string): Promise<unknown> {
 const suite = (await import(`./suites/${suiteName}.ts`)) as Suite;
 const settings = suite.parse(args);
 const root = flag(args, '--root');
-const driverPackage = suiteName === 'database' ? '@queuekit/driver-database' : '@queuekit/driver-redis';
+const DRIVER_PACKAGES: Record<string, string> = { database: '@queuekit/driver-database', beanstalk: '@queuekit/driver-beanstalk' };
+const driverPackage = DRIVER_PACKAGES[suiteName] ?? '@queuekit/driver-redis';
 const modules = root === undefined ? undefined : { core: await load(root, '@queuekit/core'), driver: await load(root, driverPackage) };
 const system = suite.makeSystem(systemName, settings, modules);
 try {

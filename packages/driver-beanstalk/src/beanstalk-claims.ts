@@ -1,4 +1,4 @@
-import { DriverError, fromBackend, type QueueError, type Reservation, type ReserveOptions } from '@queuekit/core';
+import { DriverError, fromBackend, type QueueError, type Reservation } from '@queuekit/core';
 import type { BeanstalkClient, BeanstalkJob, ReserveOutcome } from './client/beanstalk-client.js';
 import { statNumber } from './client/reply-parser.js';
 import type { Holdings } from './holdings.js';
@@ -13,21 +13,33 @@ export interface ClaimContext {
   readonly onBackgroundError: (error: QueueError) => void;
 }
 
+/** What a claim asks for. */
+export interface ClaimRequest {
+  readonly tubes: readonly string[];
+  readonly leaseMs: number;
+  /** At most this many jobs. */
+  readonly max: number;
+  /** Wait up to this long for the first job when none is ready (0: do not wait). */
+  readonly waitMs: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
 const ABORTED = Symbol('aborted');
 
 /**
- * Reserving: one connection per waiting reserve, the queue order kept across tubes, and the two
- * delivery counts read from beanstalkd's own per-job statistics.
+ * Claiming: up to n jobs per call, pipelined on one connection, the queue order kept across tubes,
+ * and the two delivery counts read from beanstalkd's own per-job statistics.
  *
  * beanstalkd takes from all watched tubes by priority, not by the order of the tubes, so with
- * several queues each is tried in turn without waiting (one round trip per empty queue); only
- * when all are empty does one reserve wait on all of them.
+ * several queues each is tried in turn without waiting (one round trip per empty queue), stopping
+ * at the first that has work; only when all are empty does one reserve wait on all of them.
  *
  * The counts: every reserve of a job ends in exactly one of delete, `release` (a failed run: the
  * driver releases for nothing else), `bury` (dead-lettered, or given back: bury then kick), a TTR
  * timeout or the reserving connection closing. The last two are lost deliveries, so
  * `lostDeliveries = reserves - 1 - releases - buries` and `attempt = releases + 1`, both from the
- * `stats-job` of the job, which beanstalkd keeps in its binlog.
+ * `stats-job` of each job (pipelined: one round trip for all jobs of a claim), which beanstalkd
+ * keeps in its binlog.
  */
 export class BeanstalkClaims {
   readonly #c: ClaimContext;
@@ -36,42 +48,43 @@ export class BeanstalkClaims {
     this.#c = context;
   }
 
-  /** Claims the next job of `tubes` (in their order) as a held reservation, or undefined. */
-  async reserve(tubes: readonly string[], options: ReserveOptions): Promise<Reservation | undefined> {
-    const { signal } = options;
-    if (signal?.aborted) return undefined;
-    const client = this.#c.pool.acquire(tubes);
+  /** Claims on a connection of its own that holds nothing, waiting for the first job if asked. */
+  async claim(request: ClaimRequest): Promise<Reservation[]> {
+    const { signal } = request;
+    if (signal?.aborted) return [];
+    const client = this.#c.pool.acquire(request.tubes);
     let handedOver = false;
     try {
-      let job: BeanstalkJob | undefined;
-      if (tubes.length > 1) {
-        for (const tube of tubes) {
-          job = await this.#reserveNow(client, [tube]);
-          if (job !== undefined) break;
-        }
-      }
-      if (job === undefined && (tubes.length === 1 || options.waitMs > 0)) {
-        const seconds = options.waitMs <= 0 ? 0 : Math.ceil(options.waitMs / 1_000);
-        const watched = client.watchOnly(tubes);
+      // One waiting reserve returns at once when a job is ready: no need to try without waiting first.
+      const waitAtOnce = request.tubes.length === 1 && request.max === 1 && request.waitMs > 0;
+      let jobs = waitAtOnce ? [] : await this.#reserveNow(client, request.tubes, request.max);
+      if (jobs.length === 0 && request.waitMs > 0) {
+        const seconds = Math.ceil(request.waitMs / 1_000);
+        const watched = client.watchOnly(request.tubes);
         const pending = client.reserveWithTimeout(seconds);
         // Awaited below (or by #abandon); marked handled so a failed watch does not leave it unhandled.
         pending.catch(() => undefined);
         await watched;
-        const outcome = signal === undefined || seconds === 0 ? await pending : await raceAbort(pending, signal);
+        const outcome = signal === undefined ? await pending : await raceAbort(pending, signal);
         if (outcome === ABORTED) {
           handedOver = true;
           this.#abandon(client, pending);
-          return undefined;
+          return [];
         }
-        job = jobOf(outcome, client);
+        jobs = typeof outcome === 'object' ? [outcome] : [];
       }
-      if (job === undefined) return undefined;
-      const reservation = await this.#hold(client, job, options.leaseMs);
-      handedOver = reservation !== undefined;
-      return reservation;
+      return await this.#hold(client, jobs, request.leaseMs);
     } finally {
-      if (!handedOver) this.#c.pool.release(client);
+      if (!handedOver) this.#c.pool.done(client);
     }
+  }
+
+  /**
+   * Claims without waiting on a connection the caller uses already (it may hold jobs: the reserves
+   * go out behind the caller's own commands, in one write).
+   */
+  async claimOn(client: BeanstalkClient, tubes: readonly string[], max: number, leaseMs: number): Promise<Reservation[]> {
+    return this.#hold(client, await this.#reserveNow(client, tubes, max), leaseMs);
   }
 
   /** Gives a job back unrun through the connection holding it: bury then kick counts as neither. */
@@ -84,50 +97,65 @@ export class BeanstalkClaims {
     return client.kickJob(jobId);
   }
 
-  async #reserveNow(client: BeanstalkClient, tubes: readonly string[]): Promise<BeanstalkJob | undefined> {
-    const [, outcome] = await Promise.all([client.watchOnly(tubes), client.reserveWithTimeout(0)]);
-    return jobOf(outcome, client);
+  /** Up to `max` ready jobs of the first of `tubes` that has any, without waiting. */
+  async #reserveNow(client: BeanstalkClient, tubes: readonly string[], max: number): Promise<BeanstalkJob[]> {
+    for (const tube of tubes.length === 1 ? [tubes] : tubes.map((t) => [t])) {
+      const watched = client.watchOnly(tube);
+      const reserves = Array.from({ length: max }, () => client.reserveWithTimeout(0));
+      const [, ...outcomes] = await Promise.all([watched, ...reserves]);
+      // DEADLINE_SOON: a job held on this connection is in its last second; none is taken now.
+      const jobs = outcomes.filter((outcome): outcome is BeanstalkJob => typeof outcome === 'object');
+      if (jobs.length > 0) return jobs;
+    }
+    return [];
   }
 
-  /** Reads the job's counts and TTR, decodes it, and starts holding it. */
-  async #hold(client: BeanstalkClient, job: BeanstalkJob, leaseMs: number): Promise<Reservation | undefined> {
+  /** Reads the counts and TTR of `jobs` (one round trip), decodes them, and starts holding them. */
+  async #hold(client: BeanstalkClient, jobs: readonly BeanstalkJob[], leaseMs: number): Promise<Reservation[]> {
+    if (jobs.length === 0) return [];
     const generation = client.generation;
     const sentAt = Date.now();
-    const stats = await client.statsJob(job.id);
-    // Gone already: only a delete by another client can do that to a reserved job.
-    if (stats === undefined) return undefined;
+    const stats = await Promise.all(jobs.map((job) => client.statsJob(job.id)));
+    const reservations: Reservation[] = [];
+    jobs.forEach((job, index) => {
+      const jobStats = stats[index];
+      // Gone already: only a delete by another client can do that to a reserved job.
+      if (jobStats === undefined) return;
+      const reservation = this.#reservation(job, jobStats, leaseMs);
+      this.#c.holdings.add({
+        reservation,
+        jobId: job.id,
+        priority: statNumber(jobStats, 'pri'),
+        ttrMs: statNumber(jobStats, 'ttr') * 1_000,
+        client,
+        generation,
+        // time-left is whole seconds rounded down: the deadline is at least this far off.
+        serverDeadline: sentAt + statNumber(jobStats, 'time-left') * 1_000,
+        leaseUntil: reservation.leaseExpiresAt,
+        renewing: false,
+      });
+      reservations.push(reservation);
+    });
+    return reservations;
+  }
+
+  #reservation(job: BeanstalkJob, stats: ReadonlyMap<string, string>, leaseMs: number): Reservation {
     const reserves = statNumber(stats, 'reserves');
     const releases = statNumber(stats, 'releases');
     const buries = statNumber(stats, 'buries');
-    const ttrMs = statNumber(stats, 'ttr') * 1_000;
-    const queue = this.#c.queueOf(stats.get('tube') ?? '');
     const base = {
       token: `${job.id}:${reserves}`,
-      queue,
+      queue: this.#c.queueOf(stats.get('tube') ?? ''),
       attempt: releases + 1,
       lostDeliveries: Math.max(0, reserves - 1 - releases - buries),
       leaseExpiresAt: Date.now() + leaseMs,
     };
-    let reservation: Reservation;
     try {
       const envelope = fromBackend(job.body);
-      reservation = { ...base, id: envelope.id, envelope };
+      return { ...base, id: envelope.id, envelope };
     } catch (error) {
-      reservation = { ...base, id: `beanstalk-job-${job.id}`, poison: { raw: job.body.toString('utf8'), error: error as Error } };
+      return { ...base, id: `beanstalk-job-${job.id}`, poison: { raw: job.body.toString('utf8'), error: error as Error } };
     }
-    this.#c.holdings.add({
-      reservation,
-      jobId: job.id,
-      priority: statNumber(stats, 'pri'),
-      ttrMs,
-      client,
-      generation,
-      // time-left is whole seconds rounded down: the deadline is at least this far off.
-      serverDeadline: sentAt + statNumber(stats, 'time-left') * 1_000,
-      leaseUntil: reservation.leaseExpiresAt,
-      renewing: false,
-    });
-    return reservation;
   }
 
   /**
@@ -149,17 +177,8 @@ export class BeanstalkClaims {
           }),
         );
       })
-      .finally(() => this.#c.pool.release(client));
+      .finally(() => this.#c.pool.done(client));
   }
-}
-
-function jobOf(outcome: ReserveOutcome, client: BeanstalkClient): BeanstalkJob | undefined {
-  if (typeof outcome === 'object') return outcome;
-  if (outcome === 'deadline-soon') {
-    // The pool never reserves on a connection that holds a job, so the server has no deadline to warn of.
-    throw new DriverError(`beanstalk: reserve on ${client.address}: DEADLINE_SOON on a connection that holds no job`);
-  }
-  return undefined;
 }
 
 function raceAbort<T>(pending: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {

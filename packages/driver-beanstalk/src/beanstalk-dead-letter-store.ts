@@ -279,7 +279,7 @@ export class BeanstalkDeadLetterStore implements DeadLetterStore {
         await new Promise((resolve) => setTimeout(resolve, 25 + Math.random() * 100));
       }
     } finally {
-      this.#c.pool.release(client);
+      this.#c.pool.done(client);
     }
   }
 }

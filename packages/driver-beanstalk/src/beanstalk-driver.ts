@@ -1,5 +1,8 @@
 import {
+  type AckAndClaimOptions,
+  type AckAndClaimResult,
   BASELINE_CAPABILITIES,
+  type ClaimOptions,
   type DriverCapabilities,
   DriverClosedError,
   DriverError,
@@ -29,12 +32,16 @@ import { Holdings } from './holdings.js';
 import { ReserverPool } from './reserver-pool.js';
 import { Tubes } from './tubes.js';
 
+/** Most jobs one claim takes (they are reserved in one write on one connection). */
+const MAX_CLAIM = 1_000;
+
 /**
  * The beanstalkd driver: tubes are queues, with beanstalkd's own priority, delay, TTR (renewed by
  * `touch` while the worker's lease lasts) and bury. It speaks the protocol through its own client
- * (src/client): one connection for producing and administration, and one per concurrent reserve
- * or held job (see ReserverPool). Reserving lives in beanstalk-claims.ts, settling in
- * beanstalk-settle.ts, dead letters in beanstalk-dead-letter-store.ts.
+ * (src/client): one connection for producing and administration, and a pool of connections for
+ * reserving (see ReserverPool: a job is settled on the connection that reserved it, and a waiting
+ * reserve gets a connection of its own). Claiming lives in beanstalk-claims.ts, settling in
+ * beanstalk-settle.ts, leases in holdings.ts, dead letters in beanstalk-dead-letter-store.ts.
  */
 export class BeanstalkDriver implements QueueDriver {
   readonly name = 'beanstalk';
@@ -65,6 +72,7 @@ export class BeanstalkDriver implements QueueDriver {
       blockingReserve: true,
       deadLetter: 'native',
       bulkPush: true,
+      batch: true,
       maxMessageBytes: this.#options.maxJobBytes,
     } satisfies DriverCapabilities);
     this.#admin = this.#client(true, async (client) => {
@@ -72,7 +80,7 @@ export class BeanstalkDriver implements QueueDriver {
       this.#serverMaxJobBytes = statNumber(stats, 'max-job-size');
     });
     this.#pool = new ReserverPool(() => this.#client(false));
-    this.#holdings = new Holdings(this.#onBackgroundError, (client) => this.#pool.release(client));
+    this.#holdings = new Holdings(this.#pool, this.#onBackgroundError);
     this.deadLetters = new BeanstalkDeadLetterStore({
       admin: this.#admin,
       pool: this.#pool,
@@ -87,7 +95,13 @@ export class BeanstalkDriver implements QueueDriver {
       queueOf: (tube) => this.#queueOf(tube),
       onBackgroundError: this.#onBackgroundError,
     });
-    this.#settle = new BeanstalkSettle({ holdings: this.#holdings, pool: this.#pool, admin: this.#admin, deadLetters: this.deadLetters });
+    this.#settle = new BeanstalkSettle({
+      holdings: this.#holdings,
+      pool: this.#pool,
+      claims: this.#claims,
+      admin: this.#admin,
+      deadLetters: this.deadLetters,
+    });
   }
 
   /** Where the driver connects (`host:port`). */
@@ -95,7 +109,7 @@ export class BeanstalkDriver implements QueueDriver {
     return this.#admin.address;
   }
 
-  /** Connections open for reserving and holding jobs (one per concurrent reserve or held job). */
+  /** Connections made for reserving and holding jobs. */
   get reserverConnections(): number {
     return this.#pool.size;
   }
@@ -133,14 +147,33 @@ export class BeanstalkDriver implements QueueDriver {
   }
 
   async reserve(queues: readonly string[], options: ReserveOptions): Promise<Reservation | undefined> {
-    this.#assertOpen();
-    if (!Array.isArray(queues) || queues.length === 0)
-      throw new InvalidArgumentError('beanstalk: reserve: queues must be a non-empty array');
-    const tubes = queues.map((queue) => this.#tubes.of(queue));
-    if (!(typeof options.leaseMs === 'number' && options.leaseMs > 0 && Number.isFinite(options.leaseMs))) {
-      throw new InvalidArgumentError(`beanstalk: reserve: leaseMs must be a number > 0, got ${options.leaseMs}`);
-    }
-    return this.#run('reserve', () => this.#claims.reserve(tubes, options));
+    const tubes = this.#checkClaim('reserve', queues, options.leaseMs, 1);
+    return this.#run('reserve', async () => {
+      const [reservation] = await this.#claims.claim({
+        tubes,
+        leaseMs: options.leaseMs,
+        max: 1,
+        waitMs: options.waitMs,
+        signal: options.signal,
+      });
+      return reservation;
+    });
+  }
+
+  async claim(queues: readonly string[], options: ClaimOptions): Promise<Reservation[]> {
+    const tubes = this.#checkClaim('claim', queues, options.leaseMs, options.max);
+    return this.#run('claim', () =>
+      this.#claims.claim({ tubes, leaseMs: options.leaseMs, max: options.max, waitMs: options.waitMs, signal: options.signal }),
+    );
+  }
+
+  async ackAndClaim(acks: readonly Reservation[], queues: readonly string[], options: AckAndClaimOptions): Promise<AckAndClaimResult> {
+    const tubes = this.#checkClaim('ackAndClaim', queues, options.leaseMs, options.max, 0);
+    return this.#run('ackAndClaim', () => this.#settle.ackAndClaim(acks, tubes, options.leaseMs, options.max));
+  }
+
+  extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | undefined)[]> {
+    return this.#run('extendMany', () => this.#settle.extendMany(reservations, leaseMs));
   }
 
   ack(reservation: Reservation): Promise<void> {
@@ -236,6 +269,21 @@ export class BeanstalkDriver implements QueueDriver {
       onDrop: this.#onBackgroundError,
       ...(onConnect === undefined ? {} : { onConnect: (connection) => onConnect(connection as BeanstalkClient) }),
     });
+  }
+
+  /** Checks the arguments of a claim; resolves the tubes of `queues`. */
+  #checkClaim(action: string, queues: readonly string[], leaseMs: number, max: number, minMax = 1): string[] {
+    this.#assertOpen();
+    if (!Array.isArray(queues) || queues.length === 0)
+      throw new InvalidArgumentError(`beanstalk: ${action}: queues must be a non-empty array`);
+    const tubes = queues.map((queue) => this.#tubes.of(queue));
+    if (!(typeof leaseMs === 'number' && leaseMs > 0 && Number.isFinite(leaseMs))) {
+      throw new InvalidArgumentError(`beanstalk: ${action}: leaseMs must be a number > 0, got ${leaseMs}`);
+    }
+    if (!Number.isInteger(max) || max < minMax || max > MAX_CLAIM) {
+      throw new InvalidArgumentError(`beanstalk: ${action}: max must be an integer ${minMax}..${MAX_CLAIM}, got ${max}`);
+    }
+    return tubes;
   }
 
   #maxJobBytes(): number {

@@ -1,4 +1,4 @@
-import type { JobFailure, Reservation } from '@queuekit/core';
+import type { AckAndClaimResult, JobFailure, Reservation } from '@queuekit/core';
 import { BeanstalkClaims } from './beanstalk-claims.js';
 import type { BeanstalkDeadLetterStore } from './beanstalk-dead-letter-store.js';
 import type { BeanstalkClient } from './client/beanstalk-client.js';
@@ -9,16 +9,18 @@ import type { ReserverPool } from './reserver-pool.js';
 export interface SettleContext {
   readonly holdings: Holdings;
   readonly pool: ReserverPool;
+  readonly claims: BeanstalkClaims;
   /** The connection for commands on jobs this driver does not hold. */
   readonly admin: BeanstalkClient;
   readonly deadLetters: BeanstalkDeadLetterStore;
 }
 
 /**
- * Settling a held job, always on the connection that reserved it (beanstalkd's own fencing: another
- * connection cannot release, bury or touch it). `delete` is the exception, since beanstalkd lets any
- * connection delete a ready, delayed or buried job: near its TTR deadline a `touch` first proves the
- * job is still this connection's, so a late ack never deletes a job that went back to the queue.
+ * Settling held jobs, always on the connection that reserved them (beanstalkd's own fencing: another
+ * connection cannot release, bury or touch a reserved job). `delete` is the exception, since
+ * beanstalkd lets any connection delete a ready, delayed or buried job: near its TTR deadline a
+ * `touch` first proves the job is still this connection's, so a late ack never deletes a job that
+ * went back to the queue. Commands for jobs on one connection go out together, in one write.
  */
 export class BeanstalkSettle {
   readonly #c: SettleContext;
@@ -28,51 +30,75 @@ export class BeanstalkSettle {
   }
 
   async ack(reservation: Reservation): Promise<void> {
-    const job = this.#take(reservation);
-    if (job === undefined) return this.#ackUnheld(reservation);
-    await this.#settling(job, async () => {
-      if (!isSafelyHeld(job) && !(await job.client.touch(job.jobId))) return this.#ackUnheld(reservation);
-      if (!(await job.client.delete(job.jobId))) return this.#ackUnheld(reservation);
-    });
+    const job = this.#c.holdings.take(reservation);
+    if (job === undefined) {
+      if (await this.#stillThere(reservation)) throw leaseLost('ack', reservation);
+      return;
+    }
+    const deleted = await this.#settling([job], () => this.#delete(job));
+    if (!deleted && (await this.#stillThere(reservation))) throw leaseLost('ack', reservation);
+  }
+
+  /**
+   * Acknowledges `acks` and claims the next jobs on the connection that held most of them, right
+   * behind its deletes (one write, then one round trip for the claimed jobs' counts).
+   */
+  async ackAndClaim(acks: readonly Reservation[], tubes: readonly string[], leaseMs: number, max: number): Promise<AckAndClaimResult> {
+    const taken = acks.map((reservation) => ({ reservation, job: this.#c.holdings.take(reservation) }));
+    const jobs = taken.map((t) => t.job).filter((job): job is HeldJob => job !== undefined);
+    const target = max > 0 ? mostUsed(jobs) : undefined;
+    if (target !== undefined) this.#c.pool.use(target);
+    try {
+      const deletes = Promise.all(taken.map(({ job }) => (job === undefined ? false : this.#delete(job))));
+      const claiming =
+        max === 0
+          ? Promise.resolve([])
+          : target === undefined
+            ? this.#c.claims.claim({ tubes, leaseMs, max, waitMs: 0 })
+            : this.#c.claims.claimOn(target, tubes, max, leaseMs);
+      const [deleted, claimed] = await Promise.all([deletes, claiming]);
+      const lost = await Promise.all(taken.map(async ({ reservation }, i) => !deleted[i] && (await this.#stillThere(reservation))));
+      return { leaseLost: acks.filter((_, i) => lost[i]), claimed };
+    } finally {
+      for (const job of jobs) this.#c.pool.done(job.client);
+      if (target !== undefined) this.#c.pool.done(target);
+    }
   }
 
   async release(reservation: Reservation, delayMs: number): Promise<void> {
-    const job = this.#take(reservation);
+    const job = this.#c.holdings.take(reservation);
     if (job === undefined) throw leaseLost('release', reservation);
-    await this.#settling(job, async () => {
-      if (!(await job.client.release(job.jobId, job.priority, delaySeconds(delayMs)))) throw leaseLost('release', reservation);
-    });
+    const released = await this.#settling([job], () => job.client.release(job.jobId, job.priority, delaySeconds(delayMs)));
+    if (!released) throw leaseLost('release', reservation);
   }
 
   async giveBack(reservations: readonly Reservation[]): Promise<number> {
-    const outcomes = await Promise.all(
-      reservations.map(async (reservation) => {
-        const job = this.#take(reservation);
-        if (job === undefined) return false;
-        return this.#settling(job, () => BeanstalkClaims.giveBackJob(job.client, job.jobId, job.priority, isSafelyHeld(job)));
-      }),
+    const jobs = reservations.map((reservation) => this.#c.holdings.take(reservation)).filter((job): job is HeldJob => job !== undefined);
+    const outcomes = await this.#settling(jobs, () =>
+      Promise.all(jobs.map((job) => BeanstalkClaims.giveBackJob(job.client, job.jobId, job.priority, isSafelyHeld(job)))),
     );
     return outcomes.filter(Boolean).length;
   }
 
   async extend(reservation: Reservation, leaseMs: number): Promise<number> {
-    const job = this.#c.holdings.get(reservation, false);
+    const job = this.#c.holdings.get(reservation);
     if (job === undefined || !isKept(job)) {
-      if (job !== undefined) this.#take(reservation);
+      if (job !== undefined) this.#release(this.#c.holdings.take(reservation));
       throw leaseLost('extend', reservation);
     }
     return this.#c.holdings.renew(job, leaseMs);
   }
 
-  async extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | undefined)[]> {
+  /** Renews many leases; the touches for one connection go out in one write. */
+  extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | undefined)[]> {
     return Promise.all(reservations.map((reservation) => this.extend(reservation, leaseMs).catch(() => undefined)));
   }
 
   /** Records the failure first, then buries the job; a lost lease takes the record back out. */
   async deadLetter(reservation: Reservation, failure: JobFailure): Promise<void> {
-    const job = this.#take(reservation);
+    const job = this.#c.holdings.take(reservation);
     if (job === undefined) throw leaseLost('deadLetter', reservation);
-    await this.#settling(job, async () => {
+    await this.#settling([job], async () => {
       const record = await this.#c.deadLetters.record(reservation, failure, job.jobId);
       if (!(await job.client.bury(job.jobId, job.priority))) {
         await this.#c.deadLetters.unrecord(record);
@@ -81,33 +107,42 @@ export class BeanstalkSettle {
     });
   }
 
-  /**
-   * Ends the hold of `reservation`: its job while its connection still holds it, else undefined
-   * (and a connection that dropped the job goes back to the pool).
-   */
-  #take(reservation: Reservation): HeldJob | undefined {
-    const job = this.#c.holdings.get(reservation, true);
-    if (job === undefined) return undefined;
-    if (isKept(job)) return job;
-    this.#c.pool.release(job.client);
-    return undefined;
+  /** Deletes a held job: at once well before its TTR deadline, after a `touch` proves it still ours otherwise. */
+  async #delete(job: HeldJob): Promise<boolean> {
+    if (!isSafelyHeld(job) && !(await job.client.touch(job.jobId))) return false;
+    return job.client.delete(job.jobId);
   }
 
-  /** Runs the settle of `job`, then hands its connection back for the next reserve. */
-  async #settling<T>(job: HeldJob, settle: () => Promise<T>): Promise<T> {
+  /** Runs the settle of `jobs` (taken from the holdings), then lets their connections go. */
+  async #settling<T>(jobs: readonly HeldJob[], settle: () => Promise<T>): Promise<T> {
     try {
       return await settle();
     } finally {
-      this.#c.pool.release(job.client);
+      for (const job of jobs) this.#c.pool.done(job.client);
     }
   }
 
-  /** An ack of a job this driver does not hold: a no-op when the job is gone, LeaseLostError when it is not. */
-  async #ackUnheld(reservation: Reservation): Promise<void> {
-    const jobId = jobIdOf(reservation);
-    if (jobId === undefined || (await this.#c.admin.statsJob(jobId)) === undefined) return;
-    throw leaseLost('ack', reservation);
+  #release(job: HeldJob | undefined): void {
+    if (job !== undefined) this.#c.pool.done(job.client);
   }
+
+  /** True when the job of `reservation` still exists (so a settle that found it not ours lost its lease). */
+  async #stillThere(reservation: Reservation): Promise<boolean> {
+    const jobId = jobIdOf(reservation);
+    return jobId !== undefined && (await this.#c.admin.statsJob(jobId)) !== undefined;
+  }
+}
+
+/** The connection holding the most of `jobs`. */
+function mostUsed(jobs: readonly HeldJob[]): BeanstalkClient | undefined {
+  const counts = new Map<BeanstalkClient, number>();
+  let best: BeanstalkClient | undefined;
+  for (const job of jobs) {
+    const count = (counts.get(job.client) ?? 0) + 1;
+    counts.set(job.client, count);
+    if (best === undefined || count > (counts.get(best) ?? 0)) best = job.client;
+  }
+  return best;
 }
 
 /** The beanstalkd job id in a token (`<job id>:<reserves>`), or undefined for a token of another driver. */

@@ -1,5 +1,6 @@
 import { DriverError, LeaseLostError, type QueueError, type Reservation } from '@queuekit/core';
 import type { BeanstalkClient } from './client/beanstalk-client.js';
+import type { ReserverPool } from './reserver-pool.js';
 
 /**
  * A job this driver holds reserved. beanstalkd ties a reservation to the connection that made it
@@ -26,24 +27,27 @@ export interface HeldJob {
 
 /** Margin under the TTR deadline within which a settle first checks that the job is still held. */
 export const DEADLINE_MARGIN_MS = 300;
-/** How often the keeper looks for TTRs to renew, in ms. */
+/** How often the keeper looks for TTRs to renew and leases that ran out, in ms. */
 const KEEPER_TICK_MS = 100;
 
 /**
- * The jobs a driver holds, by token, and the keeper of their leases: a job's TTR is fixed when it is
- * put, so the driver renews it (`touch`) for as long as the worker's lease lasts; after that the TTR
- * runs out and beanstalkd hands the job to the next reserve.
+ * The jobs a driver holds, by token, and the keeper of their leases. A job's TTR is fixed when it is
+ * put, so the driver renews it (`touch`) for as long as the worker's lease lasts. When the lease
+ * runs out unsettled, the job is given up: a connection that held only that job is reset, so the
+ * server makes it available at once (the lease holds to the keeper's tick); on a connection that
+ * holds others too, the job is left to its TTR, and a command sent on the connection just after
+ * the TTR deadline makes sure beanstalkd acts on it (after a `touch` it can fail to time a job out
+ * while the connection stays idle: beanstalkd issue #380, reproduced here).
  */
 export class Holdings {
   readonly #held = new Map<string, HeldJob>();
+  readonly #pool: ReserverPool;
   readonly #onBackgroundError: (error: QueueError) => void;
-  readonly #releaseClient: (client: BeanstalkClient) => void;
   #timer: NodeJS.Timeout | undefined;
 
-  /** `releaseClient` takes back the connection of a job whose hold ended without a settle. */
-  constructor(onBackgroundError: (error: QueueError) => void, releaseClient: (client: BeanstalkClient) => void) {
+  constructor(pool: ReserverPool, onBackgroundError: (error: QueueError) => void) {
+    this.#pool = pool;
     this.#onBackgroundError = onBackgroundError;
-    this.#releaseClient = releaseClient;
   }
 
   /** How many jobs are held. */
@@ -54,29 +58,30 @@ export class Holdings {
   /** Starts holding `job` (and renewing its TTR). */
   add(job: HeldJob): void {
     this.#held.set(job.reservation.token, job);
+    this.#pool.hold(job.client);
     if (this.#timer === undefined) {
-      this.#timer = setInterval(() => this.#renewDue(), KEEPER_TICK_MS);
+      this.#timer = setInterval(() => this.#tick(), KEEPER_TICK_MS);
       this.#timer.unref();
     }
   }
 
-  /**
-   * The held job of `reservation`, if this driver holds it (check {@link isKept}: its connection
-   * may have dropped it); removed from the holdings when `take` (the settle that ends the hold).
-   */
-  get(reservation: Reservation, take: boolean): HeldJob | undefined {
-    const job = this.#held.get(reservation.token);
-    if (job !== undefined && take) this.#forget(reservation.token);
-    return job;
+  /** The held job of `reservation`, if this driver holds it (check {@link isKept}: its connection may have dropped it). */
+  get(reservation: Reservation): HeldJob | undefined {
+    return this.#held.get(reservation.token);
   }
 
-  /** Stops holding the job of `token` (settled or lost). */
-  #forget(token: string): void {
-    this.#held.delete(token);
-    if (this.#held.size === 0 && this.#timer !== undefined) {
-      clearInterval(this.#timer);
-      this.#timer = undefined;
-    }
+  /**
+   * Ends the hold of `reservation` for a settle: resolves its job while its connection still holds
+   * it (marked in use until `pool.done(job.client)`), else undefined.
+   */
+  take(reservation: Reservation): HeldJob | undefined {
+    const job = this.#held.get(reservation.token);
+    if (job === undefined) return undefined;
+    this.#pool.use(job.client);
+    this.#forget(job);
+    if (isKept(job)) return job;
+    this.#pool.done(job.client);
+    return undefined;
   }
 
   /**
@@ -86,7 +91,7 @@ export class Holdings {
   async renew(job: HeldJob, leaseMs: number): Promise<number> {
     const sentAt = Date.now();
     if (!isKept(job) || !(await job.client.touch(job.jobId))) {
-      this.#lost(job);
+      if (this.#held.get(job.reservation.token) === job) this.#forget(job);
       throw leaseLost('extend', job.reservation);
     }
     job.serverDeadline = Math.max(job.serverDeadline, sentAt + job.ttrMs);
@@ -96,31 +101,24 @@ export class Holdings {
 
   /** Forgets every held job (close() closes their connections). */
   clear(): void {
-    for (const token of [...this.#held.keys()]) this.#forget(token);
+    for (const job of [...this.#held.values()]) this.#forget(job);
   }
 
-  /** Ends the hold of a job the server no longer counts as this connection's; its connection is free again. */
-  #lost(job: HeldJob): void {
-    if (this.#held.get(job.reservation.token) !== job) return;
-    this.#forget(job.reservation.token);
-    this.#releaseClient(job.client);
+  #forget(job: HeldJob): void {
+    this.#held.delete(job.reservation.token);
+    this.#pool.unhold(job.client);
+    if (this.#held.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
   }
 
-  /**
-   * Each tick: a job whose worker's lease ran out is given up by resetting its connection (the
-   * server then makes it available at once, and the next delivery counts it lost), and a job whose
-   * TTR is near its end is renewed. Giving up here rather than waiting for the TTR keeps the lease
-   * to the tick rather than to whole seconds, and does not depend on beanstalkd timing out a job that
-   * was touched (which it does not always do: beanstalkd issue #380).
-   */
-  #renewDue(): void {
+  #tick(): void {
     const now = Date.now();
     for (const job of [...this.#held.values()]) {
       if (!isKept(job)) continue;
       if (job.leaseUntil <= now) {
-        this.#forget(job.reservation.token);
-        job.client.reset();
-        this.#releaseClient(job.client);
+        this.#expire(job);
         continue;
       }
       // Renew when under half the TTR (at most 1.5 s) is left, so one late tick cannot lose it.
@@ -132,8 +130,8 @@ export class Holdings {
           job.renewing = false;
           if (touched) {
             job.serverDeadline = sentAt + job.ttrMs;
-          } else {
-            this.#lost(job);
+          } else if (this.#held.get(job.reservation.token) === job) {
+            this.#forget(job);
             this.#onBackgroundError(leaseLost('renewing the TTR', job.reservation));
           }
         },
@@ -146,6 +144,31 @@ export class Holdings {
         },
       );
     }
+  }
+
+  /** The worker's lease of `job` ran out unsettled: give the job up (see the class comment). */
+  #expire(job: HeldJob): void {
+    this.#forget(job);
+    const { client } = job;
+    if (this.#pool.jobsOn(client) === 0 && !this.#pool.inUse(client)) {
+      client.reset();
+      return;
+    }
+    const nudge = setTimeout(
+      () => {
+        if (client.generation !== job.generation || !client.isOpen) return;
+        client.listTubeUsed().catch((error: unknown) => {
+          this.#onBackgroundError(
+            new DriverError(`beanstalk: nudging the server to time out job ${job.reservation.id}: ${(error as Error).message}`, {
+              cause: error,
+            }),
+          );
+        });
+      },
+      // The server's deadline is at most a second past the estimate (time-left is whole seconds).
+      Math.max(0, job.serverDeadline + 1_100 - Date.now()),
+    );
+    nudge.unref();
   }
 }
 
