@@ -40,28 +40,28 @@ export class BeanstalkSettle {
   }
 
   /**
-   * Acknowledges `acks` and claims the next jobs on the connection that held most of them, right
-   * behind its deletes (one write, then one round trip for the claimed jobs' counts).
+   * Acknowledges `acks` and claims the next jobs: on each connection that held acks, as many as it
+   * freed, right behind its deletes (one write each); the rest on idle connections, side by side.
    */
   async ackAndClaim(acks: readonly Reservation[], tubes: readonly string[], leaseMs: number, max: number): Promise<AckAndClaimResult> {
     const taken = acks.map((reservation) => ({ reservation, job: this.#c.holdings.take(reservation) }));
     const jobs = taken.map((t) => t.job).filter((job): job is HeldJob => job !== undefined);
-    const target = max > 0 ? mostUsed(jobs) : undefined;
-    if (target !== undefined) this.#c.pool.use(target);
     try {
       const deletes = Promise.all(taken.map(({ job }) => (job === undefined ? false : this.#delete(job))));
-      const claiming =
-        max === 0
-          ? Promise.resolve([])
-          : target === undefined
-            ? this.#c.claims.claim({ tubes, leaseMs, max, waitMs: 0 })
-            : this.#c.claims.claimOn(target, tubes, max, leaseMs);
-      const [deleted, claimed] = await Promise.all([deletes, claiming]);
+      const claims: Promise<Reservation[]>[] = [];
+      let left = max;
+      for (const [client, freed] of countByClient(jobs)) {
+        if (left === 0) break;
+        const n = Math.min(left, freed);
+        claims.push(this.#c.claims.claimOn(client, tubes, n, leaseMs));
+        left -= n;
+      }
+      if (left > 0) claims.push(this.#c.claims.claim({ tubes, leaseMs, max: left, waitMs: 0 }));
+      const [deleted, claimed] = await Promise.all([deletes, Promise.all(claims)]);
       const lost = await Promise.all(taken.map(async ({ reservation }, i) => !deleted[i] && (await this.#stillThere(reservation))));
-      return { leaseLost: acks.filter((_, i) => lost[i]), claimed };
+      return { leaseLost: acks.filter((_, i) => lost[i]), claimed: this.#c.claims.inClaimOrder(claimed.flat()) };
     } finally {
       for (const job of jobs) this.#c.pool.done(job.client);
-      if (target !== undefined) this.#c.pool.done(target);
     }
   }
 
@@ -133,16 +133,11 @@ export class BeanstalkSettle {
   }
 }
 
-/** The connection holding the most of `jobs`. */
-function mostUsed(jobs: readonly HeldJob[]): BeanstalkClient | undefined {
+/** How many of `jobs` each connection held. */
+function countByClient(jobs: readonly HeldJob[]): Map<BeanstalkClient, number> {
   const counts = new Map<BeanstalkClient, number>();
-  let best: BeanstalkClient | undefined;
-  for (const job of jobs) {
-    const count = (counts.get(job.client) ?? 0) + 1;
-    counts.set(job.client, count);
-    if (best === undefined || count > (counts.get(best) ?? 0)) best = job.client;
-  }
-  return best;
+  for (const job of jobs) counts.set(job.client, (counts.get(job.client) ?? 0) + 1);
+  return counts;
 }
 
 /** The beanstalkd job id in a token (`<job id>:<reserves>`), or undefined for a token of another driver. */

@@ -17,7 +17,7 @@ export interface BeanstalkConnectionOptions {
 }
 
 interface Command {
-  readonly data: Buffer | string;
+  readonly data: string;
   readonly body: Buffer | undefined;
   readonly resolve: (reply: Reply) => void;
   readonly reject: (error: QueueError) => void;
@@ -44,7 +44,9 @@ export class BeanstalkConnection {
   #pending: Command[] = [];
   /** Made while no socket was open: written once one is. */
   #waiting: Command[] = [];
-  #corked = false;
+  /** What this turn of the event loop wrote, sent together at its end. */
+  #out: (string | Buffer)[] = [];
+  #hasBodies = false;
   #closed = false;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #backoffMs = RECONNECT_FIRST_MS;
@@ -167,6 +169,7 @@ export class BeanstalkConnection {
     const error = new DriverConnectionError(`beanstalk: the connection to ${this.address} was reset to give back its job`);
     const pending = this.#pending;
     this.#pending = [];
+    this.#out = [];
     for (const command of pending) command.reject(error);
     socket.destroy();
   }
@@ -221,22 +224,26 @@ export class BeanstalkConnection {
   }
 
   #write(command: Command): void {
-    const socket = this.#socket as Socket;
     this.#pending.push(command);
-    // Commands of one event-loop turn leave in one segment.
-    if (!this.#corked) {
-      this.#corked = true;
-      socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        socket.uncork();
-      });
-    }
-    socket.write(command.data);
+    // Commands of one event-loop turn leave in one write: one syscall and one segment.
+    if (this.#out.length === 0) process.nextTick(() => this.#flush());
+    this.#out.push(command.data);
     if (command.body !== undefined) {
-      socket.write(command.body);
-      socket.write('\r\n');
+      this.#hasBodies = true;
+      this.#out.push(command.body, '\r\n');
     }
+  }
+
+  #flush(): void {
+    const parts = this.#out;
+    const bodies = this.#hasBodies;
+    this.#out = [];
+    this.#hasBodies = false;
+    const socket = this.#socket;
+    if (socket === undefined || parts.length === 0) return;
+    socket.write(
+      bodies ? Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'latin1') : part))) : parts.join(''),
+    );
   }
 
   #onData(chunk: Buffer): void {
@@ -270,6 +277,7 @@ export class BeanstalkConnection {
     );
     const pendingCommands = this.#pending;
     this.#pending = [];
+    this.#out = [];
     for (const command of pendingCommands) command.reject(error);
     this.#options.onDrop?.(error);
     this.#scheduleReconnect();
