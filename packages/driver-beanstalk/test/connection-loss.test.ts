@@ -1,6 +1,6 @@
 import { createEnvelope, defineJob, Worker } from '@queuekit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBeanstalkDriver } from '../src/index.js';
+import { BeanstalkClient, createBeanstalkDriver } from '../src/index.js';
 import { CuttableProxy, OwnBeanstalkd, randomTubePrefix } from './helpers.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -19,6 +19,24 @@ afterAll(async () => {
 });
 
 describe('connections cut mid-run', () => {
+  it('a connection that reconnects replays its use tube and watch list before the calls that waited', async () => {
+    const client = new BeanstalkClient({ host: '127.0.0.1', port: proxy.port, connectTimeoutMs: 2_000 });
+    try {
+      await client.use('replay-used');
+      await client.watchOnly(['replay-a', 'replay-b']);
+      const generation = client.generation;
+      proxy.cutAll();
+      await sleep(100);
+      // Sent while the connection may still be down: they wait for the reconnect, behind the replay.
+      const [used, watched] = await Promise.all([client.listTubeUsed(), client.listTubesWatched()]);
+      expect(client.generation).toBeGreaterThan(generation);
+      expect(used).toBe('replay-used');
+      expect(watched.sort()).toEqual(['replay-a', 'replay-b']);
+    } finally {
+      client.close();
+    }
+  });
+
   it('a reserve waiting when its socket dies fails with DriverConnectionError, and the next reserve reconnects and gets the job', async () => {
     const tubePrefix = randomTubePrefix();
     const driver = createBeanstalkDriver({ url: proxy.url, tubePrefix });

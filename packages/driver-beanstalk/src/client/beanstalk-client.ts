@@ -142,6 +142,13 @@ export class BeanstalkClient extends BeanstalkConnection {
     throw failure('list-tubes', reply);
   }
 
+  /** `list-tubes-watched`: the tubes `reserve` takes from, as the server has them. */
+  async listTubesWatched(): Promise<string[]> {
+    const reply = await this.send('list-tubes-watched');
+    if (reply.word === 'OK') return parseList(reply.body as Buffer);
+    throw failure('list-tubes-watched', reply);
+  }
+
   /** `list-tube-used`: the used tube (the cheapest round trip, for ping). */
   async listTubeUsed(): Promise<string> {
     const reply = await this.send('list-tube-used');
