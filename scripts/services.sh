@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the servers the test suite talks to are up on loopback, starting any that stopped:
-# PostgreSQL (127.0.0.1:5432, user postgres, database test) and Redis (127.0.0.1:6379).
-# DATABASE_URL / REDIS_URL point the tests elsewhere; then nothing is started here.
+# PostgreSQL (127.0.0.1:5432, user postgres, database test), Redis (127.0.0.1:6379) and beanstalkd
+# (127.0.0.1:11300, installed from Debian's package when missing; the beanstalk tests also start
+# instances of their own on free ports, so the binary must be there).
+# DATABASE_URL / REDIS_URL / BEANSTALK_URL point the tests elsewhere; then that one is not started.
 # Fails with a message naming the service it cannot reach.
 set -euo pipefail
 
@@ -44,4 +46,15 @@ if [ -z "${REDIS_URL:-}" ]; then
   fi
   wait_for Redis redis-cli -h 127.0.0.1 -p 6379 ping
 fi
-echo "services: PostgreSQL and Redis are up"
+if ! command -v beanstalkd >/dev/null 2>&1; then
+  echo "services: installing beanstalkd from Debian's packages"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq beanstalkd >/dev/null
+fi
+if [ -z "${BEANSTALK_URL:-}" ]; then
+  if ! (exec 3<>/dev/tcp/127.0.0.1/11300) 2>/dev/null; then
+    echo "services: starting beanstalkd on 127.0.0.1:11300"
+    setsid beanstalkd -l 127.0.0.1 -p 11300 </dev/null >/dev/null 2>&1 &
+  fi
+  wait_for beanstalkd bash -c 'exec 3<>/dev/tcp/127.0.0.1/11300'
+fi
+echo "services: PostgreSQL, Redis and beanstalkd are up"

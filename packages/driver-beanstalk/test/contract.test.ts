@@ -12,8 +12,8 @@ describeDriverContract({
   name: 'beanstalk',
   createDriver: () => createBeanstalkDriver({ url: BEANSTALK_URL, tubePrefix }),
   childDriverModule: fileURLToPath(new URL('./fixtures/child-driver.ts', import.meta.url)),
-  pushRaw: async (driver, queue, raw) => {
-    void driver;
+  // A body put straight through the protocol client, as another producer could.
+  pushRaw: async (_driver, queue, raw) => {
     const url = new URL(BEANSTALK_URL);
     const client = new BeanstalkClient({ host: url.hostname, port: Number(url.port), connectTimeoutMs: 2_000 });
     try {
