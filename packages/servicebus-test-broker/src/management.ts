@@ -1,0 +1,126 @@
+import rhea, { type Message } from 'rhea';
+import type { BrokerEntity } from './broker-entity.js';
+import { bytesToUuid, messagesOfTransfer, toSequenceNumber, toWireMessage } from './wire-format.js';
+
+const { types } = rhea;
+
+/** A management response: status code, optional error condition and description, body. */
+export interface ManagementResponse {
+  readonly statusCode: number;
+  readonly errorCondition?: string;
+  readonly description?: string;
+  readonly body?: unknown;
+}
+
+/** What a management operation can ask of the broker beyond the entity itself. */
+export interface ManagementHost {
+  /** Offers messages to the entity's waiting receivers after something became available. */
+  pump(entity: BrokerEntity): void;
+}
+
+const LOCK_LOST = 'com.microsoft:message-lock-lost';
+
+/**
+ * Answers one request to `<entity>/$management` (the Service Bus request/response node): peek,
+ * lock renewal, scheduling and cancelling, and settlement by lock token.
+ */
+export function handleManagementRequest(entity: BrokerEntity, request: Message, host: ManagementHost): ManagementResponse {
+  const operation = String(request.application_properties?.operation ?? '');
+  const body = (request.body ?? {}) as Record<string, unknown>;
+  switch (operation) {
+    case 'com.microsoft:peek-message':
+      return peek(entity, body);
+    case 'com.microsoft:renew-lock':
+      return renewLocks(entity, body);
+    case 'com.microsoft:schedule-message':
+      return schedule(entity, body, host);
+    case 'com.microsoft:cancel-scheduled-message':
+      entity.cancelScheduled(asArray(body['sequence-numbers']).map(toSequenceNumber));
+      return { statusCode: 200, body: {} };
+    case 'com.microsoft:update-disposition':
+      return updateDisposition(entity, body, host);
+    default:
+      return { statusCode: 501, errorCondition: 'amqp:not-implemented', description: `The test broker does not support '${operation}'.` };
+  }
+}
+
+function peek(entity: BrokerEntity, body: Record<string, unknown>): ManagementResponse {
+  const from = toSequenceNumber(body['from-sequence-number'] ?? 0);
+  const count = Number(body['message-count'] ?? 1);
+  const found = entity.peek(from, count);
+  if (found.length === 0) return { statusCode: 204, body: {} };
+  return {
+    statusCode: 200,
+    body: {
+      messages: found.map((stored) => ({
+        message: rhea.message.encode(toWireMessage(stored, stored.lock === undefined ? {} : { lockedUntil: stored.lock.until })),
+      })),
+    },
+  };
+}
+
+function renewLocks(entity: BrokerEntity, body: Record<string, unknown>): ManagementResponse {
+  const expirations: number[] = [];
+  for (const token of asArray(body['lock-tokens'])) {
+    const until = entity.renew(tokenString(token));
+    if (until === undefined) {
+      return {
+        statusCode: 410,
+        errorCondition: LOCK_LOST,
+        description: `The lock supplied is invalid: it expired, or the message was settled (${entity.name}).`,
+      };
+    }
+    expirations.push(until);
+  }
+  return { statusCode: 200, body: { expirations: types.wrap_array(expirations, 0x83, undefined) } };
+}
+
+function schedule(entity: BrokerEntity, body: Record<string, unknown>, host: ManagementHost): ManagementResponse {
+  const sequenceNumbers: number[] = [];
+  for (const entry of asArray(body.messages)) {
+    const encoded = (entry as Record<string, unknown>).message;
+    if (!Buffer.isBuffer(encoded))
+      return { statusCode: 400, errorCondition: 'amqp:decode-error', description: 'schedule-message: a message is not binary' };
+    for (const message of messagesOfTransfer(0, rhea.message.decode(encoded))) {
+      const at = message.message_annotations?.['x-opt-scheduled-enqueue-time'] as unknown;
+      const scheduledAt = at instanceof Date ? at.getTime() : Number(at ?? Date.now());
+      sequenceNumbers.push(entity.enqueue(message, scheduledAt));
+    }
+  }
+  host.pump(entity);
+  return { statusCode: 200, body: { 'sequence-numbers': types.wrap_array(sequenceNumbers, 0x81, undefined) } };
+}
+
+function updateDisposition(entity: BrokerEntity, body: Record<string, unknown>, host: ManagementHost): ManagementResponse {
+  const status = String(body['disposition-status'] ?? '');
+  const properties = body['properties-to-modify'] as Record<string, unknown> | undefined;
+  for (const token of asArray(body['lock-tokens']).map(tokenString)) {
+    let settled: boolean;
+    if (status === 'completed') settled = entity.complete(token);
+    else if (status === 'abandoned') settled = entity.abandon(token, properties);
+    else if (status === 'suspended') {
+      const reason = body['deadletter-reason'] as string | undefined;
+      const description = body['deadletter-description'] as string | undefined;
+      settled = entity.deadLetter(token, { reason, description }, properties);
+    } else {
+      return {
+        statusCode: 501,
+        errorCondition: 'amqp:not-implemented',
+        description: `The test broker does not support disposition '${status}'.`,
+      };
+    }
+    if (!settled) return { statusCode: 410, errorCondition: LOCK_LOST, description: `The lock supplied is invalid (${entity.name}).` };
+  }
+  host.pump(entity);
+  return { statusCode: 200, body: {} };
+}
+
+function asArray(value: unknown): unknown[] {
+  if (Array.isArray(value)) return value;
+  return value === undefined || value === null ? [] : [value];
+}
+
+/** A lock token of a management body (RFC-order UUID bytes, or already a string). */
+function tokenString(value: unknown): string {
+  return Buffer.isBuffer(value) ? bytesToUuid(value) : String(value);
+}
