@@ -1,5 +1,13 @@
 import { isServiceBusError } from '@azure/service-bus';
-import { DriverConnectionError, DriverError, isQueueError, LeaseLostError, type QueueError, type Reservation } from '@queuekit/core';
+import {
+  DriverConnectionError,
+  DriverError,
+  isQueueError,
+  LeaseLostError,
+  PayloadTooLargeError,
+  type QueueError,
+  type Reservation,
+} from '@queuekit/core';
 
 /** Service Bus error codes that mean the namespace could not be reached or answered too late. */
 const CONNECTION_CODES = new Set(['ServiceCommunicationProblem', 'ServiceTimeout', 'ServiceBusy', 'UnauthorizedAccess']);
@@ -19,6 +27,11 @@ export function wrapServiceBusError(error: unknown, action: string, queue?: stri
         `servicebus: ${action} failed: ${what} does not exist in the namespace (create it with migrate() or in Azure): ${message}`,
         { cause: error },
       );
+    }
+    if (error.code === 'MessageSizeExceeded') {
+      return new PayloadTooLargeError(`servicebus: ${action} failed: the message is larger than the namespace accepts: ${message}`, {
+        cause: error,
+      });
     }
     if (CONNECTION_CODES.has(error.code)) return new DriverConnectionError(`servicebus: ${action} failed: ${message}`, { cause: error });
     return new DriverError(`servicebus: ${action} failed (${error.code}): ${message}`, { cause: error });

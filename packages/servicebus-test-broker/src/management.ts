@@ -16,6 +16,8 @@ export interface ManagementResponse {
 export interface ManagementHost {
   /** Offers messages to the entity's waiting receivers after something became available. */
   pump(entity: BrokerEntity): void;
+  /** Largest message accepted, in bytes. */
+  readonly maxMessageBytes: number;
 }
 
 const LOCK_LOST = 'com.microsoft:message-lock-lost';
@@ -76,17 +78,26 @@ function renewLocks(entity: BrokerEntity, body: Record<string, unknown>): Manage
 }
 
 function schedule(entity: BrokerEntity, body: Record<string, unknown>, host: ManagementHost): ManagementResponse {
-  const sequenceNumbers: number[] = [];
+  // Every message is checked before any is stored: a refused request schedules nothing.
+  const decoded: Message[] = [];
   for (const entry of asArray(body.messages)) {
     const encoded = (entry as Record<string, unknown>).message;
-    if (!Buffer.isBuffer(encoded))
+    if (!Buffer.isBuffer(encoded)) {
       return { statusCode: 400, errorCondition: 'amqp:decode-error', description: 'schedule-message: a message is not binary' };
-    for (const message of messagesOfTransfer(0, rhea.message.decode(encoded))) {
-      const at = message.message_annotations?.['x-opt-scheduled-enqueue-time'] as unknown;
-      const scheduledAt = at instanceof Date ? at.getTime() : Number(at ?? Date.now());
-      sequenceNumbers.push(entity.enqueue(message, scheduledAt));
     }
+    if (encoded.length > host.maxMessageBytes) {
+      return {
+        statusCode: 413,
+        errorCondition: 'amqp:link:message-size-exceeded',
+        description: `The received message (size ${encoded.length} bytes) exceeds the limit (${host.maxMessageBytes} bytes) of ${entity.name}.`,
+      };
+    }
+    decoded.push(...messagesOfTransfer(0, rhea.message.decode(encoded)));
   }
+  const sequenceNumbers = decoded.map((message) => {
+    const at = message.message_annotations?.['x-opt-scheduled-enqueue-time'] as unknown;
+    return entity.enqueue(message, at instanceof Date ? at.getTime() : Number(at ?? Date.now()));
+  });
   host.pump(entity);
   return { statusCode: 200, body: { 'sequence-numbers': types.wrap_array(sequenceNumbers, 0x81, undefined) } };
 }

@@ -213,9 +213,9 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
           ? {
               statusCode: 404,
               errorCondition: 'amqp:not-found',
-              description: `The messaging entity '${entityPath(address)}' could not be found.`,
+              description: `The messaging entity '${entityPath(address.slice(0, -MANAGEMENT_SUFFIX.length))}' could not be found.`,
             }
-          : handleManagementRequest(entity, context.message!, { pump });
+          : handleManagementRequest(entity, context.message!, { pump, maxMessageBytes });
       reply(context.connection, context.message!, response);
       delivery.accept();
       return;
