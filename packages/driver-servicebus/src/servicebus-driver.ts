@@ -26,6 +26,7 @@ import {
 } from '@queuekit/core';
 import Long from 'long';
 import { HeldMessages } from './held-messages.js';
+import { countMessages, purgeQueue, sendEnvelopes } from './queue-operations.js';
 import { peekAll, sequenceOf, stillThere } from './queue-peek.js';
 import { ReceiverPool } from './receiver-pool.js';
 import { ServiceBusDeadLetterStore } from './servicebus-dead-letter-store.js';
@@ -44,8 +45,6 @@ import { parseToken, type SettleTarget, tokenOf } from './settle-target.js';
 
 /** How often a reserve across several queues looks at them again while it waits, in ms. */
 const MULTI_QUEUE_POLL_MS = 100;
-/** Ready messages removed per receive-and-delete round trip by purge(). */
-const PURGE_BATCH = 250;
 /** The entity ping() peeks when the driver knows no queue yet (a missing entity still answers). */
 const PING_ENTITY = 'queuekit-ping';
 
@@ -123,45 +122,12 @@ export class ServiceBusDriver implements QueueDriver {
       for (const envelope of envelopes) byQueue.set(envelope.queue, [...(byQueue.get(envelope.queue) ?? []), envelope]);
       for (const [queue, list] of byQueue) {
         this.#used.add(queue);
-        await this.#pushToQueue(queue, list).catch((error: unknown) => {
+        await sendEnvelopes(this.#sender(queue), list).catch((error: unknown) => {
           throw wrapServiceBusError(error, `push to queue ${queue}`, queue);
         });
       }
       return { pushed: envelopes.map((envelope) => envelope.id), skipped: [] };
     });
-  }
-
-  /** Sends the ready envelopes in as few batches as fit, and schedules the delayed ones by due time. */
-  async #pushToQueue(queue: string, envelopes: readonly JobEnvelope[]): Promise<void> {
-    const sender = this.#sender(queue);
-    const now = Date.now();
-    const ready = envelopes.filter((envelope) => envelope.availableAt <= now);
-    const delayed = envelopes.filter((envelope) => envelope.availableAt > now);
-    let batch = await sender.createMessageBatch();
-    for (const envelope of ready) {
-      if (batch.tryAddMessage(envelopeMessage(envelope))) continue;
-      if (batch.count === 0) {
-        throw new PayloadTooLargeError(
-          `servicebus: job ${envelope.id} does not fit in one Service Bus message (batch limit ${batch.maxSizeInBytes} bytes)`,
-        );
-      }
-      await sender.sendMessages(batch);
-      batch = await sender.createMessageBatch();
-      if (!batch.tryAddMessage(envelopeMessage(envelope))) {
-        throw new PayloadTooLargeError(
-          `servicebus: job ${envelope.id} does not fit in one Service Bus message (batch limit ${batch.maxSizeInBytes} bytes)`,
-        );
-      }
-    }
-    if (batch.count > 0) await sender.sendMessages(batch);
-    const byDueTime = new Map<number, JobEnvelope[]>();
-    for (const envelope of delayed) byDueTime.set(envelope.availableAt, [...(byDueTime.get(envelope.availableAt) ?? []), envelope]);
-    for (const [dueAt, list] of byDueTime) {
-      await sender.scheduleMessages(
-        list.map((envelope) => envelopeMessage(envelope)),
-        new Date(dueAt),
-      );
-    }
   }
 
   reserve(queues: readonly string[], options: ReserveOptions): Promise<Reservation | undefined> {
@@ -408,21 +374,7 @@ export class ServiceBusDriver implements QueueDriver {
       async () => {
         const messages = await peekAll(this.#pool.management(queue), this.#options.peekLimit);
         const dead = await peekAll(this.#pool.management(queue, 'deadLetter'), this.#options.peekLimit);
-        const now = Date.now();
-        let ready = 0;
-        let delayed = 0;
-        let reserved = 0;
-        let oldestReadyAt: number | undefined;
-        for (const message of messages) {
-          if (message.state === 'scheduled') delayed += 1;
-          else if ((message.lockedUntilUtc?.getTime() ?? 0) > now) reserved += 1;
-          else {
-            ready += 1;
-            const at = message.enqueuedTimeUtc?.getTime();
-            if (at !== undefined && (oldestReadyAt === undefined || at < oldestReadyAt)) oldestReadyAt = at;
-          }
-        }
-        return { queue, ready, delayed, reserved, dead: dead.length, oldestReadyAt };
+        return countMessages(queue, messages, dead.length);
       },
       queue,
     );
@@ -448,23 +400,7 @@ export class ServiceBusDriver implements QueueDriver {
     this.#assertQueue(queue);
     return this.#run(
       'purge',
-      async () => {
-        const scheduled = (await peekAll(this.#pool.management(queue), this.#options.peekLimit)).filter((m) => m.state === 'scheduled');
-        const sequenceNumbers = scheduled.map((message) => Long.fromValue(message.sequenceNumber!));
-        if (sequenceNumbers.length > 0) await this.#sender(queue).cancelScheduledMessages(sequenceNumbers);
-        let removed = sequenceNumbers.length;
-        const receiver = this.#client.createReceiver(queue, { receiveMode: 'receiveAndDelete', skipParsingBodyAsJson: true });
-        try {
-          for (;;) {
-            const batch = await receiver.receiveMessages(PURGE_BATCH, { maxWaitTimeInMs: 0 });
-            if (batch.length === 0) break;
-            removed += batch.length;
-          }
-        } finally {
-          await receiver.close();
-        }
-        return removed;
-      },
+      () => purgeQueue(this.#client, this.#sender(queue), this.#pool.management(queue), queue, this.#options.peekLimit),
       queue,
     );
   }
