@@ -21,7 +21,7 @@ describe('config errors', () => {
     const result = await runCli(['health'], { cwd: dir });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
-      'error: queue.config.mjs: connections.main.driver: expected one of sqlite, postgres, redis, beanstalk, memory, sync, got "mysql"\n',
+      'error: queue.config.mjs: connections.main.driver: expected one of sqlite, postgres, redis, beanstalk, servicebus, memory, sync, got "mysql"\n',
     );
     expect(result.stdout).toBe('');
   });
@@ -44,6 +44,14 @@ describe('config errors', () => {
     [
       `export default { connections: { main: { driver: 'redis', url: 'http://x' } } };`,
       'queue.config.mjs: connections.main.url: expected a redis:// or rediss:// URL, got "http://x"',
+    ],
+    [
+      `export default { connections: { main: { driver: 'servicebus' } } };`,
+      'queue.config.mjs: connections.main.connectionString: expected a Service Bus connection string (Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…, or set QUEUE_MAIN_URL), got nothing',
+    ],
+    [
+      `export default { connections: { main: { driver: 'servicebus', connectionString: 'Endpoint=https://x;SharedAccessKey=SECRET' } } };`,
+      'queue.config.mjs: connections.main.connectionString: expected a Service Bus connection string (Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…, or set QUEUE_MAIN_URL), got a string that does not start with Endpoint=sb://',
     ],
     [
       `export default { connections: { main: { driver: 'postgres' } } };`,
@@ -72,6 +80,14 @@ describe('config errors', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`error: ${message}`);
     noStack(result.stderr);
+  });
+
+  it('a malformed Service Bus connection string is reported without its key', async () => {
+    writeConfig(dir, `export default { connections: { main: { driver: 'servicebus', connectionString: 'SharedAccessKey=TOP-SECRET' } } };`);
+    const result = await runCli(['stats'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/connections\.main\.connectionString: expected a Service Bus connection string/);
+    expect(result.stderr).not.toContain('TOP-SECRET');
   });
 
   it('no config file anywhere up the tree is an error that says where it looked', async () => {

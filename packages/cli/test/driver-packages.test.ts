@@ -14,6 +14,7 @@ const ctx = { file: '/app/queue.config.mjs', label: 'queue.config.mjs', dir: '/a
 describe('a connection whose driver package is not installed', () => {
   it.each([
     ['redis', '@queuekit/driver-redis'],
+    ['servicebus', '@queuekit/driver-servicebus'],
     ['sqlite', '@queuekit/driver-database'],
     ['postgres', '@queuekit/driver-database'],
     ['sync', '@queuekit/driver-sync'],

@@ -21,6 +21,7 @@ export const BACKEND_PACKAGES: Readonly<Record<BackendName, string>> = {
   postgres: '@queuekit/driver-database',
   redis: '@queuekit/driver-redis',
   beanstalk: '@queuekit/driver-beanstalk',
+  servicebus: '@queuekit/driver-servicebus',
   memory: '@queuekit/core/testing',
   sync: '@queuekit/driver-sync',
 };
@@ -104,6 +105,20 @@ export function backendDefinition(config: BackendConnectionConfig, ctx: BackendC
         async create() {
           const { factory } = await loadFactory('beanstalk', 'createBeanstalkDriver', ctx);
           return factory({ ...options, ...(config.url === undefined ? {} : { url: config.url }) });
+        },
+      };
+    case 'servicebus':
+      return {
+        driver: 'servicebus',
+        async create() {
+          const { factory } = await loadFactory('servicebus', 'createServiceBusDriver', ctx);
+          // The connection's queues are the ones the driver knows: `queue migrate` creates them and
+          // `queue dlq` searches them.
+          return factory({
+            ...options,
+            ...(config.queues === undefined ? {} : { queues: config.queues }),
+            ...(config.url === undefined ? {} : { connectionString: config.url }),
+          });
         },
       };
     case 'memory':

@@ -1,7 +1,7 @@
 import type { ConnectionDefinition, LogLevel, QueueDriver, RateLimitRule, RateLimitStore, RegisteredJob } from '@queuekit/core';
 
 /** Backends the CLI can create from a plain connection object. */
-export const BACKENDS = ['sqlite', 'postgres', 'redis', 'beanstalk', 'memory', 'sync'] as const;
+export const BACKENDS = ['sqlite', 'postgres', 'redis', 'beanstalk', 'servicebus', 'memory', 'sync'] as const;
 
 /** One of {@link BACKENDS}. */
 export type BackendName = (typeof BACKENDS)[number];
@@ -12,7 +12,7 @@ export type BackendName = (typeof BACKENDS)[number];
  */
 export interface BackendConnectionConfig {
   readonly driver: BackendName;
-  /** Server URL (redis, postgres, beanstalk) or file path (sqlite); overridden by `QUEUE_<NAME>_URL`. */
+  /** Server URL (redis, postgres, beanstalk), file path (sqlite) or connection string (servicebus, also as `connectionString`); overridden by `QUEUE_<NAME>_URL`. */
   readonly url?: string;
   /** Queues `health`, `stats` and `work` look at on this connection; default: the top-level `queues`. */
   readonly queues?: readonly string[];

@@ -19,7 +19,7 @@ type Fail = (key: string, expected: string, got: unknown) => never;
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Backends whose connection has a URL (or path) that `QUEUE_<NAME>_URL` may override. */
-const URL_BACKENDS: ReadonlySet<BackendName> = new Set(['sqlite', 'postgres', 'redis', 'beanstalk']);
+const URL_BACKENDS: ReadonlySet<BackendName> = new Set(['sqlite', 'postgres', 'redis', 'beanstalk', 'servicebus']);
 
 const WORKER_NUMBERS = [
   'concurrency',
@@ -156,6 +156,17 @@ function validateConnection(
   }
   if (driver === 'beanstalk' && config.url !== undefined && !/^beanstalk:\/\//.test(config.url)) {
     fail(`${key}.url`, 'a beanstalk://host:port URL', config.url);
+  }
+  if (driver === 'servicebus') {
+    const connectionString = config.url ?? raw.connectionString;
+    if (typeof connectionString !== 'string' || !/^\s*Endpoint=sb:\/\//i.test(connectionString)) {
+      // The string holds a key: say what is wrong with it without printing it.
+      const got =
+        typeof connectionString === 'string' ? 'a string that does not start with Endpoint=sb://' : describeValue(connectionString);
+      throw new CliError(
+        `${ctx.label}: ${key}.connectionString: expected a Service Bus connection string (Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…, or set ${urlVariable(name)}), got ${got}`,
+      );
+    }
   }
   if (driver === 'postgres') {
     const url = config.url ?? raw.connectionString;
