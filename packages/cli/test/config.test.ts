@@ -205,6 +205,27 @@ describe('push', () => {
     expect(work.code).toBe(1);
     expect(work.stderr).toContain('uses the sync driver, which runs each job when it is pushed; there is nothing to work');
   });
+
+  it('on the sync driver reports a job that failed inline, and where its dead letter went, with exit 1', async () => {
+    writeConfig(dir, configSource(`{ driver: 'sync' }`));
+    const result = await runCli(['push', 'fail'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stdout).not.toMatch(/pushed/);
+    expect(result.stderr).toMatch(/^error: fail \S+ failed inline on main \(sync\): failed after 1 attempt\(s\): Error: always fails$/m);
+    expect(result.stderr).toContain("the sync driver keeps dead letters in this process's memory only: it is gone once this command exits");
+    noStack(result.stderr);
+    const json = await runJson<{ failed: boolean; deadLettersKept: boolean; deadLetters: { reason: string }[] }>(
+      ['push', 'fail', '--json'],
+      {
+        cwd: dir,
+      },
+    );
+    expect(json.result.code).toBe(1);
+    expect(json.json).toMatchObject({ failed: true, deadLettersKept: false, deadLetters: [{ reason: 'failed' }] });
+    const ok = await runCli(['push', 'record', '--payload', '1'], { cwd: dir });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^ran record \S+ inline on main \(sync\): completed$/m);
+  });
 });
 
 describe('work limits', () => {

@@ -1,5 +1,5 @@
-import { Job, type JobDefinition, type JsonValue, resolvePriority } from '@queuekit/core';
-import { CliError, EXIT_OK } from '../cli-error.js';
+import { type DeadLetterEntry, Job, type JobDefinition, type JsonValue, type QueueDriver, resolvePriority } from '@queuekit/core';
+import { CliError, EXIT_FAILURE, EXIT_OK } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 
 /** Flags of `queue push`. */
@@ -55,14 +55,55 @@ export async function runPush(ctx: CliContext, name: string, options: PushComman
   const connection = await ctx.connection(options.connection);
   const driver = await ctx.open(connection);
   const envelope = job.toEnvelope();
+  // An inline driver runs the job (and its follow-ups) inside push(): what failed there is in its
+  // dead-letter store now, and nowhere once this process exits.
+  const inline = driver.capabilities.inline;
+  const deadBefore = inline ? await deadLetterIds(driver) : new Set<string>();
   const result = await driver.push([envelope]);
   const skipped = result.skipped.includes(envelope.id);
+  const failures = inline ? (await driver.deadLetters.list({ limit: 1_000 })).filter((entry) => !deadBefore.has(entry.id)) : [];
+  const failed = failures.some((entry) => entry.id === envelope.id);
   if (options.json === true) {
-    ctx.out(JSON.stringify({ id: envelope.id, name: envelope.name, queue: envelope.queue, connection: connection.name, skipped }));
+    ctx.out(
+      JSON.stringify({
+        id: envelope.id,
+        name: envelope.name,
+        queue: envelope.queue,
+        connection: connection.name,
+        skipped,
+        ...(inline ? { ran: true, failed, deadLetters: failures.map(failureJson), deadLettersKept: false } : {}),
+      }),
+    );
   } else if (skipped) {
     ctx.out(`skipped ${envelope.name} ${envelope.id}: another job holds its unique key`);
+  } else if (inline) {
+    const own = failures.find((entry) => entry.id === envelope.id);
+    if (own === undefined) ctx.out(`ran ${envelope.name} ${envelope.id} inline on ${connection.name} (${driver.name}): completed`);
+    else ctx.err(`error: ${envelope.name} ${envelope.id} failed inline on ${connection.name} (${driver.name}): ${describeFailure(own)}`);
+    for (const entry of failures.filter((e) => e.id !== envelope.id)) {
+      ctx.err(`error: follow-up ${entry.name ?? '(undecodable)'} ${entry.id} failed inline: ${describeFailure(entry)}`);
+    }
+    if (failures.length > 0) {
+      ctx.err(
+        `the ${driver.name} driver keeps dead letters in this process's memory only: ${failures.length === 1 ? 'it is' : 'they are'} gone once this command exits (use a queue backend to keep them)`,
+      );
+    }
   } else {
     ctx.out(`pushed ${envelope.name} ${envelope.id} to queue ${envelope.queue} on ${connection.name} (${driver.name})`);
   }
-  return EXIT_OK;
+  return failures.length > 0 ? EXIT_FAILURE : EXIT_OK;
+}
+
+/** Ids of the dead letters a driver holds now. */
+async function deadLetterIds(driver: QueueDriver): Promise<Set<string>> {
+  return new Set((await driver.deadLetters.list({ limit: 1_000 })).map((entry) => entry.id));
+}
+
+/** `failed after 3 attempt(s): Error: boom`. */
+function describeFailure(entry: DeadLetterEntry): string {
+  return `${entry.reason} after ${entry.attempts} attempt(s): ${entry.error.name}: ${entry.error.message}`;
+}
+
+function failureJson(entry: DeadLetterEntry): Record<string, unknown> {
+  return { id: entry.id, name: entry.name ?? null, reason: entry.reason, attempts: entry.attempts, error: entry.error };
 }
