@@ -21,6 +21,7 @@ export type {
   ReserveOptions,
   SchemaMigrationResult,
 } from './driver/queue-driver.js';
+export { refuseTransaction } from './driver/refuse-transaction.js';
 export { createEnvelope, DEFAULT_QUEUE, type EnvelopeInit } from './envelope/create-envelope.js';
 export {
   ENVELOPE_VERSION,

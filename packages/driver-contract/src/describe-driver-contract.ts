@@ -7,6 +7,7 @@ import { describeDeadLetters } from './groups/dead-letters.js';
 import { describeDelivery } from './groups/delivery.js';
 import { describeLeases } from './groups/leases.js';
 import { describeOperations } from './groups/operations.js';
+import { describePushOutcomes } from './groups/push-outcomes.js';
 
 /**
  * Registers the driver contract suite: every behaviour a queuekit driver promises, run against a
@@ -27,6 +28,7 @@ export function describeDriverContract(options: DriverContractOptions): void {
     describeDeadLetters(fixture);
     describeBatch(fixture);
     describeOperations(fixture);
+    describePushOutcomes(fixture);
     describeCrashRecovery(fixture);
   });
 }

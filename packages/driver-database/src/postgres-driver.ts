@@ -247,7 +247,7 @@ export class PostgresDriver implements QueueDriver {
       if (target === undefined) {
         for (const queue of new Set(queues)) this.#waiters.wakeOne(queue);
       }
-      return { pushed: ids.filter((id) => stored.has(id)), skipped: ids.filter((id) => !stored.has(id)) };
+      return splitStored(ids, stored);
     });
   }
 
@@ -473,4 +473,20 @@ export class PostgresDriver implements QueueDriver {
 /** Creates the PostgreSQL dialect of the database driver. */
 export function createPostgresDriver(options: PostgresDriverOptions): PostgresDriver {
   return new PostgresDriver(options);
+}
+
+/**
+ * Pushed and skipped ids in push order. An id the statement stored counts as pushed once: a
+ * repeat of it in the same push was skipped by ON CONFLICT, as a repeat in a later push is.
+ */
+function splitStored(ids: readonly string[], stored: ReadonlySet<string>): PushResult {
+  const pushed: string[] = [];
+  const skipped: string[] = [];
+  const seen = new Set<string>();
+  for (const id of ids) {
+    if (stored.has(id) && !seen.has(id)) pushed.push(id);
+    else skipped.push(id);
+    seen.add(id);
+  }
+  return { pushed, skipped };
 }

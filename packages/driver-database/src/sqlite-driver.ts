@@ -19,6 +19,7 @@ import {
   type ReleaseOptions,
   type Reservation,
   type ReserveOptions,
+  refuseTransaction,
 } from '@queuekit/core';
 import Database from 'better-sqlite3';
 import { validateIdentifier } from './identifier.js';
@@ -141,9 +142,7 @@ export class SqliteDriver implements QueueDriver {
 
   async push(envelopes: readonly JobEnvelope[], options: PushOptions = {}): Promise<PushResult> {
     if (!Array.isArray(envelopes)) throw new InvalidArgumentError(`${DIALECT}: push: expected an array of envelopes`);
-    if (options.transaction !== undefined) {
-      throw new InvalidArgumentError(`${DIALECT}: push: options.transaction is not supported (capabilities.transactionalPush is false)`);
-    }
+    refuseTransaction(DIALECT, options);
     const bodies: string[] = [];
     for (const envelope of envelopes) {
       assertQueue(DIALECT, envelope.queue);

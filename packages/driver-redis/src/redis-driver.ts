@@ -21,7 +21,7 @@ import {
   type ReleaseOptions,
   type Reservation,
   type ReserveOptions,
-  UnsupportedError,
+  refuseTransaction,
 } from '@queuekit/core';
 import { type Cluster, Redis } from 'ioredis';
 import { choosePipelining, pipelineWhenBusy } from './adaptive-pipelining.js';
@@ -117,11 +117,11 @@ export class RedisDriver implements QueueDriver {
   }
 
   async push(envelopes: readonly JobEnvelope[], options: PushOptions = {}): Promise<PushResult> {
-    if (options.transaction !== undefined) throw new UnsupportedError('redis: push inside a transaction is not supported');
+    refuseTransaction(this.name, options);
     if (envelopes.length === 1) return this.#run('push', () => this.#pushOne(envelopes[0]!));
     return this.#run('push', async () => {
-      const byQueue = new Map<string, { envelope: JobEnvelope; body: string }[]>();
-      for (const envelope of envelopes) {
+      const byQueue = new Map<string, { envelope: JobEnvelope; body: string; index: number }[]>();
+      for (const [index, envelope] of envelopes.entries()) {
         this.#assertQueue(envelope.queue);
         const body = this.#encode(envelope);
         let list = byQueue.get(envelope.queue);
@@ -129,9 +129,10 @@ export class RedisDriver implements QueueDriver {
           list = [];
           byQueue.set(envelope.queue, list);
         }
-        list.push({ envelope, body });
+        list.push({ envelope, body, index });
       }
-      const stored = new Set<JobEnvelope>();
+      // By position: the same envelope (or id) twice in one push is stored once and skipped once.
+      const stored = new Set<number>();
       const calls: Promise<unknown>[] = [];
       for (const [queue, list] of byQueue) {
         calls.push(this.#register(queue));
@@ -141,7 +142,7 @@ export class RedisDriver implements QueueDriver {
           calls.push(
             this.#pushScript(keys, chunk).then((reply) => {
               reply.forEach((flag, index) => {
-                if (flag === 1) stored.add(chunk[index]!.envelope);
+                if (flag === 1) stored.add(chunk[index]!.index);
               });
             }),
           );
@@ -150,7 +151,7 @@ export class RedisDriver implements QueueDriver {
       await Promise.all(calls);
       const pushed: string[] = [];
       const skipped: string[] = [];
-      for (const envelope of envelopes) (stored.has(envelope) ? pushed : skipped).push(envelope.id);
+      for (const [index, envelope] of envelopes.entries()) (stored.has(index) ? pushed : skipped).push(envelope.id);
       return { pushed, skipped };
     });
   }

@@ -15,6 +15,7 @@ import {
   type JobEnvelope,
   type JobFailure,
   PayloadTooLargeError,
+  type PushOptions,
   type PushResult,
   type QueueDriver,
   type QueueError,
@@ -22,6 +23,7 @@ import {
   type ReleaseOptions,
   type Reservation,
   type ReserveOptions,
+  refuseTransaction,
   type SchemaMigrationResult,
 } from '@queuekit/core';
 import Long from 'long';
@@ -104,10 +106,9 @@ export class ServiceBusDriver implements QueueDriver {
     });
   }
 
-  push(envelopes: readonly JobEnvelope[], options: { transaction?: unknown } = {}): Promise<PushResult> {
+  push(envelopes: readonly JobEnvelope[], options: PushOptions = {}): Promise<PushResult> {
     this.#assertOpen('push');
-    if (options.transaction !== undefined)
-      throw new InvalidArgumentError('servicebus: push: transactions are not supported (capabilities.transactionalPush is false)');
+    refuseTransaction(this.name, options);
     for (const envelope of envelopes) {
       this.#assertQueue(envelope.queue);
       const bytes = envelopeBytes(envelope);

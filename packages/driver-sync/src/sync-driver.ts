@@ -15,11 +15,13 @@ import {
   JobRegistry,
   LeaseLostError,
   PayloadSerializer,
+  type PushOptions,
   type PushResult,
   type QueueDriver,
   type QueueStats,
   type ReleaseOptions,
   type Reservation,
+  refuseTransaction,
   silentLogger,
   UnsupportedError,
   type WorkerEventMap,
@@ -95,9 +97,9 @@ export class SyncDriver implements QueueDriver {
   }
 
   /** Runs the pushed jobs, and every follow-up they trigger, before resolving. */
-  async push(envelopes: readonly JobEnvelope[], options: { transaction?: unknown } = {}): Promise<PushResult> {
+  async push(envelopes: readonly JobEnvelope[], options: PushOptions = {}): Promise<PushResult> {
     this.#assertOpen();
-    if (options.transaction !== undefined) throw new UnsupportedError('sync: transactional push is not supported');
+    refuseTransaction(this.name, options);
     for (const envelope of envelopes) {
       if (!isValidQueueName(envelope.queue)) throw new InvalidArgumentError(`sync: invalid queue name ${JSON.stringify(envelope.queue)}`);
       this.#serializer.assertSize(encodeEnvelope(envelope), `sync: job ${envelope.name}`);

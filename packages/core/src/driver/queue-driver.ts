@@ -22,7 +22,10 @@ export interface DriverCapabilities {
   readonly bulkPush: boolean;
   /** `push(…, { transaction })` enqueues inside the application's own transaction. */
   readonly transactionalPush: boolean;
-  /** Unique keys are enforced within a queue: a push whose `uniqueKey` is held by a live job of the same queue is skipped. */
+  /**
+   * Unique keys are enforced within a queue: a push whose `uniqueKey`, or whose id, is held by a
+   * live job of the same queue is skipped (listed in `skipped`, never an error).
+   */
   readonly uniqueKeys: boolean;
   /** Jobs run inside `push()` itself (the sync driver); reserve() never returns work. */
   readonly inline: boolean;
@@ -42,7 +45,8 @@ export interface DriverCapabilities {
 export interface PushOptions {
   /**
    * A driver-specific transaction handle (e.g. a pg client inside BEGIN) to enqueue through, so
-   * that a rollback enqueues nothing. Drivers without `transactionalPush` reject it.
+   * that a rollback enqueues nothing. Drivers without `transactionalPush` reject it with an
+   * UnsupportedError naming the driver (see `refuseTransaction`), storing nothing.
    */
   readonly transaction?: unknown;
 }
@@ -51,7 +55,11 @@ export interface PushOptions {
 export interface PushResult {
   /** Ids of the envelopes stored. */
   readonly pushed: readonly string[];
-  /** Ids skipped because another job held their `uniqueKey`. */
+  /**
+   * Ids skipped because another live job (queued, delayed or reserved) of the same queue held
+   * their `uniqueKey` or their id: on drivers with `capabilities.uniqueKeys` a duplicate id is
+   * skipped, never an error.
+   */
   readonly skipped: readonly string[];
 }
 
@@ -236,7 +244,8 @@ export interface QueueDriver {
   readonly capabilities: DriverCapabilities;
   /**
    * Stores envelopes (ready, or delayed until `availableAt`). All or nothing where the backend
-   * allows. Throws PayloadTooLargeError above `capabilities.maxMessageBytes`.
+   * allows. With `capabilities.uniqueKeys`, an envelope whose id or unique key a live job of its
+   * queue holds is skipped (listed in `skipped`), not an error. Throws PayloadTooLargeError above `capabilities.maxMessageBytes`.
    */
   push(envelopes: readonly JobEnvelope[], options?: PushOptions): Promise<PushResult>;
   /**

@@ -16,12 +16,12 @@ import type {
   Reservation,
   ReserveOptions,
 } from '../driver/queue-driver.js';
+import { refuseTransaction } from '../driver/refuse-transaction.js';
 import { encodeEnvelope, fromBackend, type JobEnvelope } from '../envelope/job-envelope.js';
 import { DriverClosedError } from '../errors/driver-closed-error.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import { LeaseLostError } from '../errors/lease-lost-error.js';
 import { PayloadTooLargeError } from '../errors/payload-too-large-error.js';
-import { UnsupportedError } from '../errors/unsupported-error.js';
 import { MemoryDeadLetterStore } from './memory-dead-letter-store.js';
 import { MemoryStore, type StoredJob } from './memory-store.js';
 
@@ -91,22 +91,18 @@ export class MemoryDriver implements QueueDriver {
     this.deadLetters = new MemoryDeadLetterStore(this.store, () => this.assertOpen());
   }
 
-  /** Stores envelopes all or nothing; skips those whose unique key is held. */
+  /** Stores envelopes all or nothing; skips those whose id or unique key is held. */
   async push(envelopes: readonly JobEnvelope[], options: PushOptions = {}): Promise<PushResult> {
     this.assertOpen();
-    if (options.transaction !== undefined)
-      throw new UnsupportedError('memory: push() with a transaction is not supported (capabilities.transactionalPush is false)');
+    refuseTransaction(this.name, options);
     const bodies = envelopes.map((envelope) => this.encode(envelope));
-    const batchIds = new Set<string>();
-    for (const envelope of envelopes) {
-      if (batchIds.has(envelope.id) || this.store.has(envelope.id))
-        throw new InvalidArgumentError(`memory: job id ${envelope.id} is already queued`);
-      batchIds.add(envelope.id);
-    }
     const pushed: string[] = [];
     const skipped: string[] = [];
     envelopes.forEach((envelope, index) => {
-      if (envelope.uniqueKey !== undefined && this.store.isUniqueKeyHeld(envelope.queue, envelope.uniqueKey)) {
+      // A duplicate id is skipped like a held unique key, as every backend does.
+      const held =
+        this.store.has(envelope.id) || (envelope.uniqueKey !== undefined && this.store.isUniqueKeyHeld(envelope.queue, envelope.uniqueKey));
+      if (held) {
         skipped.push(envelope.id);
         return;
       }
