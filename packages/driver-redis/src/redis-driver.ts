@@ -63,6 +63,8 @@ export class RedisDriver implements QueueDriver {
   readonly #onBackgroundError: (error: QueueError) => void;
   #closing = false;
   #closed: Promise<void> | undefined;
+  /** Why the owned connection last failed, until it is ready again. */
+  #connectionError: Error | undefined;
 
   constructor(options: RedisDriverOptions = {}) {
     this.#options = resolveRedisOptions(options);
@@ -71,8 +73,15 @@ export class RedisDriver implements QueueDriver {
     this.client = client;
     this.#owned = owned;
     // An 'error' listener keeps ioredis from printing every reconnect attempt; calls still fail.
+    // The last connection error is kept so that ping() can report why the server is unreachable
+    // at once instead of waiting out the reconnects.
     if (owned) {
-      client.on('error', () => {});
+      client.on('error', (error: Error) => {
+        this.#connectionError = error;
+      });
+      client.on('ready', () => {
+        this.#connectionError = undefined;
+      });
       if (client instanceof Redis) pipelineWhenBusy(client);
     }
     this.capabilities = Object.freeze({
@@ -282,7 +291,7 @@ export class RedisDriver implements QueueDriver {
     return this.#run('ping', async () => {
       const started = performance.now();
       choosePipelining(this.client);
-      await this.client.ping();
+      await this.#failFastWhileDown(() => this.client.ping());
       return performance.now() - started;
     });
   }
@@ -306,6 +315,11 @@ export class RedisDriver implements QueueDriver {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     this.#claims.close();
     if (this.#owned) {
+      // QUIT would wait in the offline queue for a server that is down; there is nothing to flush.
+      if (this.client.status !== 'ready') {
+        this.client.disconnect();
+        return;
+      }
       try {
         await this.client.quit();
       } catch {
@@ -385,6 +399,34 @@ export class RedisDriver implements QueueDriver {
 
   #assertOpen(): void {
     if (this.#closing) throw new DriverClosedError('redis: the driver is closed');
+  }
+
+  /**
+   * Runs `call` when the owned connection is ready; while it is down, fails with the connection's
+   * own error (refused, unknown host…) as soon as there is one, instead of queueing the call
+   * behind ioredis's reconnects (about 10 s with the default retries). Other clients: `call`.
+   */
+  #failFastWhileDown<T>(call: () => Promise<T>): Promise<T> {
+    if (!this.#owned || this.client.status === 'ready') return call();
+    const known = this.#connectionError;
+    if (known !== undefined) return Promise.reject(known);
+    return new Promise<T>((resolve, reject) => {
+      const onError = (error: Error) => {
+        this.client.off('error', onError);
+        reject(error);
+      };
+      this.client.on('error', onError);
+      call().then(
+        (value) => {
+          this.client.off('error', onError);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.client.off('error', onError);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** Runs one call: refused after close, tracked so close() can wait for it, client errors wrapped. */

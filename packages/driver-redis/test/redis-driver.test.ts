@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import {
   ConfigError,
   createEnvelope,
@@ -30,6 +31,16 @@ function driver(options: Parameters<typeof createRedisDriver>[0] = {}): RedisDri
 function failure(overrides: Partial<JobFailure> = {}): JobFailure {
   const now = Date.now();
   return { reason: 'failed', error: { name: 'Error', message: 'boom' }, attempts: 1, firstFailedAt: now, failedAt: now, ...overrides };
+}
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
 }
 
 afterEach(async () => {
@@ -111,6 +122,17 @@ describe('errors', () => {
     expect(error).toBeInstanceOf(DriverConnectionError);
     expect((error as Error).message).toMatch(/^redis: /);
     expect((error as Error).cause).toBeInstanceOf(Error);
+  });
+
+  it('ping() of a server that refuses connections fails with the refusal as its cause, not after the reconnects', async () => {
+    const port = await closedPort();
+    const d = driver({ connection: `redis://127.0.0.1:${port}` });
+    const error = await d.ping().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DriverConnectionError);
+    expect((error as Error).message).toBe(`redis: ping failed: connect ECONNREFUSED 127.0.0.1:${port}`);
+    expect((error as Error).cause).toMatchObject({ code: 'ECONNREFUSED' });
+    // Asked again while ioredis waits to reconnect, it answers with the same cause.
+    await expect(d.ping()).rejects.toThrow(`ECONNREFUSED 127.0.0.1:${port}`);
   });
 
   it('wraps a server error as DriverError with the cause', async () => {
