@@ -26,12 +26,34 @@ describe('config errors', () => {
     expect(result.stdout).toBe('');
   });
 
-  it('a file that does not parse is reported with the file name and no stack trace', async () => {
-    writeConfig(dir, `export default { connections: { main: { driver: 'sqlite' } ;`);
+  it('a file that does not parse is reported with the file name, line and column, and no stack trace', async () => {
+    writeConfig(dir, `// queue config\nexport default { connections: { main: { driver: 'sqlite' } ;`);
     const result = await runCli(['stats'], { cwd: dir });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^error: queue\.config\.mjs: cannot load the config file: /);
+    const column = "export default { connections: { main: { driver: 'sqlite' } ;".indexOf(';') + 1;
+    expect(result.stderr).toBe(`error: queue.config.mjs:2:${column}: cannot load the config file: Unexpected token ';'\n`);
     noStack(result.stderr);
+  });
+
+  it('a config function that rejects is reported with the file name and its error', async () => {
+    writeConfig(dir, `export default async () => { throw new Error('secrets store unreachable'); };`);
+    const result = await runCli(['health'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('error: queue.config.mjs: the default export (a config function) failed: secrets store unreachable\n');
+  });
+
+  it.each([
+    ['concurrency: 0', 'worker.concurrency: expected an integer >= 1, got 0'],
+    ['concurrency: 1.5', 'worker.concurrency: expected an integer >= 1, got 1.5'],
+    ['leaseMs: 0', 'worker.leaseMs: expected a number > 0, got 0'],
+    ['prefetch: 2.5', 'worker.prefetch: expected an integer >= 0, got 2.5'],
+  ])('worker { %s } fails at load in health and work, naming the file and the key', async (worker, message) => {
+    writeConfig(dir, configSource(SQLITE, `worker: { ${worker} },`));
+    for (const command of ['health', 'work']) {
+      const result = await runCli([command], { cwd: dir });
+      expect(result.code, command).toBe(1);
+      expect(result.stderr, command).toBe(`error: queue.config.mjs: ${message}\n`);
+    }
   });
 
   it.each([
@@ -63,7 +85,7 @@ describe('config errors', () => {
     ],
     [
       `export default { connections: { main: { driver: 'memory' } }, worker: { concurrency: 'many' } };`,
-      'queue.config.mjs: worker.concurrency: expected a number >= 0, got "many"',
+      'queue.config.mjs: worker.concurrency: expected an integer >= 1, got "many"',
     ],
     [
       `export default { connections: { main: { driver: 'memory' } }, jobs: [42] };`,

@@ -5,6 +5,7 @@ import { readEnvOverrides } from './env-overrides.js';
 import { findConfigFile } from './find-config.js';
 import { importFile } from './import-module.js';
 import { loadJobs } from './load-jobs.js';
+import { syntaxErrorLocation } from './syntax-error-location.js';
 import { validateConfig } from './validate-config.js';
 
 /** Options of {@link loadConfig}. */
@@ -33,11 +34,20 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   } catch (error) {
     if (error instanceof CliError) throw error;
     const message = error instanceof Error ? error.message : String(error);
-    throw new CliError(`${label}: cannot load the config file: ${message}`, 1, { cause: error });
+    // A syntax error names no position; point at it when it is in the config file itself.
+    const at = error instanceof SyntaxError ? syntaxErrorLocation(file) : undefined;
+    throw new CliError(`${label}${at === undefined ? '' : `:${at}`}: cannot load the config file: ${message}`, 1, { cause: error });
   }
   if (!('default' in module)) throw new CliError(`${label}: expected a default export (export default { connections: { … } })`);
   let value = module.default;
-  if (typeof value === 'function') value = await (value as () => unknown)();
+  if (typeof value === 'function') {
+    try {
+      value = await (value as () => unknown)();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new CliError(`${label}: the default export (a config function) failed: ${message}`, 1, { cause: error });
+    }
+  }
   const connectionNames =
     typeof value === 'object' && value !== null ? Object.keys((value as { connections?: object }).connections ?? {}) : [];
   return validateConfig(value, {

@@ -3,6 +3,7 @@ import type { RegisteredJob } from '@queuekit/core';
 import { CliError } from '../cli-error.js';
 import type { JobsConfig } from './config-types.js';
 import { importFile } from './import-module.js';
+import { syntaxErrorLocation } from './syntax-error-location.js';
 
 const isJob = (value: unknown): value is RegisteredJob =>
   typeof value === 'object' &&
@@ -40,7 +41,10 @@ export async function loadJobs(jobs: JobsConfig | undefined, file: string, dir: 
       module = await importFile(path);
     } catch (error) {
       if (error instanceof CliError) throw error;
-      throw new CliError(`${file}: ${key}: cannot import ${path}: ${(error as Error).message}`, 1, { cause: error });
+      const at = error instanceof SyntaxError ? syntaxErrorLocation(path) : undefined;
+      throw new CliError(`${file}: ${key}: cannot import ${path}${at === undefined ? '' : `:${at}`}: ${(error as Error).message}`, 1, {
+        cause: error,
+      });
     }
     const found = exportedJobs(module);
     if (found.length === 0) throw new CliError(`${file}: ${key}: expected ${path} to export job definitions (from defineJob), found none`);

@@ -13,6 +13,7 @@ import {
 } from './config-types.js';
 import { describeValue } from './describe-value.js';
 import { CONNECTION_VARIABLE, type EnvOverrides, urlVariable } from './env-overrides.js';
+import { describeRule, HEALTH_NUMBER_RULES, type NumberRule, satisfies, WORKER_NUMBER_RULES } from './number-rules.js';
 
 type Fail = (key: string, expected: string, got: unknown) => never;
 
@@ -21,22 +22,8 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 /** Backends whose connection has a URL (or path) that `QUEUE_<NAME>_URL` may override. */
 const URL_BACKENDS: ReadonlySet<BackendName> = new Set(['sqlite', 'postgres', 'redis', 'beanstalk', 'servicebus']);
 
-const WORKER_NUMBERS = [
-  'concurrency',
-  'leaseMs',
-  'heartbeatMs',
-  'waitMs',
-  'shutdownGraceMs',
-  'defaultTimeoutMs',
-  'maxJobs',
-  'maxRuntimeMs',
-  'maxMemoryMb',
-  'maxSettling',
-  'maxLostDeliveries',
-  'prefetch',
-  'presenceTtlMs',
-] as const;
-const HEALTH_NUMBERS = ['maxReady', 'maxOldestAgeMs', 'maxDead', 'minWorkers', 'timeoutMs'] as const;
+const WORKER_NUMBERS = Object.keys(WORKER_NUMBER_RULES) as (keyof typeof WORKER_NUMBER_RULES)[];
+const HEALTH_NUMBERS = Object.keys(HEALTH_NUMBER_RULES) as (keyof typeof HEALTH_NUMBER_RULES)[];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
 
 /** What {@link validateConfig} needs besides the exported value. */
@@ -203,20 +190,26 @@ function validateJobs(raw: unknown, fail: Fail): JobsConfig | undefined {
   return raw as JobsConfig;
 }
 
-function validateNumbers<K extends string>(raw: unknown, section: string, keys: readonly K[], fail: Fail): Partial<Record<K, number>> {
+function validateNumbers<K extends string>(
+  raw: unknown,
+  section: string,
+  rules: Readonly<Record<K, NumberRule>>,
+  fail: Fail,
+): Partial<Record<K, number>> {
   if (raw === undefined) return {};
   if (!isObject(raw)) return fail(section, 'an object', raw);
   const out: Partial<Record<K, number>> = {};
   for (const [key, value] of Object.entries(raw)) {
-    if (!(keys as readonly string[]).includes(key)) continue;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(`${section}.${key}`, 'a number >= 0', value);
+    if (!Object.hasOwn(rules, key)) continue;
+    const rule = rules[key as K];
+    if (!satisfies(value, rule)) fail(`${section}.${key}`, describeRule(rule), value);
     out[key as K] = value as number;
   }
   return out;
 }
 
 function validateWorker(raw: unknown, fail: Fail): WorkerConfig {
-  const numbers = validateNumbers(raw, 'worker', WORKER_NUMBERS, fail);
+  const numbers = validateNumbers(raw, 'worker', WORKER_NUMBER_RULES, fail);
   const section = (raw ?? {}) as Record<string, unknown>;
   for (const key of Object.keys(section)) {
     if (!(WORKER_NUMBERS as readonly string[]).includes(key) && key !== 'logLevel') {
@@ -230,7 +223,7 @@ function validateWorker(raw: unknown, fail: Fail): WorkerConfig {
 }
 
 function validateHealth(raw: unknown, fail: Fail): HealthConfig {
-  const numbers = validateNumbers(raw, 'health', HEALTH_NUMBERS, fail);
+  const numbers = validateNumbers(raw, 'health', HEALTH_NUMBER_RULES, fail);
   for (const key of Object.keys((raw ?? {}) as object)) {
     if (!(HEALTH_NUMBERS as readonly string[]).includes(key)) fail(`health.${key}`, `one of the keys ${HEALTH_NUMBERS.join(', ')}`, key);
   }
