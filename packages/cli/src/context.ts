@@ -1,4 +1,4 @@
-import type { QueueDriver } from '@queuekit/core';
+import { maskSensitiveText, type QueueDriver } from '@queuekit/core';
 import { CliError } from './cli-error.js';
 import type { CliConnection, LoadedConfig } from './config/config-types.js';
 import { loadConfig } from './config/load-config.js';
@@ -32,9 +32,9 @@ export class CliContext {
     this.io.stdout(`${line}\n`);
   }
 
-  /** Writes a line to stderr. */
+  /** Writes a line to stderr, with `key=value` secrets (in error messages) masked. */
   err(line: string): void {
-    this.io.stderr(`${line}\n`);
+    this.io.stderr(`${maskSensitiveText(line)}\n`);
   }
 
   /** The config, loaded on first use. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { isQueueError } from '@queuekit/core';
+import { isQueueError, maskSensitiveText } from '@queuekit/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CliError, EXIT_FAILURE } from './cli-error.js';
 import { runDlqList, runDlqPurge, runDlqRetry, runDlqShow } from './commands/dlq.js';
@@ -108,6 +108,7 @@ export function createProgram(io: CliIO, run: (command: Command, runner: Runner)
     .addOption(new Option('--limit <n>', 'at most this many (default 50)').argParser(integer(1)))
     .addOption(new Option('--offset <n>', 'skip this many first').argParser(integer(0)))
     .option('--json', 'print JSON')
+    .option('--reveal', 'print payloads and errors as stored (default: sensitive values masked)')
     .action((options, command: Command) => run(command, (ctx) => runDlqList(ctx, options)));
   dlq
     .command('show')
@@ -115,6 +116,7 @@ export function createProgram(io: CliIO, run: (command: Command, runner: Runner)
     .argument('<id>', 'job id')
     .addOption(connectionOption())
     .option('--json', 'print JSON')
+    .option('--reveal', 'print the payload and error as stored (default: sensitive values masked)')
     .action((id: string, options, command: Command) => run(command, (ctx) => runDlqShow(ctx, id, options)));
   dlq
     .command('retry')
@@ -167,12 +169,14 @@ export function createProgram(io: CliIO, run: (command: Command, runner: Runner)
   return program;
 }
 
-/** One line for an error: the message, and the cause's when it adds something. */
+/** One line for an error: the message, and the cause's when it adds something; `key=value` secrets masked. */
 function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
+  if (!(error instanceof Error)) return maskSensitiveText(String(error));
   const cause = error.cause;
-  if (cause instanceof Error && cause.message !== '' && !error.message.includes(cause.message)) return `${error.message}: ${cause.message}`;
-  return error.message;
+  if (cause instanceof Error && cause.message !== '' && !error.message.includes(cause.message)) {
+    return maskSensitiveText(`${error.message}: ${cause.message}`);
+  }
+  return maskSensitiveText(error.message);
 }
 
 /**

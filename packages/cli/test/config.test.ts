@@ -250,6 +250,59 @@ describe('push', () => {
   });
 });
 
+describe('masking', () => {
+  it('dlq list and show mask sensitive payload keys and key=value secrets in errors; --reveal shows them; work and errors mask too', async () => {
+    writeConfig(
+      dir,
+      `import { defineJob } from '@queuekit/core';
+export const login = defineJob('login', async (p) => {
+  throw new Error('login refused for user=' + p.user + ' password=' + p.password);
+});
+export default { connections: { main: ${SQLITE} }, jobs: [login] };`,
+    );
+    const payload = { user: 'ada', password: 'hunter2', card: { apiKey: 'k-777' } };
+    const pushed = await runJson<{ id: string }>(['push', 'login', '--payload', JSON.stringify(payload), '--attempts', '1', '--json'], {
+      cwd: dir,
+    });
+    expect(pushed.result.code, pushed.result.stderr).toBe(0);
+    const work = await runCli(['work', '--once'], { cwd: dir });
+    expect(work.code, work.stderr).toBe(0);
+    expect(work.stdout).toContain('login refused for user=ada password=[REDACTED]');
+    const secrets = /hunter2|k-777/;
+    expect(work.stdout).not.toMatch(secrets);
+
+    const list = await runJson<{ entries: { payload: unknown; error: { message: string; stack?: string } }[] }>(['dlq', 'list', '--json'], {
+      cwd: dir,
+    });
+    expect(list.json.entries[0]?.payload).toEqual({ user: 'ada', password: '[REDACTED]', card: { apiKey: '[REDACTED]' } });
+    expect(list.json.entries[0]?.error.message).toBe('login refused for user=ada password=[REDACTED]');
+    expect(list.result.stdout).not.toMatch(secrets);
+    const table = await runCli(['dlq', 'list'], { cwd: dir });
+    expect(table.stdout).toContain('password=[REDACTED]');
+    expect(table.stdout).not.toMatch(secrets);
+    for (const args of [
+      ['dlq', 'show', pushed.json.id],
+      ['dlq', 'show', pushed.json.id, '--json'],
+    ]) {
+      const show = await runCli(args, { cwd: dir });
+      expect(show.code, show.stderr).toBe(0);
+      expect(show.stdout).toContain('[REDACTED]');
+      expect(show.stdout, args.join(' ')).not.toMatch(secrets);
+    }
+    const revealed = await runCli(['dlq', 'show', pushed.json.id, '--reveal'], { cwd: dir });
+    expect(revealed.stdout).toContain('"password": "hunter2"');
+    expect(revealed.stdout).toContain('password=hunter2');
+    const revealedList = await runJson<{ entries: { payload: unknown }[] }>(['dlq', 'list', '--json', '--reveal'], { cwd: dir });
+    expect(revealedList.json.entries[0]?.payload).toEqual(payload);
+
+    writeConfig(dir, `export default async () => { throw new Error('vault login failed: token=s.abc123'); };`);
+    const failed = await runCli(['health'], { cwd: dir });
+    expect(failed.stderr).toBe(
+      'error: queue.config.mjs: the default export (a config function) failed: vault login failed: token=[REDACTED]\n',
+    );
+  });
+});
+
 describe('work limits', () => {
   it('--max-jobs stops after taking that many jobs', async () => {
     writeConfig(dir, configSource(SQLITE));

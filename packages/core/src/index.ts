@@ -72,16 +72,14 @@ export type { JobStatus } from './job/job-state.js';
 export { MAX_PRIORITY, Priority, type PriorityInput, resolvePriority } from './job/priority.js';
 export {
   createLogger,
-  DEFAULT_SENSITIVE_KEYS,
   type LogFields,
   type Logger,
   type LoggerOptions,
   type LogLevel,
   type LogRecord,
-  MASK,
-  maskSensitive,
   silentLogger,
 } from './logger/logger.js';
+export { DEFAULT_SENSITIVE_KEYS, MASK, maskSensitive, maskSensitiveText } from './logger/mask-sensitive.js';
 export { type ConnectionDefinition, type ManagerDispatchOptions, QueueManager, type QueueManagerConfig } from './manager/queue-manager.js';
 export { MemoryRateLimitStore } from './rate-limit/memory-rate-limit-store.js';
 export type { RateLimitDecision, RateLimitRule, RateLimitStore } from './rate-limit/rate-limit-store.js';

@@ -1,4 +1,4 @@
-import { type DeadLetterEntry, DeadLetterQueue } from '@queuekit/core';
+import { type DeadLetterEntry, DeadLetterQueue, maskSensitive } from '@queuekit/core';
 import { CliError, EXIT_FAILURE, EXIT_OK } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { formatTime, renderTable } from '../output/table.js';
@@ -11,6 +11,21 @@ export interface DlqCommonOptions {
 async function openQueue(ctx: CliContext, options: DlqCommonOptions): Promise<DeadLetterQueue> {
   const connection = await ctx.connection(options.connection);
   return new DeadLetterQueue(await ctx.open(connection));
+}
+
+/** Flags of the commands that print dead letters. */
+export interface DlqShowOptions {
+  readonly json?: boolean;
+  /** Print payloads and messages as stored, without masking sensitive values. */
+  readonly reveal?: boolean;
+}
+
+/**
+ * The entry as printed: sensitive keys of the payload (and `key=value` secrets in the error and a
+ * raw body) masked as the logger masks them, unless `reveal`.
+ */
+function printable(entry: DeadLetterEntry, reveal: boolean | undefined): DeadLetterEntry {
+  return reveal === true ? entry : (maskSensitive(entry) as DeadLetterEntry);
 }
 
 /** An entry as JSON: every field of the store, times also as ISO strings. */
@@ -33,15 +48,16 @@ function entryJson(entry: DeadLetterEntry): Record<string, unknown> {
 /** `queue dlq list`. */
 export async function runDlqList(
   ctx: CliContext,
-  options: DlqCommonOptions & { queue?: string; limit?: number; offset?: number; json?: boolean },
+  options: DlqCommonOptions & DlqShowOptions & { queue?: string; limit?: number; offset?: number },
 ): Promise<number> {
   const dlq = await openQueue(ctx, options);
   const filter = options.queue === undefined ? {} : { queue: options.queue };
-  const entries = await dlq.list({
+  const stored = await dlq.list({
     ...filter,
     limit: options.limit ?? 50,
     ...(options.offset === undefined ? {} : { offset: options.offset }),
   });
+  const entries = stored.map((entry) => printable(entry, options.reveal));
   const total = await dlq.count(filter);
   if (options.json === true) {
     ctx.out(JSON.stringify({ total, entries: entries.map(entryJson) }, null, 2));
@@ -78,10 +94,11 @@ export async function runDlqList(
 }
 
 /** `queue dlq show ID`. */
-export async function runDlqShow(ctx: CliContext, id: string, options: DlqCommonOptions & { json?: boolean }): Promise<number> {
+export async function runDlqShow(ctx: CliContext, id: string, options: DlqCommonOptions & DlqShowOptions): Promise<number> {
   const dlq = await openQueue(ctx, options);
-  const entry = await dlq.get(id);
-  if (entry === undefined) throw new CliError(`no dead letter with id ${id}`);
+  const stored = await dlq.get(id);
+  if (stored === undefined) throw new CliError(`no dead letter with id ${id}`);
+  const entry = printable(stored, options.reveal);
   if (options.json === true) {
     ctx.out(JSON.stringify(entryJson(entry), null, 2));
     return EXIT_OK;

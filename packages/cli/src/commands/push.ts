@@ -1,4 +1,12 @@
-import { type DeadLetterEntry, Job, type JobDefinition, type JsonValue, type QueueDriver, resolvePriority } from '@queuekit/core';
+import {
+  type DeadLetterEntry,
+  Job,
+  type JobDefinition,
+  type JsonValue,
+  maskSensitive,
+  type QueueDriver,
+  resolvePriority,
+} from '@queuekit/core';
 import { CliError, EXIT_FAILURE, EXIT_OK } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 
@@ -104,6 +112,7 @@ function describeFailure(entry: DeadLetterEntry): string {
   return `${entry.reason} after ${entry.attempts} attempt(s): ${entry.error.name}: ${entry.error.message}`;
 }
 
+/** A failure for `--json`, its error's `key=value` secrets masked. */
 function failureJson(entry: DeadLetterEntry): Record<string, unknown> {
-  return { id: entry.id, name: entry.name ?? null, reason: entry.reason, attempts: entry.attempts, error: entry.error };
+  return { id: entry.id, name: entry.name ?? null, reason: entry.reason, attempts: entry.attempts, error: maskSensitive(entry.error) };
 }

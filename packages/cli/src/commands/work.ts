@@ -1,4 +1,4 @@
-import { createLogger, type StopReason, Worker, type WorkerOptions } from '@queuekit/core';
+import { createLogger, maskSensitiveText, type StopReason, Worker, type WorkerOptions } from '@queuekit/core';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_UNREACHABLE } from '../cli-error.js';
 import { type CliContext, withTimeout } from '../context.js';
 import { DEFAULT_PRESENCE_TTL_MS, supportsPresence, WorkerPresence } from '../heartbeat/worker-presence.js';
@@ -106,6 +106,8 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
   ) => {
     const time = new Date().toISOString();
     const duration = durationMs === undefined ? '-' : formatDuration(durationMs);
+    // The detail quotes a job's error message, which may carry a secret.
+    const safeDetail = maskSensitiveText(detail);
     line(
       {
         time,
@@ -116,9 +118,9 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
         attempt: e.attempt,
         outcome,
         durationMs: durationMs ?? null,
-        detail: detail || null,
+        detail: safeDetail || null,
       },
-      `${time}  ${e.name ?? '(undecodable)'}  ${e.id}  ${outcome}  ${duration}${detail === '' ? '' : `  ${detail}`}`,
+      `${time}  ${e.name ?? '(undecodable)'}  ${e.id}  ${outcome}  ${duration}${safeDetail === '' ? '' : `  ${safeDetail}`}`,
     );
   };
   worker.on('completed', (e) => {

@@ -1,3 +1,5 @@
+import { DEFAULT_SENSITIVE_KEYS, maskSensitive, maskSensitiveText } from './mask-sensitive.js';
+
 /** Severity levels, lowest first. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -26,52 +28,14 @@ export interface LogRecord {
 export interface LoggerOptions {
   /** Lowest level written; default `info`. */
   readonly level?: LogLevel;
-  /** Extra keys to mask, besides {@link DEFAULT_SENSITIVE_KEYS}. */
+  /** Extra keys to mask, besides DEFAULT_SENSITIVE_KEYS. */
   readonly sensitiveKeys?: readonly string[];
   /** Where lines go; default: one JSON object per line on stderr. */
   readonly sink?: (record: LogRecord) => void;
   readonly bindings?: LogFields;
 }
 
-/** Keys masked by default: a key matches when, lower-cased without `-`/`_`, it equals or ends with one. */
-export const DEFAULT_SENSITIVE_KEYS: readonly string[] = [
-  'password',
-  'passwd',
-  'token',
-  'secret',
-  'authorization',
-  'api_key',
-  'apikey',
-  'cookie',
-];
-
-/** What replaces a masked value. */
-export const MASK = '[REDACTED]';
-
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
-
-const normalise = (key: string) => key.toLowerCase().replace(/[-_]/g, '');
-
-/** Returns a deep copy of `value` with the values of sensitive keys replaced by {@link MASK}. */
-export function maskSensitive(value: unknown, sensitiveKeys: readonly string[] = DEFAULT_SENSITIVE_KEYS): unknown {
-  const keys = sensitiveKeys.map(normalise);
-  const isSensitive = (key: string) => {
-    const k = normalise(key);
-    return keys.some((s) => k === s || k.endsWith(s));
-  };
-  const seen = new WeakSet<object>();
-  const walk = (item: unknown): unknown => {
-    if (item === null || typeof item !== 'object') return item;
-    if (seen.has(item)) return '[Circular]';
-    seen.add(item);
-    if (item instanceof Error) return { name: item.name, message: item.message, stack: item.stack };
-    if (Array.isArray(item)) return item.map(walk);
-    const out: Record<string, unknown> = {};
-    for (const [key, inner] of Object.entries(item)) out[key] = isSensitive(key) ? MASK : walk(inner);
-    return out;
-  };
-  return walk(value);
-}
 
 const stderrSink = (record: LogRecord): void => {
   process.stderr.write(
@@ -79,7 +43,10 @@ const stderrSink = (record: LogRecord): void => {
   );
 };
 
-/** Creates a structured logger that masks sensitive keys (recursively, case-insensitively) at write time. */
+/**
+ * Creates a structured logger that masks sensitive keys (recursively, case-insensitively) and
+ * sensitive `key=value` pairs in its message and string fields at write time.
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const threshold = ORDER[options.level ?? 'info'];
   const sensitive = [...DEFAULT_SENSITIVE_KEYS, ...(options.sensitiveKeys ?? [])];
@@ -87,7 +54,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const bindings = options.bindings ?? {};
   const write = (level: Exclude<LogLevel, 'silent'>, message: string, fields?: LogFields) => {
     if (ORDER[level] < threshold) return;
-    sink({ level, time: Date.now(), message, fields: maskSensitive({ ...bindings, ...fields }, sensitive) as LogFields });
+    sink({
+      level,
+      time: Date.now(),
+      message: maskSensitiveText(message, sensitive),
+      fields: maskSensitive({ ...bindings, ...fields }, sensitive) as LogFields,
+    });
   };
   return {
     debug: (message, fields) => write('debug', message, fields),
