@@ -1,4 +1,4 @@
-import { maskSensitiveText, type QueueDriver } from '@queuekit/core';
+import { maskSensitiveText, type QueueDriver, quoteInput } from '@queuekit/core';
 import { CliError } from './cli-error.js';
 import type { CliConnection, LoadedConfig } from './config/config-types.js';
 import { loadConfig } from './config/load-config.js';
@@ -53,7 +53,7 @@ export class CliContext {
     const key = name ?? config.defaultConnection;
     const connection = config.connections.get(key);
     if (connection === undefined) {
-      throw new CliError(`--connection: expected one of ${[...config.connections.keys()].join(', ')}, got ${JSON.stringify(key)}`);
+      throw new CliError(`--connection: expected one of ${[...config.connections.keys()].join(', ')}, got ${quoteInput(key)}`);
     }
     return connection;
   }

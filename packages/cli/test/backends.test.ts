@@ -107,7 +107,7 @@ describe.each(['sqlite', 'redis', 'postgres', 'beanstalk'] as const)('queue on %
     expect(stats.queues).toEqual([expect.objectContaining({ queue: 'default', ready: 1, dead: 0 })]);
     const again = await runCli(['dlq', 'retry', id], opts());
     expect(again.code).toBe(1);
-    expect(again.stderr).toContain(`no dead letter with id ${id}`);
+    expect(again.stderr).toContain(`no dead letter with id "${id}"`);
   });
 
   it('dlq retry --all --queue moves every dead job of that queue back', async () => {

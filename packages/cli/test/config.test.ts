@@ -205,6 +205,17 @@ describe('push', () => {
     noStack(result.stderr);
   });
 
+  it('refuses a 10 kB queue name, or job name, quoting only a readable part of it', async () => {
+    const queue = await runCli(['push', 'record', '--queue', 'q'.repeat(10_000)], { cwd: dir });
+    expect(queue.code).toBe(1);
+    expect(queue.stderr).toMatch(
+      /^error: queue: expected 1-100 characters of letters, digits and \. _ : -, got "q{80}"… \(10000 characters\)\n$/,
+    );
+    const name = await runCli(['push', 'n'.repeat(10_000)], { cwd: dir });
+    expect(name.code).toBe(1);
+    expect(name.stderr).toMatch(/^error: unknown job "n{80}"… \(10000 characters\): expected one of fail, record, slow\n$/);
+  });
+
   it('applies --delay, --queue, --priority and --attempts', async () => {
     const pushed = await runJson<{ id: string; queue: string }>(
       ['push', 'record', '--payload', '{"a":1}', '--delay', '60000', '--queue', 'later', '--priority', 'HIGH', '--attempts', '3', '--json'],

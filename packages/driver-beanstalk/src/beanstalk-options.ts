@@ -1,4 +1,4 @@
-import { ConfigError, type QueueError } from '@queuekit/core';
+import { ConfigError, type QueueError, quoteInput } from '@queuekit/core';
 import { TUBE_PREFIX_PATTERN } from './tubes.js';
 
 /** Options of {@link createBeanstalkDriver}. */
@@ -56,7 +56,7 @@ export function resolveBeanstalkOptions(options: BeanstalkDriverOptions): Resolv
   const tubePrefix = options.tubePrefix ?? '';
   if (typeof tubePrefix !== 'string' || (tubePrefix !== '' && !TUBE_PREFIX_PATTERN.test(tubePrefix))) {
     throw new ConfigError(
-      `beanstalk: tubePrefix: expected up to 64 of letters, digits and - + / ; . $ _ ( ), not starting with '-', got ${JSON.stringify(tubePrefix).slice(0, 80)}`,
+      `beanstalk: tubePrefix: expected up to 64 of letters, digits and - + / ; . $ _ ( ), not starting with '-', got ${quoteInput(tubePrefix)}`,
     );
   }
   return {
@@ -80,12 +80,12 @@ export function parseBeanstalkUrl(url: unknown): { host: string; port: number } 
     throw new ConfigError(`beanstalk: url: not a URL: ${shown} (expected beanstalk://host:port)`);
   }
   if (parsed.protocol !== 'beanstalk:') {
-    throw new ConfigError(`beanstalk: url: expected the scheme beanstalk://, got ${JSON.stringify(parsed.protocol)} in ${shown}`);
+    throw new ConfigError(`beanstalk: url: expected the scheme beanstalk://, got ${quoteInput(parsed.protocol)} in ${shown}`);
   }
   if (parsed.hostname === '') throw new ConfigError(`beanstalk: url: no host in ${shown}`);
   if (parsed.pathname !== '' && parsed.pathname !== '/') {
     throw new ConfigError(
-      `beanstalk: url: unexpected path ${JSON.stringify(parsed.pathname)} in ${shown} (tubes are queues, not part of the URL)`,
+      `beanstalk: url: unexpected path ${quoteInput(parsed.pathname)} in ${shown} (tubes are queues, not part of the URL)`,
     );
   }
   const port = parsed.port === '' ? 11_300 : Number(parsed.port);
@@ -96,7 +96,7 @@ export function parseBeanstalkUrl(url: unknown): { host: string; port: number } 
 function integer(key: string, value: unknown, fallback: number, min: number, max: number): number {
   const resolved = value ?? fallback;
   if (typeof resolved !== 'number' || !Number.isInteger(resolved) || resolved < min || resolved > max) {
-    throw new ConfigError(`beanstalk: ${key}: expected an integer ${min}..${max}, got ${JSON.stringify(resolved)}`);
+    throw new ConfigError(`beanstalk: ${key}: expected an integer ${min}..${max}, got ${quoteInput(resolved)}`);
   }
   return resolved;
 }

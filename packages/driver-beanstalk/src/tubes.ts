@@ -1,4 +1,4 @@
-import { InvalidArgumentError, isValidQueueName } from '@queuekit/core';
+import { InvalidArgumentError, isValidQueueName, quoteInput } from '@queuekit/core';
 
 /** A tube prefix: beanstalkd's name characters, not starting with `-`, at most 64. */
 export const TUBE_PREFIX_PATTERN = /^[A-Za-z0-9+/;.$_()][A-Za-z0-9+/;.$_()-]{0,63}$/;
@@ -27,7 +27,7 @@ export class Tubes {
     if (cached !== undefined) return cached;
     if (typeof queue !== 'string' || !isValidQueueName(queue)) {
       throw new InvalidArgumentError(
-        `beanstalk: invalid queue name ${JSON.stringify(String(queue)).slice(0, 80)}: expected 1-100 of letters, digits, '.', '_', '-', ':'`,
+        `beanstalk: invalid queue name ${quoteInput(queue)}: expected 1-100 of letters, digits, '.', '_', '-', ':'`,
       );
     }
     if (queue === DEAD_LETTER_TUBE) {
@@ -36,7 +36,7 @@ export class Tubes {
     const tube = `${this.#prefix}${queue.replaceAll(':', ';')}`;
     if (tube.startsWith('-')) {
       throw new InvalidArgumentError(
-        `beanstalk: invalid queue name ${JSON.stringify(queue)}: a tube name cannot start with '-' (set a tubePrefix)`,
+        `beanstalk: invalid queue name ${quoteInput(queue)}: a tube name cannot start with '-' (set a tubePrefix)`,
       );
     }
     if (this.#cache.size > 10_000) this.#cache.clear();

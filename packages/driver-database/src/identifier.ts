@@ -1,4 +1,4 @@
-import { ConfigError } from '@queuekit/core';
+import { ConfigError, quoteInput } from '@queuekit/core';
 
 /**
  * The only identifiers SQL is ever built from: lower-case letters, digits and `_`, starting with a
@@ -16,13 +16,12 @@ export function validateIdentifier(dialect: string, key: string, value: unknown,
   }
   throw new ConfigError(
     `${dialect}: options.${key}: expected ${allowEmpty ? 'an empty string or ' : ''}1-${maxLength} characters of a-z, 0-9 and _ ` +
-      `(not starting with a digit), got ${JSON.stringify(value)}`,
+      `(not starting with a digit), got ${quoteInput(value)}`,
   );
 }
 
 /** Double-quotes an identifier that already passed {@link validateIdentifier}. */
 export function quoteIdentifier(validated: string): string {
-  if (!IDENTIFIER_PATTERN.test(validated))
-    throw new ConfigError(`refusing to quote an unvalidated identifier ${JSON.stringify(validated)}`);
+  if (!IDENTIFIER_PATTERN.test(validated)) throw new ConfigError(`refusing to quote an unvalidated identifier ${quoteInput(validated)}`);
   return `"${validated}"`;
 }

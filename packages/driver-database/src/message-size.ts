@@ -1,4 +1,4 @@
-import { ConfigError, PayloadTooLargeError } from '@queuekit/core';
+import { ConfigError, PayloadTooLargeError, quoteInput } from '@queuekit/core';
 
 /** Default largest encoded envelope either dialect stores: 16 MiB. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -7,7 +7,7 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 export function resolveMaxMessageBytes(dialect: string, value: number | undefined): number {
   const bytes = value ?? DEFAULT_MAX_MESSAGE_BYTES;
   if (!Number.isInteger(bytes) || bytes < 1)
-    throw new ConfigError(`${dialect}: options.maxMessageBytes: expected an integer >= 1, got ${JSON.stringify(value)}`);
+    throw new ConfigError(`${dialect}: options.maxMessageBytes: expected an integer >= 1, got ${quoteInput(value)}`);
   return bytes;
 }
 

@@ -1,4 +1,4 @@
-import { DriverError, InvalidArgumentError } from '@queuekit/core';
+import { DriverError, InvalidArgumentError, quoteInput } from '@queuekit/core';
 import type { Migration, MigrationResult } from './migration.js';
 
 /** What the migration flow needs to know about one dialect's schema. */
@@ -58,7 +58,7 @@ export class Migrator {
     const target = to ?? this.latestVersion;
     if (!Number.isInteger(target) || target < 0 || target > this.latestVersion) {
       throw new InvalidArgumentError(
-        `${this.#dialect.dialect}: migrate: options.to: expected an integer 0..${this.latestVersion}, got ${JSON.stringify(to)}`,
+        `${this.#dialect.dialect}: migrate: options.to: expected an integer 0..${this.latestVersion}, got ${quoteInput(to)}`,
       );
     }
     return target;

@@ -1,4 +1,4 @@
-import { ConfigError } from '@queuekit/core';
+import { ConfigError, quoteInput } from '@queuekit/core';
 
 /** Throws ConfigError unless the driver's options are an object. */
 export function assertOptionsObject(dialect: 'postgres' | 'sqlite', options: unknown): void {
@@ -9,7 +9,7 @@ export function assertOptionsObject(dialect: 'postgres' | 'sqlite', options: unk
 export function migrateOption(dialect: 'postgres' | 'sqlite', value: unknown): 'auto' | 'manual' {
   const migrate = value ?? 'auto';
   if (migrate !== 'auto' && migrate !== 'manual') {
-    throw new ConfigError(`${dialect}: options.migrate: expected 'auto' or 'manual', got ${JSON.stringify(migrate)}`);
+    throw new ConfigError(`${dialect}: options.migrate: expected 'auto' or 'manual', got ${quoteInput(migrate)}`);
   }
   return migrate;
 }
@@ -18,7 +18,7 @@ export function migrateOption(dialect: 'postgres' | 'sqlite', value: unknown): '
 export function numberOption(dialect: 'postgres' | 'sqlite', key: string, value: unknown, fallback: number, min: number): number {
   const resolved = value ?? fallback;
   if (typeof resolved !== 'number' || !Number.isFinite(resolved) || resolved < min) {
-    throw new ConfigError(`${dialect}: options.${key}: expected a number >= ${min}, got ${JSON.stringify(resolved)}`);
+    throw new ConfigError(`${dialect}: options.${key}: expected a number >= ${min}, got ${quoteInput(resolved)}`);
   }
   return resolved;
 }
@@ -27,7 +27,7 @@ export function numberOption(dialect: 'postgres' | 'sqlite', key: string, value:
 export function integerOption(dialect: 'postgres' | 'sqlite', key: string, value: unknown, fallback: number, min: number): number {
   const resolved = value ?? fallback;
   if (typeof resolved !== 'number' || !Number.isInteger(resolved) || resolved < min) {
-    throw new ConfigError(`${dialect}: options.${key}: expected an integer >= ${min}, got ${JSON.stringify(resolved)}`);
+    throw new ConfigError(`${dialect}: options.${key}: expected an integer >= ${min}, got ${quoteInput(resolved)}`);
   }
   return resolved;
 }

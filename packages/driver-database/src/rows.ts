@@ -8,6 +8,7 @@ import {
   InvalidArgumentError,
   isValidQueueName,
   type JobEnvelope,
+  quoteInput,
   type Reservation,
 } from '@queuekit/core';
 
@@ -88,21 +89,21 @@ export function assertQueues(dialect: string, queues: readonly string[]): void {
 /** Throws InvalidArgumentError unless `queue` is a valid queue name. */
 export function assertQueue(dialect: string, queue: string): void {
   if (typeof queue !== 'string' || !isValidQueueName(queue)) {
-    throw new InvalidArgumentError(`${dialect}: invalid queue name ${JSON.stringify(queue)}`);
+    throw new InvalidArgumentError(`${dialect}: invalid queue name ${quoteInput(queue)}`);
   }
 }
 
 /** Throws InvalidArgumentError unless `value` is a finite number >= `min`. */
 export function assertMs(dialect: string, key: string, value: number, min: number): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new InvalidArgumentError(`${dialect}: ${key}: expected a number >= ${min}, got ${JSON.stringify(value)}`);
+    throw new InvalidArgumentError(`${dialect}: ${key}: expected a number >= ${min}, got ${quoteInput(value)}`);
   }
 }
 
 /** Throws InvalidArgumentError unless `max` is an integer >= `min` (a batch size). */
 function assertCount(dialect: string, operation: string, max: number, min: number): void {
   if (!Number.isInteger(max) || max < min) {
-    throw new InvalidArgumentError(`${dialect}: ${operation}: options.max: expected an integer >= ${min}, got ${JSON.stringify(max)}`);
+    throw new InvalidArgumentError(`${dialect}: ${operation}: options.max: expected an integer >= ${min}, got ${quoteInput(max)}`);
   }
 }
 

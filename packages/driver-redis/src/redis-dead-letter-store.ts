@@ -10,6 +10,7 @@ import {
   InvalidArgumentError,
   isValidQueueName,
   type JobEnvelope,
+  quoteInput,
 } from '@queuekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { runScript, scripts } from './lua-scripts.js';
@@ -166,7 +167,7 @@ export class RedisDeadLetterStore implements DeadLetterStore {
   /** The queues a filter covers: the one it names, or every queue registered under the prefix. */
   async #queues(filter: DeadLetterFilter): Promise<string[]> {
     if (filter.queue !== undefined) {
-      if (!isValidQueueName(filter.queue)) throw new InvalidArgumentError(`redis: invalid queue name ${JSON.stringify(filter.queue)}`);
+      if (!isValidQueueName(filter.queue)) throw new InvalidArgumentError(`redis: invalid queue name ${quoteInput(filter.queue)}`);
       return [filter.queue];
     }
     return (await this.#ctx.client.smembers(registryKey(this.#ctx.keyPrefix))).sort();

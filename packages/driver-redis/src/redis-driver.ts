@@ -18,6 +18,7 @@ import {
   type QueueDriver,
   type QueueError,
   type QueueStats,
+  quoteInput,
   type ReleaseOptions,
   type Reservation,
   type ReserveOptions,
@@ -394,7 +395,7 @@ export class RedisDriver implements QueueDriver {
 
   #assertQueue(queue: string): void {
     if (typeof queue !== 'string' || !isValidQueueName(queue))
-      throw new InvalidArgumentError(`redis: invalid queue name ${JSON.stringify(queue)}`);
+      throw new InvalidArgumentError(`redis: invalid queue name ${quoteInput(queue)}`);
   }
 
   #assertOpen(): void {

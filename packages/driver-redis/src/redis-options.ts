@@ -1,4 +1,4 @@
-import { ConfigError, type QueueError } from '@queuekit/core';
+import { ConfigError, type QueueError, quoteInput } from '@queuekit/core';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { KEY_PREFIX_PATTERN } from './redis-keys.js';
 
@@ -58,7 +58,7 @@ export function resolveRedisOptions(options: RedisDriverOptions): ResolvedRedisO
   const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
   if (typeof keyPrefix !== 'string' || !KEY_PREFIX_PATTERN.test(keyPrefix)) {
     throw new ConfigError(
-      `redis: keyPrefix: expected 1-64 characters of letters, digits, '.', '_', '-', ':' not ending in ':', got ${JSON.stringify(keyPrefix)}`,
+      `redis: keyPrefix: expected 1-64 characters of letters, digits, '.', '_', '-', ':' not ending in ':', got ${quoteInput(keyPrefix)}`,
     );
   }
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
@@ -67,9 +67,7 @@ export function resolveRedisOptions(options: RedisDriverOptions): ResolvedRedisO
   }
   const connectionName = options.connectionName ?? 'queuekit';
   if (!/^[!-~]{1,64}$/.test(connectionName)) {
-    throw new ConfigError(
-      `redis: connectionName: expected 1-64 printable characters without spaces, got ${JSON.stringify(connectionName)}`,
-    );
+    throw new ConfigError(`redis: connectionName: expected 1-64 printable characters without spaces, got ${quoteInput(connectionName)}`);
   }
   return { keyPrefix, maxMessageBytes, connectionName };
 }
@@ -103,7 +101,7 @@ export function openConnection(options: RedisDriverOptions, resolved: ResolvedRe
   }
   if (typeof connection === 'string') {
     if (!/^rediss?:\/\//.test(connection))
-      throw new ConfigError(`redis: connection: expected a redis:// or rediss:// URL, got ${JSON.stringify(connection)}`);
+      throw new ConfigError(`redis: connection: expected a redis:// or rediss:// URL, got ${quoteInput(connection)}`);
     return { client: new Redis(connection, { connectionName: resolved.connectionName, enableAutoPipelining: true }), owned: true };
   }
   rejectClientKeyPrefix(connection.keyPrefix);

@@ -1,4 +1,11 @@
-import { DriverClosedError, InvalidArgumentError, type RateLimitDecision, type RateLimitRule, type RateLimitStore } from '@queuekit/core';
+import {
+  DriverClosedError,
+  InvalidArgumentError,
+  quoteInput,
+  type RateLimitDecision,
+  type RateLimitRule,
+  type RateLimitStore,
+} from '@queuekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { runScript, scripts } from './lua-scripts.js';
 import { wrapRedisError } from './redis-errors.js';
@@ -50,7 +57,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     if (typeof key !== 'string' || key === '' || key.length > 200)
       throw new InvalidArgumentError('redis: rate limit key must be 1-200 characters');
     if (!(rule.limit > 0) || !(rule.intervalMs > 0)) {
-      throw new InvalidArgumentError(`redis: rate limit rule needs limit > 0 and intervalMs > 0, got ${JSON.stringify(rule)}`);
+      throw new InvalidArgumentError(`redis: rate limit rule needs limit > 0 and intervalMs > 0, got ${quoteInput(rule)}`);
     }
     try {
       return await runScript(this.#client, scripts.rateLimit, [rateLimitKey(this.#prefix, key)], [rule.limit, rule.intervalMs, cost]);

@@ -6,6 +6,7 @@ import {
   type DeadLetterStore,
   InvalidArgumentError,
   isValidQueueName,
+  quoteInput,
   UnsupportedError,
 } from '@queuekit/core';
 import { peekAll } from './queue-peek.js';
@@ -99,7 +100,7 @@ export class ServiceBusDeadLetterStore implements DeadLetterStore {
 
   #queues(filter: DeadLetterFilter): readonly string[] {
     if (filter.queue === undefined) return this.ctx.knownQueues();
-    if (!isValidQueueName(filter.queue)) throw new InvalidArgumentError(`servicebus: invalid queue name ${JSON.stringify(filter.queue)}`);
+    if (!isValidQueueName(filter.queue)) throw new InvalidArgumentError(`servicebus: invalid queue name ${quoteInput(filter.queue)}`);
     return [filter.queue];
   }
 

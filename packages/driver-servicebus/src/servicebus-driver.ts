@@ -20,6 +20,7 @@ import {
   type QueueDriver,
   type QueueError,
   type QueueStats,
+  quoteInput,
   type ReleaseOptions,
   type Reservation,
   type ReserveOptions,
@@ -453,7 +454,7 @@ export class ServiceBusDriver implements QueueDriver {
 
   #assertQueue(queue: string): void {
     if (typeof queue !== 'string' || !isValidQueueName(queue))
-      throw new InvalidArgumentError(`servicebus: invalid queue name ${JSON.stringify(queue)}`);
+      throw new InvalidArgumentError(`servicebus: invalid queue name ${quoteInput(queue)}`);
   }
 
   #assertOpen(action: string): void {

@@ -1,5 +1,5 @@
 import { parseServiceBusConnectionString, type ServiceBusClient } from '@azure/service-bus';
-import { ConfigError, isValidQueueName, type QueueError } from '@queuekit/core';
+import { ConfigError, isValidQueueName, type QueueError, quoteInput } from '@queuekit/core';
 
 /** Options of {@link createServiceBusDriver}. */
 export interface ServiceBusDriverOptions {
@@ -63,7 +63,7 @@ export function resolveServiceBusOptions(options: ServiceBusDriverOptions): Reso
   const queues = options.queues ?? [];
   for (const queue of queues) {
     if (typeof queue !== 'string' || !isValidQueueName(queue)) {
-      throw new ConfigError(`servicebus: queues: ${JSON.stringify(queue)} is not a valid queue name`);
+      throw new ConfigError(`servicebus: queues: ${quoteInput(queue)} is not a valid queue name`);
     }
   }
   const lockDurationMs = options.lockDurationMs ?? 30_000;
@@ -105,7 +105,7 @@ function checkConnectionString(connectionString: unknown): void {
     );
   }
   if (endpoint === undefined || !/^sb:\/\/[^/;]+/i.test(endpoint)) {
-    throw new ConfigError(`servicebus: connectionString: Endpoint must be sb://<host>, got ${JSON.stringify(endpoint ?? '')}`);
+    throw new ConfigError(`servicebus: connectionString: Endpoint must be sb://<host>, got ${quoteInput(endpoint ?? '')}`);
   }
   if (!hasKey) {
     throw new ConfigError('servicebus: connectionString: SharedAccessKey (or SharedAccessSignature) is missing');

@@ -1,5 +1,5 @@
 import type { ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
-import { InvalidArgumentError } from '@queuekit/core';
+import { InvalidArgumentError, quoteInput } from '@queuekit/core';
 
 /** What a reservation token carries: the lock, the message's sequence number and its recorded returns. */
 export interface TokenParts {
@@ -25,6 +25,6 @@ export function tokenOf(parts: TokenParts): string {
 /** The parts of a reservation token; InvalidArgumentError when it is not one of this driver's. */
 export function parseToken(token: string): TokenParts {
   const match = /^([0-9a-f-]{36})\.(-?\d+)\.(\d+)$/i.exec(token);
-  if (match === null) throw new InvalidArgumentError(`servicebus: ${JSON.stringify(token)} is not a Service Bus reservation token`);
+  if (match === null) throw new InvalidArgumentError(`servicebus: ${quoteInput(token)} is not a Service Bus reservation token`);
   return { lockToken: match[1]!, sequenceNumber: Number(match[2]), returns: Number(match[3]) };
 }

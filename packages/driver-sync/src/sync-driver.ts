@@ -19,6 +19,7 @@ import {
   type PushResult,
   type QueueDriver,
   type QueueStats,
+  quoteInput,
   type ReleaseOptions,
   type Reservation,
   refuseTransaction,
@@ -101,7 +102,7 @@ export class SyncDriver implements QueueDriver {
     this.#assertOpen();
     refuseTransaction(this.name, options);
     for (const envelope of envelopes) {
-      if (!isValidQueueName(envelope.queue)) throw new InvalidArgumentError(`sync: invalid queue name ${JSON.stringify(envelope.queue)}`);
+      if (!isValidQueueName(envelope.queue)) throw new InvalidArgumentError(`sync: invalid queue name ${quoteInput(envelope.queue)}`);
       this.#serializer.assertSize(encodeEnvelope(envelope), `sync: job ${envelope.name}`);
     }
     for (const envelope of envelopes) this.#queue.push({ envelope, attempts: 0, token: undefined });

@@ -1,4 +1,4 @@
-import { type DeadLetterEntry, DeadLetterQueue, maskSensitive } from '@queuekit/core';
+import { type DeadLetterEntry, DeadLetterQueue, maskSensitive, quoteInput } from '@queuekit/core';
 import { CliError, EXIT_FAILURE, EXIT_OK } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { formatTime, renderTable } from '../output/table.js';
@@ -97,7 +97,7 @@ export async function runDlqList(
 export async function runDlqShow(ctx: CliContext, id: string, options: DlqCommonOptions & DlqShowOptions): Promise<number> {
   const dlq = await openQueue(ctx, options);
   const stored = await dlq.get(id);
-  if (stored === undefined) throw new CliError(`no dead letter with id ${id}`);
+  if (stored === undefined) throw new CliError(`no dead letter with id ${quoteInput(id)}`);
   const entry = printable(stored, options.reveal);
   if (options.json === true) {
     ctx.out(JSON.stringify(entryJson(entry), null, 2));
@@ -142,7 +142,7 @@ export async function runDlqRetry(
     if (options.json === true) ctx.out(JSON.stringify({ retried: retried ? 1 : 0, ids: retried ? [id] : [] }));
     else if (retried) ctx.out(`retried ${id}`);
     if (!retried) {
-      if (options.json !== true) ctx.err(`no dead letter with id ${id}`);
+      if (options.json !== true) ctx.err(`no dead letter with id ${quoteInput(id)}`);
       return EXIT_FAILURE;
     }
     return EXIT_OK;

@@ -5,6 +5,7 @@ import {
   type JsonValue,
   maskSensitive,
   type QueueDriver,
+  quoteInput,
   resolvePriority,
 } from '@queuekit/core';
 import { CliError, EXIT_FAILURE, EXIT_OK } from '../cli-error.js';
@@ -30,8 +31,8 @@ export async function runPush(ctx: CliContext, name: string, options: PushComman
     const known = jobs.map((job) => job.name).sort();
     throw new CliError(
       known.length === 0
-        ? `unknown job "${name}": ${config.file} defines no jobs (add them under \`jobs\`)`
-        : `unknown job "${name}": expected one of ${known.join(', ')}`,
+        ? `unknown job ${quoteInput(name)}: ${config.file} defines no jobs (add them under \`jobs\`)`
+        : `unknown job ${quoteInput(name)}: expected one of ${known.join(', ')}`,
     );
   }
   let payload: JsonValue | undefined;
@@ -39,7 +40,7 @@ export async function runPush(ctx: CliContext, name: string, options: PushComman
     try {
       payload = JSON.parse(options.payload) as JsonValue;
     } catch (error) {
-      throw new CliError(`--payload: expected JSON, got ${JSON.stringify(options.payload)} (${(error as Error).message})`);
+      throw new CliError(`--payload: expected JSON, got ${quoteInput(options.payload)} (${(error as Error).message})`);
     }
   }
   let priority: number | undefined;
@@ -49,7 +50,7 @@ export async function runPush(ctx: CliContext, name: string, options: PushComman
       priority = resolvePriority(input as Parameters<typeof resolvePriority>[0]);
     } catch {
       throw new CliError(
-        `--priority: expected HIGH, MEDIUM, LOW or an integer 0..1000000 (lower runs first), got ${JSON.stringify(options.priority)}`,
+        `--priority: expected HIGH, MEDIUM, LOW or an integer 0..1000000 (lower runs first), got ${quoteInput(options.priority)}`,
       );
     }
   }

@@ -1,4 +1,4 @@
-import { type ConnectionDefinition, isValidQueueName, type RateLimitRule, type RegisteredJob } from '@queuekit/core';
+import { type ConnectionDefinition, isValidQueueName, quoteInput, type RateLimitRule, type RegisteredJob } from '@queuekit/core';
 import { CliError } from '../cli-error.js';
 import { backendDefinition, backendRateLimitStore } from './backends.js';
 import {
@@ -88,7 +88,7 @@ export function validateConfig(value: unknown, ctx: ValidateContext): LoadedConf
   let defaultConnection: string;
   if (ctx.env.connection !== undefined) {
     if (!connections.has(ctx.env.connection)) {
-      throw new CliError(`${CONNECTION_VARIABLE}: expected one of ${names.join(', ')}, got ${JSON.stringify(ctx.env.connection)}`);
+      throw new CliError(`${CONNECTION_VARIABLE}: expected one of ${names.join(', ')}, got ${quoteInput(ctx.env.connection)}`);
     }
     defaultConnection = ctx.env.connection;
   } else if (root.default !== undefined) {

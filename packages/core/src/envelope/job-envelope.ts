@@ -1,4 +1,5 @@
 import { PayloadDecodeError } from '../errors/payload-decode-error.js';
+import { quoteInput } from '../errors/quote-input.js';
 import type { JsonValue } from './payload-serializer.js';
 
 export type { JsonValue };
@@ -136,7 +137,7 @@ function validateEnvelope(value: unknown, owned: boolean): JobEnvelope {
   }
   const e = value as Record<string, unknown>;
   if (e.v !== ENVELOPE_VERSION)
-    throw new PayloadDecodeError(`envelope.v: unsupported version ${JSON.stringify(e.v)} (this code reads ${ENVELOPE_VERSION})`);
+    throw new PayloadDecodeError(`envelope.v: unsupported version ${quoteInput(e.v)} (this code reads ${ENVELOPE_VERSION})`);
   for (const key of ['id', 'name', 'queue'] as const) {
     if (typeof e[key] !== 'string' || e[key] === '') throw new PayloadDecodeError(`envelope.${key}: expected a non-empty string`);
   }

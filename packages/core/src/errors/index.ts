@@ -8,6 +8,7 @@ export { LeaseLostError } from './lease-lost-error.js';
 export { PayloadDecodeError } from './payload-decode-error.js';
 export { PayloadTooLargeError } from './payload-too-large-error.js';
 export { isQueueError, QueueError, type QueueErrorCode, type QueueErrorOptions } from './queue-error.js';
+export { QUOTE_MAX_CHARS, quoteInput } from './quote-input.js';
 export { SerializationError } from './serialization-error.js';
 export { UnknownJobError } from './unknown-job-error.js';
 export { UnrecoverableError } from './unrecoverable-error.js';

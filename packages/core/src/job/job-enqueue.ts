@@ -2,6 +2,7 @@ import { isValidQueueName } from '../driver/default-capabilities.js';
 import { DEFAULT_QUEUE } from '../envelope/create-envelope.js';
 import type { RetrySpec } from '../envelope/job-envelope.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
+import { quoteInput } from '../errors/quote-input.js';
 import { RetryPolicy } from '../retry/retry-policy.js';
 import { Priority, type PriorityInput, resolvePriority } from './priority.js';
 
@@ -20,7 +21,7 @@ export class JobEnqueue {
 
   set queue(name: string) {
     if (typeof name !== 'string' || !isValidQueueName(name)) {
-      throw new InvalidArgumentError(`queue: expected 1-100 characters of letters, digits and . _ : -, got ${JSON.stringify(name)}`);
+      throw new InvalidArgumentError(`queue: expected 1-100 characters of letters, digits and . _ : -, got ${quoteInput(name)}`);
     }
     this.#queue = name;
   }
@@ -34,8 +35,7 @@ export class JobEnqueue {
       this.#delayMs = 0;
       return;
     }
-    if (!Number.isFinite(delay) || delay < 0)
-      throw new InvalidArgumentError(`delay: expected ms >= 0 or a Date, got ${JSON.stringify(delay)}`);
+    if (!Number.isFinite(delay) || delay < 0) throw new InvalidArgumentError(`delay: expected ms >= 0 or a Date, got ${quoteInput(delay)}`);
     this.#delayMs = delay;
     this.#runAt = undefined;
   }
@@ -72,7 +72,7 @@ export class JobEnqueue {
 
   set timeoutMs(value: number | undefined) {
     if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
-      throw new InvalidArgumentError(`timeoutMs: expected a number > 0, got ${JSON.stringify(value)}`);
+      throw new InvalidArgumentError(`timeoutMs: expected a number > 0, got ${quoteInput(value)}`);
     }
     this.#timeoutMs = value;
   }

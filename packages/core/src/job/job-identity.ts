@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
+import { quoteInput } from '../errors/quote-input.js';
 
 /** Job names: 1–200 characters of letters, digits, `.`, `_`, `-`, `:` and `/`. */
 export const JOB_NAME_PATTERN = /^[A-Za-z0-9._:/-]{1,200}$/;
@@ -7,7 +8,7 @@ export const JOB_NAME_PATTERN = /^[A-Za-z0-9._:/-]{1,200}$/;
 /** Throws InvalidArgumentError unless `name` is a valid job name. */
 export function assertJobName(name: string): void {
   if (typeof name !== 'string' || !JOB_NAME_PATTERN.test(name)) {
-    throw new InvalidArgumentError(`job name: expected 1-200 characters of letters, digits and . _ : / -, got ${JSON.stringify(name)}`);
+    throw new InvalidArgumentError(`job name: expected 1-200 characters of letters, digits and . _ : / -, got ${quoteInput(name)}`);
   }
 }
 
@@ -30,7 +31,7 @@ export class JobIdentity {
   /** Sets an explicit id (1–200 printable characters). */
   setId(id: string): void {
     if (typeof id !== 'string' || id.length === 0 || id.length > 200 || !/^[\x21-\x7e]+$/.test(id)) {
-      throw new InvalidArgumentError(`job id: expected 1-200 printable ASCII characters without spaces, got ${JSON.stringify(id)}`);
+      throw new InvalidArgumentError(`job id: expected 1-200 printable ASCII characters without spaces, got ${quoteInput(id)}`);
     }
     this.#id = id;
   }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
+import { quoteInput } from '../errors/quote-input.js';
 
 /** Where a Job object is in its life on the producer side. */
 export type JobStatus = 'draft' | 'dispatched' | 'skipped';
@@ -29,7 +30,7 @@ export class JobState {
 
   set uniqueKey(value: string | undefined) {
     if (value !== undefined && (typeof value !== 'string' || value.length === 0 || value.length > 200)) {
-      throw new InvalidArgumentError(`uniqueKey: expected 1-200 characters, got ${JSON.stringify(value)}`);
+      throw new InvalidArgumentError(`uniqueKey: expected 1-200 characters, got ${quoteInput(value)}`);
     }
     this.#uniqueKey = value;
   }
@@ -41,7 +42,7 @@ export class JobState {
 
   static checkAttempts(value: number): number {
     if (!Number.isInteger(value) || value < 1)
-      throw new InvalidArgumentError(`maxAttempts: expected an integer >= 1, got ${JSON.stringify(value)}`);
+      throw new InvalidArgumentError(`maxAttempts: expected an integer >= 1, got ${quoteInput(value)}`);
     return value;
   }
 }

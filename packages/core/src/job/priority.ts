@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
+import { quoteInput } from '../errors/quote-input.js';
 
 /**
  * Named priorities. On every driver a LOWER number runs FIRST (like `nice` and beanstalkd):
@@ -16,7 +17,7 @@ export const MAX_PRIORITY = 1_000_000;
 export function resolvePriority(input: PriorityInput): number {
   const value = typeof input === 'number' ? input : Priority[input];
   if (value === undefined || !Number.isInteger(value) || value < 0 || value > MAX_PRIORITY) {
-    throw new InvalidArgumentError(`priority: expected HIGH, MEDIUM, LOW or an integer 0..${MAX_PRIORITY}, got ${JSON.stringify(input)}`);
+    throw new InvalidArgumentError(`priority: expected HIGH, MEDIUM, LOW or an integer 0..${MAX_PRIORITY}, got ${quoteInput(input)}`);
   }
   return value;
 }

@@ -1,5 +1,6 @@
 import type { PushResult, QueueDriver } from '../driver/queue-driver.js';
 import { ConfigError } from '../errors/config-error.js';
+import { quoteInput } from '../errors/quote-input.js';
 import type { DispatchOptions, Job, JobDispatcher } from '../job/job.js';
 
 /** How to make one named connection's driver, lazily. Driver packages export factories of these. */
@@ -69,7 +70,7 @@ export class QueueManager implements JobDispatcher {
     if (driver === undefined) {
       const definition = this.#config.connections[name];
       if (definition === undefined) {
-        return Promise.reject(new ConfigError(`unknown connection "${name}" (configured: ${this.names().join(', ')})`));
+        return Promise.reject(new ConfigError(`unknown connection ${quoteInput(name)} (configured: ${this.names().join(', ')})`));
       }
       driver = Promise.resolve()
         .then(() => definition.create())

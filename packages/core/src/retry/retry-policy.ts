@@ -1,5 +1,6 @@
 import type { RetrySpec } from '../envelope/job-envelope.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
+import { quoteInput } from '../errors/quote-input.js';
 
 /** When a retry should happen: a delay in ms and the epoch ms it lands on. */
 export interface DelayResult {
@@ -39,7 +40,7 @@ export class RetryPolicy {
   /** Throws InvalidArgumentError naming the field when a spec is out of range; returns it otherwise. */
   static validate(spec: RetrySpec): RetrySpec {
     const fail = (field: string, expected: string, got: unknown): never => {
-      throw new InvalidArgumentError(`retry.${field}: expected ${expected}, got ${JSON.stringify(got)}`);
+      throw new InvalidArgumentError(`retry.${field}: expected ${expected}, got ${quoteInput(got)}`);
     };
     switch (spec.type) {
       case 'none':

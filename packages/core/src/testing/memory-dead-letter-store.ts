@@ -2,6 +2,7 @@ import { isValidQueueName } from '../driver/default-capabilities.js';
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterListOptions, DeadLetterStore } from '../driver/queue-driver.js';
 import { encodeEnvelope } from '../envelope/job-envelope.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
+import { quoteInput } from '../errors/quote-input.js';
 import type { MemoryStore } from './memory-store.js';
 
 /** The dead-letter store of a memory driver, over its {@link MemoryStore}. */
@@ -93,6 +94,6 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
 
 function validateFilter(filter: DeadLetterFilter): void {
   if (filter.queue !== undefined && !isValidQueueName(filter.queue)) {
-    throw new InvalidArgumentError(`memory: invalid queue name ${JSON.stringify(filter.queue)}`);
+    throw new InvalidArgumentError(`memory: invalid queue name ${quoteInput(filter.queue)}`);
   }
 }

@@ -22,6 +22,7 @@ import { DriverClosedError } from '../errors/driver-closed-error.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import { LeaseLostError } from '../errors/lease-lost-error.js';
 import { PayloadTooLargeError } from '../errors/payload-too-large-error.js';
+import { quoteInput } from '../errors/quote-input.js';
 import { MemoryDeadLetterStore } from './memory-dead-letter-store.js';
 import { MemoryStore, type StoredJob } from './memory-store.js';
 
@@ -427,7 +428,7 @@ export function createMemoryDriver(options: MemoryDriverOptions = {}): MemoryDri
 
 function assertQueueName(queue: string): void {
   if (typeof queue !== 'string' || !isValidQueueName(queue))
-    throw new InvalidArgumentError(`memory: invalid queue name ${JSON.stringify(queue)}`);
+    throw new InvalidArgumentError(`memory: invalid queue name ${quoteInput(queue)}`);
 }
 
 function assertPositive(what: string, value: number): void {

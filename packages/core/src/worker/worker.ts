@@ -4,6 +4,7 @@ import type { QueueDriver, Reservation } from '../driver/queue-driver.js';
 import { DEFAULT_QUEUE } from '../envelope/create-envelope.js';
 import type { PayloadSerializer } from '../envelope/payload-serializer.js';
 import { ConfigError } from '../errors/config-error.js';
+import { quoteInput } from '../errors/quote-input.js';
 import { JobRegistry, type RegisteredJob } from '../job/job-registry.js';
 import { type Logger, silentLogger } from '../logger/logger.js';
 import type { RateLimitRule, RateLimitStore } from '../rate-limit/rate-limit-store.js';
@@ -94,7 +95,7 @@ type Listener<K extends keyof WorkerEventMap> = (...args: WorkerEventMap[K]) => 
 const positive = (value: number | undefined, key: string, fallback: number, allowZero = false): number => {
   const result = value ?? fallback;
   if (!Number.isFinite(result) || result < 0 || (!allowZero && result === 0)) {
-    throw new ConfigError(`worker option ${key}: expected a number ${allowZero ? '>= 0' : '> 0'}, got ${JSON.stringify(value)}`);
+    throw new ConfigError(`worker option ${key}: expected a number ${allowZero ? '>= 0' : '> 0'}, got ${quoteInput(value)}`);
   }
   return result;
 };
@@ -143,7 +144,7 @@ export class Worker {
     this.queues = options.queues ?? [DEFAULT_QUEUE];
     if (this.queues.length === 0) throw new ConfigError('worker option queues: expected at least one queue name');
     for (const queue of this.queues) {
-      if (!isValidQueueName(queue)) throw new ConfigError(`worker option queues: invalid queue name ${JSON.stringify(queue)}`);
+      if (!isValidQueueName(queue)) throw new ConfigError(`worker option queues: invalid queue name ${quoteInput(queue)}`);
     }
     this.concurrency = positive(options.concurrency, 'concurrency', 1);
     if (!Number.isInteger(this.concurrency))

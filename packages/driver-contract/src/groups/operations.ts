@@ -202,6 +202,19 @@ export function describeOperations(f: ContractFixture): void {
       expect(await f.driver().stats(queue)).toMatchObject({ ready: 0 });
     });
 
+    it('an invalid queue name of 10,000 characters is refused with an error that quotes a readable part of it', async () => {
+      const hostile = `${'x'.repeat(9_999)}!`;
+      const error = await Promise.resolve()
+        .then(() => f.driver().push([testEnvelope(hostile)]))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(error).toMatchObject(invalidArgument);
+      expect((error as Error).message.length).toBeLessThan(300);
+      expect((error as Error).message).toContain('(10000 characters)');
+    });
+
     it.skipIf(caps.inline)('reserve() with an invalid queue name throws InvalidArgumentError', async () => {
       await expect(
         Promise.resolve().then(() => f.driver().reserve(['bad queue name'], { leaseMs: 1_000, waitMs: 0 })),
