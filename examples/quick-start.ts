@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineJob, RetryPolicy, UnrecoverableError, Worker } from '@queuekit/core';
+import { defineJob, describeResult, RetryPolicy, UnrecoverableError, Worker } from '@queuekit/core';
 import { createSqliteDriver } from '@queuekit/driver-database';
 
 const t0 = Date.now();
@@ -27,9 +27,9 @@ const chargeCard = defineJob('charge-card', async (p: { orderId: string; cents: 
 });
 
 const notify = defineJob('notify-user', async (p: { message: string }, ctx) => {
-  const from = ctx.parent
-    ? `${ctx.parent.name} ${ctx.parent.status}: ${JSON.stringify(ctx.parent.result ?? ctx.parent.error?.message)}`
-    : 'no parent';
+  const parent = ctx.parent;
+  const outcome = parent?.status === 'failed' ? JSON.stringify(parent.error?.message) : describeResult(parent?.result);
+  const from = parent ? `${parent.name} ${parent.status}: ${outcome}` : 'no parent';
   say(`notify-user    "${p.message}" (${from})`);
 });
 

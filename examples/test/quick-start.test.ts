@@ -21,7 +21,8 @@ describe('quick start', () => {
       expect(stdout).toContain('resize-image   img-42 to 640px');
       expect(stdout).toContain('"your thumbnail is ready" (resize-image completed');
       expect(stdout).toContain('A-1: charged 42 on attempt 2');
-      expect(stdout).toContain('"order A-1 confirmed"');
+      expect(stdout).toContain('"order A-1 confirmed" (audit completed: no result)');
+      expect(stdout).not.toContain('undefined');
       expect(stdout).toContain('"order B-2 was declined" (charge-card failed: "amount over the limit")');
       expect(stdout).toMatch(/done: 10 deliveries, 4 charge attempts, 1 job\(s\) in the dead-letter store/);
     } finally {

@@ -23,6 +23,7 @@ export type {
 } from './driver/queue-driver.js';
 export { refuseTransaction } from './driver/refuse-transaction.js';
 export { createEnvelope, DEFAULT_QUEUE, type EnvelopeInit } from './envelope/create-envelope.js';
+export { describeResult } from './envelope/describe-result.js';
 export {
   ENVELOPE_VERSION,
   type ErrorInfo,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, Job, QUOTE_MAX_CHARS, quoteInput } from '../src/index.js';
+import { describeResult, InvalidArgumentError, Job, QUOTE_MAX_CHARS, quoteInput } from '../src/index.js';
 
 describe('quoteInput', () => {
   it('quotes short input whole, as JSON', () => {
@@ -30,5 +30,14 @@ describe('quoteInput', () => {
     })();
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect((error as Error).message.length).toBeLessThan(250);
+  });
+});
+
+describe('describeResult', () => {
+  it('reads "no result" for a handler that returned nothing, and JSON otherwise', () => {
+    expect(describeResult(undefined)).toBe('no result');
+    expect(describeResult(null)).toBe('null');
+    expect(describeResult({ url: '/a.jpg' })).toBe('{"url":"/a.jpg"}');
+    expect(describeResult('x'.repeat(1_000))).toMatch(/… \(1000 characters\)$/);
   });
 });
