@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 
 // Stands in for an installation without the driver packages: every package lookup finds nothing.
@@ -8,6 +9,7 @@ vi.mock('../src/config/import-module.js', async (importOriginal) => ({
 
 const { backendDefinition } = await import('../src/config/backends.js');
 const { CliError } = await import('../src/cli-error.js');
+const { BACKEND_PACKAGES } = await import('../src/config/backends.js');
 
 const ctx = { file: '/app/queue.config.mjs', label: 'queue.config.mjs', dir: '/app', key: 'connections.main', loadJobs: async () => [] };
 
@@ -27,5 +29,23 @@ describe('a connection whose driver package is not installed', () => {
     expect((error as Error).message).toBe(
       `queue.config.mjs: connections.main.driver: "${driver}" needs the package ${pkg}, which is not installed: install it (npm install ${pkg})`,
     );
+  });
+});
+
+describe('package.json', () => {
+  it('declares every driver package the CLI loads at run time, and tsx, as optional peer dependencies', () => {
+    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      dependencies: Record<string, string>;
+      peerDependencies?: Record<string, string>;
+      peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+    };
+    // The memory driver ships in @queuekit/core/testing, a real dependency.
+    const loaded = [...new Set(Object.values(BACKEND_PACKAGES))].filter((pkg) => !pkg.startsWith('@queuekit/core'));
+    for (const pkg of [...loaded, 'tsx']) {
+      expect(manifest.peerDependencies?.[pkg], pkg).toEqual(expect.any(String));
+      expect(manifest.peerDependenciesMeta?.[pkg], pkg).toEqual({ optional: true });
+      expect(manifest.dependencies[pkg], pkg).toBeUndefined();
+    }
+    expect(manifest.dependencies['@queuekit/core']).toBeDefined();
   });
 });

@@ -3,7 +3,11 @@ import { ConfigError } from '../errors/config-error.js';
 import { quoteInput } from '../errors/quote-input.js';
 import type { DispatchOptions, Job, JobDispatcher } from '../job/job.js';
 
-/** How to make one named connection's driver, lazily. Driver packages export factories of these. */
+/**
+ * How to make one named connection's driver, lazily: any `{ driver, create }` object, e.g.
+ * `{ driver: 'redis', create: () => createRedisDriver({ connection: url }) }` (`@queuekit/driver-sync`
+ * also exports `sync(options)`, which returns one).
+ */
 export interface ConnectionDefinition {
   /** The driver's name, for messages and the CLI (`redis`, `postgres`, `sqlite`, …). */
   readonly driver: string;
