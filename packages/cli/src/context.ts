@@ -11,6 +11,8 @@ export interface CliIO {
   readonly env: NodeJS.ProcessEnv;
   /** True when stdin is a terminal (confirmation prompts are possible). */
   readonly interactive: boolean;
+  /** True when stdout is a terminal (`queue work` then prints a periodic status line). */
+  readonly terminal?: boolean;
   /** Asks a yes/no question on the terminal. */
   readonly confirm: (question: string) => Promise<boolean>;
 }

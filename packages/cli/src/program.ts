@@ -21,6 +21,7 @@ export function processIO(): CliIO {
     cwd: process.cwd(),
     env: process.env,
     interactive: process.stdin.isTTY === true && process.stdout.isTTY === true,
+    terminal: process.stdout.isTTY === true,
     confirm: async (question) => {
       const rl = createInterface({ input: process.stdin, output: process.stdout });
       try {
@@ -95,6 +96,11 @@ export function createProgram(io: CliIO, run: (command: Command, runner: Runner)
     .addOption(new Option('--max-jobs <n>', 'stop after taking this many jobs').argParser(integer(1)))
     .addOption(new Option('--max-time <seconds>', 'stop taking jobs after this long').argParser(seconds))
     .addOption(new Option('--memory <mb>', 'stop taking jobs once the resident set exceeds this many MiB').argParser(integer(1)))
+    .addOption(
+      new Option('--status <seconds>', 'print a status line this often; 0 turns it off (default: 5 on a terminal, else off)').argParser(
+        seconds,
+      ),
+    )
     .option('--once', 'drain the jobs that are ready, then exit')
     .option('--json', 'print one JSON object per line instead of text')
     .action((options, command: Command) => run(command, (ctx) => runWork(ctx, options)));

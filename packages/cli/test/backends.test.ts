@@ -79,7 +79,9 @@ describe.each(['sqlite', 'redis', 'postgres', 'beanstalk'] as const)('queue on %
     const result = await runCli(['work', '--once'], opts());
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`record  ${id}  completed  \\d`));
-    expect(result.stdout).toMatch(/worker stopped \(empty\): 1 job\(s\) in .*: 1 completed, 0 retried, 0 dead-lettered, 0 released/);
+    expect(result.stdout).toMatch(
+      /worker stopped \(empty\): 1 job\(s\) in .*: 1 completed, 0 dead-lettered, 0 released, 0 awaiting a retry; 0 retried run\(s\)/,
+    );
     const ran = readFileSync(join(dir, 'ran.log'), 'utf8')
       .trim()
       .split('\n')

@@ -3,6 +3,7 @@ import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_UNREACHABLE } from '../cli-error.
 import { type CliContext, withTimeout } from '../context.js';
 import { DEFAULT_PRESENCE_TTL_MS, supportsPresence, WorkerPresence } from '../heartbeat/worker-presence.js';
 import { formatDuration } from '../output/table.js';
+import { DEFAULT_STATUS_INTERVAL_MS, startStatusLine, type WorkCounts } from './work-status.js';
 
 /** Flags of `queue work`. */
 export interface WorkOptions {
@@ -16,11 +17,13 @@ export interface WorkOptions {
   readonly memory?: number;
   readonly once?: boolean;
   readonly json?: boolean;
+  /** Seconds between status lines; 0 turns them off. Default: 5 when stdout is a terminal, else off. */
+  readonly status?: number;
 }
 
-/** Counts for the summary line. */
-interface Tally {
-  completed: number;
+/** Counts for the status and summary lines. */
+interface Tally extends WorkCounts {
+  /** Failed runs released for another attempt (a job retried twice counts twice here, once as a job). */
   retried: number;
   deadLettered: number;
   released: number;
@@ -95,7 +98,9 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
     ...(rateLimit === undefined ? {} : { rateLimit }),
   });
 
-  const tally: Tally = { completed: 0, retried: 0, deadLettered: 0, released: 0 };
+  const tally: Tally = { completed: 0, failed: 0, retried: 0, deadLettered: 0, released: 0 };
+  // Jobs whose last outcome here was a retry: each counts as one job until it settles here for good.
+  const awaitingRetry = new Set<string>();
   const failedAfterMs = new Map<string, number>();
   const line = (fields: Record<string, unknown>, text: string) => ctx.out(options.json === true ? JSON.stringify(fields) : text);
   const jobLine = (
@@ -125,23 +130,30 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
   };
   worker.on('completed', (e) => {
     tally.completed += 1;
+    awaitingRetry.delete(e.id);
     jobLine(e, 'completed', e.durationMs);
   });
-  worker.on('failed', (e) => failedAfterMs.set(e.id, e.durationMs));
+  worker.on('failed', (e) => {
+    tally.failed += 1;
+    failedAfterMs.set(e.id, e.durationMs);
+  });
   worker.on('retrying', (e) => {
     tally.retried += 1;
+    awaitingRetry.add(e.id);
     const duration = failedAfterMs.get(e.id);
     failedAfterMs.delete(e.id);
     jobLine(e, 'retrying', duration, `attempt ${e.attempt} failed, next in ${formatDuration(e.delayMs)}: ${e.error.message}`);
   });
   worker.on('dead-lettered', (e) => {
     tally.deadLettered += 1;
+    awaitingRetry.delete(e.id);
     const duration = failedAfterMs.get(e.id);
     failedAfterMs.delete(e.id);
     jobLine(e, 'dead-lettered', duration, `${e.reason}: ${e.error.message}`);
   });
   worker.on('released', (e) => {
     tally.released += 1;
+    awaitingRetry.delete(e.id);
     jobLine(e, 'released', undefined, 'unfinished at shutdown');
   });
   let failed = false;
@@ -191,6 +203,19 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
     },
     `worker started: connection ${connection.name} (${driver.name}), queues ${queues.join(', ')}, concurrency ${worker.concurrency}, pid ${process.pid}${once ? ', draining once' : ''}`,
   );
+  const statusMs = options.status !== undefined ? options.status * 1_000 : ctx.io.terminal === true ? DEFAULT_STATUS_INTERVAL_MS : 0;
+  const stopStatus =
+    statusMs > 0
+      ? startStatusLine({
+          driver,
+          queues,
+          counts: tally,
+          active: () => worker.inFlight,
+          intervalMs: statusMs,
+          write: line,
+          onError: (error) => ctx.err(`${new Date().toISOString()}  status: ${error.message}`),
+        })
+      : undefined;
   // maxRuntimeMs is checked between reserves; this timer also ends a long blocking wait.
   const runtimeTimer = maxRuntimeMs === undefined ? undefined : setTimeout(() => void worker.stop({ reason: 'max-runtime' }), maxRuntimeMs);
   try {
@@ -199,15 +224,25 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
     else stopReason = 'signal';
   } finally {
     if (runtimeTimer !== undefined) clearTimeout(runtimeTimer);
+    stopStatus?.();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     await presence?.stop();
   }
-  const total = tally.completed + tally.retried + tally.deadLettered + tally.released;
+  // A job counts once however many runs it took: retries are counted apart.
+  const jobCount = tally.completed + tally.deadLettered + tally.released + awaitingRetry.size;
   const elapsedMs = Date.now() - startedAt;
   line(
-    { time: new Date().toISOString(), event: 'stopped', reason: stopReason, jobs: total, ...tally, elapsedMs },
-    `worker stopped (${stopReason}): ${total} job(s) in ${formatDuration(elapsedMs)}: ${tally.completed} completed, ${tally.retried} retried, ${tally.deadLettered} dead-lettered, ${tally.released} released`,
+    {
+      time: new Date().toISOString(),
+      event: 'stopped',
+      reason: stopReason,
+      jobs: jobCount,
+      ...tally,
+      awaitingRetry: awaitingRetry.size,
+      elapsedMs,
+    },
+    `worker stopped (${stopReason}): ${jobCount} job(s) in ${formatDuration(elapsedMs)}: ${tally.completed} completed, ${tally.deadLettered} dead-lettered, ${tally.released} released, ${awaitingRetry.size} awaiting a retry; ${tally.retried} retried run(s)`,
   );
   if (failed) {
     ctx.err('work --once: stopped after a driver error; the queue may not be drained');
