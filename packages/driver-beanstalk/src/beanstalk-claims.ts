@@ -126,11 +126,8 @@ export class BeanstalkClaims {
   /** Up to `max` ready jobs of the first of `tubes` that has any, without waiting. */
   async #reserveNow(client: BeanstalkClient, tubes: readonly string[], max: number): Promise<BeanstalkJob[]> {
     for (const tube of tubes.length === 1 ? [tubes] : tubes.map((t) => [t])) {
-      const watched = client.watchOnly(tube);
-      const reserves = Array.from({ length: max }, () => client.reserveWithTimeout(0));
-      const [, ...outcomes] = await Promise.all([watched, ...reserves]);
       // DEADLINE_SOON: a job held on this connection is in its last second; none is taken now.
-      const jobs = outcomes.filter((outcome): outcome is BeanstalkJob => typeof outcome === 'object');
+      const [, jobs] = await Promise.all([client.watchOnly(tube), client.reserveReady(max)]);
       if (jobs.length > 0) return jobs;
     }
     return [];
@@ -151,7 +148,7 @@ export class BeanstalkClaims {
     if (jobs.length === 0) return [];
     const generation = client.generation;
     const sentAt = Date.now();
-    const stats = await Promise.all(jobs.map((job) => client.statsJob(job.id)));
+    const stats = await client.statsJobs(jobs.map((job) => job.id));
     const reservations: Reservation[] = [];
     jobs.forEach((job, index) => {
       const jobStats = stats[index];

@@ -20,7 +20,7 @@ import {
   type ReleaseOptions,
   type Reservation,
   type ReserveOptions,
-  UnsupportedError,
+  refuseTransaction,
 } from '@queuekit/core';
 import { BeanstalkClaims } from './beanstalk-claims.js';
 import { BeanstalkDeadLetterStore } from './beanstalk-dead-letter-store.js';
@@ -115,10 +115,8 @@ export class BeanstalkDriver implements QueueDriver {
   }
 
   async push(envelopes: readonly JobEnvelope[], options: PushOptions = {}): Promise<PushResult> {
-    if (options.transaction !== undefined) {
-      this.#assertOpen();
-      throw new UnsupportedError('beanstalk: push inside a transaction is not supported (beanstalkd has no transactions)');
-    }
+    this.#assertOpen();
+    refuseTransaction('beanstalk', options);
     return this.#run('push', async () => {
       // Everything is checked before anything is sent, so bad input stores nothing.
       if (!this.#admin.isOpen) await this.#admin.connect();

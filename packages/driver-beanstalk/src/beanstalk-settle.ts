@@ -47,7 +47,7 @@ export class BeanstalkSettle {
     const taken = acks.map((reservation) => ({ reservation, job: this.#c.holdings.take(reservation) }));
     const jobs = taken.map((t) => t.job).filter((job): job is HeldJob => job !== undefined);
     try {
-      const deletes = Promise.all(taken.map(({ job }) => (job === undefined ? false : this.#delete(job))));
+      const deletes = this.#deleteAll(taken.map((t) => t.job));
       const claims: Promise<Reservation[]>[] = [];
       let left = max;
       for (const [client, freed] of countByClient(jobs)) {
@@ -111,6 +111,33 @@ export class BeanstalkSettle {
   async #delete(job: HeldJob): Promise<boolean> {
     if (!isSafelyHeld(job) && !(await job.client.touch(job.jobId))) return false;
     return job.client.delete(job.jobId);
+  }
+
+  /**
+   * Deletes held jobs (undefined: not held, false): those well before their TTR deadline in one
+   * command group per connection, the others each after a `touch`. Resolves per job whether it was
+   * deleted.
+   */
+  async #deleteAll(jobs: readonly (HeldJob | undefined)[]): Promise<boolean[]> {
+    const outcomes: Promise<boolean>[] = jobs.map(() => Promise.resolve(false));
+    const groups = new Map<BeanstalkClient, number[]>();
+    jobs.forEach((job, index) => {
+      if (job === undefined) return;
+      if (!isSafelyHeld(job)) {
+        outcomes[index] = this.#delete(job);
+        return;
+      }
+      const group = groups.get(job.client);
+      if (group === undefined) groups.set(job.client, [index]);
+      else group.push(index);
+    });
+    for (const [client, indexes] of groups) {
+      const deleted = client.deleteAll(indexes.map((index) => (jobs[index] as HeldJob).jobId));
+      indexes.forEach((index, i) => {
+        outcomes[index] = deleted.then((all) => all[i] === true);
+      });
+    }
+    return Promise.all(outcomes);
   }
 
   /** Runs the settle of `jobs` (taken from the holdings), then lets their connections go. */

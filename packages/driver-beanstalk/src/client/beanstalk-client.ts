@@ -74,6 +74,37 @@ export class BeanstalkClient extends BeanstalkConnection {
     throw failure('reserve-with-timeout', reply);
   }
 
+  /** `reserve-with-timeout 0` `count` times in one go: the jobs that were ready, in order (TIMED_OUT and DEADLINE_SOON give none). */
+  async reserveReady(count: number): Promise<BeanstalkJob[]> {
+    const replies = await this.sendAll(Array.from({ length: count }, () => 'reserve-with-timeout 0'));
+    const jobs: BeanstalkJob[] = [];
+    for (const reply of replies) {
+      if (reply.word === 'RESERVED') jobs.push(jobOf(reply));
+      else if (reply.word !== 'TIMED_OUT' && reply.word !== 'DEADLINE_SOON') throw failure('reserve-with-timeout', reply);
+    }
+    return jobs;
+  }
+
+  /** `stats-job` of each id in one go; undefined for a job that does not exist. */
+  async statsJobs(ids: readonly number[]): Promise<(Map<string, string> | undefined)[]> {
+    const replies = await this.sendAll(ids.map((id) => `stats-job ${id}`));
+    return replies.map((reply) => {
+      if (reply.word === 'OK') return parseStats(reply.body as Buffer);
+      if (reply.word === 'NOT_FOUND') return undefined;
+      throw failure('stats-job', reply);
+    });
+  }
+
+  /** `delete` of each id in one go: per id, true when deleted. */
+  async deleteAll(ids: readonly number[]): Promise<boolean[]> {
+    const replies = await this.sendAll(ids.map((id) => `delete ${id}`));
+    return replies.map((reply) => {
+      if (reply.word === 'DELETED') return true;
+      if (reply.word === 'NOT_FOUND') return false;
+      throw failure('delete', reply);
+    });
+  }
+
   /** `delete`: true when deleted, false when the job is gone or reserved by another connection. */
   delete(id: number): Promise<boolean> {
     return this.#found('delete', `delete ${id}`, 'DELETED');

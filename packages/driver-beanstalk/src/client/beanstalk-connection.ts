@@ -16,10 +16,15 @@ export interface BeanstalkConnectionOptions {
   readonly onConnect?: (connection: BeanstalkConnection) => Promise<void>;
 }
 
+/** One command line, or several sent together (`count` lines, settled by their `count` replies at once). */
 interface Command {
   readonly data: string;
   readonly body: Buffer | undefined;
+  readonly count: number;
+  /** The replies so far of a command of several lines. */
+  readonly replies: Reply[];
   readonly resolve: (reply: Reply) => void;
+  readonly resolveAll: ((replies: Reply[]) => void) | undefined;
   readonly reject: (error: QueueError) => void;
 }
 
@@ -101,19 +106,35 @@ export class BeanstalkConnection {
    */
   send(line: string, body?: Buffer): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
-      const command: Command = { data: `${line}\r\n`, body, resolve, reject };
-      if (this.#closed) {
-        reject(new DriverClosedError('beanstalk: the connection is closed'));
-        return;
-      }
-      if (this.#open) {
-        this.#write(command);
-        return;
-      }
-      this.#waiting.push(command);
-      // A failed attempt rejects what waited for it; there is nothing to do with its error here.
-      this.connect().catch(() => undefined);
+      const command: Command = { data: `${line}\r\n`, body, count: 1, replies: [], resolve, resolveAll: undefined, reject };
+      this.#issue(command);
     });
+  }
+
+  /**
+   * Sends several command lines (no job bodies) as one: resolves all their replies together, in
+   * order. One promise for many commands keeps a claim or a group of settles cheap.
+   */
+  sendAll(lines: readonly string[]): Promise<Reply[]> {
+    if (lines.length === 0) return Promise.resolve([]);
+    return new Promise<Reply[]>((resolveAll, reject) => {
+      const data = `${lines.join('\r\n')}\r\n`;
+      this.#issue({ data, body: undefined, count: lines.length, replies: [], resolve: () => undefined, resolveAll, reject });
+    });
+  }
+
+  #issue(command: Command): void {
+    if (this.#closed) {
+      command.reject(new DriverClosedError('beanstalk: the connection is closed'));
+      return;
+    }
+    if (this.#open) {
+      this.#write(command);
+      return;
+    }
+    this.#waiting.push(command);
+    // A failed attempt rejects what waited for it; there is nothing to do with its error here.
+    this.connect().catch(() => undefined);
   }
 
   /** `use`: later `put`s go to `tube`; replayed after a reconnect. */
@@ -256,12 +277,21 @@ export class BeanstalkConnection {
       return;
     }
     for (const reply of replies) {
-      const command = this.#pending.shift();
+      const command = this.#pending[0];
       if (command === undefined) {
         this.#socket?.destroy(new Error(`beanstalk: a ${reply.word} reply arrived with no command waiting for it`));
         return;
       }
-      command.resolve(reply);
+      if (command.resolveAll === undefined) {
+        this.#pending.shift();
+        command.resolve(reply);
+        continue;
+      }
+      command.replies.push(reply);
+      if (command.replies.length === command.count) {
+        this.#pending.shift();
+        command.resolveAll?.(command.replies);
+      }
     }
   }
 
