@@ -1,4 +1,5 @@
 export { type DeadLetterQuery, DeadLetterQueue } from './dead-letter/dead-letter-queue.js';
+export { DEFAULT_DEAD_LETTER_LIMIT, deadLetterPaging } from './driver/dead-letter-paging.js';
 export { BASELINE_CAPABILITIES, isValidQueueName, QUEUE_NAME_PATTERN } from './driver/default-capabilities.js';
 export { onAbort } from './driver/on-abort.js';
 export type {

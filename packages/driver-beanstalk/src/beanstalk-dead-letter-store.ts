@@ -5,6 +5,7 @@ import {
   type DeadLetterReason,
   type DeadLetterStore,
   DriverError,
+  deadLetterPaging,
   type ErrorInfo,
   fromBackend,
   InvalidArgumentError,
@@ -105,16 +106,7 @@ export class BeanstalkDeadLetterStore implements DeadLetterStore {
   }
 
   async list(options: DeadLetterListOptions = {}): Promise<DeadLetterEntry[]> {
-    const limit = options.limit ?? 100;
-    const offset = options.offset ?? 0;
-    for (const [key, value] of [
-      ['limit', limit],
-      ['offset', offset],
-    ] as const) {
-      if (!Number.isInteger(value) || value < 0) {
-        throw new InvalidArgumentError(`beanstalk: deadLetters.list: ${key} must be an integer >= 0, got ${value}`);
-      }
-    }
+    const { limit, offset } = deadLetterPaging('beanstalk', options);
     return this.#c.run('deadLetters.list', () =>
       this.#scan(async (records) => {
         const page = newestFirst(records.filter(matches(options))).slice(offset, offset + limit);

@@ -5,6 +5,7 @@ import {
   type DeadLetterReason,
   type DeadLetterStore,
   DriverError,
+  deadLetterPaging,
   type ErrorInfo,
   fromBackend,
   InvalidArgumentError,
@@ -52,12 +53,7 @@ export class RedisDeadLetterStore implements DeadLetterStore {
   }
 
   async list(options: DeadLetterListOptions = {}): Promise<DeadLetterEntry[]> {
-    const limit = options.limit ?? 100;
-    const offset = options.offset ?? 0;
-    if (!Number.isInteger(limit) || limit < 0)
-      throw new InvalidArgumentError(`redis: deadLetters.list: limit must be an integer >= 0, got ${limit}`);
-    if (!Number.isInteger(offset) || offset < 0)
-      throw new InvalidArgumentError(`redis: deadLetters.list: offset must be an integer >= 0, got ${offset}`);
+    const { limit, offset } = deadLetterPaging('redis', options);
     return this.#ctx.run('deadLetters.list', async () => {
       if (limit === 0) return [];
       const queues = await this.#queues(options);

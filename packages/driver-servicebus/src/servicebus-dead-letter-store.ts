@@ -4,6 +4,7 @@ import {
   type DeadLetterFilter,
   type DeadLetterListOptions,
   type DeadLetterStore,
+  deadLetterPaging,
   InvalidArgumentError,
   isValidQueueName,
   quoteInput,
@@ -37,12 +38,7 @@ export class ServiceBusDeadLetterStore implements DeadLetterStore {
   constructor(private readonly ctx: ServiceBusDeadLetterContext) {}
 
   async list(options: DeadLetterListOptions = {}): Promise<DeadLetterEntry[]> {
-    const limit = options.limit ?? 100;
-    const offset = options.offset ?? 0;
-    if (!Number.isInteger(limit) || limit < 0)
-      throw new InvalidArgumentError(`servicebus: deadLetters.list: limit must be an integer >= 0, got ${limit}`);
-    if (!Number.isInteger(offset) || offset < 0)
-      throw new InvalidArgumentError(`servicebus: deadLetters.list: offset must be an integer >= 0, got ${offset}`);
+    const { limit, offset } = deadLetterPaging('servicebus', options);
     return this.ctx.run('deadLetters.list', async () => {
       const entries = await this.#entries(options);
       return entries.slice(offset, offset + limit);
