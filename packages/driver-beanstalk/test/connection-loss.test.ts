@@ -1,7 +1,7 @@
-import { createEnvelope, defineJob, Worker } from '@queuekit/core';
+import { createEnvelope } from '@queuekit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BeanstalkClient, createBeanstalkDriver } from '../src/index.js';
-import { CuttableProxy, OwnBeanstalkd, randomTubePrefix } from './helpers.js';
+import { CuttableProxy, expectNothingLeft, OwnBeanstalkd, randomTubePrefix, recordingWorker } from './helpers.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -72,42 +72,24 @@ describe('connections cut mid-run', () => {
     const driver = createBeanstalkDriver({ url: proxy.url, tubePrefix });
     const producer = createBeanstalkDriver({ url: server.url, tubePrefix });
     const total = 600;
-    // Jobs whose handler ran: an ack cut off with its connection may have deleted the job or not
-    // (then it runs again), so a run is what counts, not the worker's 'completed' event.
-    const completed = new Set<string>();
-    const deadLettered: string[] = [];
-    const errors: string[] = [];
-    const job = defineJob('cut-job', async (_payload: unknown, ctx) => {
-      await sleep(2);
-      completed.add(ctx.id);
-    });
-    const worker = new Worker({ driver, jobs: [job], queues: ['work'], concurrency: 8, errorBackoffMs: 50 });
-    worker.on('dead-lettered', (event) => deadLettered.push(`${event.id} ${event.reason}`));
-    worker.on('error', (event) => errors.push(event.error.message));
-    const running = worker.run();
+    const worker = recordingWorker(driver, 'cut-job', 2, 50);
     try {
       const envelopes = Array.from({ length: total }, (_, i) => createEnvelope({ name: 'cut-job', queue: 'work', payload: { i } }));
       await producer.push(envelopes);
       for (const threshold of [total * 0.2, total * 0.45, total * 0.7]) {
-        const deadline = Date.now() + 20_000;
-        while (completed.size < threshold && Date.now() < deadline) await sleep(5);
-        expect(completed.size).toBeLessThan(total);
+        await worker.ranAtLeast(threshold, 20_000);
+        expect(worker.ran.size).toBeLessThan(total);
         proxy.cutAll();
       }
-      const deadline = Date.now() + 40_000;
-      while (completed.size < total && Date.now() < deadline) await sleep(20);
-      const diagnosis = `stats ${JSON.stringify(await producer.stats('work'))}; errors: ${errors.slice(0, 3).join(' | ')}`;
-      expect(completed.size, diagnosis).toBe(total);
-      expect(completed).toEqual(new Set(envelopes.map((e) => e.id)));
-      expect(deadLettered).toEqual([]);
-      expect(errors.length, 'the cuts surfaced as errors the worker handled').toBeGreaterThan(0);
-      // The last acks may still be on their way; then nothing is left.
-      const settled = Date.now() + 10_000;
-      while (Date.now() < settled && (await producer.stats('work')).reserved > 0) await sleep(20);
-      expect(await producer.stats('work')).toMatchObject({ ready: 0, delayed: 0, reserved: 0, dead: 0 });
+      await worker.ranAtLeast(total, 40_000);
+      const diagnosis = `stats ${JSON.stringify(await producer.stats('work'))}; errors: ${worker.errors.slice(0, 3).join(' | ')}`;
+      expect(worker.ran.size, diagnosis).toBe(total);
+      expect(worker.ran).toEqual(new Set(envelopes.map((e) => e.id)));
+      expect(worker.deadLettered).toEqual([]);
+      expect(worker.errors.length, 'the cuts surfaced as errors the worker handled').toBeGreaterThan(0);
+      await expectNothingLeft(producer, 'work');
     } finally {
-      await worker.stop({ graceMs: 1_000 });
-      await running;
+      await worker.stop();
       await Promise.all([driver.close(), producer.close()]);
     }
   });

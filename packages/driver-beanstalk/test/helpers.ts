@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defineJob, type QueueDriver, Worker } from '@queuekit/core';
+import { expect } from 'vitest';
 
 /** The beanstalkd the contract suite uses (scripts/services.sh starts it). */
 export const BEANSTALK_URL = process.env.BEANSTALK_URL ?? 'beanstalk://127.0.0.1:11300';
@@ -144,4 +146,42 @@ export class CuttableProxy {
     this.cutAll();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
+}
+
+/** A worker on queue `work` whose jobs (named `name`) take `handlerMs`; it records what ran, what was dead-lettered and its errors. */
+export function recordingWorker(driver: QueueDriver, name: string, handlerMs: number, errorBackoffMs: number) {
+  // Jobs whose handler ran: an ack lost with its connection or server may have deleted the job or
+  // not (then it runs again), so a run is what counts, not the worker's 'completed' event.
+  const ran = new Set<string>();
+  const deadLettered: string[] = [];
+  const errors: string[] = [];
+  const job = defineJob(name, async (_payload: unknown, ctx) => {
+    await new Promise((resolve) => setTimeout(resolve, handlerMs));
+    ran.add(ctx.id);
+  });
+  const worker = new Worker({ driver, jobs: [job], queues: ['work'], concurrency: 8, errorBackoffMs });
+  worker.on('dead-lettered', (event) => deadLettered.push(`${event.id} ${event.reason}`));
+  worker.on('error', (event) => errors.push(event.error.message));
+  const running = worker.run();
+  return {
+    ran,
+    deadLettered,
+    errors,
+    /** Resolves once `count` jobs ran, or after `timeoutMs` (the caller's assertions tell which). */
+    async ranAtLeast(count: number, timeoutMs: number): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (ran.size < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    },
+    async stop(): Promise<void> {
+      await worker.stop({ graceMs: 1_000 });
+      await running;
+    },
+  };
+}
+
+/** Waits (bounded) for the last acknowledgements still on their way, then expects `queue` empty. */
+export async function expectNothingLeft(driver: QueueDriver, queue: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && (await driver.stats(queue)).reserved > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(await driver.stats(queue)).toMatchObject({ ready: 0, delayed: 0, reserved: 0, dead: 0 });
 }
