@@ -1,6 +1,33 @@
 export { type DeadLetterQuery, DeadLetterQueue } from './dead-letter/dead-letter-queue.js';
-export { DEFAULT_DEAD_LETTER_LIMIT, deadLetterPaging } from './driver/dead-letter-paging.js';
+export {
+  DEFAULT_DEAD_LETTER_LIMIT,
+  DEFAULT_JOB_LIST_LIMIT,
+  deadLetterPaging,
+  jobListPaging,
+  MAX_JOB_LIST_LIMIT,
+} from './driver/dead-letter-paging.js';
 export { BASELINE_CAPABILITIES, isValidQueueName, QUEUE_NAME_PATTERN } from './driver/default-capabilities.js';
+export {
+  type AckOptions,
+  type CancelOutcome,
+  type DriverJobState,
+  JOB_STATES,
+  type JobInfo,
+  type JobLease,
+  type JobListOptions,
+  type JobLookupOptions,
+  type JobState,
+} from './driver/job-info.js';
+export { cancelledJob, finishedJobInfo, type LiveJobFacts, liveJobInfo } from './driver/job-info-from.js';
+export {
+  cancelJob,
+  deadLetterJobInfo,
+  type ListJobsOptions,
+  listJobs,
+  lookupJob,
+  pauseQueue,
+  resumeQueue,
+} from './driver/job-lookup.js';
 export { onAbort } from './driver/on-abort.js';
 export type {
   AckAndClaimOptions,
@@ -23,8 +50,10 @@ export type {
   SchemaMigrationResult,
 } from './driver/queue-driver.js';
 export { refuseTransaction } from './driver/refuse-transaction.js';
+export { DEFAULT_RETENTION, type Retention, type RetentionOptions, resolveRetention } from './driver/retention.js';
 export { createEnvelope, DEFAULT_QUEUE, type EnvelopeInit } from './envelope/create-envelope.js';
 export { describeResult } from './envelope/describe-result.js';
+export { decodeFinishedJob, encodeFinishedJob, type FinishedJob, MAX_KEPT_RESULT_BYTES } from './envelope/finished-job.js';
 export {
   ENVELOPE_VERSION,
   type ErrorInfo,
@@ -68,6 +97,7 @@ export { followUpEnvelopes } from './job/follow-up.js';
 export { type DispatchOptions, dispatchMany, Job, type JobDefaults, type JobDispatcher } from './job/job.js';
 export type { JobContext } from './job/job-context.js';
 export { defineJob, type JobDefinition, type JobHandler } from './job/job-definition.js';
+export { JobHandle, type JobLookup, type ResultOptions } from './job/job-handle.js';
 export { assertJobName, JOB_NAME_PATTERN } from './job/job-identity.js';
 export { JobRegistry, type RegisteredJob } from './job/job-registry.js';
 export type { JobStatus } from './job/job-state.js';

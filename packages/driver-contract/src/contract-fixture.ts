@@ -1,4 +1,11 @@
-import type { DriverCapabilities, QueueDriver } from '@queuekit/core';
+import type { DriverCapabilities, QueueDriver, RetentionOptions } from '@queuekit/core';
+
+/** Driver settings some tests need besides the defaults; a driver's `createDriver` passes them on. */
+export interface ContractDriverSettings {
+  /** The driver's `retention` option (drivers with `capabilities.retention`). */
+  readonly retention?: RetentionOptions;
+}
+
 import { afterEach, beforeEach } from 'vitest';
 import { randomQueueName } from './helpers.js';
 
@@ -6,8 +13,11 @@ import { randomQueueName } from './helpers.js';
 export interface DriverContractOptions {
   /** Names the suite in the output (`redis`, `postgres`, …). */
   readonly name: string;
-  /** Makes a fresh driver; called once per test (the suite closes it afterwards). */
-  readonly createDriver: () => QueueDriver | Promise<QueueDriver>;
+  /**
+   * Makes a fresh driver; called once per test (the suite closes it afterwards). The retention
+   * tests pass `settings`, which the driver's options must take on.
+   */
+  readonly createDriver: (settings?: ContractDriverSettings) => QueueDriver | Promise<QueueDriver>;
   /**
    * Absolute path of a .ts/.js module exporting `createDriver()` that reaches the same backend from
    * another process; enables the crash tests. Leave it out for drivers whose state lives in memory.
@@ -31,8 +41,8 @@ export interface ContractFixture {
   driver(): QueueDriver;
   /** A queue name unused elsewhere; emptied after the test. */
   queue(): string;
-  /** Another driver on the same backend, closed after the test. */
-  openDriver(): Promise<QueueDriver>;
+  /** Another driver on the same backend (with `settings`), closed after the test. */
+  openDriver(settings?: ContractDriverSettings): Promise<QueueDriver>;
 }
 
 /**
@@ -72,8 +82,8 @@ export function useContractFixture(options: DriverContractOptions, capabilities:
       queues.push(name);
       return name;
     },
-    async openDriver() {
-      const other = await options.createDriver();
+    async openDriver(settings) {
+      const other = await options.createDriver(settings);
       extra.push(other);
       return other;
     },
@@ -84,6 +94,8 @@ export function useContractFixture(options: DriverContractOptions, capabilities:
 async function cleanUp(driver: QueueDriver, queues: readonly string[]): Promise<void> {
   for (const queue of queues) {
     try {
+      // A paused queue would keep its leftover jobs from the drain below.
+      if (driver.resume !== undefined) await driver.resume(queue);
       await driver.purge(queue);
       await driver.deadLetters.purge({ queue });
       // Jobs still leased stay in the backend; take the ones whose lease already ran out.

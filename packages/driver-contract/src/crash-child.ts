@@ -10,11 +10,13 @@
  * - mode `kill-self`: the handler prints `started <id> <attempt>` and kills its own process.
  * - mode `chaos`: the handler prints `start <id> <attempt> <pid> <epoch ms>`, sleeps the payload's
  *   `ms`, then prints `end <id> <pid> <epoch ms>`.
+ * - mode `echo`: the handler returns `{ echo: <payload>, pid: <its pid> }` (or throws the payload's
+ *   `fail` message as an UnrecoverableError), for the tests that wait on a result across processes.
  *
  * Dead letters it records are printed as `dead-lettered <id> <reason>`, hand-backs as `released <id>`.
  */
 import { pathToFileURL } from 'node:url';
-import { defineJob, type QueueDriver, Worker } from '@queuekit/core';
+import { defineJob, type QueueDriver, UnrecoverableError, Worker } from '@queuekit/core';
 import { CRASH_JOB_NAME, type CrashChildOptions } from './crash-protocol.js';
 
 const [modulePath, queue, optionsText] = process.argv.slice(2);
@@ -33,7 +35,11 @@ const driver = await driverModule.createDriver();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const crashing = defineJob(CRASH_JOB_NAME, async (payload: { ms?: number }, ctx) => {
+const crashing = defineJob(CRASH_JOB_NAME, async (payload: { ms?: number; fail?: string }, ctx) => {
+  if (options.mode === 'echo') {
+    if (payload.fail !== undefined) throw new UnrecoverableError(payload.fail);
+    return { echo: payload, pid: process.pid };
+  }
   if (options.mode === 'chaos') {
     process.stdout.write(`start ${ctx.id} ${ctx.attempt} ${process.pid} ${Date.now()}\n`);
     await sleep(payload.ms ?? 10);

@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 export const CRASH_JOB_NAME = 'contract-crash';
 
 /** What a crash worker does in its handler (see crash-child.ts). */
-export type CrashMode = 'hang' | 'kill-self' | 'chaos';
+export type CrashMode = 'hang' | 'kill-self' | 'chaos' | 'echo';
 
 /** How a crash worker is set up; what is left out keeps the Worker's default. */
 export interface CrashChildOptions {

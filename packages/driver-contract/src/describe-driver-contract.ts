@@ -5,6 +5,7 @@ import { describeBatch } from './groups/batch.js';
 import { describeCrashRecovery } from './groups/crash.js';
 import { describeDeadLetters } from './groups/dead-letters.js';
 import { describeDelivery } from './groups/delivery.js';
+import { describeJobState } from './groups/job-state.js';
 import { describeLeases } from './groups/leases.js';
 import { describeOperations } from './groups/operations.js';
 import { describePushOutcomes } from './groups/push-outcomes.js';
@@ -29,6 +30,7 @@ export function describeDriverContract(options: DriverContractOptions): void {
     describeBatch(fixture);
     describeOperations(fixture);
     describePushOutcomes(fixture);
+    describeJobState(fixture);
     describeCrashRecovery(fixture);
   });
 }

@@ -1,4 +1,4 @@
-export type { ContractFixture, DriverContractOptions } from './contract-fixture.js';
+export type { ContractDriverSettings, ContractFixture, DriverContractOptions } from './contract-fixture.js';
 export { describeDriverContract } from './describe-driver-contract.js';
 export {
   randomQueueName,

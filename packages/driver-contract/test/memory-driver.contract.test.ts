@@ -10,6 +10,6 @@ const store = new MemoryStore();
 
 describeDriverContract({
   name: 'memory',
-  createDriver: () => createMemoryDriver({ store, maxMessageBytes: 64 * 1024 }),
+  createDriver: (settings) => createMemoryDriver({ store, maxMessageBytes: 64 * 1024, ...settings }),
   pushRaw: (driver, queue, raw) => (driver as MemoryDriver).pushRaw(queue, raw),
 });

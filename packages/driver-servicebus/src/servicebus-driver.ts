@@ -94,6 +94,11 @@ export class ServiceBusDriver implements QueueDriver {
       inline: false,
       rewriteOnRelease: true,
       batch: false,
+      lookup: false,
+      retention: false,
+      progress: false,
+      cancel: false,
+      pause: false,
       maxMessageBytes: this.#options.maxMessageBytes,
     });
     this.deadLetters = new ServiceBusDeadLetterStore({

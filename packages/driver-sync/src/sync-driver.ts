@@ -75,6 +75,12 @@ export class SyncDriver implements QueueDriver {
       inline: true,
       rewriteOnRelease: true,
       batch: false,
+      // Jobs run inside push(): nothing waits to be looked up, paused or cancelled.
+      lookup: false,
+      retention: false,
+      progress: false,
+      cancel: false,
+      pause: false,
       maxMessageBytes: this.#serializer.maxBytes,
     });
     this.#executor = new JobExecutor({

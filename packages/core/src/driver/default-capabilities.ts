@@ -22,4 +22,9 @@ export const BASELINE_CAPABILITIES: DriverCapabilities = Object.freeze({
   inline: false,
   rewriteOnRelease: false,
   batch: false,
+  lookup: false,
+  retention: false,
+  progress: false,
+  cancel: false,
+  pause: false,
 });

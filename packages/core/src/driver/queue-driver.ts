@@ -1,5 +1,6 @@
 import type { ErrorInfo, JobEnvelope } from '../envelope/job-envelope.js';
 import type { RateLimitStore } from '../rate-limit/rate-limit-store.js';
+import type { AckOptions, CancelOutcome, JobInfo, JobListOptions, JobLookupOptions } from './job-info.js';
 
 /**
  * What a driver can do natively, what it emulates, and what it cannot do. Code (the worker, the
@@ -39,6 +40,22 @@ export interface DriverCapabilities {
   readonly batch: boolean;
   /** Largest encoded envelope the backend accepts, in bytes; undefined when only memory bounds it. */
   readonly maxMessageBytes?: number;
+  /**
+   * `getJob()` and `listJobs()` find waiting, delayed and active jobs by id and by state (and the
+   * finished ones the driver keeps, with `retention`).
+   */
+  readonly lookup: boolean;
+  /**
+   * Completed jobs are kept (the finished-job record `ack()` is given, with the handler's result),
+   * bounded per queue by count and age and pruned by the backend as it stores new ones.
+   */
+  readonly retention: boolean;
+  /** `setProgress()` stores a running job's progress, visible to lookups. */
+  readonly progress: boolean;
+  /** `cancel()` ends one waiting, delayed or active job by id. */
+  readonly cancel: boolean;
+  /** `pause()` / `resume()` stop and restart claims from a queue for every worker of the backend. */
+  readonly pause: boolean;
 }
 
 /** Options of {@link QueueDriver.push}. */
@@ -71,6 +88,8 @@ export interface ReserveOptions {
   readonly waitMs: number;
   /** Aborting it ends a waiting reserve early with `undefined`. */
   readonly signal?: AbortSignal;
+  /** Who claims (host, pid, worker), kept with the lease where the driver can (`JobInfo.lease.holder`). */
+  readonly holder?: string;
 }
 
 /** Options of {@link QueueDriver.claim}. */
@@ -85,6 +104,13 @@ export interface AckAndClaimOptions {
   readonly leaseMs: number;
   /** Claim at most this many jobs (0 = only acknowledge). */
   readonly max: number;
+  /** Who claims, as in {@link ReserveOptions.holder}. */
+  readonly holder?: string;
+  /**
+   * Per acknowledgement, in the order of `acks`: the finished-job record to keep (see
+   * {@link AckOptions.record}); absent, or an entry undefined, when none is kept.
+   */
+  readonly records?: readonly (string | undefined)[];
 }
 
 /** What {@link QueueDriver.ackAndClaim} did. */
@@ -231,6 +257,10 @@ export interface QueueStats {
   readonly dead: number;
   /** Epoch ms at which the oldest ready job became available; undefined when none is ready. */
   readonly oldestReadyAt: number | undefined;
+  /** Claims from the queue are paused (drivers with `capabilities.pause`; absent otherwise). */
+  readonly paused?: boolean;
+  /** Completed jobs kept (drivers with `capabilities.retention`; absent otherwise). */
+  readonly completed?: number;
 }
 
 /**
@@ -254,8 +284,12 @@ export interface QueueDriver {
    * Resolves `undefined` when nothing arrived within `waitMs` or the signal aborted.
    */
   reserve(queues: readonly string[], options: ReserveOptions): Promise<Reservation | undefined>;
-  /** Deletes a completed job. A no-op when it is already gone; LeaseLostError when another holds it. */
-  ack(reservation: Reservation): Promise<void>;
+  /**
+   * Settles a completed job: deleted, or kept as `options.record` where the driver has retention
+   * (pruning the queue's finished jobs past its bounds in the same step). A no-op when it is
+   * already gone; LeaseLostError when another holds it.
+   */
+  ack(reservation: Reservation, options?: AckOptions): Promise<void>;
   /**
    * Settles a failed run: the job is available again after `delayMs` and its attempt is counted
    * (the next delivery's `attempt` is one higher). LeaseLostError when the lease was lost.
@@ -268,7 +302,10 @@ export interface QueueDriver {
    * how many were given back.
    */
   giveBack(reservations: readonly Reservation[]): Promise<number>;
-  /** Prolongs the lease to `leaseMs` from now; returns the new expiry (epoch ms). LeaseLostError when lost. */
+  /**
+   * Prolongs the lease to `leaseMs` from now; returns the new expiry (epoch ms). LeaseLostError when
+   * lost; JobCancelledError when the job was cancelled while it ran (drivers with `cancel`).
+   */
   extend(reservation: Reservation, leaseMs: number): Promise<number>;
   /** Moves the job into the dead-letter store with `failure`; LeaseLostError when the lease was lost. */
   deadLetter(reservation: Reservation, failure: JobFailure): Promise<void>;
@@ -295,10 +332,35 @@ export interface QueueDriver {
   ackAndClaim?(acks: readonly Reservation[], queues: readonly string[], options: AckAndClaimOptions): Promise<AckAndClaimResult>;
   /**
    * Batch member (`capabilities.batch`): prolongs many leases to `leaseMs` from now in one call;
-   * resolves, per reservation in order, the new expiry (epoch ms) or `undefined` where the lease
-   * was lost.
+   * resolves, per reservation in order, the new expiry (epoch ms), `undefined` where the lease
+   * was lost, or `'cancelled'` where the job was cancelled while it ran.
    */
-  extendMany?(reservations: readonly Reservation[], leaseMs: number): Promise<(number | undefined)[]>;
+  extendMany?(reservations: readonly Reservation[], leaseMs: number): Promise<(number | 'cancelled' | undefined)[]>;
+  /**
+   * Lookup member (`capabilities.lookup`): the job with this id in any state the driver keeps
+   * (failed jobs are the dead-letter store's: see core's `lookupJob`), or `undefined`.
+   */
+  getJob?(id: string, options?: JobLookupOptions): Promise<JobInfo | undefined>;
+  /**
+   * Lookup member (`capabilities.lookup`): jobs of one queue in one state, in the order they will
+   * run (waiting, delayed, active) or most recently finished first (completed, cancelled).
+   */
+  listJobs?(options: JobListOptions): Promise<JobInfo[]>;
+  /**
+   * Progress member (`capabilities.progress`): stores `progress` (JSON text, made by core) with the
+   * held job; LeaseLostError when the lease was lost.
+   */
+  setProgress?(reservation: Reservation, progress: string): Promise<void>;
+  /**
+   * Cancel member (`capabilities.cancel`): ends a waiting, delayed or active job for good, keeping it
+   * as `cancelled` (its record kept even when completed jobs are not); an active job's next lease
+   * renewal then fails with JobCancelledError, and its settle calls change nothing.
+   */
+  cancel?(id: string, options?: JobLookupOptions): Promise<CancelOutcome>;
+  /** Pause member (`capabilities.pause`): no claim takes jobs from `queue` until `resume()`; pushes still store. Idempotent. */
+  pause?(queue: string): Promise<void>;
+  /** Pause member (`capabilities.pause`): claims take jobs from `queue` again, waking waiting reserves. Idempotent. */
+  resume?(queue: string): Promise<void>;
   /**
    * Optional: a rate-limit store whose buckets live in this driver's backend, shared by every
    * worker process on it. Undefined for drivers that keep none (then limits hold per process).

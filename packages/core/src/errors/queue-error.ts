@@ -10,6 +10,9 @@ export type QueueErrorCode =
   | 'DRIVER_ERROR'
   | 'UNKNOWN_JOB'
   | 'JOB_TIMEOUT'
+  | 'JOB_CANCELLED'
+  | 'JOB_FAILED'
+  | 'WAIT_TIMEOUT'
   | 'UNRECOVERABLE'
   | 'INVALID_ARGUMENT'
   | 'UNSUPPORTED';

@@ -15,6 +15,7 @@ import {
   type TracerProvider,
   trace,
 } from '@opentelemetry/api';
+import type { AckOptions } from '../driver/job-info.js';
 import type {
   AckAndClaimOptions,
   AckAndClaimResult,
@@ -99,6 +100,13 @@ export class InstrumentedQueueDecorator implements QueueDriver {
   readonly migrate?: () => Promise<SchemaMigrationResult>;
   /** The wrapped driver's `createRateLimitStore()`, when it has one. */
   readonly createRateLimitStore?: () => RateLimitStore;
+  /** The wrapped driver's lookup, progress, cancel and pause members, when it has them. */
+  readonly getJob?: NonNullable<QueueDriver['getJob']>;
+  readonly listJobs?: NonNullable<QueueDriver['listJobs']>;
+  readonly setProgress?: NonNullable<QueueDriver['setProgress']>;
+  readonly cancel?: NonNullable<QueueDriver['cancel']>;
+  readonly pause?: NonNullable<QueueDriver['pause']>;
+  readonly resume?: NonNullable<QueueDriver['resume']>;
   readonly #inner: QueueDriver;
   readonly #metrics: QueueMetrics | undefined;
   readonly #traces: boolean;
@@ -115,6 +123,12 @@ export class InstrumentedQueueDecorator implements QueueDriver {
     if (driver.migrate !== undefined) this.migrate = () => (driver.migrate as () => Promise<SchemaMigrationResult>).call(driver);
     if (driver.createRateLimitStore !== undefined)
       this.createRateLimitStore = () => (driver.createRateLimitStore as () => RateLimitStore).call(driver);
+    if (driver.getJob !== undefined) this.getJob = driver.getJob.bind(driver);
+    if (driver.listJobs !== undefined) this.listJobs = driver.listJobs.bind(driver);
+    if (driver.setProgress !== undefined) this.setProgress = driver.setProgress.bind(driver);
+    if (driver.cancel !== undefined) this.cancel = driver.cancel.bind(driver);
+    if (driver.pause !== undefined) this.pause = driver.pause.bind(driver);
+    if (driver.resume !== undefined) this.resume = driver.resume.bind(driver);
     if (options.metrics !== false) {
       const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_SCOPE, VERSION);
       // With no SDK the API hands out its shared no-op meter: skip the bookkeeping entirely.
@@ -293,7 +307,7 @@ export class InstrumentedQueueDecorator implements QueueDriver {
   }
 
   /** Delegates to the wrapped driver's batch member. */
-  extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | undefined)[]> {
+  extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | 'cancelled' | undefined)[]> {
     return this.#batchMember('extendMany').call(this.#inner, reservations, leaseMs);
   }
 
@@ -317,9 +331,9 @@ export class InstrumentedQueueDecorator implements QueueDriver {
   }
 
   /** Acknowledges; counts a completed job. */
-  ack(reservation: Reservation): Promise<void> {
-    if (this.#metrics === undefined && this.#deliveries.size === 0) return this.#inner.ack(reservation);
-    return this.#settle(reservation, 'ack', () => this.#inner.ack(reservation), 'completed', undefined, undefined);
+  ack(reservation: Reservation, options?: AckOptions): Promise<void> {
+    if (this.#metrics === undefined && this.#deliveries.size === 0) return this.#inner.ack(reservation, options);
+    return this.#settle(reservation, 'ack', () => this.#inner.ack(reservation, options), 'completed', undefined, undefined);
   }
 
   /** Releases; counts a retry when the release records a new failure (see the class notes). */

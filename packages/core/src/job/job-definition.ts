@@ -12,7 +12,7 @@ export interface JobDefinition<TPayload = unknown, TResult = unknown> {
   readonly handler: JobHandler<TPayload, TResult>;
   readonly defaults: JobDefaults;
   /** A new Job carrying `payload`, with this definition's defaults applied. */
-  create(payload: TPayload): Job<TPayload>;
+  create(payload: TPayload): Job<TPayload, Awaited<TResult>>;
 }
 
 /**
@@ -30,6 +30,6 @@ export function defineJob<TPayload extends JsonValue | undefined | object = Json
     name,
     handler,
     defaults,
-    create: (payload: TPayload) => new Job<TPayload>(name, payload, defaults),
+    create: (payload: TPayload) => new Job<TPayload, Awaited<TResult>>(name, payload, defaults),
   });
 }

@@ -1,3 +1,5 @@
+import type { JobInfo } from '../driver/job-info.js';
+import { lookupJob } from '../driver/job-lookup.js';
 import type { PushOptions, PushResult, QueueDriver } from '../driver/queue-driver.js';
 import { createEnvelope } from '../envelope/create-envelope.js';
 import { encodeEnvelope, type JobDescriptor, type JobEnvelope, type JsonValue, type RetrySpec } from '../envelope/job-envelope.js';
@@ -6,6 +8,7 @@ import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import type { RetryPolicy } from '../retry/retry-policy.js';
 import { JobCallbackSet } from './job-callbacks.js';
 import { JobEnqueue } from './job-enqueue.js';
+import { JobHandle } from './job-handle.js';
 import { JobIdentity } from './job-identity.js';
 import { JobState } from './job-state.js';
 import type { PriorityInput } from './priority.js';
@@ -28,6 +31,8 @@ export interface DispatchOptions extends PushOptions {
 /** Something that can be the target of a dispatch: a driver, or a QueueManager. */
 export interface JobDispatcher {
   dispatch(job: Job, options?: DispatchOptions): Promise<PushResult>;
+  /** Looks a job up by id where `dispatch` with these options pushed it (for the handle dispatch returns). */
+  getJob?(id: string, options: DispatchOptions & { readonly queue?: string }): Promise<JobInfo | undefined>;
 }
 
 const defaultSerializer = new PayloadSerializer();
@@ -37,7 +42,7 @@ const defaultSerializer = new PayloadSerializer();
  * It composes four concerns — identity, state, enqueue and callbacks — and turns into a
  * {@link JobEnvelope} (or, as a follow-up, a {@link JobDescriptor}).
  */
-export class Job<TPayload = unknown> {
+export class Job<TPayload = unknown, TResult = unknown> {
   readonly identity: JobIdentity;
   readonly state: JobState;
   readonly enqueue = new JobEnqueue();
@@ -204,18 +209,25 @@ export class Job<TPayload = unknown> {
     return envelope;
   }
 
-  /** Pushes this job through a driver or a QueueManager. A job is dispatched once. */
-  async dispatch(target: QueueDriver | JobDispatcher, options: DispatchOptions = {}): Promise<PushResult> {
+  /**
+   * Pushes this job through a driver or a QueueManager. A job is dispatched once. Resolves a
+   * handle: the push's `pushed` / `skipped`, and `state()` / `result()` of the job.
+   */
+  async dispatch(target: QueueDriver | JobDispatcher, options: DispatchOptions = {}): Promise<JobHandle<TResult>> {
     this.state.assertDraft('dispatch');
+    const queue = this.enqueue.queue;
     if (isDriver(target)) {
       const { serializer, ...pushOptions } = options;
       const result = await target.push([this.toEnvelope(serializer)], pushOptions);
       this.state.status = result.skipped.includes(this.id) ? 'skipped' : 'dispatched';
-      return result;
+      const lookup = target.getJob === undefined ? undefined : (id: string, q: string) => lookupJob(target, id, { queue: q });
+      return new JobHandle<TResult>(this.id, queue, result, lookup);
     }
     const result = await target.dispatch(this, options);
     this.state.status = result.skipped.includes(this.id) ? 'skipped' : 'dispatched';
-    return result;
+    const getJob = target.getJob;
+    const lookup = getJob === undefined ? undefined : (id: string, q: string) => getJob.call(target, id, { ...options, queue: q });
+    return new JobHandle<TResult>(this.id, queue, result, lookup);
   }
 }
 

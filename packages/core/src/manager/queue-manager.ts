@@ -1,3 +1,5 @@
+import type { CancelOutcome, JobInfo } from '../driver/job-info.js';
+import { cancelJob, type ListJobsOptions, listJobs, lookupJob, pauseQueue, resumeQueue } from '../driver/job-lookup.js';
 import type { PushResult, QueueDriver } from '../driver/queue-driver.js';
 import { ConfigError } from '../errors/config-error.js';
 import { quoteInput } from '../errors/quote-input.js';
@@ -91,6 +93,34 @@ export class QueueManager implements JobDispatcher {
     const { connection, serializer, ...pushOptions } = options;
     const driver = await this.connection(connection);
     return driver.push([job.toEnvelope(serializer)], pushOptions);
+  }
+
+  /** A job by id in any state (see core's `lookupJob`), through the named (or default) connection. */
+  async getJob(id: string, options: { readonly connection?: string; readonly queue?: string } = {}): Promise<JobInfo | undefined> {
+    const driver = await this.connection(options.connection);
+    return lookupJob(driver, id, options.queue === undefined ? {} : { queue: options.queue });
+  }
+
+  /** Jobs of one queue in one state (`failed`: the dead letters), through the named (or default) connection. */
+  async listJobs(options: ListJobsOptions & { readonly connection?: string }): Promise<JobInfo[]> {
+    const { connection, ...list } = options;
+    return listJobs(await this.connection(connection), list);
+  }
+
+  /** Cancels one job by id through the named (or default) connection. */
+  async cancel(id: string, options: { readonly connection?: string; readonly queue?: string } = {}): Promise<CancelOutcome> {
+    const driver = await this.connection(options.connection);
+    return cancelJob(driver, id, options.queue === undefined ? {} : { queue: options.queue });
+  }
+
+  /** Pauses claims from `queue` for every worker of the named (or default) connection's backend. */
+  async pause(queue: string, options: { readonly connection?: string } = {}): Promise<void> {
+    await pauseQueue(await this.connection(options.connection), queue);
+  }
+
+  /** Resumes claims from `queue`. */
+  async resume(queue: string, options: { readonly connection?: string } = {}): Promise<void> {
+    await resumeQueue(await this.connection(options.connection), queue);
   }
 
   /** Closes every driver created so far; the manager refuses further use. */

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { jobListPaging } from '../driver/dead-letter-paging.js';
 import { BASELINE_CAPABILITIES, isValidQueueName } from '../driver/default-capabilities.js';
+import type { AckOptions, CancelOutcome, JobInfo, JobListOptions, JobLookupOptions } from '../driver/job-info.js';
+import { cancelledJob, finishedJobInfo, liveJobInfo } from '../driver/job-info-from.js';
 import type {
   AckAndClaimOptions,
   AckAndClaimResult,
@@ -17,9 +20,12 @@ import type {
   ReserveOptions,
 } from '../driver/queue-driver.js';
 import { refuseTransaction } from '../driver/refuse-transaction.js';
+import { type Retention, type RetentionOptions, resolveRetention } from '../driver/retention.js';
+import { decodeFinishedJob } from '../envelope/finished-job.js';
 import { encodeEnvelope, fromBackend, type JobEnvelope } from '../envelope/job-envelope.js';
 import { DriverClosedError } from '../errors/driver-closed-error.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
+import { JobCancelledError } from '../errors/job-cancelled-error.js';
 import { LeaseLostError } from '../errors/lease-lost-error.js';
 import { PayloadTooLargeError } from '../errors/payload-too-large-error.js';
 import { quoteInput } from '../errors/quote-input.js';
@@ -42,6 +48,8 @@ export interface MemoryDriverOptions {
    * driver that callers must serve one job per call, as a backend without them would.
    */
   readonly batch?: boolean;
+  /** Finished jobs kept per queue (default: the last 1,000, for a day); `false` keeps no completed ones. */
+  readonly retention?: RetentionOptions;
 }
 
 /** Options of {@link MemoryDriver.pushRaw}. */
@@ -74,12 +82,14 @@ export class MemoryDriver implements QueueDriver {
   readonly store: MemoryStore;
   private closed = false;
   private readonly waiting = new Set<() => void>();
+  private readonly retention: Retention;
 
   constructor(options: MemoryDriverOptions = {}) {
     if (options.maxMessageBytes !== undefined && (!Number.isInteger(options.maxMessageBytes) || options.maxMessageBytes < 1)) {
       throw new InvalidArgumentError(`memory: maxMessageBytes: expected an integer >= 1, got ${options.maxMessageBytes}`);
     }
     this.store = options.store ?? new MemoryStore(options.now === undefined ? {} : { now: options.now });
+    this.retention = resolveRetention(NAME, options.retention);
     this.capabilities = Object.freeze({
       ...BASELINE_CAPABILITIES,
       blockingReserve: true,
@@ -87,6 +97,11 @@ export class MemoryDriver implements QueueDriver {
       uniqueKeys: true,
       rewriteOnRelease: true,
       batch: options.batch !== false,
+      lookup: true,
+      retention: this.retention.completed,
+      progress: true,
+      cancel: true,
+      pause: true,
       ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
     });
     this.deadLetters = new MemoryDeadLetterStore(this.store, () => this.assertOpen());
@@ -143,9 +158,9 @@ export class MemoryDriver implements QueueDriver {
       throw new InvalidArgumentError(`memory: max: expected an integer >= 1, got ${options.max}`);
     if (!Number.isFinite(options.waitMs) || options.waitMs < 0)
       throw new InvalidArgumentError(`memory: waitMs: expected a number >= 0, got ${options.waitMs}`);
-    const { leaseMs, waitMs, signal, max } = options;
+    const { leaseMs, waitMs, signal, max, holder } = options;
     if (signal?.aborted) return [];
-    const claimed = this.claimNow(queues, leaseMs, max);
+    const claimed = this.claimNow(queues, leaseMs, max, holder);
     if (claimed.length > 0 || waitMs === 0) return claimed;
     return new Promise((resolve) => {
       const deadline = performance.now() + waitMs;
@@ -167,7 +182,7 @@ export class MemoryDriver implements QueueDriver {
           finish([]);
           return;
         }
-        const reservations = this.claimNow(queues, leaseMs, max);
+        const reservations = this.claimNow(queues, leaseMs, max, holder);
         if (reservations.length > 0) {
           finish(reservations);
           return;
@@ -192,12 +207,12 @@ export class MemoryDriver implements QueueDriver {
   }
 
   /** Deletes the job; a no-op when it is gone; LeaseLostError when another delivery holds it. */
-  async ack(reservation: Reservation): Promise<void> {
+  async ack(reservation: Reservation, options: AckOptions = {}): Promise<void> {
     this.assertOpen();
     const job = this.store.find(reservation.queue, reservation.id);
     if (job === undefined) return;
     this.assertHeld(job, reservation, 'ack');
-    this.store.remove(job);
+    this.complete(job, options.record);
   }
 
   /** Acknowledges `acks` (lost leases reported, not thrown) and claims up to `options.max` jobs. */
@@ -205,13 +220,13 @@ export class MemoryDriver implements QueueDriver {
     this.assertOpen();
     for (const queue of queues) assertQueueName(queue);
     const leaseLost: Reservation[] = [];
-    for (const reservation of acks) {
+    acks.forEach((reservation, index) => {
       const job = this.store.find(reservation.queue, reservation.id);
-      if (job === undefined) continue;
+      if (job === undefined) return;
       if (job.token !== reservation.token) leaseLost.push(reservation);
-      else this.store.remove(job);
-    }
-    const claimed = options.max > 0 ? this.claimNow(queues, options.leaseMs, options.max) : [];
+      else this.complete(job, options.records?.[index]);
+    });
+    const claimed = options.max > 0 ? this.claimNow(queues, options.leaseMs, options.max, options.holder) : [];
     return { leaseLost, claimed };
   }
 
@@ -231,12 +246,13 @@ export class MemoryDriver implements QueueDriver {
   }
 
   /** Prolongs many leases; undefined for each one that was lost. */
-  async extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | undefined)[]> {
+  async extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | 'cancelled' | undefined)[]> {
     this.assertOpen();
     assertPositive('leaseMs', leaseMs);
     return reservations.map((reservation) => {
       const job = this.store.find(reservation.queue, reservation.id);
-      if (job === undefined || job.token !== reservation.token) return undefined;
+      if (job === undefined) return this.wasCancelled(reservation) ? 'cancelled' : undefined;
+      if (job.token !== reservation.token) return undefined;
       job.leaseExpiresAt = this.store.now() + leaseMs;
       return job.leaseExpiresAt;
     });
@@ -313,7 +329,18 @@ export class MemoryDriver implements QueueDriver {
       }
     }
     const dead = this.store.deadLetters({ queue }).length;
-    return { queue, ready, delayed, reserved, dead, oldestReadyAt };
+    let completed = 0;
+    for (const record of this.store.finishedIn(queue)) if (record.state === 'completed') completed += 1;
+    return {
+      queue,
+      ready,
+      delayed,
+      reserved,
+      dead,
+      oldestReadyAt,
+      paused: this.store.isPaused(queue),
+      ...(this.capabilities.retention ? { completed } : {}),
+    };
   }
 
   /** Resolves at once with the time taken (there is no backend to reach). */
@@ -344,20 +371,121 @@ export class MemoryDriver implements QueueDriver {
     for (const end of [...this.waiting]) end();
   }
 
-  private claimNow(queues: readonly string[], leaseMs: number, max: number): Reservation[] {
+  /** The job with this id in any state this driver keeps but `failed` (the dead-letter store's). */
+  async getJob(id: string, options: JobLookupOptions = {}): Promise<JobInfo | undefined> {
+    this.assertOpen();
+    if (options.queue !== undefined) assertQueueName(options.queue);
+    const job = this.findLive(id, options.queue);
+    if (job !== undefined) return this.infoOf(job);
+    const record = this.store.getFinished(id, options.queue);
+    return record === undefined ? undefined : finishedJobInfo(record);
+  }
+
+  /** Jobs of one queue in one state: in run order, or most recently finished first. */
+  async listJobs(options: JobListOptions): Promise<JobInfo[]> {
+    this.assertOpen();
+    const { queue, state, limit, offset } = jobListPaging(NAME, options);
+    if (state === 'completed' || state === 'cancelled') {
+      return [...this.store.finishedIn(queue)]
+        .filter((record) => record.state === state)
+        .reverse()
+        .slice(offset, offset + limit)
+        .map(finishedJobInfo);
+    }
+    const infos = [...this.store.jobsOf(queue)].map((job) => this.infoOf(job)).filter((info) => info.state === state);
+    const order = (info: JobInfo): number[] => {
+      const job = this.store.find(queue, info.id) as StoredJob;
+      if (state === 'active') return [job.leaseExpiresAt, job.seq];
+      if (state === 'delayed') return [job.availableAt, job.seq];
+      return [job.priority, job.seq];
+    };
+    return infos
+      .map((info) => ({ info, key: order(info) }))
+      .sort((a, b) => (a.key[0] as number) - (b.key[0] as number) || (a.key[1] as number) - (b.key[1] as number))
+      .slice(offset, offset + limit)
+      .map(({ info }) => info);
+  }
+
+  /** Stores the held job's progress (JSON text). */
+  async setProgress(reservation: Reservation, progress: string): Promise<void> {
+    this.assertOpen();
+    this.held(reservation, 'setProgress').progress = progress;
+  }
+
+  /** Ends a waiting, delayed or active job for good, keeping it as cancelled. */
+  async cancel(id: string, options: JobLookupOptions = {}): Promise<CancelOutcome> {
+    this.assertOpen();
+    if (options.queue !== undefined) assertQueueName(options.queue);
+    const job = this.findLive(id, options.queue);
+    if (job === undefined) return this.store.getFinished(id, options.queue) === undefined ? 'not-found' : 'finished';
+    const info = this.infoOf(job);
+    this.store.remove(job);
+    this.store.putFinished(cancelledJob(info, this.store.now()), this.retention);
+    return 'cancelled';
+  }
+
+  /** Claims skip `queue` until resume(). */
+  async pause(queue: string): Promise<void> {
+    this.assertOpen();
+    assertQueueName(queue);
+    this.store.setPaused(queue, true);
+  }
+
+  /** Claims take from `queue` again. */
+  async resume(queue: string): Promise<void> {
+    this.assertOpen();
+    assertQueueName(queue);
+    this.store.setPaused(queue, false);
+  }
+
+  /** Removes a completed job, keeping its finished record where retention keeps completed jobs. */
+  private complete(job: StoredJob, record: string | undefined): void {
+    this.store.remove(job);
+    if (record !== undefined && this.retention.completed) this.store.putFinished(decodeFinishedJob(record), this.retention);
+  }
+
+  private findLive(id: string, queue: string | undefined): StoredJob | undefined {
+    if (queue !== undefined) return this.store.find(queue, id);
+    return this.store.findAnywhere(id);
+  }
+
+  private infoOf(job: StoredJob): JobInfo {
+    const now = this.store.now();
+    const state = job.token !== undefined ? 'active' : job.availableAt > now ? 'delayed' : 'waiting';
+    return liveJobInfo({
+      id: job.id,
+      queue: job.queue,
+      state,
+      body: job.body,
+      attempts: job.attempts,
+      availableAt: job.availableAt,
+      ...(job.progress === undefined ? {} : { progress: job.progress }),
+      ...(state === 'active' ? { lease: { holder: job.holder, expiresAt: job.leaseExpiresAt } } : {}),
+      ...(state === 'active' && job.claimedAt !== undefined ? { startedAt: job.claimedAt } : {}),
+    });
+  }
+
+  /** True when the job of `reservation` is gone because it was cancelled. */
+  private wasCancelled(reservation: Reservation): boolean {
+    return this.store.getFinished(reservation.id, reservation.queue)?.state === 'cancelled';
+  }
+
+  private claimNow(queues: readonly string[], leaseMs: number, max: number, holder: string | undefined): Reservation[] {
     const claimed: Reservation[] = [];
     while (claimed.length < max) {
-      const reservation = this.claimOne(queues, leaseMs);
+      const reservation = this.claimOne(queues, leaseMs, holder);
       if (reservation === undefined) break;
       claimed.push(reservation);
     }
     return claimed;
   }
 
-  private claimOne(queues: readonly string[], leaseMs: number): Reservation | undefined {
+  private claimOne(queues: readonly string[], leaseMs: number, holder: string | undefined): Reservation | undefined {
     const token = randomUUID();
     const job = this.store.claim(queues, leaseMs, token);
     if (job === undefined) return undefined;
+    job.holder = holder;
+    job.claimedAt = this.store.now();
     const base = {
       token,
       id: job.id,
@@ -376,6 +504,8 @@ export class MemoryDriver implements QueueDriver {
   private held(reservation: Reservation, operation: string): StoredJob {
     const job = this.store.find(reservation.queue, reservation.id);
     if (job === undefined) {
+      if (this.wasCancelled(reservation))
+        throw new JobCancelledError(`memory: ${operation}() of job ${reservation.id} refused: the job was cancelled`);
       throw new LeaseLostError(`memory: ${operation}() of job ${reservation.id} refused: the job is no longer held by this delivery`);
     }
     this.assertHeld(job, reservation, operation);

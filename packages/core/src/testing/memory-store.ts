@@ -1,4 +1,6 @@
 import type { DeadLetterEntry, DeadLetterFilter } from '../driver/queue-driver.js';
+import type { Retention } from '../driver/retention.js';
+import type { FinishedJob } from '../envelope/finished-job.js';
 
 /** One job as a {@link MemoryStore} keeps it: the encoded body plus the queue bookkeeping. */
 export interface StoredJob {
@@ -22,6 +24,12 @@ export interface StoredJob {
   leaseExpiresAt: number;
   /** The unique key this job holds, if any. */
   readonly uniqueKey: string | undefined;
+  /** Who holds the current lease (ReserveOptions.holder); meaningless without a token. */
+  holder?: string | undefined;
+  /** When the current lease was taken (store clock); meaningless without a token. */
+  claimedAt?: number;
+  /** The last progress stored (JSON text). */
+  progress?: string | undefined;
 }
 
 /** The whole state of a {@link MemoryStore} as plain JSON-safe data. */
@@ -29,6 +37,10 @@ export interface MemoryStoreSnapshot {
   readonly sequence: number;
   readonly jobs: readonly StoredJob[];
   readonly deadLetters: readonly { readonly entry: DeadLetterEntry; readonly seq: number }[];
+  /** Finished (completed or cancelled) jobs kept, oldest first. */
+  readonly finished?: readonly FinishedJob[];
+  /** Paused queues. */
+  readonly paused?: readonly string[];
 }
 
 /** Options of {@link MemoryStore}. */
@@ -49,6 +61,9 @@ export class MemoryStore {
   private readonly uniqueKeyHolders = new Map<string, string>();
   private readonly deadLetterEntries = new Map<string, { entry: DeadLetterEntry; seq: number }>();
   private readonly listeners = new Set<() => void>();
+  /** Finished jobs per queue, by id, in the order they finished. */
+  private readonly finishedJobs = new Map<string, Map<string, FinishedJob>>();
+  private readonly pausedQueues = new Set<string>();
   private sequence = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -70,6 +85,8 @@ export class MemoryStore {
         seq,
       });
     }
+    for (const record of snapshot.finished ?? []) store.finishedOf(record.queue, true).set(record.id, record);
+    for (const queue of snapshot.paused ?? []) store.pausedQueues.add(queue);
     return store;
   }
 
@@ -79,6 +96,8 @@ export class MemoryStore {
       sequence: this.sequence,
       jobs: [...this.queues.values()].flatMap((jobs) => [...jobs.values()].map((job) => ({ ...job }))),
       deadLetters: [...this.deadLetterEntries.values()].map(({ entry, seq }) => ({ entry, seq })),
+      finished: [...this.finishedJobs.values()].flatMap((jobs) => [...jobs.values()]),
+      paused: [...this.pausedQueues],
     };
   }
 
@@ -91,6 +110,15 @@ export class MemoryStore {
   /** The job `id` of `queue`; `undefined` when there is none. */
   find(queue: string, id: string): StoredJob | undefined {
     return this.queues.get(queue)?.get(id);
+  }
+
+  /** The job `id` in any queue; `undefined` when there is none. */
+  findAnywhere(id: string): StoredJob | undefined {
+    for (const jobs of this.queues.values()) {
+      const job = jobs.get(id);
+      if (job !== undefined) return job;
+    }
+    return undefined;
   }
 
   /** True when a job with this id is stored in any queue. */
@@ -142,6 +170,7 @@ export class MemoryStore {
   claim(queues: readonly string[], leaseMs: number, token: string): StoredJob | undefined {
     const now = this.now();
     for (const queue of queues) {
+      if (this.pausedQueues.has(queue)) continue;
       let best: StoredJob | undefined;
       for (const job of this.jobsOf(queue)) {
         if (!isDeliverable(job, now)) continue;
@@ -161,12 +190,64 @@ export class MemoryStore {
   nextChangeAt(queues: readonly string[]): number | undefined {
     let next: number | undefined;
     for (const queue of queues) {
+      // A paused queue changes nothing until resume(), which notifies.
+      if (this.pausedQueues.has(queue)) continue;
       for (const job of this.jobsOf(queue)) {
         const at = job.token === undefined ? job.availableAt : Math.max(job.availableAt, job.leaseExpiresAt);
         if (next === undefined || at < next) next = at;
       }
     }
     return next;
+  }
+
+  /**
+   * Keeps a finished job, then prunes its queue's finished jobs past `retention` (older than its
+   * age, beyond its count), as a backend does when it stores one.
+   */
+  putFinished(record: FinishedJob, retention: Retention): void {
+    const jobs = this.finishedOf(record.queue, true);
+    jobs.delete(record.id);
+    jobs.set(record.id, record);
+    const oldestKept = this.now() - retention.ageMs;
+    for (const [id, kept] of jobs) {
+      if (jobs.size <= retention.count && kept.finishedAt >= oldestKept) break;
+      jobs.delete(id);
+    }
+  }
+
+  /** A finished job by id (in `queue`, or any queue); undefined when none is kept. */
+  getFinished(id: string, queue?: string): FinishedJob | undefined {
+    if (queue !== undefined) return this.finishedJobs.get(queue)?.get(id);
+    for (const jobs of this.finishedJobs.values()) {
+      const record = jobs.get(id);
+      if (record !== undefined) return record;
+    }
+    return undefined;
+  }
+
+  /** Finished jobs of a queue, oldest first. */
+  finishedIn(queue: string): Iterable<FinishedJob> {
+    return this.finishedJobs.get(queue)?.values() ?? [];
+  }
+
+  private finishedOf(queue: string, create: boolean): Map<string, FinishedJob> {
+    let jobs = this.finishedJobs.get(queue);
+    if (jobs === undefined) {
+      jobs = new Map();
+      if (create) this.finishedJobs.set(queue, jobs);
+    }
+    return jobs;
+  }
+
+  /** True when claims skip `queue`. */
+  isPaused(queue: string): boolean {
+    return this.pausedQueues.has(queue);
+  }
+
+  /** Pauses or resumes claims from `queue`; resuming wakes waiting reservers. */
+  setPaused(queue: string, paused: boolean): void {
+    if (paused) this.pausedQueues.add(queue);
+    else if (this.pausedQueues.delete(queue)) this.notify();
   }
 
   /** Stores (or replaces) a dead-letter entry. */

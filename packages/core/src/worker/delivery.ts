@@ -1,5 +1,7 @@
 import type { QueueDriver, Reservation } from '../driver/queue-driver.js';
-import type { JobEnvelope, ParentInfo } from '../envelope/job-envelope.js';
+import type { JobEnvelope, JsonValue } from '../envelope/job-envelope.js';
+import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
+import { JobCancelledError } from '../errors/job-cancelled-error.js';
 import { LeaseLostError } from '../errors/lease-lost-error.js';
 import type { JobContext } from '../job/job-context.js';
 import type { Logger } from '../logger/logger.js';
@@ -7,114 +9,171 @@ import type { Logger } from '../logger/logger.js';
 /** A handler as the executor calls it. */
 type Handler = (payload: never, ctx: JobContext) => unknown;
 
+/** Largest progress value, in bytes of JSON. */
+export const MAX_PROGRESS_BYTES = 16 * 1024;
+/** Progress writes of one job are at least this far apart, in ms; the last value is always written. */
+export const PROGRESS_INTERVAL_MS = 250;
+
+/** What a delivery needs of its executor: its own options object, so a delivery costs none of its own. */
+export interface DeliveryOptions {
+  readonly driver: QueueDriver;
+  readonly leaseMs: number;
+  readonly logger: Logger;
+  /** Called with each progress value as it is reported (the worker's `progress` event). */
+  readonly onProgress?: (delivery: Delivery, progress: JsonValue) => void;
+  /** Reports a failed progress write; the next value is written anyway. */
+  readonly report: (error: Error, during: string) => void;
+}
+
 /**
- * One running delivery, and the `ctx` its handler gets: one object per job instead of a context
- * with getters plus the closures for abort, signal, logger and lease renewal (a fast queue pays
- * for every allocation per job, twice: once to make it, once to collect it). The AbortController
- * and the child logger are made only when the handler asks for them.
+ * One running delivery: the executor's bookkeeping (lease renewal, abort, progress writes) and the
+ * `ctx` its handler gets. `ctx` is a plain object of its own members, so a handler may copy or
+ * destructure it; the members that need the delivery are closures over it.
  */
-export class Delivery implements JobContext {
+export class Delivery {
   readonly id: string;
   readonly name: string;
-  readonly queue: string;
-  readonly attempt: number;
-  readonly maxAttempts: number;
-  readonly parent: ParentInfo | undefined;
   readonly envelope: JobEnvelope;
   /** The reservation this delivery runs. */
   readonly reservation: Reservation;
   /** The worker's shutdown signal this delivery was started under, if any. */
   readonly shutdown: AbortSignal | undefined;
+  /** When the handler started, in the executor's clock (ms). */
+  readonly startedAt: number;
   /** When the lease was last renewed (or the delivery started), in the executor's clock (ms). */
   renewedAt: number;
-  readonly #driver: QueueDriver;
-  readonly #leaseMs: number;
-  readonly #parentLogger: Logger;
-  #controller: AbortController | undefined;
-  #abortReason: unknown;
+  /** The handler's context. */
+  readonly ctx: JobContext;
+  /** The last progress reported; undefined when none was. */
+  lastProgress: JsonValue | undefined;
+  readonly #o: DeliveryOptions;
+  readonly #controller = new AbortController();
   #rejectRun: ((reason: unknown) => void) | undefined;
-  #log: Logger | undefined;
-  #extend: ((leaseMs?: number) => Promise<number>) | undefined;
+  /** Progress JSON waiting to be written, the write in flight, and when the last one started. */
+  #pendingProgress: string | undefined;
+  #progressWriting = false;
+  #progressWrittenAt = 0;
+  #progressTimer: NodeJS.Timeout | undefined;
+  #ended = false;
 
-  /**
-   * @param options the executor's driver, lease length and logger (its own options object, so a
-   *   delivery costs no options object of its own)
-   * @param now when the delivery starts, in the executor's clock (ms)
-   */
-  constructor(
-    reservation: Reservation,
-    envelope: JobEnvelope,
-    options: { readonly driver: QueueDriver; readonly leaseMs: number; readonly logger: Logger },
-    shutdown: AbortSignal | undefined,
-    now: number,
-  ) {
+  /** @param now when the delivery starts, in the executor's clock (ms) */
+  constructor(reservation: Reservation, envelope: JobEnvelope, options: DeliveryOptions, shutdown: AbortSignal | undefined, now: number) {
     this.id = envelope.id;
     this.name = envelope.name;
-    this.queue = reservation.queue;
-    this.attempt = reservation.attempt;
-    this.maxAttempts = envelope.maxAttempts;
-    this.parent = envelope.parent;
     this.envelope = envelope;
     this.reservation = reservation;
     this.shutdown = shutdown;
+    this.startedAt = now;
     this.renewedAt = now;
-    this.#driver = options.driver;
-    this.#leaseMs = options.leaseMs;
-    this.#parentLogger = options.logger;
+    this.#o = options;
+    this.ctx = {
+      id: envelope.id,
+      name: envelope.name,
+      queue: reservation.queue,
+      attempt: reservation.attempt,
+      maxAttempts: envelope.maxAttempts,
+      parent: envelope.parent,
+      envelope,
+      signal: this.#controller.signal,
+      log: options.logger.child({ job: envelope.name, jobId: envelope.id }),
+      extendLease: (leaseMs?: number) => this.renew(leaseMs),
+      progress: (value: JsonValue) => this.#progress(value),
+    };
   }
 
-  /** Fires on timeout, on a lost lease, and when shutdown's grace period runs out. */
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
-    }
-    return this.#controller.signal;
-  }
-
-  /** Logger bound to this job. */
-  get log(): Logger {
-    this.#log ??= this.#parentLogger.child({ job: this.name, jobId: this.id });
-    return this.#log;
-  }
-
-  /** Prolongs the lease now; bound, so a handler may destructure it from `ctx`. */
-  get extendLease(): (leaseMs?: number) => Promise<number> {
-    this.#extend ??= (leaseMs?: number) => this.renew(leaseMs);
-    return this.#extend;
-  }
-
-  /** Renews the lease for `leaseMs` (default: the worker's lease); a lost lease aborts the delivery. */
-  async renew(leaseMs: number = this.#leaseMs): Promise<number> {
+  /** Renews the lease for `leaseMs` (default: the worker's lease); a lost lease or a cancel aborts the delivery. */
+  async renew(leaseMs: number = this.#o.leaseMs): Promise<number> {
     try {
-      return await this.#driver.extend(this.reservation, leaseMs);
+      return await this.#o.driver.extend(this.reservation, leaseMs);
     } catch (error) {
-      if (error instanceof LeaseLostError) this.abort(error);
+      if (error instanceof LeaseLostError || error instanceof JobCancelledError) this.abort(error);
       throw error;
     }
   }
 
   /** Aborts the delivery once: its signal fires and run() rejects with `reason`. */
   abort(reason: unknown): void {
-    if (this.#abortReason !== undefined) return;
-    this.#abortReason = reason;
-    this.#controller?.abort(reason);
+    if (this.#controller.signal.aborted) return;
+    this.#controller.abort(reason);
     this.#rejectRun?.(reason);
+  }
+
+  /** Why the delivery was aborted; undefined while it was not. */
+  get abortReason(): unknown {
+    return this.#controller.signal.aborted ? this.#controller.signal.reason : undefined;
   }
 
   /**
    * Runs the handler: settles with whichever comes first, the handler or an abort (timeout,
-   * shutdown, lost lease). A handler that throws synchronously rejects it too.
+   * shutdown, lost lease, cancel). A handler that throws synchronously rejects it too.
    */
   run(handler: Handler): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
-      if (this.#abortReason !== undefined) return reject(this.#abortReason);
+      if (this.#controller.signal.aborted) return reject(this.#controller.signal.reason);
       this.#rejectRun = reject;
       try {
-        Promise.resolve(handler(this.envelope.payload as never, this)).then(resolve, reject);
+        Promise.resolve(handler(this.envelope.payload as never, this.ctx)).then(resolve, reject);
       } catch (error) {
         reject(error);
       }
     });
+  }
+
+  /** The handler is done: progress not yet written is dropped (the finished record carries the last value). */
+  end(): void {
+    this.#ended = true;
+    this.#pendingProgress = undefined;
+    if (this.#progressTimer !== undefined) clearTimeout(this.#progressTimer);
+  }
+
+  #progress(value: JsonValue): void {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+    } catch (error) {
+      throw new InvalidArgumentError(`progress of job ${this.name} (${this.id}): not JSON: ${(error as Error).message}`);
+    }
+    if (text === undefined)
+      throw new InvalidArgumentError(`progress of job ${this.name} (${this.id}): expected a number or JSON, got ${typeof value}`);
+    if (text.length > MAX_PROGRESS_BYTES && Buffer.byteLength(text, 'utf8') > MAX_PROGRESS_BYTES) {
+      throw new InvalidArgumentError(
+        `progress of job ${this.name} (${this.id}): ${Buffer.byteLength(text, 'utf8')} bytes of JSON, at most ${MAX_PROGRESS_BYTES} allowed`,
+      );
+    }
+    if (this.#ended) return;
+    this.lastProgress = value;
+    this.#o.onProgress?.(this, value);
+    if (this.#o.driver.setProgress === undefined) return;
+    this.#pendingProgress = text;
+    this.#writeProgress();
+  }
+
+  /** Writes the pending progress now, or when the last write is PROGRESS_INTERVAL_MS old and done. */
+  #writeProgress(): void {
+    if (this.#pendingProgress === undefined || this.#progressWriting || this.#progressTimer !== undefined || this.#ended) return;
+    const waitMs = this.#progressWrittenAt + PROGRESS_INTERVAL_MS - Date.now();
+    if (waitMs > 0) {
+      this.#progressTimer = setTimeout(() => {
+        this.#progressTimer = undefined;
+        this.#writeProgress();
+      }, waitMs);
+      this.#progressTimer.unref();
+      return;
+    }
+    const text = this.#pendingProgress;
+    this.#pendingProgress = undefined;
+    this.#progressWriting = true;
+    this.#progressWrittenAt = Date.now();
+    const setProgress = this.#o.driver.setProgress as NonNullable<QueueDriver['setProgress']>;
+    setProgress
+      .call(this.#o.driver, this.reservation, text)
+      .catch((error: Error) => {
+        // A lost lease ends the run through the heartbeat; other failures are reported.
+        if (!(error instanceof LeaseLostError)) this.#o.report(error, `storing the progress of job ${this.id}`);
+      })
+      .finally(() => {
+        this.#progressWriting = false;
+        this.#writeProgress();
+      });
   }
 }

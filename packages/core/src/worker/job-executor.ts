@@ -1,7 +1,9 @@
 import { onAbort } from '../driver/on-abort.js';
 import type { QueueDriver, Reservation } from '../driver/queue-driver.js';
+import { encodeFinishedJob } from '../envelope/finished-job.js';
 import { type JobEnvelope, type JsonValue, toErrorInfo } from '../envelope/job-envelope.js';
 import { PayloadSerializer } from '../envelope/payload-serializer.js';
+import { JobCancelledError } from '../errors/job-cancelled-error.js';
 import { JobTimeoutError } from '../errors/job-timeout-error.js';
 import { LeaseLostError } from '../errors/lease-lost-error.js';
 import { QueueError } from '../errors/queue-error.js';
@@ -10,7 +12,7 @@ import { UnrecoverableError } from '../errors/unrecoverable-error.js';
 import { followUpEnvelopes } from '../job/follow-up.js';
 import type { JobRegistry } from '../job/job-registry.js';
 import type { Logger } from '../logger/logger.js';
-import { Delivery } from './delivery.js';
+import { Delivery, type DeliveryOptions } from './delivery.js';
 import { eventBase, RequeueHelper } from './requeue-helper.js';
 import type { WorkerEventMap } from './worker-events.js';
 
@@ -18,10 +20,11 @@ type Emit = <K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K
 
 /**
  * How one delivery ended: `released` when handed back unfinished at shutdown (uncounted);
- * `lease-lost` when another delivery owns the job now; `unsettled` when the settle call itself
- * failed (the lease runs out and the job returns).
+ * `lease-lost` when another delivery owns the job now; `cancelled` when the job was cancelled while
+ * it ran (the driver keeps it as cancelled; nothing is settled); `unsettled` when the settle call
+ * itself failed (the lease runs out and the job returns).
  */
-export type ExecutionOutcome = 'completed' | 'retrying' | 'dead-lettered' | 'released' | 'lease-lost' | 'unsettled';
+export type ExecutionOutcome = 'completed' | 'retrying' | 'dead-lettered' | 'released' | 'lease-lost' | 'cancelled' | 'unsettled';
 
 /** Options of {@link JobExecutor}. */
 export interface JobExecutorOptions {
@@ -41,7 +44,7 @@ export interface JobExecutorOptions {
    * Acknowledges a completed delivery; default `driver.ack`. The Worker passes its settle
    * pipeline here, which groups acks with the next claim.
    */
-  readonly ack?: (reservation: Reservation) => Promise<void>;
+  readonly ack?: (reservation: Reservation, record: string | undefined) => Promise<void>;
   readonly serializer?: PayloadSerializer;
   readonly now?: () => number;
 }
@@ -81,10 +84,18 @@ export class JobExecutor {
       ...(options.now ? { now: options.now } : {}),
       ...(options.maxLostDeliveries === undefined ? {} : { maxLostDeliveries: options.maxLostDeliveries }),
     });
-    this.#ack = options.ack ?? ((reservation) => options.driver.ack(reservation));
+    this.#ack = options.ack ?? ((reservation, record) => options.driver.ack(reservation, record === undefined ? undefined : { record }));
+    this.#deliveryOptions = {
+      driver: options.driver,
+      leaseMs: options.leaseMs,
+      logger: options.logger,
+      onProgress: (delivery, progress) => options.emit('progress', { ...eventBase(delivery.reservation), progress }),
+      report: (error, during) => options.emit('error', { error, during }),
+    };
   }
 
-  readonly #ack: (reservation: Reservation) => Promise<void>;
+  readonly #ack: (reservation: Reservation, record: string | undefined) => Promise<void>;
+  readonly #deliveryOptions: DeliveryOptions;
 
   /**
    * Executes a delivery. `shutdown` aborting means: hand the job back unfinished. Driver errors while
@@ -104,6 +115,10 @@ export class JobExecutor {
       if (error instanceof LeaseLostError) {
         this.#o.logger.warn('lease lost before the job was settled; another delivery owns it now', { id: reservation.id });
         return 'lease-lost';
+      }
+      if (error instanceof JobCancelledError) {
+        this.#o.emit('cancelled', eventBase(reservation));
+        return 'cancelled';
       }
       this.#o.emit('error', { error: error as Error, during: `settling job ${reservation.id}` });
       return 'unsettled';
@@ -165,7 +180,8 @@ export class JobExecutor {
     if (driver.extendMany === undefined || due.length === 1) {
       for (const delivery of due) {
         delivery.renew().catch((error: Error) => {
-          if (!(error instanceof LeaseLostError)) this.#o.emit('error', { error, during: `extending the lease of job ${delivery.id}` });
+          if (!(error instanceof LeaseLostError) && !(error instanceof JobCancelledError))
+            this.#o.emit('error', { error, during: `extending the lease of job ${delivery.id}` });
         });
       }
       return;
@@ -181,11 +197,30 @@ export class JobExecutor {
             const delivery = due[index]!;
             if (expiresAt === undefined) {
               delivery.abort(new LeaseLostError(`${driver.name}: the lease of job ${delivery.id} was lost while it ran`));
+            } else if (expiresAt === 'cancelled') {
+              delivery.abort(new JobCancelledError(`${driver.name}: job ${delivery.id} was cancelled while it ran`));
             }
           });
         },
         (error: Error) => this.#o.emit('error', { error, during: `extending the leases of ${due.length} jobs` }),
       );
+  }
+
+  /** The finished-job record a driver with retention keeps of a completed delivery. */
+  #finishedRecord(delivery: Delivery, result: unknown): string {
+    const { envelope, reservation } = delivery;
+    return encodeFinishedJob({
+      id: envelope.id,
+      queue: reservation.queue,
+      name: envelope.name,
+      state: 'completed',
+      attempts: reservation.attempt,
+      ...(result === undefined ? {} : { result: result as JsonValue }),
+      ...(delivery.lastProgress === undefined ? {} : { progress: delivery.lastProgress }),
+      createdAt: envelope.createdAt,
+      startedAt: delivery.startedAt,
+      finishedAt: this.#now(),
+    });
   }
 
   async #execute(reservation: Reservation, shutdown?: AbortSignal, onHandled?: () => void): Promise<ExecutionOutcome> {
@@ -214,7 +249,7 @@ export class JobExecutor {
 
     const driver = this.#o.driver;
     const started = this.#now();
-    const delivery = new Delivery(reservation, envelope, this.#o, shutdown, started);
+    const delivery = new Delivery(reservation, envelope, this.#deliveryOptions, shutdown, started);
     this.#track(delivery, driver.capabilities.extend && driver.capabilities.lease !== 'none');
     if (shutdown?.aborted === true) delivery.abort(new ShutdownAbort());
     const timeoutMs = envelope.timeoutMs ?? this.#o.defaultTimeoutMs;
@@ -230,12 +265,17 @@ export class JobExecutor {
     } finally {
       if (timer !== undefined) clearTimeout(timer);
       this.#running.delete(delivery);
+      delivery.end();
     }
     onHandled?.();
     const durationMs = this.#now() - started;
 
     if (failed) {
       if (failure instanceof LeaseLostError) return 'lease-lost';
+      if (failure instanceof JobCancelledError) {
+        this.#o.emit('cancelled', eventBase(reservation));
+        return 'cancelled';
+      }
       if (failure instanceof ShutdownAbort) {
         await driver.giveBack([reservation]);
         this.#o.emit('released', eventBase(reservation));
@@ -267,7 +307,8 @@ export class JobExecutor {
       };
       await driver.push(followUpEnvelopes(followUps, parent, this.#now()));
     }
-    await this.#ack(reservation);
+    const record = driver.capabilities.retention ? this.#finishedRecord(delivery, result) : undefined;
+    await this.#ack(reservation, record);
     this.#o.emit('completed', { ...eventBase(reservation), durationMs, result });
     return 'completed';
   }

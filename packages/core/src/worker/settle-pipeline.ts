@@ -22,6 +22,8 @@ export interface SettlePipelineOptions {
   readonly holdMs: number;
   /** Aborts waiting claims when the worker stops reserving. */
   readonly signal: AbortSignal;
+  /** Who claims, kept with each lease where the driver can (see ReserveOptions.holder). */
+  readonly holder?: string;
   /** Reports an error of a background call (a give-back); the call's jobs return when their lease runs out. */
   readonly report: (error: Error, during: string) => void;
 }
@@ -44,6 +46,8 @@ interface Waiter {
 
 interface QueuedAck {
   readonly reservation: Reservation;
+  /** The finished-job record to keep, for drivers with retention. */
+  readonly record: string | undefined;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
@@ -107,8 +111,9 @@ export class SettlePipeline {
    * `waitMs`. Resolves `undefined` when nothing arrived in that time or the worker stopped.
    */
   next(): Promise<Reservation | undefined> {
-    const { driver, queues, leaseMs, waitMs, signal } = this.#o;
-    if (!this.#batch) return driver.reserve(queues, { leaseMs, waitMs, signal });
+    const { driver, queues, leaseMs, waitMs, signal, holder } = this.#o;
+    if (!this.#batch)
+      return driver.reserve(queues, holder === undefined ? { leaseMs, waitMs, signal } : { leaseMs, waitMs, signal, holder });
     const held = this.#held.shift();
     if (held !== undefined) return Promise.resolve(held);
     if (signal.aborted || this.#closed) return Promise.resolve(undefined);
@@ -127,10 +132,10 @@ export class SettlePipeline {
    * event-loop turn, so that the acks of every job finished in the turn share it: a driver that
    * settles synchronously (SQLite) would otherwise commit one transaction per job.
    */
-  ack(reservation: Reservation): Promise<void> {
-    if (!this.#batch) return this.#o.driver.ack(reservation);
+  ack(reservation: Reservation, record?: string): Promise<void> {
+    if (!this.#batch) return this.#o.driver.ack(reservation, record === undefined ? undefined : { record });
     return new Promise<void>((resolve, reject) => {
-      this.#queued.push({ reservation, resolve, reject });
+      this.#queued.push({ reservation, record, resolve, reject });
       if (this.#acking < ACK_CALLS_MAX && this.#queued.length >= ACK_CALL_START) this.#track(this.#flush());
       else if (this.#acking === 0) this.#scheduleFlush();
     });
@@ -196,12 +201,15 @@ export class SettlePipeline {
 
   /** Claims up to `wanted` jobs (waiting up to waitMs for the first) for the waiting slots. */
   async #claim(wanted: number): Promise<void> {
-    const { driver, queues, leaseMs, waitMs, signal } = this.#o;
+    const { driver, queues, leaseMs, waitMs, signal, holder } = this.#o;
     const max = Math.min(CLAIM_MAX, wanted);
     this.#claiming += 1;
     let claimed: Reservation[];
     try {
-      claimed = await (driver.claim as NonNullable<QueueDriver['claim']>)(queues, { leaseMs, waitMs, signal, max });
+      claimed = await (driver.claim as NonNullable<QueueDriver['claim']>)(
+        queues,
+        holder === undefined ? { leaseMs, waitMs, signal, max } : { leaseMs, waitMs, signal, max, holder },
+      );
     } catch (error) {
       this.#claiming -= 1;
       for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
@@ -226,7 +234,7 @@ export class SettlePipeline {
    * slots waiting, and the adaptive margin ahead, less what is held already.
    */
   async #flush(): Promise<void> {
-    const { driver, queues, leaseMs } = this.#o;
+    const { driver, queues, leaseMs, holder } = this.#o;
     this.#acking += 1;
     try {
       for (let first = true; this.#queued.length > 0; first = false) {
@@ -242,10 +250,11 @@ export class SettlePipeline {
         if (max > 0) this.#ackClaiming += 1;
         let result: AckAndClaimResult;
         try {
+          const records = batch.some((queued) => queued.record !== undefined) ? batch.map((queued) => queued.record) : undefined;
           result = await (driver.ackAndClaim as NonNullable<QueueDriver['ackAndClaim']>)(
             batch.map((queued) => queued.reservation),
             queues,
-            { leaseMs, max },
+            { leaseMs, max, ...(holder === undefined ? {} : { holder }), ...(records === undefined ? {} : { records }) },
           );
         } catch (error) {
           if (max > 0) this.#ackClaiming -= 1;

@@ -1,5 +1,5 @@
 import type { DeadLetterReason, Reservation } from '../driver/queue-driver.js';
-import type { ErrorInfo } from '../envelope/job-envelope.js';
+import type { ErrorInfo, JsonValue } from '../envelope/job-envelope.js';
 
 /** Fields common to every per-job event. */
 export interface JobEventBase {
@@ -22,6 +22,10 @@ export interface WorkerEventMap {
   retrying: [JobEventBase & { readonly delayMs: number; readonly error: ErrorInfo }];
   /** A job went to the dead-letter store. */
   'dead-lettered': [JobEventBase & { readonly reason: DeadLetterReason; readonly error: ErrorInfo }];
+  /** A running job reported progress (`ctx.progress`). */
+  progress: [JobEventBase & { readonly progress: JsonValue }];
+  /** A running job was cancelled (seen at its lease renewal); the driver keeps it as cancelled. */
+  cancelled: [JobEventBase];
   /** A job was handed back unfinished (shutdown after the grace period), uncounted: its next run has the same attempt number. */
   released: [JobEventBase];
   /** A reserve found nothing (emitted once per idle period). */

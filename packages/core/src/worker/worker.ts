@@ -1,4 +1,5 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
+import { hostname } from 'node:os';
 import { isValidQueueName } from '../driver/default-capabilities.js';
 import type { QueueDriver, Reservation } from '../driver/queue-driver.js';
 import { DEFAULT_QUEUE } from '../envelope/create-envelope.js';
@@ -79,6 +80,8 @@ export interface WorkerOptions {
   /** Stop gracefully on SIGTERM and SIGINT; default false. */
   readonly handleSignals?: boolean;
   readonly rateLimit?: WorkerRateLimitOptions;
+  /** Who this worker is, kept with each lease it holds where the driver can (job lookups show it); default `host:pid`. */
+  readonly holder?: string;
   readonly logger?: Logger;
   readonly serializer?: PayloadSerializer;
 }
@@ -119,6 +122,7 @@ export class Worker {
   readonly #graceMs: number;
   readonly #maxSettling: number;
   readonly #log: Logger;
+  readonly #holder: string;
   readonly #limiter: RateLimiter | undefined;
   readonly #prefetch: number;
   #pipeline: SettlePipeline | undefined;
@@ -162,6 +166,7 @@ export class Worker {
     this.#prefetch = positive(options.prefetch, 'prefetch', DEFAULT_PREFETCH, true);
     if (!Number.isInteger(this.#prefetch)) throw new ConfigError(`worker option prefetch: expected an integer, got ${options.prefetch}`);
     this.#log = options.logger ?? silentLogger;
+    this.#holder = options.holder ?? `${hostname()}:${process.pid}`;
     this.#limiter = options.rateLimit === undefined ? undefined : new RateLimiter(options.rateLimit);
     this.#executor = new JobExecutor({
       driver: this.driver,
@@ -170,7 +175,7 @@ export class Worker {
       emit: (event, ...args) => this.#emit(event, ...args),
       leaseMs: this.#leaseMs,
       maxLostDeliveries,
-      ack: (reservation) => (this.#pipeline as SettlePipeline).ack(reservation),
+      ack: (reservation, record) => (this.#pipeline as SettlePipeline).ack(reservation, record),
       ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
       ...(options.defaultTimeoutMs === undefined ? {} : { defaultTimeoutMs: options.defaultTimeoutMs }),
       ...(options.serializer === undefined ? {} : { serializer: options.serializer }),
@@ -267,6 +272,7 @@ export class Worker {
       holdMs: Math.min(HOLD_MS, this.#leaseMs / 4),
       signal: this.#stopReserving.signal,
       report: (error, during) => this.#emit('error', { error, during }),
+      holder: this.#holder,
     });
     const slots = Array.from({ length: this.concurrency }, () => this.#slot());
     await Promise.all(slots);
@@ -290,7 +296,7 @@ export class Worker {
         } else {
           const queues = await this.#queuesWithTokens(this.#limiter, signal);
           if (queues === undefined || signal.aborted) break;
-          reservation = await this.driver.reserve(queues, { leaseMs: this.#leaseMs, waitMs: this.#waitMs, signal });
+          reservation = await this.driver.reserve(queues, { leaseMs: this.#leaseMs, waitMs: this.#waitMs, signal, holder: this.#holder });
         }
       } catch (error) {
         if (signal.aborted) break;
