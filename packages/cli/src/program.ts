@@ -5,6 +5,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { CliError, EXIT_FAILURE } from './cli-error.js';
 import { runDlqList, runDlqPurge, runDlqRetry, runDlqShow } from './commands/dlq.js';
 import { runHealth } from './commands/health.js';
+import { runJobCancel, runJobShow, runJobsList, runPauseResume } from './commands/jobs.js';
 import { runMigrate } from './commands/migrate.js';
 import { runPush } from './commands/push.js';
 import { runStats } from './commands/stats.js';
@@ -142,6 +143,57 @@ export function createProgram(io: CliIO, run: (command: Command, runner: Runner)
     .option('--yes', 'do not ask for confirmation')
     .option('--json', 'print JSON')
     .action((options, command: Command) => run(command, (ctx) => runDlqPurge(ctx, options)));
+
+  const job = program.command('job').description('Look up or cancel one job by id');
+  job
+    .command('show')
+    .description(
+      'Show a job in any state: waiting, delayed, active (lease holder), completed (result), failed (error), cancelled; exit 1 when unknown',
+    )
+    .argument('<id>', 'job id')
+    .addOption(connectionOption())
+    .option('--queue <name>', "the job's queue, when known")
+    .option('--json', 'print JSON')
+    .option('--reveal', 'print the payload, result and error as stored (default: sensitive values masked)')
+    .action((id: string, options, command: Command) => run(command, (ctx) => runJobShow(ctx, id, options)));
+  job
+    .command('cancel')
+    .description(
+      "Cancel a waiting, delayed or active job (an active handler's signal aborts at its next lease renewal); exit 1 when unknown",
+    )
+    .argument('<id>', 'job id')
+    .addOption(connectionOption())
+    .option('--queue <name>', "the job's queue, when known")
+    .option('--json', 'print JSON')
+    .action((id: string, options, command: Command) => run(command, (ctx) => runJobCancel(ctx, id, options)));
+
+  const jobs = program.command('jobs').description('List jobs by state');
+  jobs
+    .command('list')
+    .description('Jobs of one queue in one state: waiting and delayed in run order, active, or most recently finished first')
+    .addOption(connectionOption())
+    .requiredOption('--queue <name>', 'the queue')
+    .option('--state <state>', 'waiting, delayed, active, completed, failed or cancelled (default waiting)')
+    .addOption(new Option('--limit <n>', 'at most this many (default 50, at most 1000)').argParser(integer(1)))
+    .addOption(new Option('--offset <n>', 'skip this many first').argParser(integer(0)))
+    .option('--json', 'print JSON')
+    .option('--reveal', 'print payloads, results and errors as stored (default: sensitive values masked)')
+    .action((options, command: Command) => run(command, (ctx) => runJobsList(ctx, options)));
+
+  program
+    .command('pause')
+    .description('Stop every worker of the backend from taking jobs of a queue (pushes are still stored)')
+    .argument('<queue>', 'queue name')
+    .addOption(connectionOption())
+    .option('--json', 'print JSON')
+    .action((queue: string, options, command: Command) => run(command, (ctx) => runPauseResume(ctx, queue, true, options)));
+  program
+    .command('resume')
+    .description('Let workers take jobs of a paused queue again')
+    .argument('<queue>', 'queue name')
+    .addOption(connectionOption())
+    .option('--json', 'print JSON')
+    .action((queue: string, options, command: Command) => run(command, (ctx) => runPauseResume(ctx, queue, false, options)));
 
   program
     .command('migrate')

@@ -31,6 +31,10 @@ export interface QueueHealth {
   readonly delayed: number;
   readonly reserved: number;
   readonly dead: number;
+  /** Claims from the queue are paused (`queue pause`); null when the driver cannot pause queues. */
+  readonly paused: boolean | null;
+  /** Completed jobs the driver keeps (retention); null when it keeps none. */
+  readonly completed: number | null;
   /** Epoch ms at which the oldest ready job became available; null when none is ready. */
   readonly oldestReadyAt: number | null;
   /** How long the oldest ready job has waited, in ms; null when none is ready. */
@@ -220,6 +224,8 @@ async function checkConnection(ctx: CliContext, connection: CliConnection, optio
       delayed: s.delayed,
       reserved: s.reserved,
       dead: s.dead,
+      paused: s.paused ?? null,
+      completed: s.completed ?? null,
       oldestReadyAt: s.oldestReadyAt ?? null,
       oldestReadyAgeMs: age,
       rateLimit,
@@ -289,7 +295,7 @@ export function renderHealth(report: HealthReport): string {
           String(q.dead),
           q.oldestReadyAgeMs === null ? '-' : formatDuration(q.oldestReadyAgeMs),
           q.rateLimit === null ? '-' : `${q.rateLimit.used ?? '?'}/${q.rateLimit.limit} per ${formatDuration(q.rateLimit.intervalMs)}`,
-          q.problems.length > 0 ? `degraded: ${q.problems.join('; ')}` : q.status,
+          `${q.problems.length > 0 ? `degraded: ${q.problems.join('; ')}` : q.status}${q.paused === true ? ', paused' : ''}`,
         ]),
       );
       lines.push(...table.split('\n').map((line) => `  ${line}`));

@@ -24,6 +24,8 @@ export async function runStats(
             delayed: s.delayed,
             reserved: s.reserved,
             dead: s.dead,
+            paused: s.paused ?? null,
+            completed: s.completed ?? null,
             oldestReadyAt: s.oldestReadyAt ?? null,
             oldestReadyAgeMs: s.oldestReadyAt === undefined ? null : Math.max(0, now - s.oldestReadyAt),
           })),
@@ -44,6 +46,8 @@ export async function runStats(
         { header: 'RESERVED', align: 'right' },
         { header: 'DEAD', align: 'right' },
         { header: 'OLDEST READY', align: 'right' },
+        { header: 'COMPLETED', align: 'right' },
+        { header: 'PAUSED' },
       ],
       stats.map((s) => [
         s.queue,
@@ -52,6 +56,8 @@ export async function runStats(
         String(s.reserved),
         String(s.dead),
         s.oldestReadyAt === undefined ? '-' : formatDuration(Math.max(0, now - s.oldestReadyAt)),
+        s.completed === undefined ? '-' : String(s.completed),
+        s.paused === undefined ? '-' : s.paused ? 'yes' : 'no',
       ]),
     ),
   );
