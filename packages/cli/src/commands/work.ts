@@ -27,6 +27,8 @@ interface Tally extends WorkCounts {
   retried: number;
   deadLettered: number;
   released: number;
+  /** Jobs cancelled while they ran here. */
+  cancelled: number;
 }
 
 /** How long the backend may take to answer the first ping, in ms. */
@@ -98,7 +100,7 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
     ...(rateLimit === undefined ? {} : { rateLimit }),
   });
 
-  const tally: Tally = { completed: 0, failed: 0, retried: 0, deadLettered: 0, released: 0 };
+  const tally: Tally = { completed: 0, failed: 0, retried: 0, deadLettered: 0, released: 0, cancelled: 0 };
   // Jobs whose last outcome here was a retry: each counts as one job until it settles here for good.
   const awaitingRetry = new Set<string>();
   const failedAfterMs = new Map<string, number>();
@@ -155,6 +157,11 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
     tally.released += 1;
     awaitingRetry.delete(e.id);
     jobLine(e, 'released', undefined, 'unfinished at shutdown');
+  });
+  worker.on('cancelled', (e) => {
+    tally.cancelled += 1;
+    awaitingRetry.delete(e.id);
+    jobLine(e, 'cancelled', undefined, 'cancelled while it ran');
   });
   let failed = false;
   worker.on('error', ({ error, during }) => {
@@ -230,7 +237,7 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
     await presence?.stop();
   }
   // A job counts once however many runs it took: retries are counted apart.
-  const jobCount = tally.completed + tally.deadLettered + tally.released + awaitingRetry.size;
+  const jobCount = tally.completed + tally.deadLettered + tally.released + tally.cancelled + awaitingRetry.size;
   const elapsedMs = Date.now() - startedAt;
   line(
     {
@@ -242,7 +249,7 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
       awaitingRetry: awaitingRetry.size,
       elapsedMs,
     },
-    `worker stopped (${stopReason}): ${jobCount} job(s) in ${formatDuration(elapsedMs)}: ${tally.completed} completed, ${tally.deadLettered} dead-lettered, ${tally.released} released, ${awaitingRetry.size} awaiting a retry; ${tally.retried} retried run(s)`,
+    `worker stopped (${stopReason}): ${jobCount} job(s) in ${formatDuration(elapsedMs)}: ${tally.completed} completed, ${tally.deadLettered} dead-lettered, ${tally.released} released, ${tally.cancelled > 0 ? `${tally.cancelled} cancelled, ` : ''}${awaitingRetry.size} awaiting a retry; ${tally.retried} retried run(s)`,
   );
   if (failed) {
     ctx.err('work --once: stopped after a driver error; the queue may not be drained');
