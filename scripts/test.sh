@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs pnpm and the dependencies, starts the
-# services, builds and typechecks every package, lints, then runs every test project with vitest
-# and closes with one summary line: "tests: N passed, N failed, N skipped".
+# services, builds and typechecks every package, lints, runs every test project with vitest and
+# the bounded chaos run, and closes with one summary line: "tests: N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,12 @@ pnpm exec biome check .
 report=$(mktemp -d)/vitest.json
 status=0
 pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+# The bounded chaos run (chaos/README.md): every server driver's real `queue work` processes under
+# kills, pauses, connection cuts and restarts; it fails on a lost job or a concurrent run within a
+# live lease. Only with the whole suite (no vitest arguments); QK_CHAOS=0 leaves it out.
+if [ "$#" -eq 0 ] && [ "${QK_CHAOS:-1}" != 0 ]; then
+  pnpm --filter @queuekit/chaos run chaos --driver all --jobs 300 --duration 25 || status=1
+fi
 if [ -s "$report" ]; then
   node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
