@@ -268,9 +268,12 @@ export function analyse(input: AnalysisInput): Analysis {
         const others = (runsByJob.get(run.job) ?? []).filter((r) => r.pid !== worker.pid && r.started_at >= stop.at);
         if (others.length === 0) continue;
         zombieJobs += 1;
-        zombieFenced += worker.fenced.filter((f) => f.id === run.job && f.at >= cont.at).length;
-        for (const settle of worker.settles.filter((s) => s.id === run.job && s.at >= cont.at)) {
-          const holding = others.some((r) => r.started_at <= settle.at && (r.ended_at === null || r.ended_at >= settle.at));
+        // Lines after the woken worker claimed the job again belong to that later run, not to the zombie's.
+        const rerun = (runsByJob.get(run.job) ?? []).find((r) => r.pid === worker.pid && r.started_at > run.started_at);
+        const until = rerun?.started_at ?? Number.POSITIVE_INFINITY;
+        zombieFenced += worker.fenced.filter((f) => f.id === run.job && f.at >= cont.at && f.at < until).length;
+        for (const settle of worker.settles.filter((s) => s.id === run.job && s.at >= cont.at && s.at < until)) {
+          const holding = others.some((r) => r.started_at <= settle.at && effectiveEnd(r) >= settle.at);
           if (holding) accepted.push(`${run.job}: pid ${worker.pid} reported ${settle.outcome} at ${settle.at}`);
           else acceptedAfterDone += 1;
         }

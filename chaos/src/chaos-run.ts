@@ -80,7 +80,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<Analysis> {
     await Promise.all(pauses);
     while (pool.serving.length < options.workers) pool.spawn();
     const drainStart = Date.now();
-    const drained = await waitDrained(backend, drainStart + Math.max(60_000, 10 * leaseMs));
+    const drained = await waitDrained(backend, Math.max(60_000, 10 * leaseMs));
     const drainMs = Date.now() - drainStart;
     await pool.shutdown(15_000);
     const deadLetters = await allDeadLetters(backend);
@@ -207,15 +207,25 @@ async function act(
   }
 }
 
-/** Waits until the queue has nothing ready, delayed or reserved twice in a row, or `deadline`. */
-async function waitDrained(backend: ChaosBackend, deadline: number): Promise<boolean> {
+/**
+ * Waits until the queue has nothing ready, delayed or reserved twice in a row; gives up when its
+ * counts have not moved for `stallMs`.
+ */
+async function waitDrained(backend: ChaosBackend, stallMs: number): Promise<boolean> {
   let quiet = 0;
-  while (Date.now() < deadline) {
+  let last = '';
+  let movedAt = Date.now();
+  while (Date.now() - movedAt < stallMs) {
     const stats = await backend.driver.stats(backend.queue);
     if (stats.ready + stats.delayed + stats.reserved === 0) {
       quiet += 1;
       if (quiet >= 2) return true;
     } else quiet = 0;
+    const counts = `${stats.ready}/${stats.delayed}/${stats.reserved}`;
+    if (counts !== last) {
+      last = counts;
+      movedAt = Date.now();
+    }
     await sleep(1_000);
   }
   return false;
