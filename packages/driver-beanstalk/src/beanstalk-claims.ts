@@ -143,17 +143,26 @@ export class BeanstalkClaims {
     });
   }
 
-  /** Reads the counts and TTR of `jobs` (one round trip), decodes them, and starts holding them. */
+  /**
+   * Proves `jobs` are still this connection's, reads their counts and TTR (one round trip),
+   * decodes them, and starts holding them.
+   *
+   * A reserve's answer can be read long after beanstalkd sent it: a process paused (SIGSTOP, a
+   * frozen VM) while its reserve waited gets the job, its TTR runs out, another worker reserves
+   * it, and the paused process reads the stale answer when it wakes. A `touch` answers TOUCHED
+   * only on the connection that holds the job now, so a job it refuses is not taken.
+   */
   async #hold(client: BeanstalkClient, jobs: readonly BeanstalkJob[], leaseMs: number): Promise<Reservation[]> {
     if (jobs.length === 0) return [];
     const generation = client.generation;
     const sentAt = Date.now();
-    const stats = await client.statsJobs(jobs.map((job) => job.id));
+    const ids = jobs.map((job) => job.id);
+    const [held, stats] = await Promise.all([Promise.all(ids.map((id) => client.touch(id))), client.statsJobs(ids)]);
     const reservations: Reservation[] = [];
     jobs.forEach((job, index) => {
       const jobStats = stats[index];
-      // Gone already: only a delete by another client can do that to a reserved job.
-      if (jobStats === undefined) return;
+      // Gone already (only a delete by another client can do that to a reserved job), or no longer ours.
+      if (jobStats === undefined || held[index] !== true) return;
       const reservation = this.#reservation(job, jobStats, leaseMs);
       this.#c.holdings.add({
         reservation,

@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createEnvelope } from '@queuekit/core';
+import { describe, expect, it } from 'vitest';
+import { BeanstalkClient, createBeanstalkDriver } from '../src/index.js';
+import { BEANSTALK_URL, randomTubePrefix } from './helpers.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('a reserve answered while its process was paused', () => {
+  it('is not taken when the job went to another connection before the answer was read', { timeout: 30_000 }, async () => {
+    const tubePrefix = randomTubePrefix();
+    const url = new URL(BEANSTALK_URL);
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=source',
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./fixtures/reserve-once.ts', import.meta.url)),
+        BEANSTALK_URL,
+        tubePrefix,
+        'work',
+      ],
+      { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const lines = createInterface({ input: child.stdout });
+    const output: string[] = [];
+    const waiting = new Promise<void>((resolve) =>
+      lines.on('line', (line) => {
+        output.push(line);
+        if (line === 'waiting') resolve();
+      }),
+    );
+    const producer = createBeanstalkDriver({ url: BEANSTALK_URL, tubePrefix, ttrSeconds: 1 });
+    const other = new BeanstalkClient({ host: url.hostname, port: Number(url.port), connectTimeoutMs: 2_000 });
+    try {
+      await waiting;
+      // Its reserve is on the wire; freeze the process before the answer comes.
+      await sleep(300);
+      child.kill('SIGSTOP');
+      const envelope = createEnvelope({ name: 'stale', queue: 'work' });
+      await producer.push([envelope]);
+      // beanstalkd hands the job to the paused reserve; its 1 s TTR runs out and it is ready again.
+      await sleep(2_500);
+      await other.watchOnly([`${tubePrefix}work`]);
+      const taken = await other.reserveWithTimeout(5);
+      expect(typeof taken === 'object' ? taken.body.toString('utf8') : taken).toContain(envelope.id);
+      child.kill('SIGCONT');
+      await once(child, 'exit');
+      expect(output.at(-1)).toBe(JSON.stringify({ id: null }));
+      // The job is still the other connection's.
+      expect(await other.touch((taken as { id: number }).id)).toBe(true);
+    } finally {
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+      other.close();
+      await producer.purge('work');
+      await producer.close();
+    }
+  });
+});
