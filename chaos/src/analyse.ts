@@ -53,6 +53,8 @@ export interface Analysis {
   readonly cutOverlaps: number;
   /** Runs that started after an earlier run of the same job had finished ok, by why. */
   readonly reruns: Record<string, number>;
+  /** Re-runs no chaos action explains, described. */
+  readonly unexplainedReruns: string[];
   readonly followUps: { expected: number; ran: number; lost: string[]; doubled: string[]; unsettledParent: string[] };
   readonly poison: { pushed: number; deadLettered: number; missing: number; otherReason: number };
   /** Delays from a SIGKILL to the next start of each job the killed worker was running, in ms. */
@@ -139,6 +141,7 @@ export function analyse(input: AnalysisInput): Analysis {
   let serverReleasedOverlaps = 0;
   let givenUpOverlaps = 0;
   let cutOverlaps = 0;
+  const unexplained: string[] = [];
   const reruns: Record<string, number> = {};
   for (const [job, list] of runsByJob) {
     for (let j = 1; j < list.length; j++) {
@@ -191,6 +194,11 @@ export function analyse(input: AnalysisInput): Analysis {
     if (server.some((e) => e.action === 'restart')) return 'server restarted before the ack';
     if (server.length > 0) return 'connection cut before the ack';
     if (first.aborted_at !== null) return `first run aborted (${first.abort_reason})`;
+    // A graceful stop acknowledges what finished before it exits: a re-run after one is a defect.
+    if (pidEventsBetween(first.pid, from - 1, to, 'term').length > 0) return 'worker SIGTERMed before its ack';
+    unexplained.push(
+      `${first.job}: ok run ${first.run} (pid ${first.pid}, ended ${from}), run ${second.run} (pid ${second.pid}, from ${to})`,
+    );
     return 'no chaos action explains it';
   }
 
@@ -315,6 +323,7 @@ export function analyse(input: AnalysisInput): Analysis {
     givenUpOverlaps,
     cutOverlaps,
     reruns,
+    unexplainedReruns: unexplained,
     followUps: { expected: expectedFollowUps, ran: ranFollowUps, lost: followUpsLost, doubled: followUpsDoubled, unsettledParent },
     poison: { pushed: plan.poison.length, deadLettered: poisonDead, missing: poisonMissing, otherReason: poisonOther },
     recoveryMs,

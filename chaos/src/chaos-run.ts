@@ -45,7 +45,13 @@ export async function runChaos(options: ChaosRunOptions): Promise<Analysis> {
   const runTag = `c${options.seed.toString(36)}`;
   const { plan, jobs } = planRun(random, options.jobs, leaseMs, runTag, backend.queue);
   const events: ChaosEvent[] = [];
-  const record = (event: ChaosEvent) => events.push(event);
+  // The actions go into the ledger too, so a kept run can be examined afterwards.
+  const books = openLedgerDatabase(ledgerFile);
+  const insertEvent = books.prepare('INSERT INTO events (at, action, pid, detail) VALUES (?, ?, ?, ?)');
+  const record = (event: ChaosEvent) => {
+    events.push(event);
+    insertEvent.run(event.at, event.action, event.pid, event.detail ?? null);
+  };
   const pool = new WorkerPool({
     cliBin: CLI_BIN,
     configFile: CONFIG_FILE,
@@ -117,10 +123,12 @@ export async function runChaos(options: ChaosRunOptions): Promise<Analysis> {
       ),
     );
     for (const problem of analysis.problems) options.log(`FAIL ${options.driver}: ${problem}`);
+    for (const rerun of analysis.unexplainedReruns.slice(0, 5)) options.log(`${options.driver}: re-run no action explains: ${rerun}`);
     if (analysis.problems.length > 0) logWorkerErrors(pool.all, options.log);
     return analysis;
   } finally {
     await pool.shutdown(5_000);
+    books.close();
     await backend.cleanup();
     if (options.keep || analysis === undefined || analysis.problems.length > 0) options.log(`${options.driver}: run files kept in ${dir}`);
     else rmSync(dir, { recursive: true, force: true });

@@ -25,6 +25,12 @@ CREATE TABLE IF NOT EXISTS runs (
   abort_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_job ON runs (job);
+CREATE TABLE IF NOT EXISTS events (
+  at INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  detail TEXT
+);
 `;
 
 /**
