@@ -24,6 +24,21 @@ describe('HoldQueue', () => {
     expect(queue.length).toBe(0);
   });
 
+  it('shift() gives back, instead of handing out, items held past holdMs whose timer has not run yet (a paused process)', () => {
+    const expired: string[] = [];
+    const queue = new HoldQueue<string>(20, (item) => expired.push(item));
+    queue.push('stale');
+    // The event loop is blocked, as in a process paused with SIGSTOP: the expiry timer cannot run.
+    const until = performance.now() + 40;
+    while (performance.now() < until) {
+      // busy wait
+    }
+    queue.push('fresh');
+    expect(queue.shift()).toBe('fresh');
+    expect(expired).toEqual(['stale']);
+    expect(queue.shift()).toBeUndefined();
+  });
+
   it('drain() takes every item and nothing expires afterwards', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     const expired: number[] = [];

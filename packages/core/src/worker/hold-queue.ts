@@ -26,8 +26,15 @@ export class HoldQueue<T> {
     if (this.#timer === undefined) this.#schedule(this.#holdMs);
   }
 
-  /** Takes the oldest item, or undefined when none is held. */
+  /**
+   * Takes the oldest item still within its holdMs, or undefined when none is. Items past their
+   * time go to `onExpire` first, as the timer would have done: a process paused (SIGSTOP, a frozen
+   * VM) or an event loop stalled past holdMs wakes up with held jobs whose leases may have run out
+   * and been claimed by another worker, and must not start them.
+   */
   shift(): T | undefined {
+    const now = performance.now();
+    while (this.#items[0] !== undefined && this.#items[0].until <= now) this.#onExpire(this.#items.shift()!.item);
     return this.#items.shift()?.item;
   }
 
