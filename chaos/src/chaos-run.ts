@@ -55,6 +55,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<Analysis> {
   const pool = new WorkerPool({
     cliBin: CLI_BIN,
     configFile: CONFIG_FILE,
+    dir,
     record,
     env: {
       ...process.env,

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 /** Something that happened to a worker process or a server, with its time (epoch ms). */
@@ -76,6 +78,8 @@ export interface WorkerPoolOptions {
   /** `packages/cli/dist/bin.js`. */
   readonly cliBin: string;
   readonly configFile: string;
+  /** Folder for each worker's whole stderr (`worker-<pid>.stderr`). */
+  readonly dir: string;
   readonly env: NodeJS.ProcessEnv;
   readonly record: (event: ChaosEvent) => void;
 }
@@ -100,6 +104,7 @@ export class WorkerPool {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const worker = new WorkerProcess(child);
+    child.stderr?.pipe(createWriteStream(join(this.#o.dir, `worker-${worker.pid}.stderr`)));
     this.all.push(worker);
     this.#o.record({ at: Date.now(), action: 'spawn', pid: worker.pid });
     child.once('exit', (code, signal) => {
