@@ -83,7 +83,7 @@ export function formatRun(summary: RunSummary, a: Analysis): string {
     [
       'recovery after SIGKILL p50 / max',
       `${ms(p50)} / ${ms(max)} (${a.recoveryMs.length} jobs; lease ${ms(summary.leaseMs)})`,
-      verdict(recoveryOk),
+      recoveryOk ? 'ok: p50 within lease + 1 s' : 'p50 over lease + 1 s',
     ],
     ['completed / dead-lettered as failed', `${a.completed} / ${a.deadLetteredFailed} of ${a.jobs} jobs, ${a.runs} runs`, ''],
     [

@@ -135,9 +135,10 @@ export class WorkerPool {
 
   resume(worker: WorkerProcess): void {
     if (worker.stoppedAt === undefined) return;
+    // Recorded first: the woken process may start a run before this process reads the clock again.
+    this.#o.record({ at: Date.now(), action: 'cont', pid: worker.pid });
     worker.child.kill('SIGCONT');
     worker.stoppedAt = undefined;
-    this.#o.record({ at: Date.now(), action: 'cont', pid: worker.pid });
   }
 
   /** Resumes paused workers, asks every one to stop (SIGTERM), and kills those still there after `graceMs`. */
