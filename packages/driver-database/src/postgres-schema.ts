@@ -50,6 +50,14 @@ export class PostgresSchema {
   async migrate(to: number | undefined): Promise<MigrationResult> {
     const target = this.#migrator.target(to);
     const client = await this.#pool.connect();
+    // A checked-out client whose connection the server ends (pg_terminate_backend, a restart)
+    // emits 'error' besides failing its query; unheard, that event would end the process. The
+    // failed query reports it; the broken client is destroyed, not returned to the pool.
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken ??= error;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       await client.query(this.#sql.migrationLock, [`queuekit:migrate:${this.#schema}`]);
@@ -73,7 +81,8 @@ export class PostgresSchema {
       await client.query('ROLLBACK').catch(this.#onRollbackError);
       throw error;
     } finally {
-      client.release();
+      client.removeListener('error', onError);
+      client.release(broken);
     }
   }
 }

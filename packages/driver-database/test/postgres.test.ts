@@ -307,3 +307,37 @@ describe('postgres: claims rewrite rows in place', () => {
     }
   });
 });
+
+describe('postgres: a migration whose connection the server ends', () => {
+  it('fails the migrate() call instead of ending the process, and a later migrate() succeeds', async () => {
+    const schema = randomSchema();
+    const applicationName = `qk-test-${schema}`;
+    const driver = createPostgresDriver({ connectionString: DATABASE_URL, schema, applicationName });
+    const holder = new pg.Client({ connectionString: DATABASE_URL });
+    await holder.connect();
+    try {
+      // Hold the migration lock, so the driver's migration waits with its client checked out.
+      await holder.query('BEGIN');
+      await holder.query(postgresSql(`"${schema}"`).migrationLock, [`queuekit:migrate:${schema}`]);
+      const migrating = driver.migrate().then(
+        () => 'migrated',
+        (error: Error) => error,
+      );
+      await eventually(
+        () =>
+          sql<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [
+            applicationName,
+          ]),
+        (rows) => rows[0]?.n === 1,
+      );
+      await sql('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
+      expect(await migrating).toBeInstanceOf(Error);
+      await holder.query('COMMIT');
+      expect((await driver.migrate()).to).toBe(driver.latestVersion);
+    } finally {
+      await holder.end();
+      await driver.close();
+      await dropSchema(schema);
+    }
+  });
+});
