@@ -18,6 +18,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     lease: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'fail-on': { type: 'string', default: 'loss,overlap,crash' },
   },
 });
 
@@ -45,6 +46,13 @@ const jobs = positiveInteger('jobs', values.jobs);
 const chaosMs = positiveInteger('duration', values.duration) * 1_000;
 const workers = positiveInteger('workers', values.workers);
 const concurrency = positiveInteger('concurrency', values.concurrency);
+const failOn = new Set(values['fail-on'].split(','));
+for (const kind of failOn) {
+  if (!['loss', 'overlap', 'crash'].includes(kind)) {
+    console.error(`chaos: --fail-on: expected a list of loss, overlap, crash, got ${JSON.stringify(kind)}`);
+    process.exit(2);
+  }
+}
 const leaseMs = values.lease === undefined ? undefined : positiveInteger('lease', values.lease);
 
 console.log(
@@ -66,7 +74,7 @@ for (const [index, driver] of drivers.entries()) {
       log: (line) => console.log(line),
     });
     results.push({ driver, analysis, leaseMs: leaseMs ?? WORKER_DEFAULT_LEASE_MS });
-    if (analysis.problems.length > 0) failed = true;
+    if (analysis.problems.some((problem) => failOn.has(problem.kind))) failed = true;
   } catch (error) {
     failed = true;
     console.error(`FAIL ${driver}: the run itself failed:`, error);

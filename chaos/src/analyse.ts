@@ -73,7 +73,16 @@ export interface Analysis {
   /** Workers that exited at start because a connection cut made their backend unreachable (by design). */
   readonly refusedAtStart: number;
   readonly workerErrors: number;
-  readonly problems: string[];
+  readonly problems: Problem[];
+}
+
+/** What kind of broken promise a problem is: `loss` (a job, follow-up or poison body not accounted for), `overlap` (two runs at once within a live lease, a zombie's settle accepted), `crash` (a worker died on its own). */
+export type ProblemKind = 'loss' | 'overlap' | 'crash';
+
+/** A failed check of a run. */
+export interface Problem {
+  readonly kind: ProblemKind;
+  readonly text: string;
 }
 
 /** `queue work`'s exit code when the backend does not answer at start. */
@@ -109,7 +118,7 @@ export function analyse(input: AnalysisInput): Analysis {
 
   const dead = new Map<string, DeadLetterEntry>();
   for (const entry of input.deadLetters) dead.set(entry.id, entry);
-  const problems: string[] = [];
+  const problems: Problem[] = [];
 
   // Lost jobs.
   let completed = 0;
@@ -296,18 +305,26 @@ export function analyse(input: AnalysisInput): Analysis {
   const unexpectedExits = unexpected.length - refusedAtStart;
   const workerErrors = input.workers.reduce((sum, w) => sum + w.errorCount, 0);
 
-  if (lost.length > 0) problems.push(`${lost.length} job(s) lost: ${lost.slice(0, 5).join(', ')}`);
+  if (lost.length > 0) problems.push({ kind: 'loss', text: `${lost.length} job(s) lost: ${lost.slice(0, 5).join(', ')}` });
   if (concurrentLive.length > 0)
-    problems.push(`${concurrentLive.length} concurrent run(s) within a live lease: ${concurrentLive.slice(0, 3).join('; ')}`);
-  if (zombieTakenEarly > 0) problems.push(`${zombieTakenEarly} job(s) taken from a paused worker before its lease could have run out`);
-  if (followUpsLost.length > 0) problems.push(`${followUpsLost.length} follow-up(s) lost: ${followUpsLost.slice(0, 5).join(', ')}`);
+    problems.push({
+      kind: 'overlap',
+      text: `${concurrentLive.length} concurrent run(s) within a live lease: ${concurrentLive.slice(0, 3).join('; ')}`,
+    });
+  if (zombieTakenEarly > 0)
+    problems.push({ kind: 'overlap', text: `${zombieTakenEarly} job(s) taken from a paused worker before its lease could have run out` });
+  if (followUpsLost.length > 0)
+    problems.push({ kind: 'loss', text: `${followUpsLost.length} follow-up(s) lost: ${followUpsLost.slice(0, 5).join(', ')}` });
   if (unsettledParent.length > 0)
-    problems.push(
-      `${unsettledParent.length} follow-up(s) ran for a parent that did not settle so: ${unsettledParent.slice(0, 5).join(', ')}`,
-    );
-  if (poisonMissing + poisonOther > 0) problems.push(`${poisonMissing + poisonOther} poison bod(ies) not dead-lettered as poison`);
-  if (accepted.length > 0) problems.push(`${accepted.length} settle(s) by a woken zombie accepted: ${accepted.slice(0, 3).join('; ')}`);
-  if (unexpectedExits > 0) problems.push(`${unexpectedExits} worker(s) exited on their own`);
+    problems.push({
+      kind: 'loss',
+      text: `${unsettledParent.length} follow-up(s) ran for a parent that did not settle so: ${unsettledParent.slice(0, 5).join(', ')}`,
+    });
+  if (poisonMissing + poisonOther > 0)
+    problems.push({ kind: 'loss', text: `${poisonMissing + poisonOther} poison bod(ies) not dead-lettered as poison` });
+  if (accepted.length > 0)
+    problems.push({ kind: 'overlap', text: `${accepted.length} settle(s) by a woken zombie accepted: ${accepted.slice(0, 3).join('; ')}` });
+  if (unexpectedExits > 0) problems.push({ kind: 'crash', text: `${unexpectedExits} worker(s) exited on their own` });
 
   return {
     jobs: plan.jobs.length,

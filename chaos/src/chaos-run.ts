@@ -103,7 +103,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<Analysis> {
       leaseMs,
       serverReleasesLeases: backend.restart?.releasesLeases === true || backend.drop?.releasesLeases === true,
     });
-    if (!drained) analysis.problems.push('the queue did not drain after the chaos stopped');
+    if (!drained) analysis.problems.push({ kind: 'loss', text: 'the queue did not drain after the chaos stopped' });
     options.log(
       formatRun(
         {
@@ -123,7 +123,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<Analysis> {
         analysis,
       ),
     );
-    for (const problem of analysis.problems) options.log(`FAIL ${options.driver}: ${problem}`);
+    for (const problem of analysis.problems) options.log(`FAIL ${options.driver} (${problem.kind}): ${problem.text}`);
     for (const rerun of analysis.unexplainedReruns.slice(0, 5)) options.log(`${options.driver}: re-run no action explains: ${rerun}`);
     if (analysis.problems.length > 0) logWorkerErrors(pool.all, options.log);
     return analysis;
