@@ -1,3 +1,5 @@
+export type { CoordinationStore } from './coordination/coordination-store.js';
+export { MemoryCoordinationStore } from './coordination/memory-coordination-store.js';
 export { type DeadLetterQuery, DeadLetterQueue } from './dead-letter/dead-letter-queue.js';
 export {
   DEFAULT_DEAD_LETTER_LIMIT,
@@ -40,6 +42,7 @@ export type {
   DeadLetterStore,
   DriverCapabilities,
   JobFailure,
+  PostponeOptions,
   PushOptions,
   PushResult,
   QueueDriver,
@@ -96,12 +99,27 @@ export {
 export { followUpEnvelopes } from './job/follow-up.js';
 export { type DispatchOptions, dispatchMany, Job, type JobDefaults, type JobDispatcher } from './job/job.js';
 export type { JobContext } from './job/job-context.js';
-export { defineJob, type JobDefinition, type JobHandler } from './job/job-definition.js';
+export {
+  defineJob,
+  type JobDefinition,
+  type JobDefinitionOptions,
+  type JobHandler,
+  type PayloadUpgrade,
+} from './job/job-definition.js';
 export { JobHandle, type JobLookup, type ResultOptions } from './job/job-handle.js';
 export { assertJobName, JOB_NAME_PATTERN } from './job/job-identity.js';
+export {
+  createMiddleware,
+  type JobMiddleware,
+  type MiddlewareContext,
+  type MiddlewareNext,
+  type MiddlewareRequirement,
+} from './job/job-middleware.js';
 export { JobRegistry, type RegisteredJob } from './job/job-registry.js';
 export type { JobStatus } from './job/job-state.js';
+export type { JsonSafe } from './job/json-safe.js';
 export { MAX_PRIORITY, Priority, type PriorityInput, resolvePriority } from './job/priority.js';
+export { validatePayload } from './job/validate-payload.js';
 export {
   createLogger,
   type LogFields,
@@ -113,6 +131,10 @@ export {
 } from './logger/logger.js';
 export { DEFAULT_SENSITIVE_KEYS, MASK, maskSensitive, maskSensitiveText } from './logger/mask-sensitive.js';
 export { type ConnectionDefinition, type ManagerDispatchOptions, QueueManager, type QueueManagerConfig } from './manager/queue-manager.js';
+export type { MiddlewareKey } from './middleware/middleware-key.js';
+export { rateLimited } from './middleware/rate-limited.js';
+export { type ThrottleExceptionsOptions, throttleExceptions } from './middleware/throttle-exceptions.js';
+export { type WithoutOverlappingOptions, withoutOverlapping } from './middleware/without-overlapping.js';
 export { MemoryRateLimitStore } from './rate-limit/memory-rate-limit-store.js';
 export type { RateLimitDecision, RateLimitRule, RateLimitStore } from './rate-limit/rate-limit-store.js';
 export { RateLimiter, type RateLimiterOptions } from './rate-limit/rate-limiter.js';

@@ -118,7 +118,7 @@ export function deadLetterProperties(failure: JobFailure): Record<string, string
   };
 }
 
-const REASONS = new Set<DeadLetterReason>(['failed', 'poison', 'unknown-job', 'max-deliveries', 'timeout']);
+const REASONS = new Set<DeadLetterReason>(['failed', 'poison', 'unknown-job', 'max-deliveries', 'timeout', 'invalid-payload']);
 
 /**
  * A message of a dead-letter sub-queue as a store entry. Messages Service Bus moved there itself

@@ -1,3 +1,4 @@
+import type { CoordinationStore } from '../coordination/coordination-store.js';
 import type { ErrorInfo, JobEnvelope } from '../envelope/job-envelope.js';
 import type { RateLimitStore } from '../rate-limit/rate-limit-store.js';
 import type { AckOptions, CancelOutcome, JobInfo, JobListOptions, JobLookupOptions } from './job-info.js';
@@ -159,6 +160,12 @@ export interface ReleaseOptions {
   readonly envelope?: JobEnvelope;
 }
 
+/** Options of {@link QueueDriver.postpone}. */
+export interface PostponeOptions {
+  /** Delay before the job is available again, in ms (0 = at once). */
+  readonly delayMs: number;
+}
+
 /** Why a job was dead-lettered. */
 export type DeadLetterReason =
   /** The handler failed on its last allowed attempt, or threw UnrecoverableError. */
@@ -170,7 +177,9 @@ export type DeadLetterReason =
   /** Claimed with its lost-delivery count past the worker's limit (earlier deliveries died with their worker). */
   | 'max-deliveries'
   /** The handler ran past its timeout on its last allowed attempt. */
-  | 'timeout';
+  | 'timeout'
+  /** The payload failed its job definition's schema at run time (never retried: it will not get better). */
+  | 'invalid-payload';
 
 /** What {@link QueueDriver.deadLetter} records. Times are epoch ms. */
 export interface JobFailure {
@@ -366,6 +375,19 @@ export interface QueueDriver {
    * worker process on it. Undefined for drivers that keep none (then limits hold per process).
    */
   createRateLimitStore?(): RateLimitStore;
+  /**
+   * Optional: a coordination store (counters and leased keys with expiry) in this driver's
+   * backend, shared by every worker process on it; job middleware such as `withoutOverlapping`
+   * and `throttleExceptions` keep their state there. Undefined for drivers that keep none.
+   */
+  createCoordinationStore?(): CoordinationStore;
+  /**
+   * Optional: hands back a delivery unrun, due again after `options.delayMs`, with neither count
+   * changed (not an attempt, not a lost delivery): what a rate-limited or circuit-broken job
+   * needs. LeaseLostError when the lease was lost. Undefined for drivers that cannot delay a
+   * held job without counting it.
+   */
+  postpone?(reservation: Reservation, options: PostponeOptions): Promise<void>;
   /**
    * Optional: drivers that keep a schema (the database drivers) bring it to the newest version.
    * Idempotent; run by `queue migrate`. Undefined for drivers with nothing to migrate.

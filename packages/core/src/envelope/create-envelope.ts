@@ -29,6 +29,7 @@ export function createEnvelope(init: EnvelopeInit): JobEnvelope {
     ...(init.trace === undefined ? {} : { trace: init.trace }),
     ...(init.failure === undefined ? {} : { failure: init.failure }),
     ...(init.meta === undefined ? {} : { meta: init.meta }),
+    ...(init.payloadVersion === undefined ? {} : { payloadVersion: init.payloadVersion }),
   };
   if (!Number.isInteger(envelope.maxAttempts) || envelope.maxAttempts < 1) {
     throw new InvalidArgumentError(`maxAttempts: expected an integer >= 1, got ${envelope.maxAttempts}`);

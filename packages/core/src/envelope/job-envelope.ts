@@ -37,6 +37,8 @@ export interface JobDescriptor {
   readonly uniqueKey?: string;
   readonly callbacks: JobCallbacks;
   readonly meta?: Record<string, JsonValue>;
+  /** Version of the payload's shape (the job definition's `version`); absent = 1. */
+  readonly payloadVersion?: number;
 }
 
 /** Durable callbacks: follow-up jobs per outcome of the parent. */
@@ -103,6 +105,11 @@ export interface JobEnvelope {
   readonly trace?: Record<string, string>;
   readonly failure?: FailureHistory;
   readonly meta?: Record<string, JsonValue>;
+  /**
+   * Version of the payload's shape, from the job definition that dispatched it; absent = 1. A
+   * worker whose definition is newer upgrades the payload before the handler sees it.
+   */
+  readonly payloadVersion?: number;
 }
 
 /** Empty callbacks, shared. */

@@ -15,7 +15,9 @@ export type QueueErrorCode =
   | 'WAIT_TIMEOUT'
   | 'UNRECOVERABLE'
   | 'INVALID_ARGUMENT'
-  | 'UNSUPPORTED';
+  | 'UNSUPPORTED'
+  | 'INVALID_PAYLOAD'
+  | 'JOB_POSTPONED';
 
 /** Options accepted by every {@link QueueError} constructor. */
 export interface QueueErrorOptions {

@@ -15,6 +15,7 @@ import {
   type TracerProvider,
   trace,
 } from '@opentelemetry/api';
+import type { CoordinationStore } from '../coordination/coordination-store.js';
 import type { AckOptions } from '../driver/job-info.js';
 import type {
   AckAndClaimOptions,
@@ -23,6 +24,7 @@ import type {
   DeadLetterStore,
   DriverCapabilities,
   JobFailure,
+  PostponeOptions,
   PushOptions,
   PushResult,
   QueueDriver,
@@ -107,6 +109,10 @@ export class InstrumentedQueueDecorator implements QueueDriver {
   readonly cancel?: NonNullable<QueueDriver['cancel']>;
   readonly pause?: NonNullable<QueueDriver['pause']>;
   readonly resume?: NonNullable<QueueDriver['resume']>;
+  /** The wrapped driver's `createCoordinationStore()`, when it has one. */
+  readonly createCoordinationStore?: () => CoordinationStore;
+  /** The wrapped driver's `postpone()`, when it has one; the delivery ends with outcome `released`. */
+  readonly postpone?: (reservation: Reservation, options: PostponeOptions) => Promise<void>;
   readonly #inner: QueueDriver;
   readonly #metrics: QueueMetrics | undefined;
   readonly #traces: boolean;
@@ -129,6 +135,16 @@ export class InstrumentedQueueDecorator implements QueueDriver {
     if (driver.cancel !== undefined) this.cancel = driver.cancel.bind(driver);
     if (driver.pause !== undefined) this.pause = driver.pause.bind(driver);
     if (driver.resume !== undefined) this.resume = driver.resume.bind(driver);
+    if (driver.createCoordinationStore !== undefined)
+      this.createCoordinationStore = () => (driver.createCoordinationStore as () => CoordinationStore).call(driver);
+    if (driver.postpone !== undefined) {
+      const postpone = driver.postpone;
+      this.postpone = (reservation, postponeOptions) => {
+        const call = () => postpone.call(driver, reservation, postponeOptions);
+        if (this.#metrics === undefined && this.#deliveries.size === 0) return call();
+        return this.#settle(reservation, 'release', call, 'released', undefined, undefined);
+      };
+    }
     if (options.metrics !== false) {
       const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_SCOPE, VERSION);
       // With no SDK the API hands out its shared no-op meter: skip the bookkeeping entirely.

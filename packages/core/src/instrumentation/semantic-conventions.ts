@@ -28,7 +28,7 @@ export const ATTR_JOB_NAME = 'queuekit.job.name';
 export const ATTR_JOB_ATTEMPT = 'queuekit.job.attempt';
 /** How a delivery ended: see {@link JobOutcome}. */
 export const ATTR_JOB_OUTCOME = 'queuekit.job.outcome';
-/** Why a job was dead-lettered (`failed`, `timeout`, `poison`, `unknown-job`, `max-deliveries`). */
+/** Why a job was dead-lettered (`failed`, `timeout`, `poison`, `unknown-job`, `max-deliveries`, `invalid-payload`). */
 export const ATTR_DEAD_LETTER_REASON = 'queuekit.dead_letter.reason';
 /** On `receive` durations: true when the reserve call returned no job. */
 export const ATTR_RESERVE_EMPTY = 'queuekit.reserve.empty';

@@ -18,6 +18,7 @@ export function followUpEnvelopes(descriptors: readonly JobDescriptor[], parent:
       ...(descriptor.timeoutMs === undefined ? {} : { timeoutMs: descriptor.timeoutMs }),
       ...(descriptor.uniqueKey === undefined ? {} : { uniqueKey: descriptor.uniqueKey }),
       ...(descriptor.meta === undefined ? {} : { meta: descriptor.meta }),
+      ...(descriptor.payloadVersion === undefined ? {} : { payloadVersion: descriptor.payloadVersion }),
     }),
   );
 }

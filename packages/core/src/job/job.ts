@@ -20,6 +20,8 @@ export interface JobDefaults {
   readonly maxAttempts?: number;
   readonly retry?: RetrySpec | RetryPolicy;
   readonly timeoutMs?: number;
+  /** Version of the payload's shape, stored in the envelope (see `defineJob`'s `version`); absent = 1. */
+  readonly payloadVersion?: number;
 }
 
 /** Options of {@link Job.dispatch}. */
@@ -49,9 +51,12 @@ export class Job<TPayload = unknown, TResult = unknown> {
   readonly callbacks = new JobCallbackSet();
   readonly payload: TPayload;
   #meta: Record<string, JsonValue> | undefined;
+  readonly #payloadVersion: number | undefined;
+  #pendingCheck: Promise<unknown> | undefined;
 
   constructor(name: string, payload: TPayload, defaults: JobDefaults = {}) {
     this.identity = new JobIdentity(name);
+    this.#payloadVersion = defaults.payloadVersion;
     this.state = new JobState(defaults.maxAttempts ?? 1);
     this.payload = payload;
     if (defaults.queue !== undefined) this.enqueue.queue = defaults.queue;
@@ -62,6 +67,22 @@ export class Job<TPayload = unknown, TResult = unknown> {
 
   get name(): string {
     return this.identity.name;
+  }
+
+  /**
+   * Registers a check that must pass before this job is dispatched (an asynchronous payload
+   * schema): `dispatch()` and `dispatchMany()` await it and reject with its error, pushing nothing.
+   */
+  mustPass(check: Promise<unknown>): this {
+    // Marked handled here; dispatch() awaits it and surfaces the rejection.
+    check.catch(() => undefined);
+    this.#pendingCheck = this.#pendingCheck === undefined ? check : Promise.all([this.#pendingCheck, check]);
+    return this;
+  }
+
+  /** Resolves once every check registered with {@link mustPass} passed; rejects with the first failure. */
+  async checked(): Promise<void> {
+    if (this.#pendingCheck !== undefined) await this.#pendingCheck;
   }
 
   get id(): string {
@@ -184,6 +205,7 @@ export class Job<TPayload = unknown, TResult = unknown> {
       ...(this.enqueue.timeoutMs === undefined ? {} : { timeoutMs: this.enqueue.timeoutMs }),
       ...(this.state.uniqueKey === undefined ? {} : { uniqueKey: this.state.uniqueKey }),
       ...(this.#meta === undefined ? {} : { meta: this.#meta }),
+      ...(this.#payloadVersion === undefined ? {} : { payloadVersion: this.#payloadVersion }),
     };
   }
 
@@ -204,6 +226,7 @@ export class Job<TPayload = unknown, TResult = unknown> {
       ...(this.enqueue.timeoutMs === undefined ? {} : { timeoutMs: this.enqueue.timeoutMs }),
       ...(this.state.uniqueKey === undefined ? {} : { uniqueKey: this.state.uniqueKey }),
       ...(this.#meta === undefined ? {} : { meta: this.#meta }),
+      ...(this.#payloadVersion === undefined ? {} : { payloadVersion: this.#payloadVersion }),
     });
     serializer.assertSize(encodeEnvelope(envelope), `job ${this.name}`);
     return envelope;
@@ -216,6 +239,7 @@ export class Job<TPayload = unknown, TResult = unknown> {
   async dispatch(target: QueueDriver | JobDispatcher, options: DispatchOptions = {}): Promise<JobHandle<TResult>> {
     this.state.assertDraft('dispatch');
     const queue = this.enqueue.queue;
+    await this.checked();
     if (isDriver(target)) {
       const { serializer, ...pushOptions } = options;
       const result = await target.push([this.toEnvelope(serializer)], pushOptions);
@@ -238,6 +262,7 @@ function isDriver(target: QueueDriver | JobDispatcher): target is QueueDriver {
 /** Builds envelopes for several jobs and pushes them in one call (bulk push where the driver has it). */
 export async function dispatchMany(driver: QueueDriver, jobs: readonly Job[], options: DispatchOptions = {}): Promise<PushResult> {
   const { serializer, ...pushOptions } = options;
+  await Promise.all(jobs.map((job) => job.checked()));
   const now = Date.now();
   const result = await driver.push(
     jobs.map((job) => {

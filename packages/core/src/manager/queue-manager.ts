@@ -91,6 +91,7 @@ export class QueueManager implements JobDispatcher {
   /** Pushes a job through the named (or default) connection. */
   async dispatch(job: Job, options: ManagerDispatchOptions = {}): Promise<PushResult> {
     const { connection, serializer, ...pushOptions } = options;
+    await job.checked();
     const driver = await this.connection(connection);
     return driver.push([job.toEnvelope(serializer)], pushOptions);
   }

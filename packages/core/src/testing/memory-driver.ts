@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import type { CoordinationStore } from '../coordination/coordination-store.js';
 import { jobListPaging } from '../driver/dead-letter-paging.js';
 import { BASELINE_CAPABILITIES, isValidQueueName } from '../driver/default-capabilities.js';
 import type { AckOptions, CancelOutcome, JobInfo, JobListOptions, JobLookupOptions } from '../driver/job-info.js';
@@ -11,6 +12,7 @@ import type {
   DeadLetterStore,
   DriverCapabilities,
   JobFailure,
+  PostponeOptions,
   PushOptions,
   PushResult,
   QueueDriver,
@@ -29,6 +31,7 @@ import { JobCancelledError } from '../errors/job-cancelled-error.js';
 import { LeaseLostError } from '../errors/lease-lost-error.js';
 import { PayloadTooLargeError } from '../errors/payload-too-large-error.js';
 import { quoteInput } from '../errors/quote-input.js';
+import type { RateLimitStore } from '../rate-limit/rate-limit-store.js';
 import { MemoryDeadLetterStore } from './memory-dead-letter-store.js';
 import { MemoryStore, type StoredJob } from './memory-store.js';
 
@@ -275,6 +278,29 @@ export class MemoryDriver implements QueueDriver {
     job.availableAt = this.store.now() + options.delayMs;
     job.seq = this.store.nextSeq();
     this.store.notify();
+  }
+
+  /** Hands back an unrun delivery due after `delayMs`, neither count changed. */
+  async postpone(reservation: Reservation, options: PostponeOptions): Promise<void> {
+    this.assertOpen();
+    if (!Number.isFinite(options.delayMs) || options.delayMs < 0)
+      throw new InvalidArgumentError(`memory: delayMs: expected a number >= 0, got ${options.delayMs}`);
+    const job = this.held(reservation, 'postpone');
+    job.token = undefined;
+    job.leaseExpiresAt = 0;
+    job.availableAt = this.store.now() + options.delayMs;
+    job.seq = this.store.nextSeq();
+    this.store.notify();
+  }
+
+  /** The store's coordination store, shared by every driver over the same {@link MemoryStore}. */
+  createCoordinationStore(): CoordinationStore {
+    return this.store.coordination;
+  }
+
+  /** The store's token buckets, shared by every driver over the same {@link MemoryStore}. */
+  createRateLimitStore(): RateLimitStore {
+    return this.store.rateLimits;
   }
 
   /** Prolongs the lease to `leaseMs` from now; returns the new expiry (epoch ms). */

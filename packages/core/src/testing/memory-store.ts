@@ -1,6 +1,8 @@
+import { MemoryCoordinationStore } from '../coordination/memory-coordination-store.js';
 import type { DeadLetterEntry, DeadLetterFilter } from '../driver/queue-driver.js';
 import type { Retention } from '../driver/retention.js';
 import type { FinishedJob } from '../envelope/finished-job.js';
+import { MemoryRateLimitStore } from '../rate-limit/memory-rate-limit-store.js';
 
 /** One job as a {@link MemoryStore} keeps it: the encoded body plus the queue bookkeeping. */
 export interface StoredJob {
@@ -57,6 +59,10 @@ export interface MemoryStoreOptions {
 export class MemoryStore {
   /** The store clock, epoch ms. */
   readonly now: () => number;
+  /** Counters and leased keys of every driver over this store (their coordination store). */
+  readonly coordination: MemoryCoordinationStore;
+  /** Token buckets of every driver over this store (their rate-limit store). */
+  readonly rateLimits: MemoryRateLimitStore;
   private readonly queues = new Map<string, Map<string, StoredJob>>();
   private readonly uniqueKeyHolders = new Map<string, string>();
   private readonly deadLetterEntries = new Map<string, { entry: DeadLetterEntry; seq: number }>();
@@ -68,6 +74,8 @@ export class MemoryStore {
 
   constructor(options: MemoryStoreOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.coordination = new MemoryCoordinationStore({ now: this.now });
+    this.rateLimits = new MemoryRateLimitStore({ now: this.now });
   }
 
   /**

@@ -3,16 +3,19 @@ import type { QueueDriver, Reservation } from '../driver/queue-driver.js';
 import { encodeFinishedJob } from '../envelope/finished-job.js';
 import { type JobEnvelope, type JsonValue, toErrorInfo } from '../envelope/job-envelope.js';
 import { PayloadSerializer } from '../envelope/payload-serializer.js';
+import { InvalidPayloadError } from '../errors/invalid-payload-error.js';
 import { JobCancelledError } from '../errors/job-cancelled-error.js';
+import { JobPostponedError } from '../errors/job-postponed-error.js';
 import { JobTimeoutError } from '../errors/job-timeout-error.js';
 import { LeaseLostError } from '../errors/lease-lost-error.js';
 import { QueueError } from '../errors/queue-error.js';
 import { UnknownJobError } from '../errors/unknown-job-error.js';
 import { UnrecoverableError } from '../errors/unrecoverable-error.js';
 import { followUpEnvelopes } from '../job/follow-up.js';
-import type { JobRegistry } from '../job/job-registry.js';
+import type { JobRegistry, RegisteredJob } from '../job/job-registry.js';
 import type { Logger } from '../logger/logger.js';
 import { Delivery, type DeliveryOptions } from './delivery.js';
+import { JobServices, type RunnableHandler, runnerFor } from './job-runner.js';
 import { eventBase, RequeueHelper } from './requeue-helper.js';
 import type { WorkerEventMap } from './worker-events.js';
 
@@ -20,11 +23,20 @@ type Emit = <K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K
 
 /**
  * How one delivery ended: `released` when handed back unfinished at shutdown (uncounted);
+ * `postponed` when a middleware (or the handler) handed it back with a delay (uncounted);
  * `lease-lost` when another delivery owns the job now; `cancelled` when the job was cancelled while
  * it ran (the driver keeps it as cancelled; nothing is settled); `unsettled` when the settle call
  * itself failed (the lease runs out and the job returns).
  */
-export type ExecutionOutcome = 'completed' | 'retrying' | 'dead-lettered' | 'released' | 'lease-lost' | 'cancelled' | 'unsettled';
+export type ExecutionOutcome =
+  | 'completed'
+  | 'retrying'
+  | 'dead-lettered'
+  | 'released'
+  | 'postponed'
+  | 'lease-lost'
+  | 'cancelled'
+  | 'unsettled';
 
 /** Options of {@link JobExecutor}. */
 export interface JobExecutorOptions {
@@ -72,9 +84,13 @@ export class JobExecutor {
   readonly #o: JobExecutorOptions;
   readonly #serializer: PayloadSerializer;
   readonly #now: () => number;
+  readonly #services: JobServices;
+  /** What runs for each definition (its handler, or upgrade + schema + middleware around it), made once. */
+  readonly #runners = new Map<RegisteredJob, RunnableHandler>();
 
   constructor(options: JobExecutorOptions) {
     this.#o = options;
+    this.#services = new JobServices(options.driver, options.leaseMs);
     this.#serializer = options.serializer ?? new PayloadSerializer();
     this.#now = options.now ?? Date.now;
     this.requeue = new RequeueHelper({
@@ -258,7 +274,12 @@ export class JobExecutor {
     let failure: unknown;
     let failed = false;
     try {
-      result = await delivery.run(definition.handler);
+      let runner = this.#runners.get(definition);
+      if (runner === undefined) {
+        runner = runnerFor(definition, this.#services);
+        this.#runners.set(definition, runner);
+      }
+      result = await delivery.run(runner);
     } catch (error) {
       failed = true;
       failure = error;
@@ -280,6 +301,16 @@ export class JobExecutor {
         await driver.giveBack([reservation]);
         this.#o.emit('released', eventBase(reservation));
         return 'released';
+      }
+      if (failure instanceof JobPostponedError && driver.postpone !== undefined) {
+        await driver.postpone(reservation, { delayMs: failure.delayMs });
+        this.#o.emit('postponed', { ...eventBase(reservation), delayMs: failure.delayMs, reason: failure.message });
+        return 'postponed';
+      }
+      if (failure instanceof InvalidPayloadError) {
+        // A payload that fails its schema fails the same way on every run: no retry.
+        await requeue.deadLetter(reservation, 'invalid-payload', failure);
+        return 'dead-lettered';
       }
       this.#o.emit('failed', { ...eventBase(reservation), durationMs, error: toErrorInfo(failure) });
       return requeue.fail(reservation, failure, { timedOut: failure instanceof JobTimeoutError });

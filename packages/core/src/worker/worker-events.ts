@@ -28,6 +28,11 @@ export interface WorkerEventMap {
   cancelled: [JobEventBase];
   /** A job was handed back unfinished (shutdown after the grace period), uncounted: its next run has the same attempt number. */
   released: [JobEventBase];
+  /**
+   * A job was handed back unrun with a delay (a rate limit, a lock held elsewhere, an open circuit),
+   * uncounted: its next run has the same attempt number.
+   */
+  postponed: [JobEventBase & { readonly delayMs: number; readonly reason: string }];
   /** A reserve found nothing (emitted once per idle period). */
   idle: [];
   /** Something went wrong outside a handler (a driver call); the worker carries on. */

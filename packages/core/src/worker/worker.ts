@@ -11,6 +11,7 @@ import { type Logger, silentLogger } from '../logger/logger.js';
 import type { RateLimitRule, RateLimitStore } from '../rate-limit/rate-limit-store.js';
 import { RateLimiter, sleep } from '../rate-limit/rate-limiter.js';
 import { JobExecutor } from './job-executor.js';
+import { assertMiddlewareSupported } from './job-runner.js';
 import { DEFAULT_MAX_LOST_DELIVERIES } from './requeue-helper.js';
 import { SettlePipeline } from './settle-pipeline.js';
 import type { StopReason, WorkerEventMap } from './worker-events.js';
@@ -145,6 +146,7 @@ export class Worker {
     this.#options = options;
     this.driver = options.driver;
     this.registry = options.jobs instanceof JobRegistry ? options.jobs : new JobRegistry(options.jobs);
+    assertMiddlewareSupported(this.registry, options.driver);
     this.queues = options.queues ?? [DEFAULT_QUEUE];
     if (this.queues.length === 0) throw new ConfigError('worker option queues: expected at least one queue name');
     for (const queue of this.queues) {
