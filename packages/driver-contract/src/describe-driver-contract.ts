@@ -2,6 +2,7 @@ import type { DriverCapabilities } from '@queuekit/core';
 import { describe } from 'vitest';
 import { type DriverContractOptions, useContractFixture } from './contract-fixture.js';
 import { describeBatch } from './groups/batch.js';
+import { describeCoordination, type OptionalMembers } from './groups/coordination.js';
 import { describeCrashRecovery } from './groups/crash.js';
 import { describeDeadLetters } from './groups/dead-letters.js';
 import { describeDelivery } from './groups/delivery.js';
@@ -22,7 +23,7 @@ import { describePushOutcomes } from './groups/push-outcomes.js';
 export function describeDriverContract(options: DriverContractOptions): void {
   // Generous per-test limit: a backend over a network is slower than memory; loops bound themselves.
   describe(`${options.name} driver contract`, { timeout: 30_000 }, async () => {
-    const capabilities = await declaredCapabilities(options);
+    const { capabilities, members } = await probe(options);
     const fixture = useContractFixture(options, capabilities);
     describeDelivery(fixture);
     describeLeases(fixture);
@@ -31,16 +32,20 @@ export function describeDriverContract(options: DriverContractOptions): void {
     describeOperations(fixture);
     describePushOutcomes(fixture);
     describeJobState(fixture);
+    describeCoordination(fixture, members);
     describeCrashRecovery(fixture);
   });
 }
 
-/** The driver's own capabilities with the suite options' overrides applied. */
-async function declaredCapabilities(options: DriverContractOptions): Promise<DriverCapabilities> {
-  const probe = await options.createDriver();
+/** The driver's own capabilities with the suite options' overrides applied, and its optional members. */
+async function probe(options: DriverContractOptions): Promise<{ capabilities: DriverCapabilities; members: OptionalMembers }> {
+  const driver = await options.createDriver();
   try {
-    return { ...probe.capabilities, ...options.capabilities };
+    return {
+      capabilities: { ...driver.capabilities, ...options.capabilities },
+      members: { postpone: driver.postpone !== undefined, coordination: driver.createCoordinationStore !== undefined },
+    };
   } finally {
-    await probe.close();
+    await driver.close();
   }
 }

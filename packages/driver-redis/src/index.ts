@@ -1,3 +1,4 @@
+export { RedisCoordinationStore } from './redis-coordination-store.js';
 export { RedisDeadLetterStore } from './redis-dead-letter-store.js';
 export { createRedisDriver, RedisDriver } from './redis-driver.js';
 export { type QueueKeys, queueKeys } from './redis-keys.js';

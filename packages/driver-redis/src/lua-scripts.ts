@@ -43,6 +43,8 @@ export const scripts = {
   stats: load('stats'),
   purge: load('purge'),
   rateLimit: load('rate-limit'),
+  postpone: load('postpone'),
+  coordination: load('coordination'),
 } as const;
 
 /** A reply of a script: integers, strings, and arrays of them. */

@@ -13,6 +13,7 @@ import {
   type JobEnvelope,
   type JobFailure,
   PayloadTooLargeError,
+  type PostponeOptions,
   type PushOptions,
   type PushResult,
   type QueueDriver,
@@ -29,10 +30,12 @@ import { choosePipelining, pipelineWhenBusy } from './adaptive-pipelining.js';
 import { runScript, scripts } from './lua-scripts.js';
 import { RedisClaims } from './redis-claims.js';
 import type { RedisCallContext } from './redis-context.js';
+import { RedisCoordinationStore } from './redis-coordination-store.js';
 import { RedisDeadLetterStore } from './redis-dead-letter-store.js';
 import { leaseLostError, wrapRedisError } from './redis-errors.js';
 import { type QueueKeys, queueKeys, registryKey } from './redis-keys.js';
 import { openConnection, type RedisDriverOptions, type ResolvedRedisOptions, resolveRedisOptions } from './redis-options.js';
+import { postponeOne } from './redis-postpone.js';
 import { RedisRateLimitStore } from './redis-rate-limit-store.js';
 import { ackAndClaim, ackOne, extendMany, giveBackMany, releaseOne } from './redis-settle.js';
 
@@ -119,6 +122,16 @@ export class RedisDriver implements QueueDriver {
    */
   createRateLimitStore(): RedisRateLimitStore {
     return new RedisRateLimitStore({ connection: this.client, keyPrefix: this.#options.keyPrefix });
+  }
+
+  /** Counters and leased keys for job middleware on this driver's connection, shared by every worker on the same Redis. */
+  createCoordinationStore(): RedisCoordinationStore {
+    return new RedisCoordinationStore(this.client, this.#options.keyPrefix);
+  }
+
+  /** Hands a delivery back unrun, due after `options.delayMs`, neither count changed. */
+  async postpone(reservation: Reservation, options: PostponeOptions): Promise<void> {
+    await this.#run('postpone', () => postponeOne(this.#context, reservation, options.delayMs));
   }
 
   /** The key prefix in use. */

@@ -54,3 +54,8 @@ export function registryKey(prefix: string): string {
 export function rateLimitKey(prefix: string, bucket: string): string {
   return `${prefix}:rl:{${bucket}}`;
 }
+
+/** A coordination-store key (counter or lease); the key is its own hash tag. */
+export function coordinationKey(prefix: string, key: string): string {
+  return `${prefix}:co:{${key}}`;
+}

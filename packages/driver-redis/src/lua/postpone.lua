@@ -1,0 +1,39 @@
+--[[
+  postpone: hands back a delivery unrun, due again after a delay, with neither count changed
+  (`a` failed runs, `l` lost deliveries): a job held back by a rate limit, a lock or an open
+  circuit. Like release.lua without the attempt and without a new body.
+
+  KEYS[1] ready     zset  id -> priority * 2^32 + sequence
+  KEYS[2] delayed   zset  id -> due time (epoch ms)
+  KEYS[3] leased    zset  id -> lease expiry
+  KEYS[4] seq       string, FIFO sequence counter
+  KEYS[5] marker    zset, wakes blocked reservers
+  KEYS[6] prios     zset  of priorities in use
+
+  ARGV[1] job key, `<prefix>:{<queue>}:j:<id>`
+  ARGV[2] job id
+  ARGV[3] fencing token of the delivery
+  ARGV[4] delay in ms (0 = ready now, at the back of its priority band)
+
+  Returns: 1 postponed, -1 the lease was lost or the job is gone: nothing changed.
+]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local jk = ARGV[1]
+local id = ARGV[2]
+local f = redis.call('HMGET', jk, 't', 'p')
+if f[1] ~= ARGV[3] or redis.call('ZSCORE', KEYS[3], id) == false then return -1 end
+redis.call('ZREM', KEYS[3], id)
+redis.call('HSET', jk, 't', '')
+local delay = tonumber(ARGV[4])
+if delay > 0 then
+  redis.call('ZADD', KEYS[2], string.format('%.0f', now + delay), id)
+else
+  local seq = redis.call('INCR', KEYS[4])
+  local score = string.format('%.0f', tonumber(f[2]) * 4294967296 + seq)
+  redis.call('HSET', jk, 's', score, 'r', now)
+  redis.call('ZADD', KEYS[1], score, id)
+  redis.call('ZADD', KEYS[6], f[2], f[2])
+end
+redis.call('ZADD', KEYS[5], 0, '0')
+return 1
