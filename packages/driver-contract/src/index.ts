@@ -1,4 +1,5 @@
 export type { ContractDriverSettings, ContractFixture, DriverContractOptions } from './contract-fixture.js';
+export { tsxImport } from './crash-protocol.js';
 export { describeDriverContract } from './describe-driver-contract.js';
 export {
   randomQueueName,

@@ -12,6 +12,7 @@ import {
   InvalidArgumentError,
   type JobEnvelope,
   type JobFailure,
+  type PostponeOptions,
   type PushOptions,
   type PushResult,
   type QueueDriver,
@@ -28,13 +29,16 @@ import { assertMessageSize, resolveMaxMessageBytes } from './message-size.js';
 import type { MigrateOptions, MigrationResult } from './migration.js';
 import { assertOptionsObject, integerOption, migrateOption, numberOption } from './option-checks.js';
 import { PostgresClaims } from './postgres-claims.js';
+import { PostgresCoordinationStore } from './postgres-coordination-store.js';
 import { PostgresDeadLetterStore } from './postgres-dead-letter-store.js';
 import { PostgresListener } from './postgres-listener.js';
 import type { PostgresDriverOptions } from './postgres-options.js';
-import { PostgresRateLimitStore } from './postgres-rate-limit-store.js';
+import { postponePostgres } from './postgres-postpone.js';
+import { type PostgresExecutor, PostgresRateLimitStore } from './postgres-rate-limit-store.js';
 import { PostgresSchema } from './postgres-schema.js';
 import { PostgresTableAnalyzer } from './postgres-table-analyzer.js';
 import { assertAckAndClaimArguments, assertClaimArguments, assertMs, assertQueue, assertQueues } from './rows.js';
+import { postgresCoordinationSql } from './sql/coordination-sql.js';
 import { type PostgresSql, postgresSql } from './sql/postgres-sql.js';
 import { Waiters } from './waiters.js';
 import { isConnectionError, wrapError } from './wrap-error.js';
@@ -208,6 +212,20 @@ export class PostgresDriver implements QueueDriver {
   createRateLimitStore(): PostgresRateLimitStore {
     return new PostgresRateLimitStore((operation, text, values) => this.#run(operation, () => this.#pool.query(text, values)), this.#sql);
   }
+
+  /** Counters and leased keys for job middleware, one row per key in `<schema>.coordination`, on the server's clock. */
+  createCoordinationStore(): PostgresCoordinationStore {
+    return new PostgresCoordinationStore(this.#query, postgresCoordinationSql(quoteIdentifier(this.schema)));
+  }
+
+  /** Hands a delivery back unrun, due after `options.delayMs`, neither count changed. */
+  async postpone(reservation: Reservation, options: PostponeOptions): Promise<void> {
+    await postponePostgres(this.#query, postgresCoordinationSql(quoteIdentifier(this.schema)), this.#channel, reservation, options);
+    if (options.delayMs === 0) this.#waiters.wakeOne(reservation.queue);
+  }
+
+  /** One statement through #run (open check, migration, error wrapping). */
+  readonly #query: PostgresExecutor = (operation, text, values) => this.#run(operation, () => this.#pool.query(text, values));
 
   async push(envelopes: readonly JobEnvelope[], options: PushOptions = {}): Promise<PushResult> {
     if (!Array.isArray(envelopes)) throw new InvalidArgumentError(`${DIALECT}: push: expected an array of envelopes`);

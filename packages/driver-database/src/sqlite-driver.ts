@@ -12,6 +12,7 @@ import {
   InvalidArgumentError,
   type JobEnvelope,
   type JobFailure,
+  type PostponeOptions,
   type PushOptions,
   type PushResult,
   type QueueDriver,
@@ -28,10 +29,13 @@ import { assertMessageSize, resolveMaxMessageBytes } from './message-size.js';
 import type { MigrateOptions, MigrationResult } from './migration.js';
 import { assertOptionsObject, integerOption, migrateOption, numberOption } from './option-checks.js';
 import { assertAckAndClaimArguments, assertClaimArguments, assertMs, assertQueue, assertQueues } from './rows.js';
+import { sqliteCoordinationSql } from './sql/coordination-sql.js';
 import { type SqliteSql, sqliteSql } from './sql/sqlite-sql.js';
 import { ackJobs, claimJobs, extendLeases, giveBackJobs } from './sqlite-claims.js';
+import { SqliteCoordinationStore } from './sqlite-coordination-store.js';
 import { SqliteDeadLetterStore } from './sqlite-dead-letter-store.js';
 import type { SqliteDriverOptions } from './sqlite-options.js';
+import { postponeSqlite } from './sqlite-postpone.js';
 import { SqliteRateLimitStore } from './sqlite-rate-limit-store.js';
 import { SqliteSchema } from './sqlite-schema.js';
 import { SqliteStatements } from './sqlite-statements.js';
@@ -138,6 +142,23 @@ export class SqliteDriver implements QueueDriver {
   /** A RateLimitStore keeping one row per bucket in `<prefix>rate_limits`. */
   createRateLimitStore(): SqliteRateLimitStore {
     return new SqliteRateLimitStore((operation, fn) => this.#run(operation, (db) => fn((name, text) => db.prepare(name, text))), this.#sql);
+  }
+
+  /** Counters and leased keys for job middleware, one row per key in `<prefix>coordination`. */
+  createCoordinationStore(): SqliteCoordinationStore {
+    return new SqliteCoordinationStore(
+      (operation, fn) => this.#run(operation, (db) => fn((name, text) => db.prepare(name, text))),
+      sqliteCoordinationSql(this.tablePrefix),
+    );
+  }
+
+  /** Hands a delivery back unrun, due after `options.delayMs`, neither count changed. */
+  async postpone(reservation: Reservation, options: PostponeOptions): Promise<void> {
+    assertMs(DIALECT, 'delayMs', options.delayMs, 0);
+    return this.#run('postpone', (db) => {
+      postponeSqlite(db, sqliteCoordinationSql(this.tablePrefix), reservation, options);
+      if (options.delayMs === 0) this.#wakeOne(reservation.queue);
+    });
   }
 
   async push(envelopes: readonly JobEnvelope[], options: PushOptions = {}): Promise<PushResult> {
