@@ -13,6 +13,7 @@ export { PayloadDecodeError } from './payload-decode-error.js';
 export { PayloadTooLargeError } from './payload-too-large-error.js';
 export { isQueueError, QueueError, type QueueErrorCode, type QueueErrorOptions } from './queue-error.js';
 export { QUOTE_MAX_CHARS, quoteInput } from './quote-input.js';
+export { RetryLaterError } from './retry-later-error.js';
 export { SerializationError } from './serialization-error.js';
 export { UnknownJobError } from './unknown-job-error.js';
 export { UnrecoverableError } from './unrecoverable-error.js';

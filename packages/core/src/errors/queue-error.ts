@@ -17,7 +17,11 @@ export type QueueErrorCode =
   | 'INVALID_ARGUMENT'
   | 'UNSUPPORTED'
   | 'INVALID_PAYLOAD'
-  | 'JOB_POSTPONED';
+  | 'JOB_POSTPONED'
+  | 'RETRY_LATER'
+  | 'COMMAND_FAILED'
+  | 'HTTP_FAILED'
+  | 'ADDRESS_REFUSED';
 
 /** Options accepted by every {@link QueueError} constructor. */
 export interface QueueErrorOptions {

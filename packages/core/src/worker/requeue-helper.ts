@@ -1,5 +1,6 @@
 import type { DeadLetterReason, QueueDriver, Reservation } from '../driver/queue-driver.js';
 import { type ErrorInfo, type JobEnvelope, toErrorInfo } from '../envelope/job-envelope.js';
+import { RetryLaterError } from '../errors/retry-later-error.js';
 import { UnrecoverableError } from '../errors/unrecoverable-error.js';
 import { followUpEnvelopes } from '../job/follow-up.js';
 import type { Logger } from '../logger/logger.js';
@@ -50,7 +51,10 @@ export class RequeueHelper {
     await this.deadLetter(reservation, 'max-deliveries', error);
   }
 
-  /** Retries or dead-letters a delivery whose handler failed (or timed out). */
+  /**
+   * Retries or dead-letters a delivery whose handler failed (or timed out). The retry waits the
+   * policy's delay, or a RetryLaterError's `retryAfterMs`.
+   */
   async fail(reservation: Reservation, error: unknown, options: { timedOut?: boolean } = {}): Promise<FailureOutcome> {
     const envelope = reservation.envelope as JobEnvelope;
     const info = toErrorInfo(error);
@@ -58,7 +62,8 @@ export class RequeueHelper {
     const attempts = reservation.attempt;
     const unrecoverable = error instanceof UnrecoverableError;
     if (!unrecoverable && attempts < envelope.maxAttempts) {
-      const { delayMs } = new RetryPolicy(envelope.retry).delayFor(attempts, now);
+      const { delayMs } =
+        error instanceof RetryLaterError ? { delayMs: error.retryAfterMs } : new RetryPolicy(envelope.retry).delayFor(attempts, now);
       const failure = { firstFailedAt: envelope.failure?.firstFailedAt ?? now, lastFailedAt: now, lastError: info };
       await this.#driver.release(reservation, { delayMs, envelope: { ...envelope, failure } });
       this.#emit('retrying', { ...eventBase(reservation), delayMs, error: info });
