@@ -69,17 +69,17 @@ const callPartner = defineJob('call-partner', async (_payload: { fail: boolean }
 
 describe('throttleExceptions across worker processes (Redis)', () => {
   it('failures in two processes open one circuit; both postpone their jobs while it is open, and run them after the cooldown', {
-    timeout: 60_000,
+    timeout: 120_000,
   }, async () => {
     const prefix = randomPrefix();
     prefixes.push(prefix);
     const producer = createRedisDriver({ keyPrefix: prefix, connection: REDIS_URL });
     drivers.push(producer);
     const [queueA, queueB] = [randomQueue(), randomQueue()];
-    const cooldownMs = 4_000;
+    const cooldownMs = 8_000;
     const a = startWorker(prefix, queueA, cooldownMs);
     const b = startWorker(prefix, queueB, cooldownMs);
-    await expectEventually(() => events(a, 'ready').length === 1 && events(b, 'ready').length === 1, 'workers did not start', 20_000);
+    await expectEventually(() => events(a, 'ready').length === 1 && events(b, 'ready').length === 1, 'workers did not start', 60_000);
 
     // Two failures in A's process and one in B's: neither saw three, together they open the circuit.
     await callPartner.create({ fail: true }).onQueue(queueA).dispatch(producer);
@@ -111,7 +111,7 @@ describe('throttleExceptions across worker processes (Redis)', () => {
     await expectEventually(
       () => events(a, 'completed').length === 1 && events(b, 'completed').length === 1,
       'the jobs did not complete after the cooldown',
-      20_000,
+      30_000,
     );
     expect(events(a, 'completed')[0]).toMatchObject({ id: okA.id, attempt: 1 });
     expect(events(b, 'completed')[0]).toMatchObject({ id: okB.id, attempt: 1 });
