@@ -128,7 +128,7 @@ describe('job middleware', () => {
         runs.push(p.label);
         if (!healthy) throw new Error('partner is down');
       },
-      { middleware: [throttleExceptions({ failures: 2, windowMs: 5_000, cooldownMs: 400 })] },
+      { middleware: [throttleExceptions({ failures: 2, windowMs: 5_000, cooldownMs: 2_000 })] },
     );
     await job.create({ label: 'a' }).attempts(1).dispatch(driver);
     await job.create({ label: 'b' }).attempts(1).dispatch(driver);
@@ -144,7 +144,7 @@ describe('job middleware', () => {
     expect(postponed[0]).toMatch(/circuit:call-partner is open/);
     expect(runs).toEqual(['a', 'b']);
     healthy = true;
-    await until(() => runs.includes('c'), 3_000);
+    await until(() => runs.includes('c'), 10_000);
     expect(await driver.deadLetters.get(c.id)).toBeUndefined();
     expect(await driver.deadLetters.count()).toBe(2);
   });
