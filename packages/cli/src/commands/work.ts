@@ -163,6 +163,8 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
     awaitingRetry.delete(e.id);
     jobLine(e, 'cancelled', undefined, 'cancelled while it ran');
   });
+  // Handed back unrun by a middleware (rate limit, lock, open circuit): it runs later, uncounted.
+  worker.on('postponed', (e) => jobLine(e, 'postponed', undefined, `next in ${formatDuration(e.delayMs)}: ${e.reason}`));
   let failed = false;
   worker.on('error', ({ error, during }) => {
     ctx.err(`${new Date().toISOString()}  worker error during ${during}: ${error.message}`);
