@@ -1,4 +1,4 @@
-import { maskSensitiveText, type QueueDriver, quoteInput } from '@queuekit/core';
+import { maskSensitiveText, type QueueDriver, quoteInput, withTimeout } from '@queuekit/core';
 import { CliError } from './cli-error.js';
 import type { CliConnection, LoadedConfig } from './config/config-types.js';
 import { loadConfig } from './config/load-config.js';
@@ -90,13 +90,4 @@ export class CliContext {
     const drivers = this.#drivers.splice(0);
     await Promise.allSettled(drivers.map((driver) => withTimeout(driver.close(), timeoutMs, `closing ${driver.name}`)));
   }
-}
-
-/** Rejects with an Error saying `what` timed out when `promise` takes longer than `timeoutMs`. */
-export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,17 +1,20 @@
-export { CliError, EXIT_FAILURE, EXIT_OK, EXIT_UNREACHABLE } from './cli-error.js';
+// The health document's types and the presence helpers live in core (the dashboard shares them); re-exported for existing users.
 export {
   type ConnectionHealth,
-  collectHealth,
+  countWorkers,
+  formatDuration,
   HEALTH_SCHEMA_VERSION,
-  type HealthOptions,
   type HealthReport,
   type HealthStatus,
   type HealthThresholds,
+  PRESENCE_QUEUE,
   type QueueHealth,
   type RateLimitUsage,
-  renderHealth,
+  WorkerPresence,
   type WorkersHealth,
-} from './commands/health.js';
+} from '@queuekit/core';
+export { CliError, EXIT_FAILURE, EXIT_OK, EXIT_UNREACHABLE } from './cli-error.js';
+export { collectHealth, type HealthOptions, renderHealth } from './commands/health.js';
 export { BACKEND_PACKAGES } from './config/backends.js';
 export {
   BACKENDS,
@@ -30,6 +33,5 @@ export { CONNECTION_VARIABLE, urlVariable } from './config/env-overrides.js';
 export { CONFIG_FILE_NAMES, findConfigFile } from './config/find-config.js';
 export { type LoadConfigOptions, loadConfig } from './config/load-config.js';
 export { CliContext, type CliIO } from './context.js';
-export { countWorkers, PRESENCE_QUEUE, WorkerPresence } from './heartbeat/worker-presence.js';
-export { type Align, type Column, formatDuration, renderTable } from './output/table.js';
+export { type Align, type Column, renderTable } from './output/table.js';
 export { createProgram, main, processIO } from './program.js';

@@ -79,6 +79,31 @@ export {
 } from './envelope/payload-serializer.js';
 export * from './errors/index.js';
 export {
+  buildHealthReport,
+  type ConnectionHealth,
+  type ConnectionHealthOptions,
+  checkConnectionHealth,
+  describeError,
+  HEALTH_SCHEMA_VERSION,
+  type HealthReport,
+  type HealthStatus,
+  type HealthThresholds,
+  type QueueHealth,
+  type RateLimitUsage,
+  type WorkersHealth,
+} from './health/connection-health.js';
+export { formatDuration } from './health/format-duration.js';
+export { withTimeout } from './health/with-timeout.js';
+export {
+  countWorkers,
+  DEFAULT_PRESENCE_TTL_MS,
+  PRESENCE_JOB,
+  PRESENCE_QUEUE,
+  supportsPresence,
+  sweepPresence,
+  WorkerPresence,
+} from './health/worker-presence.js';
+export {
   ATTR_DEAD_LETTER_REASON,
   ATTR_JOB_ATTEMPT,
   ATTR_JOB_NAME,

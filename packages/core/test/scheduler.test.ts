@@ -14,6 +14,13 @@ describe('Scheduler', () => {
     expect(Scheduler.nextTick({ name: 'n', cron: '0 3 * * *', timezone: 'Europe/Paris' }, after)).toBe(Date.UTC(2026, 0, 16, 2, 0, 0));
   });
 
+  it('computes the previous tick in the given time zone', () => {
+    const before = Date.UTC(2026, 0, 15, 12, 0, 0);
+    expect(Scheduler.previousTick({ name: 'p', cron: '0 3 * * *' }, before)).toBe(Date.UTC(2026, 0, 15, 3, 0, 0));
+    expect(Scheduler.previousTick({ name: 'p', cron: '0 3 * * *', timezone: 'Europe/Paris' }, before)).toBe(Date.UTC(2026, 0, 15, 2, 0, 0));
+    expect(() => Scheduler.previousTick({ name: 'z', cron: 'never', timezone: 'UTC' }, before)).toThrowError(/schedule "z": invalid cron/);
+  });
+
   it('rejects a bad expression or zone naming the schedule', () => {
     const driver = createMemoryDriver();
     expect(

@@ -1,6 +1,7 @@
+import { formatDuration } from '@queuekit/core';
 import { EXIT_OK } from '../cli-error.js';
 import type { CliContext } from '../context.js';
-import { formatDuration, renderTable } from '../output/table.js';
+import { renderTable } from '../output/table.js';
 
 /** `queue stats`: counts per queue of one connection. */
 export async function runStats(

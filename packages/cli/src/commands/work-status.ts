@@ -1,5 +1,5 @@
 import type { QueueDriver } from '@queuekit/core';
-import { formatDuration } from '../output/table.js';
+import { formatDuration } from '@queuekit/core';
 
 /** Default period of the status line on a terminal, in ms. */
 export const DEFAULT_STATUS_INTERVAL_MS = 5_000;

@@ -1,8 +1,17 @@
-import { createLogger, maskSensitiveText, type StopReason, Worker, type WorkerOptions } from '@queuekit/core';
+import {
+  createLogger,
+  DEFAULT_PRESENCE_TTL_MS,
+  formatDuration,
+  maskSensitiveText,
+  type StopReason,
+  supportsPresence,
+  Worker,
+  type WorkerOptions,
+  WorkerPresence,
+  withTimeout,
+} from '@queuekit/core';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_UNREACHABLE } from '../cli-error.js';
-import { type CliContext, withTimeout } from '../context.js';
-import { DEFAULT_PRESENCE_TTL_MS, supportsPresence, WorkerPresence } from '../heartbeat/worker-presence.js';
-import { formatDuration } from '../output/table.js';
+import type { CliContext } from '../context.js';
 import { DEFAULT_STATUS_INTERVAL_MS, startStatusLine, type WorkCounts } from './work-status.js';
 
 /** Flags of `queue work`. */

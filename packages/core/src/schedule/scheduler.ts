@@ -61,9 +61,18 @@ export class Scheduler {
 
   /** The first tick of `schedule` strictly after `after` (epoch ms); throws ConfigError on a bad expression or zone. */
   static nextTick(schedule: Pick<ScheduleDefinition, 'name' | 'cron' | 'timezone'>, after: number): number {
+    return Scheduler.#tick(schedule, after, 'next');
+  }
+
+  /** The last tick of `schedule` strictly before `before` (epoch ms); throws ConfigError on a bad expression or zone. */
+  static previousTick(schedule: Pick<ScheduleDefinition, 'name' | 'cron' | 'timezone'>, before: number): number {
+    return Scheduler.#tick(schedule, before, 'prev');
+  }
+
+  static #tick(schedule: Pick<ScheduleDefinition, 'name' | 'cron' | 'timezone'>, from: number, direction: 'next' | 'prev'): number {
     try {
-      const expression = CronExpressionParser.parse(schedule.cron, { currentDate: new Date(after), tz: schedule.timezone ?? 'UTC' });
-      return expression.next().getTime();
+      const expression = CronExpressionParser.parse(schedule.cron, { currentDate: new Date(from), tz: schedule.timezone ?? 'UTC' });
+      return (direction === 'next' ? expression.next() : expression.prev()).getTime();
     } catch (error) {
       throw new ConfigError(
         `scheduler: schedule "${schedule.name}": invalid cron "${schedule.cron}"${schedule.timezone ? ` in ${schedule.timezone}` : ''}: ${(error as Error).message}`,

@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
-import { createEnvelope, isQueueError, type QueueDriver, type Reservation } from '@queuekit/core';
+import type { QueueDriver, Reservation } from '../driver/queue-driver.js';
+import { createEnvelope } from '../envelope/create-envelope.js';
+import { isQueueError } from '../errors/queue-error.js';
 
 /** The queue that holds one leased presence job per running `queue work` process. */
 export const PRESENCE_QUEUE = 'queuekit.workers';
