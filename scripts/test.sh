@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 bash scripts/services.sh
+bash scripts/chromium.sh
 pnpm exec turbo run build typecheck --output-logs=errors-only
 pnpm exec biome check .
 

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { isQueueError, maskSensitiveText } from '@queuekit/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CliError, EXIT_FAILURE } from './cli-error.js';
+import { runDashboard } from './commands/dashboard.js';
 import { runDlqList, runDlqPurge, runDlqRetry, runDlqShow } from './commands/dlq.js';
 import { runHealth } from './commands/health.js';
 import { runJobCancel, runJobShow, runJobsList, runPauseResume } from './commands/jobs.js';
@@ -202,6 +203,16 @@ export function createProgram(io: CliIO, run: (command: Command, runner: Runner)
     .option('--all', 'every configured connection')
     .option('--json', 'print JSON')
     .action((options, command: Command) => run(command, (ctx) => runMigrate(ctx, options)));
+
+  program
+    .command('dashboard')
+    .description('Serve the web dashboard over every connection until SIGTERM/SIGINT (loopback by default)')
+    .addOption(new Option('--port <n>', 'port to listen on (default 7070; 0 picks a free one)').argParser(integer(0)))
+    .option('--host <address>', 'address to bind (default 127.0.0.1; another address needs --token)')
+    .option('--read-only', 'hide and refuse every action (retry, purge)')
+    .option('--token <token>', 'require this token on every request (or QUEUE_DASHBOARD_TOKEN)')
+    .addOption(new Option('--refresh <seconds>', 'how often open pages refresh their numbers (default 5)').argParser(seconds))
+    .action((options, command: Command) => run(command, (ctx) => runDashboard(ctx, options)));
 
   program
     .command('stats')

@@ -1,0 +1,154 @@
+import { describeError, isValidQueueName, maskSensitiveText, type QueueDriver, quoteInput } from '@queuekit/core';
+import { type Context, Hono } from 'hono';
+import { html } from 'hono/html';
+import { assets } from './assets.js';
+import type { DashboardOptions } from './dashboard-options.js';
+import { type DeadLetterGroup, groupDeadLetters, retryGroup } from './dead-letter-groups.js';
+import { collectHealth, collectOverview, scheduleStatuses } from './overview.js';
+import { DashboardSecrets, securityMiddleware } from './security.js';
+import { deadLetterJobPage, deadLettersPage, groupPage } from './views/dead-letters-view.js';
+import { page, type ViewContext } from './views/layout.js';
+import { overviewFragment, overviewPage, schedulesPage } from './views/overview-view.js';
+import { purgeConfirmPage, queueCounts, queuePage } from './views/queue-view.js';
+
+/** A Fetch-API request handler: mounts into Hono, Express (through an adapter), Fastify or Node's http. */
+export type DashboardHandler = (request: Request) => Promise<Response>;
+
+class NotFound extends Error {}
+
+/**
+ * The dashboard as a Fetch-API handler over a QueueManager: overview of every connection and
+ * queue (the `queue health` data), a page per queue, dead letters grouped by error with bulk
+ * retry, dead-lettered jobs, schedules, and JSON at `/api/health` and `/api/overview`. Pages
+ * refresh their numbers live (htmx, served from the package). Actions are CSRF-protected POSTs,
+ * hidden and refused with `readOnly`; with `token` every request must carry it.
+ */
+export function createDashboard(options: DashboardOptions): DashboardHandler {
+  if (options.token !== undefined && options.token.length === 0) throw new TypeError('createDashboard: token must not be empty');
+  const base = (options.basePath ?? '').replace(/\/+$/, '');
+  const secrets = new DashboardSecrets();
+  const view: ViewContext = { base, csrf: secrets.csrfToken, readOnly: options.readOnly === true, refreshMs: options.refreshMs ?? 5_000 };
+  const scanLimit = options.deadLetterScanLimit ?? 1_000;
+  const app = new Hono().basePath(base === '' ? '/' : base);
+
+  app.use('*', securityMiddleware({ secrets, token: options.token, readOnly: view.readOnly, cookiePath: base === '' ? '/' : base }));
+
+  const connection = async (c: Context): Promise<{ name: string; driver: QueueDriver }> => {
+    const name = c.req.param('connection') ?? '';
+    if (!options.manager.names().includes(name)) throw new NotFound(`no connection ${quoteInput(name)}`);
+    return { name, driver: await options.manager.connection(name) };
+  };
+  const queueParam = (c: Context): string => {
+    const queue = c.req.param('queue') ?? '';
+    if (!isValidQueueName(queue)) throw new NotFound(`no queue ${quoteInput(queue)}`);
+    return queue;
+  };
+  const optionalQueue = (c: Context): string | undefined => {
+    const queue = c.req.query('queue') ?? (typeof c.req.param('queue') === 'string' ? c.req.param('queue') : undefined);
+    if (queue === undefined || queue === '') return undefined;
+    if (!isValidQueueName(queue)) throw new NotFound(`no queue ${quoteInput(queue)}`);
+    return queue;
+  };
+  const formField = async (c: Context, name: string): Promise<string | undefined> => {
+    const value = (await c.req.parseBody())[name];
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  };
+  const confirmed = async (c: Context) => (await formField(c, 'confirm')) === 'yes';
+  const flash = (c: Context) => c.req.query('done');
+  const redirect = (c: Context, path: string, done: string) =>
+    c.redirect(`${path}${path.includes('?') ? '&' : '?'}done=${encodeURIComponent(done)}`, 303);
+  const findGroup = async (driver: QueueDriver, key: string, queue: string | undefined): Promise<DeadLetterGroup> => {
+    const grouping = await groupDeadLetters(driver.deadLetters, { ...(queue === undefined ? {} : { queue }), limit: scanLimit });
+    const group = grouping.groups.find((g) => g.key === key);
+    if (group === undefined) throw new NotFound('no such dead-letter group (its entries may have been retried or purged)');
+    return group;
+  };
+  const link = (...segments: string[]) => `${base}/${segments.map(encodeURIComponent).join('/')}`;
+
+  app.get('/assets/:file', (c) => {
+    const asset = assets().get(c.req.param('file'));
+    if (asset === undefined) return c.notFound();
+    return c.body(asset.body, 200, { 'content-type': asset.contentType, 'cache-control': 'public, max-age=3600' });
+  });
+
+  app.get('/', async (c) => c.html(overviewPage(view, await collectOverview(options))));
+  app.get('/fragments/overview', async (c) => c.html(overviewFragment(view, await collectOverview(options))));
+  app.get('/api/health', async (c) => c.json(await collectHealth(options)));
+  app.get('/api/overview', async (c) => c.json(await collectOverview(options)));
+  app.get('/schedules', (c) => {
+    const now = Date.now();
+    return c.html(schedulesPage(view, scheduleStatuses(options, now), now));
+  });
+
+  app.get('/connections/:connection/queues/:queue', async (c) => {
+    const { name, driver } = await connection(c);
+    const queue = queueParam(c);
+    return c.html(queuePage(view, { connection: name, queue, stats: await driver.stats(queue) }, flash(c)));
+  });
+  app.get('/connections/:connection/queues/:queue/counts', async (c) => {
+    const { name, driver } = await connection(c);
+    const queue = queueParam(c);
+    return c.html(queueCounts(view, { connection: name, queue, stats: await driver.stats(queue) }));
+  });
+  app.get('/connections/:connection/queues/:queue/purge', async (c) => {
+    const { name, driver } = await connection(c);
+    const queue = queueParam(c);
+    return c.html(purgeConfirmPage(view, { connection: name, queue, stats: await driver.stats(queue) }));
+  });
+  app.post('/connections/:connection/queues/:queue/purge', async (c) => {
+    const { name, driver } = await connection(c);
+    const queue = queueParam(c);
+    if (!(await confirmed(c))) return c.text('purge needs confirm=yes (see the confirmation page)\n', 400);
+    const removed = await driver.purge(queue);
+    return redirect(c, link('connections', name, 'queues', queue), `purged ${removed} job${removed === 1 ? '' : 's'}`);
+  });
+
+  app.get('/connections/:connection/dead', async (c) => {
+    const { name, driver } = await connection(c);
+    const queue = optionalQueue(c);
+    const grouping = await groupDeadLetters(driver.deadLetters, { ...(queue === undefined ? {} : { queue }), limit: scanLimit });
+    return c.html(deadLettersPage(view, name, queue, grouping, flash(c)));
+  });
+  app.get('/connections/:connection/dead/groups/:key', async (c) => {
+    const { name, driver } = await connection(c);
+    const queue = optionalQueue(c);
+    const group = await findGroup(driver, c.req.param('key'), queue);
+    const shown = (await Promise.all(group.ids.slice(0, 50).map((id) => driver.deadLetters.get(id)))).filter((e) => e !== undefined);
+    return c.html(groupPage(view, name, queue, group, shown, c.req.query('action') === 'retry' && !view.readOnly));
+  });
+  app.post('/connections/:connection/dead/groups/:key/retry', async (c) => {
+    const { name, driver } = await connection(c);
+    const queue = await formField(c, 'queue');
+    if (queue !== undefined && !isValidQueueName(queue)) throw new NotFound(`no queue ${quoteInput(queue)}`);
+    if (!(await confirmed(c))) return c.text('retry of a group needs confirm=yes (see the dry run)\n', 400);
+    const group = await findGroup(driver, c.req.param('key'), queue);
+    const result = await retryGroup(driver.deadLetters, group);
+    const back = `${link('connections', name, 'dead')}${queue === undefined ? '' : `?queue=${encodeURIComponent(queue)}`}`;
+    return redirect(
+      c,
+      back,
+      `retried ${result.done} job${result.done === 1 ? '' : 's'}${result.skipped > 0 ? `, ${result.skipped} skipped` : ''}`,
+    );
+  });
+  app.get('/connections/:connection/dead/:id', async (c) => {
+    const { name, driver } = await connection(c);
+    const entry = await driver.deadLetters.get(c.req.param('id'));
+    if (entry === undefined) throw new NotFound(`no dead letter ${quoteInput(c.req.param('id'))} on ${name}`);
+    return c.html(deadLetterJobPage(view, name, entry, flash(c)));
+  });
+  app.post('/connections/:connection/dead/:id/retry', async (c) => {
+    const { name, driver } = await connection(c);
+    const id = c.req.param('id');
+    const retried = await driver.deadLetters.retry(id);
+    if (!retried) throw new NotFound(`no dead letter ${quoteInput(id)} on ${name}`);
+    return redirect(c, link('connections', name, 'dead'), `retried job ${id}`);
+  });
+
+  app.notFound((c) => c.html(page(view, 'Not found', html`<h1>Not found</h1><p>${c.req.path}</p>`), 404));
+  app.onError((error, c) => {
+    if (error instanceof NotFound) return c.html(page(view, 'Not found', html`<h1>Not found</h1><p>${error.message}</p>`), 404);
+    return c.html(page(view, 'Error', html`<h1>Something failed</h1><pre>${maskSensitiveText(describeError(error))}</pre>`), 500);
+  });
+
+  return async (request) => app.fetch(request);
+}

@@ -1,0 +1,185 @@
+import {
+  buildHealthReport,
+  type ConnectionHealth,
+  checkConnectionHealth,
+  DEFAULT_PRESENCE_TTL_MS,
+  type DriverCapabilities,
+  describeError,
+  type HealthReport,
+  type HealthThresholds,
+  Scheduler,
+} from '@queuekit/core';
+import type { DashboardOptions } from './dashboard-options.js';
+import type { QueueRates } from './job-rate-recorder.js';
+
+/** How bad a problem is, worst first. */
+export type ProblemSeverity = 'unreachable' | 'degraded' | 'warning';
+
+/** Something an operator should look at, listed first on the overview. */
+export interface OverviewProblem {
+  /** How bad it is. */
+  readonly severity: ProblemSeverity;
+  /** Connection it concerns. */
+  readonly connection: string;
+  /** Queue it concerns; null for the connection as a whole or a schedule. */
+  readonly queue: string | null;
+  /** What is wrong, in words. */
+  readonly message: string;
+}
+
+/** A schedule with its last and next tick. */
+export interface ScheduleStatus {
+  /** Schedule name. */
+  readonly name: string;
+  /** Cron expression. */
+  readonly cron: string;
+  /** IANA time zone it is read in. */
+  readonly timezone: string;
+  /** Connection its ticks go to. */
+  readonly connection: string;
+  /** The tick before now (epoch ms); null when the expression is invalid. */
+  readonly lastTickAt: number | null;
+  /** The tick after now (epoch ms); null when the expression is invalid. */
+  readonly nextTickAt: number | null;
+  /** Why the schedule cannot tick; null when it can. */
+  readonly error: string | null;
+}
+
+/** Everything the overview shows; `/api/overview` serves it as JSON. */
+export interface OverviewModel {
+  /** The same document as `queue health --json` for the dashboard's connections and queues. */
+  readonly health: HealthReport;
+  /** What each reachable connection's driver declares, by connection name. */
+  readonly capabilities: Readonly<Record<string, DriverCapabilities>>;
+  /** Throughput and wait time by connection and queue; null when no worker of this process is observed. */
+  readonly rates: Readonly<Record<string, Readonly<Record<string, QueueRates>>>> | null;
+  /** Schedules with their last and next tick. */
+  readonly schedules: readonly ScheduleStatus[];
+  /** Problems, worst first. */
+  readonly problems: readonly OverviewProblem[];
+}
+
+const ORDER: Record<ProblemSeverity, number> = { unreachable: 0, degraded: 1, warning: 2 };
+
+/** The queues the dashboard shows on `connection`. */
+export function queuesOf(options: DashboardOptions, connection: string): readonly string[] {
+  const queues = options.queues;
+  if (queues === undefined) return ['default'];
+  if (isList(queues)) return queues;
+  return queues[connection] ?? ['default'];
+}
+
+function isList(value: DashboardOptions['queues']): value is readonly string[] {
+  return Array.isArray(value);
+}
+
+/** The thresholds with unset ones as null. */
+export function thresholdsOf(options: DashboardOptions): HealthThresholds {
+  const t = options.thresholds ?? {};
+  return {
+    maxReady: t.maxReady ?? null,
+    maxOldestAgeMs: t.maxOldestAgeMs ?? null,
+    maxDead: t.maxDead ?? null,
+    minWorkers: t.minWorkers ?? null,
+  };
+}
+
+/** The health report of every connection of the manager, as `queue health` builds it. */
+export async function collectHealth(options: DashboardOptions): Promise<HealthReport> {
+  const { manager } = options;
+  const thresholds = thresholdsOf(options);
+  const connections = await Promise.all(
+    manager.names().map((name) =>
+      checkConnectionHealth({
+        name,
+        driver: manager.definition(name)?.driver ?? 'unknown',
+        isDefault: name === manager.defaultConnection,
+        open: () => manager.connection(name),
+        queues: queuesOf(options, name),
+        thresholds,
+        timeoutMs: options.timeoutMs ?? 5_000,
+        rateLimits: options.rateLimits ?? {},
+        presenceTtlMs: options.presenceTtlMs ?? DEFAULT_PRESENCE_TTL_MS,
+      }),
+    ),
+  );
+  return buildHealthReport(connections, thresholds);
+}
+
+/** Gathers the overview: health, capabilities, rates, schedules and the problems among them. */
+export async function collectOverview(options: DashboardOptions, now = Date.now()): Promise<OverviewModel> {
+  const health = await collectHealth(options);
+  const capabilities: Record<string, DriverCapabilities> = {};
+  for (const connection of health.connections) {
+    if (!connection.reachable) continue;
+    capabilities[connection.name] = (await options.manager.connection(connection.name)).capabilities;
+  }
+  const schedules = scheduleStatuses(options, now);
+  const recorder = options.rates;
+  let rates: Record<string, Record<string, QueueRates>> | null = null;
+  if (recorder !== undefined) {
+    rates = {};
+    for (const connection of health.connections) {
+      const byQueue: Record<string, QueueRates> = {};
+      for (const queue of queuesOf(options, connection.name)) byQueue[queue] = recorder.rates(connection.name, queue);
+      rates[connection.name] = byQueue;
+    }
+  }
+  return { health, capabilities, rates, schedules, problems: findProblems(health.connections, schedules) };
+}
+
+/** Last and next tick of each configured schedule. */
+export function scheduleStatuses(options: DashboardOptions, now = Date.now()): ScheduleStatus[] {
+  return (options.schedules ?? []).map((schedule) => {
+    const base = {
+      name: schedule.name,
+      cron: schedule.cron,
+      timezone: schedule.timezone ?? 'UTC',
+      connection: schedule.connection ?? options.manager.defaultConnection,
+    };
+    try {
+      return { ...base, lastTickAt: Scheduler.previousTick(schedule, now), nextTickAt: Scheduler.nextTick(schedule, now), error: null };
+    } catch (error) {
+      return { ...base, lastTickAt: null, nextTickAt: null, error: describeError(error) };
+    }
+  });
+}
+
+function findProblems(connections: readonly ConnectionHealth[], schedules: readonly ScheduleStatus[]): OverviewProblem[] {
+  const problems: OverviewProblem[] = [];
+  for (const c of connections) {
+    if (!c.reachable) {
+      problems.push({ severity: 'unreachable', connection: c.name, queue: null, message: `unreachable: ${c.error ?? 'unknown error'}` });
+      continue;
+    }
+    for (const message of c.problems) problems.push({ severity: 'degraded', connection: c.name, queue: null, message });
+    for (const q of c.queues) {
+      for (const message of q.problems) problems.push({ severity: 'degraded', connection: c.name, queue: q.name, message });
+      // Worth a look even with no threshold set: work that nobody takes, and failures kept.
+      if (q.ready > 0 && c.workers.count === 0) {
+        problems.push({ severity: 'warning', connection: c.name, queue: q.name, message: `${q.ready} ready, no worker seen` });
+      }
+      if (q.dead > 0 && !q.problems.some((p) => p.startsWith('dead '))) {
+        problems.push({
+          severity: 'warning',
+          connection: c.name,
+          queue: q.name,
+          message: `${q.dead} dead letter${q.dead === 1 ? '' : 's'}`,
+        });
+      }
+    }
+  }
+  for (const s of schedules) {
+    if (s.error !== null)
+      problems.push({ severity: 'degraded', connection: s.connection, queue: null, message: `schedule ${s.name}: ${s.error}` });
+    else if (connections.some((c) => c.name === s.connection && !c.reachable)) {
+      problems.push({
+        severity: 'degraded',
+        connection: s.connection,
+        queue: null,
+        message: `schedule ${s.name}: its connection is unreachable`,
+      });
+    }
+  }
+  return problems.sort((a, b) => ORDER[a.severity] - ORDER[b.severity]);
+}

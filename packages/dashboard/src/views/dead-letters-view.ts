@@ -1,0 +1,128 @@
+import { type DeadLetterEntry, maskSensitive, maskSensitiveText } from '@queuekit/core';
+import { html } from 'hono/html';
+import type { DeadLetterGroup, DeadLetterGrouping } from '../dead-letter-groups.js';
+import { actionForm, type Html, href, page, type ViewContext, when } from './layout.js';
+
+/** Dead letters of a connection grouped by error message, with bulk actions per group. */
+export function deadLettersPage(
+  view: ViewContext,
+  connection: string,
+  queue: string | undefined,
+  grouping: DeadLetterGrouping,
+  flash?: string,
+): Html {
+  const query = queue === undefined ? '' : `?queue=${encodeURIComponent(queue)}`;
+  return page(
+    view,
+    `Dead letters on ${connection}`,
+    html`<h1>Dead letters <span class="meta">on ${connection}${queue === undefined ? '' : ` / ${queue}`}</span></h1>
+<div class="card">
+<p class="meta" data-total="${grouping.total}">${grouping.total} dead letter${grouping.total === 1 ? '' : 's'}${grouping.scanned < grouping.total ? `; groups built from the ${grouping.scanned} most recent` : ''}.</p>
+${
+  grouping.groups.length === 0
+    ? html`<p>No dead letters.</p>`
+    : html`<table><thead><tr><th>Error message</th><th class="num">Jobs</th><th>Queues</th><th>Job names</th><th>Last failed</th><th></th></tr></thead><tbody>
+${grouping.groups.map((g) => groupRow(view, connection, g, query))}</tbody></table>`
+}
+</div>`,
+    { flash },
+  );
+}
+
+function groupRow(view: ViewContext, connection: string, g: DeadLetterGroup, query: string): Html {
+  const groupHref = href(view, 'connections', connection, 'dead', 'groups', g.key);
+  return html`<tr data-group="${g.key}">
+<td>${maskSensitiveText(g.message)}</td><td class="num" data-count="group">${g.count}</td><td>${g.queues.join(', ')}</td><td>${g.names.join(', ')}</td><td>${when(g.lastFailedAt)}</td>
+<td><a href="${groupHref}${query}">jobs</a>${view.readOnly ? '' : html` · <a href="${groupHref}${query}${query === '' ? '?' : '&'}action=retry" data-action="retry-group">retry…</a>`}</td></tr>`;
+}
+
+/** A group's entries, and, with `action=retry`, the dry-run count and the confirmation. */
+export function groupPage(
+  view: ViewContext,
+  connection: string,
+  queue: string | undefined,
+  group: DeadLetterGroup,
+  entries: readonly DeadLetterEntry[],
+  confirm: boolean,
+): Html {
+  const action = `${href(view, 'connections', connection, 'dead', 'groups', group.key)}/retry`;
+  return page(
+    view,
+    'Dead-letter group',
+    html`<h1>Dead letters failing with <q>${maskSensitiveText(group.message)}</q></h1>
+${
+  confirm
+    ? html`<div class="card"><p data-dry-run="${group.retryableIds.length}">Dry run: <strong>${group.retryableIds.length}</strong> of ${group.count} would be moved back to their queue as fresh jobs${group.poison > 0 ? html` (${group.poison} undecodable bodies cannot be retried)` : ''}.</p>
+${actionForm(view, action, `Retry ${group.retryableIds.length}`, { fields: { confirm: 'yes', ...(queue === undefined ? {} : { queue }) } })}
+<a class="button" href="${href(view, 'connections', connection, 'dead')}${queue === undefined ? '' : `?queue=${encodeURIComponent(queue)}`}">Cancel</a></div>`
+    : ''
+}
+<div class="card"><table><thead><tr><th>Job</th><th>Name</th><th>Queue</th><th>Reason</th><th class="num">Attempts</th><th>Failed</th></tr></thead><tbody>
+${entries.map(
+  (e) =>
+    html`<tr><td><a href="${href(view, 'connections', connection, 'dead', e.id)}">${e.id}</a></td><td>${e.name ?? '(poison)'}</td><td>${e.queue}</td><td>${e.reason}</td><td class="num">${e.attempts}</td><td>${when(e.failedAt)}</td></tr>`,
+)}</tbody></table>${group.count > entries.length ? html`<p class="meta">${group.count - entries.length} more not listed.</p>` : ''}</div>`,
+  );
+}
+
+/** JSON for people, with sensitive keys masked as the logger masks them. */
+export function maskedJson(value: unknown): string {
+  return JSON.stringify(maskSensitive(value), null, 2) ?? 'undefined';
+}
+
+/** A dead-lettered job: envelope, payload (masked), error with stack, follow-ups, timestamps, trace id. */
+export function deadLetterJobPage(view: ViewContext, connection: string, entry: DeadLetterEntry, flash?: string): Html {
+  const e = entry.envelope;
+  const { payload, ...envelopeRest } = e ?? { payload: undefined };
+  return page(
+    view,
+    `Job ${entry.id}`,
+    html`<h1>Job ${entry.id} <span class="badge bad" data-state>dead</span></h1>
+<div class="card"><dl class="grid">
+<dt>Name</dt><dd>${entry.name ?? '(undecodable body)'}</dd>
+<dt>Queue</dt><dd><a href="${href(view, 'connections', connection, 'queues', entry.queue)}">${entry.queue}</a> on ${connection}</dd>
+<dt>Reason</dt><dd>${entry.reason}</dd>
+<dt>Attempts</dt><dd>${entry.attempts}${e === undefined ? '' : ` of ${e.maxAttempts}`}</dd>
+<dt>Created</dt><dd>${when(e?.createdAt)}</dd>
+<dt>Available</dt><dd>${when(e?.availableAt)}</dd>
+<dt>First failed</dt><dd>${when(entry.firstFailedAt)}</dd>
+<dt>Failed</dt><dd>${when(entry.failedAt)}</dd>
+<dt>Trace id</dt><dd data-trace>${traceId(e?.trace) ?? '-'}</dd>
+${e?.parent === undefined ? '' : html`<dt>Parent</dt><dd>${e.parent.name} ${e.parent.id} (${e.parent.status})</dd>`}
+</dl>
+<p>${actionForm(view, `${href(view, 'connections', connection, 'dead', entry.id)}/retry`, 'Retry this job', {})}</p></div>
+<div class="card"><h2>Error</h2><p><strong>${entry.error.name}</strong>${entry.error.code === undefined ? '' : ` (${entry.error.code})`}: ${maskSensitiveText(entry.error.message)}</p>
+${entry.error.stack === undefined ? '' : html`<pre data-stack>${maskSensitiveText(entry.error.stack)}</pre>`}</div>
+<div class="card"><h2>Payload</h2><pre data-payload>${e === undefined ? maskSensitiveText(entry.raw ?? '') : maskedJson(payload)}</pre></div>
+${e === undefined ? '' : followUps(e.callbacks)}
+${e === undefined ? '' : html`<div class="card"><h2>Envelope</h2><pre data-envelope>${maskedJson(envelopeRest)}</pre></div>`}`,
+    { flash },
+  );
+}
+
+function followUps(callbacks: NonNullable<DeadLetterEntry['envelope']>['callbacks']): Html {
+  const kinds = [
+    ['then', callbacks.then],
+    ['catch', callbacks.catch],
+    ['finally', callbacks.finally],
+  ] as const;
+  const total = kinds.reduce((n, [, list]) => n + list.length, 0);
+  return html`<div class="card"><h2>Follow-ups</h2>${
+    total === 0
+      ? html`<p class="meta">None.</p>`
+      : html`<table><thead><tr><th>When</th><th>Job</th><th>Queue</th><th>Its own follow-ups (chain)</th></tr></thead><tbody>${kinds.map(
+          ([kind, list]) =>
+            list.map(
+              (d) =>
+                html`<tr><td>${kind}</td><td>${d.name}</td><td>${d.queue}</td><td>${d.callbacks.then.length + d.callbacks.catch.length + d.callbacks.finally.length}</td></tr>`,
+            ),
+        )}</tbody></table>`
+  }</div>`;
+}
+
+/** The trace id of a W3C `traceparent` carried in the envelope, if any. */
+export function traceId(trace: Readonly<Record<string, string>> | undefined): string | undefined {
+  const parent = trace?.traceparent;
+  if (parent === undefined) return undefined;
+  return /^[0-9a-f]{2}-([0-9a-f]{32})-/.exec(parent)?.[1];
+}
