@@ -14,11 +14,15 @@ beforeAll(async () => {
 });
 afterAll(() => browser?.close());
 
-async function startDashboard(args: readonly string[], cwd: string): Promise<{ cli: RunningCli; url: string }> {
-  const cli = startCli(['dashboard', '--port', '0', ...args], { cwd, timeoutMs: 120_000 });
+/** Starts `queue dashboard` on a free port; the caller keeps the child so that a failed test still ends it. */
+function startDashboard(args: readonly string[], cwd: string): RunningCli {
+  return startCli(['dashboard', '--port', '0', ...args], { cwd, timeoutMs: 120_000 });
+}
+
+/** The address the dashboard says it serves. */
+async function addressOf(cli: RunningCli): Promise<string> {
   await cli.waitFor(/queue dashboard on http:\/\/\S+/);
-  const url = /queue dashboard on (http:\/\/\S+?)\/?(\s|$)/.exec(cli.stdout())?.[1] as string;
-  return { cli, url };
+  return /queue dashboard on (http:\/\/\S+?)\/?(\s|$)/.exec(cli.stdout())?.[1] as string;
 }
 
 describe.each(['sqlite', 'redis', 'postgres'] as const)('queue dashboard on %s', (backendName) => {
@@ -51,8 +55,8 @@ describe.each(['sqlite', 'redis', 'postgres'] as const)('queue dashboard on %s',
     const expected = stats.queues.find((q) => q.queue === 'default');
     expect(expected).toMatchObject({ ready: 2, delayed: 1, dead: 1 });
 
-    const started = await startDashboard(['--refresh', '1'], dir);
-    cli = started.cli;
+    cli = startDashboard(['--refresh', '1'], dir);
+    const started = { url: await addressOf(cli) };
     expect(started.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const page = await browser.context.newPage();
     try {
@@ -95,8 +99,8 @@ describe('queue dashboard security flags', () => {
   });
 
   it('--token and --read-only: no token, no page; with it, no action, and a POST is refused', async () => {
-    const started = await startDashboard(['--token', 'tok-123', '--read-only'], dir);
-    cli = started.cli;
+    cli = startDashboard(['--token', 'tok-123', '--read-only'], dir);
+    const started = { url: await addressOf(cli) };
     expect(cli.stdout()).toMatch(/\(read-only\) \(token required\)/);
     expect((await fetch(`${started.url}/`)).status).toBe(401);
     const page = await browser.context.newPage();

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { createEnvelope, defineJob, type QueueDriver, Worker } from '@queuekit/core';
+import { createEnvelope, defineJob, type JobDescriptor, type QueueDriver, Worker } from '@queuekit/core';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDashboard, JobRateRecorder } from '../src/index.js';
@@ -15,6 +15,17 @@ beforeAll(async () => {
   browser = await launchChromium();
 });
 afterAll(() => browser?.close());
+
+const followUp: JobDescriptor = {
+  name: 'follow-up',
+  queue: 'mail',
+  payload: undefined,
+  priority: 20,
+  delayMs: 0,
+  maxAttempts: 1,
+  retry: { type: 'none' },
+  callbacks: { then: [], catch: [], finally: [] },
+};
 
 const cell = (page: Page, queue: string, count: string) =>
   page.locator(`#overview tr[data-queue="main/${queue}"] td[data-count="${count}"]`);
@@ -124,6 +135,14 @@ describe.each(['postgres', 'redis', 'sqlite'] as const)('dashboard on %s in Chro
         stack: 'TypeError: <b>bold</b>\n    at handler (mail.ts:1:1)',
       },
       { to: 'a@example.com', html: '<script>window.__pwned=1</script>', apiKey: 'sk_live_123' },
+      {
+        trace: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+        callbacks: {
+          then: [{ ...followUp, name: 'log-sent' }],
+          catch: [{ ...followUp, name: 'alert-ops', callbacks: { then: [{ ...followUp, name: 'page-oncall' }], catch: [], finally: [] } }],
+          finally: [],
+        },
+      },
     );
     await page.goto(`${server.url}/connections/main/dead/${id}`);
     const payload = await page.locator('pre[data-payload]').textContent();
@@ -131,6 +150,9 @@ describe.each(['postgres', 'redis', 'sqlite'] as const)('dashboard on %s in Chro
     expect(payload).not.toContain('sk_live_123');
     expect(await page.locator('pre[data-stack]').textContent()).toContain('<b>bold</b>');
     expect(await page.locator('main img').count()).toBe(0);
+    expect(await page.locator('[data-trace]').textContent()).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(await page.locator('[data-follow-up="then"] td').allTextContents()).toEqual(['then', 'log-sent', 'mail', '0']);
+    expect(await page.locator('[data-follow-up="catch"] td').allTextContents()).toEqual(['catch', 'alert-ops', 'mail', '1']);
     expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
     if (backend === 'postgres') await page.screenshot({ path: `${SCREENSHOTS}job.png`, fullPage: true });
   });

@@ -114,7 +114,7 @@ function followUps(callbacks: NonNullable<DeadLetterEntry['envelope']>['callback
           ([kind, list]) =>
             list.map(
               (d) =>
-                html`<tr><td>${kind}</td><td>${d.name}</td><td>${d.queue}</td><td>${d.callbacks.then.length + d.callbacks.catch.length + d.callbacks.finally.length}</td></tr>`,
+                html`<tr data-follow-up="${kind}"><td>${kind}</td><td>${d.name}</td><td>${d.queue}</td><td>${d.callbacks.then.length + d.callbacks.catch.length + d.callbacks.finally.length}</td></tr>`,
             ),
         )}</tbody></table>`
   }</div>`;

@@ -4,7 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
-import { createEnvelope, type ErrorInfo, type JsonValue, type QueueDriver, QueueManager, type Reservation } from '@queuekit/core';
+import {
+  createEnvelope,
+  type EnvelopeInit,
+  type ErrorInfo,
+  type JsonValue,
+  type QueueDriver,
+  QueueManager,
+  type Reservation,
+} from '@queuekit/core';
 import { createPostgresDriver, createSqliteDriver } from '@queuekit/driver-database';
 import { createRedisDriver } from '@queuekit/driver-redis';
 import pg from 'pg';
@@ -98,8 +106,9 @@ export async function deadLetter(
   name: string,
   error: ErrorInfo,
   payload: JsonValue = { n: 1 },
+  extra: Partial<EnvelopeInit> = {},
 ): Promise<string> {
-  const envelope = createEnvelope({ name, queue, payload });
+  const envelope = createEnvelope({ ...extra, name, queue, payload });
   await driver.push([envelope]);
   // Jobs queued ahead are held until ours comes up, then handed back unchanged.
   const held: Reservation[] = [];
