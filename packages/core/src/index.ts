@@ -80,8 +80,10 @@ export {
 export * from './errors/index.js';
 export {
   buildHealthReport,
+  type ConnectionCheck,
   type ConnectionHealth,
   type ConnectionHealthOptions,
+  checkConnection,
   checkConnectionHealth,
   describeError,
   HEALTH_SCHEMA_VERSION,

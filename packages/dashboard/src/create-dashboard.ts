@@ -1,4 +1,18 @@
-import { describeError, isValidQueueName, maskSensitiveText, type QueueDriver, quoteInput } from '@queuekit/core';
+import {
+  cancelJob,
+  deadLetterJobInfo,
+  describeError,
+  isQueueError,
+  isValidQueueName,
+  type JobState,
+  listJobs,
+  lookupJob,
+  maskSensitiveText,
+  pauseQueue,
+  type QueueDriver,
+  quoteInput,
+  resumeQueue,
+} from '@queuekit/core';
 import { type Context, Hono } from 'hono';
 import { html } from 'hono/html';
 import { assets } from './assets.js';
@@ -6,15 +20,19 @@ import type { DashboardOptions } from './dashboard-options.js';
 import { type DeadLetterGroup, groupDeadLetters, retryGroup } from './dead-letter-groups.js';
 import { collectHealth, collectOverview, scheduleStatuses } from './overview.js';
 import { DashboardSecrets, securityMiddleware } from './security.js';
-import { deadLetterJobPage, deadLettersPage, groupPage } from './views/dead-letters-view.js';
+import { deadLettersPage, groupPage } from './views/dead-letters-view.js';
+import { jobPage } from './views/job-view.js';
 import { page, type ViewContext } from './views/layout.js';
 import { overviewFragment, overviewPage, schedulesPage } from './views/overview-view.js';
-import { purgeConfirmPage, queueCounts, queuePage } from './views/queue-view.js';
+import { type JobListing, purgeConfirmPage, queueCounts, queuePage, statesOf } from './views/queue-view.js';
 
 /** A Fetch-API request handler: mounts into Hono, Express (through an adapter), Fastify or Node's http. */
 export type DashboardHandler = (request: Request) => Promise<Response>;
 
 class NotFound extends Error {}
+
+/** How many jobs of a state a search by name looks through. */
+const NAME_SCAN = 1_000;
 
 /**
  * The dashboard as a Fetch-API handler over a QueueManager: overview of every connection and
@@ -83,7 +101,24 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
   app.get('/connections/:connection/queues/:queue', async (c) => {
     const { name, driver } = await connection(c);
     const queue = queueParam(c);
-    return c.html(queuePage(view, { connection: name, queue, stats: await driver.stats(queue) }, flash(c)));
+    const capabilities = driver.capabilities;
+    const states = statesOf(capabilities);
+    const asked = c.req.query('state') as JobState | undefined;
+    const state = asked !== undefined && states.includes(asked) ? asked : (states[0] as JobState);
+    const listing = await listQueueJobs(driver, queue, state, Number(c.req.query('offset') ?? 0), c.req.query('q'));
+    return c.html(queuePage(view, { connection: name, queue, stats: await driver.stats(queue), capabilities, listing }, flash(c)));
+  });
+  app.post('/connections/:connection/queues/:queue/pause', async (c) => {
+    const { name, driver } = await connection(c);
+    const queue = queueParam(c);
+    await pauseQueue(driver, queue);
+    return redirect(c, link('connections', name, 'queues', queue), 'paused: workers take no job from this queue');
+  });
+  app.post('/connections/:connection/queues/:queue/resume', async (c) => {
+    const { name, driver } = await connection(c);
+    const queue = queueParam(c);
+    await resumeQueue(driver, queue);
+    return redirect(c, link('connections', name, 'queues', queue), 'resumed');
   });
   app.get('/connections/:connection/queues/:queue/counts', async (c) => {
     const { name, driver } = await connection(c);
@@ -134,7 +169,31 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
     const { name, driver } = await connection(c);
     const entry = await driver.deadLetters.get(c.req.param('id'));
     if (entry === undefined) throw new NotFound(`no dead letter ${quoteInput(c.req.param('id'))} on ${name}`);
-    return c.html(deadLetterJobPage(view, name, entry, flash(c)));
+    return c.html(
+      jobPage(view, { connection: name, job: deadLetterJobInfo(entry), capabilities: driver.capabilities, raw: entry.raw }, flash(c)),
+    );
+  });
+  app.get('/connections/:connection/jobs/:id', async (c) => {
+    const { name, driver } = await connection(c);
+    const id = c.req.param('id');
+    const queue = optionalQueue(c);
+    // Without lookup only the dead letters can be found by id.
+    const entry = driver.capabilities.lookup ? undefined : await driver.deadLetters.get(id);
+    const job = driver.capabilities.lookup
+      ? await lookupJob(driver, id, queue === undefined ? {} : { queue })
+      : entry && deadLetterJobInfo(entry);
+    if (job === undefined) throw new NotFound(`no job ${quoteInput(id)} on ${name}`);
+    return c.html(jobPage(view, { connection: name, job, capabilities: driver.capabilities, raw: entry?.raw }, flash(c)));
+  });
+  app.post('/connections/:connection/jobs/:id/cancel', async (c) => {
+    const { name, driver } = await connection(c);
+    const id = c.req.param('id');
+    const queue = await formField(c, 'queue');
+    if (queue !== undefined && !isValidQueueName(queue)) throw new NotFound(`no queue ${quoteInput(queue)}`);
+    const outcome = await cancelJob(driver, id, queue === undefined ? {} : { queue });
+    if (outcome === 'not-found') throw new NotFound(`no job ${quoteInput(id)} on ${name}`);
+    const back = `${link('connections', name, 'jobs', id)}${queue === undefined ? '' : `?queue=${encodeURIComponent(queue)}`}`;
+    return redirect(c, back, outcome === 'cancelled' ? 'cancelled' : 'it had already finished: nothing changed');
   });
   app.post('/connections/:connection/dead/:id/retry', async (c) => {
     const { name, driver } = await connection(c);
@@ -144,9 +203,45 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
     return redirect(c, link('connections', name, 'dead'), `retried job ${id}`);
   });
 
+  /** One page of a queue's jobs in `state`; `search` is a job id, else a name looked for among the first 1,000. */
+  async function listQueueJobs(
+    driver: QueueDriver,
+    queue: string,
+    state: JobState,
+    offset: number,
+    search: string | undefined,
+  ): Promise<JobListing> {
+    const limit = 50;
+    const start = Number.isSafeInteger(offset) && offset > 0 ? offset : 0;
+    const term = search?.trim() === '' ? undefined : search?.trim();
+    if (term === undefined) {
+      const jobs = await listJobs(driver, { queue, state, limit: limit + 1, offset: start });
+      return { state, jobs: jobs.slice(0, limit), offset: start, limit, hasMore: jobs.length > limit };
+    }
+    const byId = driver.capabilities.lookup
+      ? await lookupJob(driver, term, { queue })
+      : await driver.deadLetters.get(term).then((e) => (e === undefined || e.queue !== queue ? undefined : deadLetterJobInfo(e)));
+    if (byId !== undefined)
+      return { state: byId.state, jobs: [byId], offset: 0, limit, hasMore: false, search: term, note: `job ${term}, ${byId.state}` };
+    const scanned = await listJobs(driver, { queue, state, limit: NAME_SCAN, offset: 0 });
+    const matches = scanned.filter((job) => job.name === term);
+    return {
+      state,
+      jobs: matches.slice(start, start + limit),
+      offset: start,
+      limit,
+      hasMore: matches.length > start + limit,
+      search: term,
+      note: `${matches.length} ${state} job${matches.length === 1 ? '' : 's'} named ${term} among the first ${scanned.length}${scanned.length === NAME_SCAN ? ' (the name search looks no further)' : ''}`,
+    };
+  }
+
   app.notFound((c) => c.html(page(view, 'Not found', html`<h1>Not found</h1><p>${c.req.path}</p>`), 404));
   app.onError((error, c) => {
     if (error instanceof NotFound) return c.html(page(view, 'Not found', html`<h1>Not found</h1><p>${error.message}</p>`), 404);
+    if (isQueueError(error, 'UNSUPPORTED') || isQueueError(error, 'INVALID_ARGUMENT')) {
+      return c.html(page(view, 'Refused', html`<h1>Refused</h1><p>${maskSensitiveText(error.message)}</p>`), 400);
+    }
     return c.html(page(view, 'Error', html`<h1>Something failed</h1><pre>${maskSensitiveText(describeError(error))}</pre>`), 500);
   });
 

@@ -1,12 +1,14 @@
 import {
   buildHealthReport,
+  type ConnectionCheck,
   type ConnectionHealth,
-  checkConnectionHealth,
+  checkConnection,
   DEFAULT_PRESENCE_TTL_MS,
   type DriverCapabilities,
   describeError,
   type HealthReport,
   type HealthThresholds,
+  type QueueStats,
   Scheduler,
 } from '@queuekit/core';
 import type { DashboardOptions } from './dashboard-options.js';
@@ -49,6 +51,8 @@ export interface ScheduleStatus {
 export interface OverviewModel {
   /** The same document as `queue health --json` for the dashboard's connections and queues. */
   readonly health: HealthReport;
+  /** Each queue's stats as the driver gave them (with `paused` and kept `completed` where declared), by connection and queue. */
+  readonly stats: Readonly<Record<string, Readonly<Record<string, QueueStats>>>>;
   /** What each reachable connection's driver declares, by connection name. */
   readonly capabilities: Readonly<Record<string, DriverCapabilities>>;
   /** Throughput and wait time by connection and queue; null when no worker of this process is observed. */
@@ -86,11 +90,18 @@ export function thresholdsOf(options: DashboardOptions): HealthThresholds {
 
 /** The health report of every connection of the manager, as `queue health` builds it. */
 export async function collectHealth(options: DashboardOptions): Promise<HealthReport> {
+  return buildHealthReport(
+    (await checkAll(options)).map((c) => c.health),
+    thresholdsOf(options),
+  );
+}
+
+function checkAll(options: DashboardOptions): Promise<ConnectionCheck[]> {
   const { manager } = options;
   const thresholds = thresholdsOf(options);
-  const connections = await Promise.all(
+  return Promise.all(
     manager.names().map((name) =>
-      checkConnectionHealth({
+      checkConnection({
         name,
         driver: manager.definition(name)?.driver ?? 'unknown',
         isDefault: name === manager.defaultConnection,
@@ -103,16 +114,23 @@ export async function collectHealth(options: DashboardOptions): Promise<HealthRe
       }),
     ),
   );
-  return buildHealthReport(connections, thresholds);
 }
 
-/** Gathers the overview: health, capabilities, rates, schedules and the problems among them. */
+/** Gathers the overview: health, stats, capabilities, rates, schedules and the problems among them. */
 export async function collectOverview(options: DashboardOptions, now = Date.now()): Promise<OverviewModel> {
-  const health = await collectHealth(options);
+  const checks = await checkAll(options);
+  const health = buildHealthReport(
+    checks.map((c) => c.health),
+    thresholdsOf(options),
+    now,
+  );
   const capabilities: Record<string, DriverCapabilities> = {};
-  for (const connection of health.connections) {
-    if (!connection.reachable) continue;
-    capabilities[connection.name] = (await options.manager.connection(connection.name)).capabilities;
+  const stats: Record<string, Record<string, QueueStats>> = {};
+  for (const check of checks) {
+    const name = check.health.name;
+    stats[name] = Object.fromEntries(check.stats.map((s) => [s.queue, s]));
+    if (!check.health.reachable) continue;
+    capabilities[name] = (await options.manager.connection(name)).capabilities;
   }
   const schedules = scheduleStatuses(options, now);
   const recorder = options.rates;
@@ -125,7 +143,7 @@ export async function collectOverview(options: DashboardOptions, now = Date.now(
       rates[connection.name] = byQueue;
     }
   }
-  return { health, capabilities, rates, schedules, problems: findProblems(health.connections, schedules) };
+  return { health, stats, capabilities, rates, schedules, problems: findProblems(health.connections, stats, schedules) };
 }
 
 /** Last and next tick of each configured schedule. */
@@ -145,7 +163,11 @@ export function scheduleStatuses(options: DashboardOptions, now = Date.now()): S
   });
 }
 
-function findProblems(connections: readonly ConnectionHealth[], schedules: readonly ScheduleStatus[]): OverviewProblem[] {
+function findProblems(
+  connections: readonly ConnectionHealth[],
+  stats: Readonly<Record<string, Readonly<Record<string, QueueStats>>>>,
+  schedules: readonly ScheduleStatus[],
+): OverviewProblem[] {
   const problems: OverviewProblem[] = [];
   for (const c of connections) {
     if (!c.reachable) {
@@ -156,7 +178,9 @@ function findProblems(connections: readonly ConnectionHealth[], schedules: reado
     for (const q of c.queues) {
       for (const message of q.problems) problems.push({ severity: 'degraded', connection: c.name, queue: q.name, message });
       // Worth a look even with no threshold set: work that nobody takes, and failures kept.
-      if (q.ready > 0 && c.workers.count === 0) {
+      if (stats[c.name]?.[q.name]?.paused === true) {
+        problems.push({ severity: 'warning', connection: c.name, queue: q.name, message: 'paused: workers take no job from it' });
+      } else if (q.ready > 0 && c.workers.count === 0) {
         problems.push({ severity: 'warning', connection: c.name, queue: q.name, message: `${q.ready} ready, no worker seen` });
       }
       if (q.dead > 0 && !q.problems.some((p) => p.startsWith('dead '))) {

@@ -117,7 +117,7 @@ describe.each(['postgres', 'redis', 'sqlite'] as const)('dashboard on %s in Chro
 
     // The observed worker's jobs appear as throughput on the overview.
     await page.goto(`${server.url}/`);
-    expect(await cell(page, 'mail', 'completed').textContent()).toBe('3');
+    expect(await cell(page, 'mail', 'done-1h').textContent()).toBe('3');
     if (backend === 'postgres') {
       mkdirSync(SCREENSHOTS, { recursive: true });
       await page.screenshot({ path: `${SCREENSHOTS}overview.png`, fullPage: true });

@@ -152,6 +152,19 @@ export function describeError(error: unknown): string {
  * and the workers seen. Never throws: an unreachable connection is reported as such.
  */
 export async function checkConnectionHealth(options: ConnectionHealthOptions): Promise<ConnectionHealth> {
+  return (await checkConnection(options)).health;
+}
+
+/** What {@link checkConnection} found: the health entry, and the queues' stats as the driver gave them (empty when unreachable). */
+export interface ConnectionCheck {
+  /** The connection's entry of the health report. */
+  readonly health: ConnectionHealth;
+  /** Each queue's stats, in the order of `options.queues` (with what the health entry leaves out, e.g. `paused`). */
+  readonly stats: readonly QueueStats[];
+}
+
+/** {@link checkConnectionHealth}, also handing back the stats it read, for callers that show more of them. */
+export async function checkConnection(options: ConnectionHealthOptions): Promise<ConnectionCheck> {
   const base = { name: options.name, driver: options.driver, default: options.isDefault };
   let driver: QueueDriver | undefined;
   let pingMs: number;
@@ -167,7 +180,7 @@ export async function checkConnectionHealth(options: ConnectionHealthOptions): P
     );
   } catch (error) {
     if (driver !== undefined) options.discard?.(driver);
-    return {
+    const health: ConnectionHealth = {
       ...base,
       status: 'unreachable',
       reachable: false,
@@ -177,6 +190,7 @@ export async function checkConnectionHealth(options: ConnectionHealthOptions): P
       queues: [],
       problems: [],
     };
+    return { health, stats: [] };
   }
   const now = Date.now();
   const rateStore = Object.keys(options.rateLimits).some((queue) => options.queues.includes(queue))
@@ -226,7 +240,7 @@ export async function checkConnectionHealth(options: ConnectionHealthOptions): P
     problems.push(`workers ${workers.count} < min ${t.minWorkers}`);
   }
   const degraded = problems.length > 0 || queues.some((q) => q.status === 'degraded');
-  return {
+  const health: ConnectionHealth = {
     ...base,
     status: degraded ? 'degraded' : 'healthy',
     reachable: true,
@@ -236,6 +250,7 @@ export async function checkConnectionHealth(options: ConnectionHealthOptions): P
     queues,
     problems,
   };
+  return { health, stats };
 }
 
 async function checkWorkers(driver: QueueDriver, options: ConnectionHealthOptions): Promise<WorkersHealth> {

@@ -1,4 +1,4 @@
-import { type DeadLetterEntry, maskSensitive, maskSensitiveText } from '@queuekit/core';
+import { type DeadLetterEntry, maskSensitiveText } from '@queuekit/core';
 import { html } from 'hono/html';
 import type { DeadLetterGroup, DeadLetterGrouping } from '../dead-letter-groups.js';
 import { actionForm, type Html, href, page, type ViewContext, when } from './layout.js';
@@ -63,66 +63,4 @@ ${entries.map(
     html`<tr><td><a href="${href(view, 'connections', connection, 'dead', e.id)}">${e.id}</a></td><td>${e.name ?? '(poison)'}</td><td>${e.queue}</td><td>${e.reason}</td><td class="num">${e.attempts}</td><td>${when(e.failedAt)}</td></tr>`,
 )}</tbody></table>${group.count > entries.length ? html`<p class="meta">${group.count - entries.length} more not listed.</p>` : ''}</div>`,
   );
-}
-
-/** JSON for people, with sensitive keys masked as the logger masks them. */
-export function maskedJson(value: unknown): string {
-  return JSON.stringify(maskSensitive(value), null, 2) ?? 'undefined';
-}
-
-/** A dead-lettered job: envelope, payload (masked), error with stack, follow-ups, timestamps, trace id. */
-export function deadLetterJobPage(view: ViewContext, connection: string, entry: DeadLetterEntry, flash?: string): Html {
-  const e = entry.envelope;
-  const { payload, ...envelopeRest } = e ?? { payload: undefined };
-  return page(
-    view,
-    `Job ${entry.id}`,
-    html`<h1>Job ${entry.id} <span class="badge bad" data-state>dead</span></h1>
-<div class="card"><dl class="grid">
-<dt>Name</dt><dd>${entry.name ?? '(undecodable body)'}</dd>
-<dt>Queue</dt><dd><a href="${href(view, 'connections', connection, 'queues', entry.queue)}">${entry.queue}</a> on ${connection}</dd>
-<dt>Reason</dt><dd>${entry.reason}</dd>
-<dt>Attempts</dt><dd>${entry.attempts}${e === undefined ? '' : ` of ${e.maxAttempts}`}</dd>
-<dt>Created</dt><dd>${when(e?.createdAt)}</dd>
-<dt>Available</dt><dd>${when(e?.availableAt)}</dd>
-<dt>First failed</dt><dd>${when(entry.firstFailedAt)}</dd>
-<dt>Failed</dt><dd>${when(entry.failedAt)}</dd>
-<dt>Trace id</dt><dd data-trace>${traceId(e?.trace) ?? '-'}</dd>
-${e?.parent === undefined ? '' : html`<dt>Parent</dt><dd>${e.parent.name} ${e.parent.id} (${e.parent.status})</dd>`}
-</dl>
-<p>${actionForm(view, `${href(view, 'connections', connection, 'dead', entry.id)}/retry`, 'Retry this job', {})}</p></div>
-<div class="card"><h2>Error</h2><p><strong>${entry.error.name}</strong>${entry.error.code === undefined ? '' : ` (${entry.error.code})`}: ${maskSensitiveText(entry.error.message)}</p>
-${entry.error.stack === undefined ? '' : html`<pre data-stack>${maskSensitiveText(entry.error.stack)}</pre>`}</div>
-<div class="card"><h2>Payload</h2><pre data-payload>${e === undefined ? maskSensitiveText(entry.raw ?? '') : maskedJson(payload)}</pre></div>
-${e === undefined ? '' : followUps(e.callbacks)}
-${e === undefined ? '' : html`<div class="card"><h2>Envelope</h2><pre data-envelope>${maskedJson(envelopeRest)}</pre></div>`}`,
-    { flash },
-  );
-}
-
-function followUps(callbacks: NonNullable<DeadLetterEntry['envelope']>['callbacks']): Html {
-  const kinds = [
-    ['then', callbacks.then],
-    ['catch', callbacks.catch],
-    ['finally', callbacks.finally],
-  ] as const;
-  const total = kinds.reduce((n, [, list]) => n + list.length, 0);
-  return html`<div class="card"><h2>Follow-ups</h2>${
-    total === 0
-      ? html`<p class="meta">None.</p>`
-      : html`<table><thead><tr><th>When</th><th>Job</th><th>Queue</th><th>Its own follow-ups (chain)</th></tr></thead><tbody>${kinds.map(
-          ([kind, list]) =>
-            list.map(
-              (d) =>
-                html`<tr data-follow-up="${kind}"><td>${kind}</td><td>${d.name}</td><td>${d.queue}</td><td>${d.callbacks.then.length + d.callbacks.catch.length + d.callbacks.finally.length}</td></tr>`,
-            ),
-        )}</tbody></table>`
-  }</div>`;
-}
-
-/** The trace id of a W3C `traceparent` carried in the envelope, if any. */
-export function traceId(trace: Readonly<Record<string, string>> | undefined): string | undefined {
-  const parent = trace?.traceparent;
-  if (parent === undefined) return undefined;
-  return /^[0-9a-f]{2}-([0-9a-f]{32})-/.exec(parent)?.[1];
 }

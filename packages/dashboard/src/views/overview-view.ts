@@ -1,4 +1,4 @@
-import { type ConnectionHealth, type DriverCapabilities, maskSensitiveText, type QueueHealth } from '@queuekit/core';
+import { type ConnectionHealth, type DriverCapabilities, maskSensitiveText, type QueueHealth, type QueueStats } from '@queuekit/core';
 import { html } from 'hono/html';
 import type { QueueRates } from '../job-rate-recorder.js';
 import type { OverviewModel, ScheduleStatus } from '../overview.js';
@@ -15,7 +15,7 @@ export function overviewFragment(view: ViewContext, model: OverviewModel): Html 
   return html`<div id="overview" hx-get="${view.base}/fragments/overview" hx-trigger="every ${Math.max(1, Math.round(view.refreshMs / 1000))}s" hx-swap="outerHTML">
 <h1>Overview <span class="badge ${model.health.status}" data-status>${model.health.status}</span> <span class="meta">checked ${when(now, now)}</span></h1>
 ${problemsCard(model)}
-${model.health.connections.map((c) => connectionCard(view, c, model.capabilities[c.name], model.rates?.[c.name] ?? null, now))}
+${model.health.connections.map((c) => connectionCard(view, c, model.capabilities[c.name], model.stats[c.name] ?? {}, model.rates?.[c.name] ?? null, now))}
 ${ratesNote(model)}
 ${model.schedules.length > 0 ? html`<div class="card"><h2>Schedules</h2>${schedulesTable(model.schedules, now)}</div>` : ''}
 </div>`;
@@ -34,6 +34,7 @@ function connectionCard(
   view: ViewContext,
   c: ConnectionHealth,
   capabilities: DriverCapabilities | undefined,
+  stats: Readonly<Record<string, QueueStats>>,
   rates: Readonly<Record<string, QueueRates>> | null,
   now: number,
 ): Html {
@@ -44,8 +45,8 @@ ${
   c.reachable
     ? html`<p class="meta">ping ${c.pingMs} ms · workers seen <span data-workers>${workers}</span>${capabilities === undefined ? '' : html` · ${capabilityText(capabilities)}`} · <a href="${href(view, 'connections', c.name, 'dead')}">dead letters</a></p>
 <table>
-<thead><tr><th>Queue</th><th class="num">Ready</th><th class="num">Delayed</th><th class="num">Active</th><th class="num">Done 1h</th><th class="num">Dead</th><th class="num">Oldest ready</th><th>Throughput 1h</th><th class="num">Wait p50 / p95</th><th>Rate limit</th><th>Status</th></tr></thead>
-<tbody>${c.queues.map((q) => queueRow(view, c.name, q, rates?.[q.name] ?? null, now))}</tbody>
+<thead><tr><th>Queue</th><th class="num">Ready</th><th class="num">Delayed</th><th class="num">Active</th><th class="num">Completed</th><th class="num">Done 1h</th><th class="num">Dead</th><th class="num">Oldest ready</th><th>Throughput 1h</th><th class="num">Wait p50 / p95</th><th>Rate limit</th><th>Status</th></tr></thead>
+<tbody>${c.queues.map((q) => queueRow(view, c.name, q, stats[q.name], rates?.[q.name] ?? null, now))}</tbody>
 </table>`
     : html`<p class="meta" data-error>${maskSensitiveText(c.error ?? '')}</p>`
 }
@@ -58,7 +59,14 @@ function capabilityText(c: DriverCapabilities): string {
   return parts.join(', ');
 }
 
-function queueRow(view: ViewContext, connection: string, q: QueueHealth, rates: QueueRates | null, now: number): Html {
+function queueRow(
+  view: ViewContext,
+  connection: string,
+  q: QueueHealth,
+  stats: QueueStats | undefined,
+  rates: QueueRates | null,
+  now: number,
+): Html {
   const rate =
     q.rateLimit === null
       ? '-'
@@ -68,21 +76,22 @@ function queueRow(view: ViewContext, connection: string, q: QueueHealth, rates: 
 <td class="num" data-count="ready">${q.ready}</td>
 <td class="num" data-count="delayed">${q.delayed}</td>
 <td class="num" data-count="reserved">${q.reserved}</td>
-<td class="num" data-count="completed">${rates === null ? '-' : rates.completed}</td>
+<td class="num" data-count="completed" title="completed jobs the backend keeps">${stats?.completed ?? '-'}</td>
+<td class="num" data-count="done-1h">${rates === null ? '-' : rates.completed}</td>
 <td class="num" data-count="dead">${q.dead > 0 ? html`<a href="${href(view, 'connections', connection, 'dead')}?queue=${encodeURIComponent(q.name)}">${q.dead}</a>` : '0'}</td>
 <td class="num">${q.oldestReadyAt === null ? '-' : duration(now - q.oldestReadyAt)}</td>
 <td>${rates === null ? '-' : html`${sparkline(rates.completedPerBucket, `completed per minute, ${q.name}`)} <span class="meta">${rates.failed > 0 ? `${rates.failed} failed` : ''}</span>`}</td>
 <td class="num">${rates === null ? '-' : `${duration(rates.waitP50Ms)} / ${duration(rates.waitP95Ms)}`}</td>
 <td>${rate}</td>
-<td>${q.problems.length > 0 ? html`<span class="badge degraded" title="${q.problems.join('; ')}">degraded</span>` : html`<span class="badge healthy">healthy</span>`}</td>
+<td>${q.problems.length > 0 ? html`<span class="badge degraded" title="${q.problems.join('; ')}">degraded</span>` : html`<span class="badge healthy">healthy</span>`}${stats?.paused === true ? html` <span class="badge warning" data-paused>paused</span>` : ''}</td>
 </tr>`;
 }
 
 function ratesNote(model: OverviewModel): Html {
   return html`<p class="meta" data-rates-note>${
     model.rates === null
-      ? 'Throughput, completed counts and wait times: not recorded. The backends keep no history of finished jobs; a dashboard mounted in a process that runs workers shows them (JobRateRecorder).'
-      : 'Throughput, completed counts and wait times (p50 / p95) over the last hour, as measured by the workers this process observes.'
+      ? 'Throughput and wait times: not recorded. The backends keep no timeline of finished jobs; a dashboard mounted in a process that runs workers shows them (JobRateRecorder). Completed: the finished jobs a backend keeps, where it keeps them.'
+      : 'Done 1h, throughput and wait times (p50 / p95): the last hour, as measured by the workers this process observes. Completed: the finished jobs a backend keeps, where it keeps them.'
   }</p>`;
 }
 

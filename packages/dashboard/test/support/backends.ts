@@ -13,6 +13,7 @@ import {
   QueueManager,
   type Reservation,
 } from '@queuekit/core';
+import { createMemoryDriver } from '@queuekit/core/testing';
 import { createPostgresDriver, createSqliteDriver } from '@queuekit/driver-database';
 import { createRedisDriver } from '@queuekit/driver-redis';
 import pg from 'pg';
@@ -25,13 +26,18 @@ const suffix = () => randomUUID().replace(/-/g, '').slice(0, 12);
 
 /** A manager with one connection on a real backend, isolated by schema, key prefix or file. */
 export interface BackendFixture {
-  readonly name: 'postgres' | 'redis' | 'sqlite';
+  readonly name: 'postgres' | 'redis' | 'sqlite' | 'memory';
   readonly manager: QueueManager;
   cleanup(): Promise<void>;
 }
 
 /** Fresh fixtures per backend. */
 export const BACKENDS: Record<BackendFixture['name'], () => BackendFixture> = {
+  // core's reference driver: the only one that declares every job-state capability so far.
+  memory: () => {
+    const manager = new QueueManager({ connections: { main: { driver: 'memory', create: () => createMemoryDriver() } } });
+    return { name: 'memory', manager, cleanup: () => manager.close() };
+  },
   postgres: () => {
     const schema = `qkdash_${suffix()}`;
     const manager = new QueueManager({
