@@ -18,7 +18,7 @@ import { html } from 'hono/html';
 import { assets } from './assets.js';
 import type { DashboardOptions } from './dashboard-options.js';
 import { type DeadLetterGroup, groupDeadLetters, retryGroup } from './dead-letter-groups.js';
-import { collectHealth, collectOverview, scheduleStatuses } from './overview.js';
+import { collectHealth, collectOverview, type OverviewModel, scheduleStatuses } from './overview.js';
 import { DashboardSecrets, securityMiddleware } from './security.js';
 import { deadLettersPage, groupPage } from './views/dead-letters-view.js';
 import { jobPage } from './views/job-view.js';
@@ -89,10 +89,19 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
     return c.body(asset.body, 200, { 'content-type': asset.contentType, 'cache-control': 'public, max-age=3600' });
   });
 
-  app.get('/', async (c) => c.html(overviewPage(view, await collectOverview(options))));
-  app.get('/fragments/overview', async (c) => c.html(overviewFragment(view, await collectOverview(options))));
+  // Viewers refreshing at once share one collection instead of each running their own.
+  let collecting: Promise<OverviewModel> | undefined;
+  const overview = (): Promise<OverviewModel> => {
+    collecting ??= collectOverview(options).finally(() => {
+      collecting = undefined;
+    });
+    return collecting;
+  };
+
+  app.get('/', async (c) => c.html(overviewPage(view, await overview())));
+  app.get('/fragments/overview', async (c) => c.html(overviewFragment(view, await overview())));
   app.get('/api/health', async (c) => c.json(await collectHealth(options)));
-  app.get('/api/overview', async (c) => c.json(await collectOverview(options)));
+  app.get('/api/overview', async (c) => c.json(await overview()));
   app.get('/schedules', (c) => {
     const now = Date.now();
     return c.html(schedulesPage(view, scheduleStatuses(options, now), now));

@@ -169,16 +169,21 @@ export async function checkConnection(options: ConnectionHealthOptions): Promise
   let driver: QueueDriver | undefined;
   let pingMs: number;
   let stats: QueueStats[];
+  let workersCheck: Promise<WorkersHealth> | undefined;
   try {
     const opened = await withTimeout(options.open(), options.timeoutMs, `connecting to ${options.name}`);
     driver = opened;
     pingMs = await withTimeout(opened.ping(), options.timeoutMs, `ping of ${options.name}`);
+    // The worker count runs beside the queue counts: on a large backend both take a while.
+    workersCheck = checkWorkers(opened, options);
     stats = await withTimeout(
       Promise.all(options.queues.map((queue) => opened.stats(queue))),
       options.timeoutMs,
       `stats of ${options.name}`,
     );
   } catch (error) {
+    // checkWorkers never rejects; wait for it so nothing runs on a driver being discarded.
+    await workersCheck;
     if (driver !== undefined) options.discard?.(driver);
     const health: ConnectionHealth = {
       ...base,
@@ -234,7 +239,7 @@ export async function checkConnection(options: ConnectionHealthOptions): Promise
       problems,
     });
   }
-  const workers = await checkWorkers(driver, options);
+  const workers = await (workersCheck ?? checkWorkers(driver, options));
   const problems: string[] = [];
   if (t.minWorkers !== null && workers.count !== null && workers.count < t.minWorkers) {
     problems.push(`workers ${workers.count} < min ${t.minWorkers}`);
