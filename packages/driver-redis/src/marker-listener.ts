@@ -10,9 +10,19 @@ export interface MarkerWaiter {
    * (up to `max` jobs under `leaseMs`) and hand the jobs over with {@link deliver}, saving the
    * caller a round trip.
    */
-  readonly claim?: { readonly leaseMs: number; readonly max: number };
+  readonly claim?: MarkerClaim;
   /** Ends the wait with jobs claimed for it (at least one, at most its `claim.max`). */
   deliver?(reservations: Reservation[]): void;
+}
+
+/** What a waiter on one queue lets the listener claim for it. */
+export interface MarkerClaim {
+  /** Lease of the claimed jobs, in ms. */
+  readonly leaseMs: number;
+  /** Jobs to claim at most. */
+  readonly max: number;
+  /** Who claims, stored with each lease ('' when unknown). */
+  readonly holder: string;
 }
 
 /** What the listener needs from its driver for claiming on the blocking connection. */
@@ -25,8 +35,7 @@ export interface MarkerClaimer {
   blockThenClaim(
     blocking: Redis | Cluster,
     timeoutSeconds: number,
-    leaseMs: number,
-    max: number,
+    claim: MarkerClaim,
   ): Promise<{ popped: boolean; reservations: Reservation[] }>;
   /** Gives back jobs claimed for a waiter that stopped waiting meanwhile. */
   giveBack(reservations: Reservation[]): void;
@@ -100,7 +109,7 @@ export class MarkerListener {
       while (this.#waiters.size > 0 && !this.#closed) {
         try {
           const first = this.#waiters.values().next().value;
-          if (first?.claim !== undefined) await this.#blockThenClaim(first.claim.leaseMs, first.claim.max);
+          if (first?.claim !== undefined) await this.#blockThenClaim(first.claim);
           else await this.#block();
           failures = 0;
         } catch (error) {
@@ -123,17 +132,23 @@ export class MarkerListener {
     if (popped !== null && popped !== undefined) await this.#passOn();
   }
 
-  async #blockThenClaim(leaseMs: number, max: number): Promise<void> {
-    const { popped, reservations } = await this.#claimer.blockThenClaim(this.#blocking, BLOCK_SECONDS, leaseMs, max);
+  async #blockThenClaim(wanted: MarkerClaim): Promise<void> {
+    const { popped, reservations } = await this.#claimer.blockThenClaim(this.#blocking, BLOCK_SECONDS, wanted);
     if (reservations.length === 0) {
       if (popped) await this.#passOn();
       return;
     }
     // The waiter claimed for may have stopped waiting meanwhile; another that takes as many
-    // jobs under the same lease gets them instead.
+    // jobs under the same lease and holder gets them instead.
     for (const waiter of this.#waiters) {
       const claim = waiter.claim;
-      if (claim !== undefined && claim.leaseMs === leaseMs && claim.max >= reservations.length && waiter.deliver !== undefined) {
+      if (
+        claim !== undefined &&
+        claim.leaseMs === wanted.leaseMs &&
+        claim.holder === wanted.holder &&
+        claim.max >= reservations.length &&
+        waiter.deliver !== undefined
+      ) {
         this.#waiters.delete(waiter);
         waiter.deliver(reservations);
         return;

@@ -35,6 +35,8 @@ export interface ClaimCall {
   readonly max: number;
   readonly waitMs: number;
   readonly signal?: AbortSignal | undefined;
+  /** Who claims, stored with each lease ('' when unknown). */
+  readonly holder: string;
 }
 
 /**
@@ -59,7 +61,7 @@ export class RedisClaims {
   async claim(action: string, queues: readonly string[], call: ClaimCall): Promise<Reservation[]> {
     const deadline = Date.now() + Math.max(0, call.waitMs);
     for (;;) {
-      const attempt = await this.#ctx.run(action, () => this.claimNow(queues, call.leaseMs, call.max));
+      const attempt = await this.#ctx.run(action, () => this.claimNow(queues, call.leaseMs, call.max, call.holder));
       if (attempt.reservations.length > 0) return attempt.reservations;
       const remaining = deadline - Date.now();
       if (remaining <= 0 || isAborted(call.signal) || this.#ctx.isClosing()) return [];
@@ -70,8 +72,8 @@ export class RedisClaims {
     }
   }
 
-  /** Claims up to `max` jobs, queue by queue in order, without waiting. */
-  async claimNow(queues: readonly string[], leaseMs: number, max: number): Promise<ClaimAttempt> {
+  /** Claims up to `max` jobs held by `holder`, queue by queue in order, without waiting (paused queues give none). */
+  async claimNow(queues: readonly string[], leaseMs: number, max: number, holder: string): Promise<ClaimAttempt> {
     let reservations: RedisReservation[] = [];
     let nextAt: number | undefined;
     let now = 0;
@@ -81,8 +83,8 @@ export class RedisClaims {
       const [flat, at, time] = (await runScript(
         this.#ctx.client,
         scripts.reserve,
-        [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios],
-        [keys.jobPrefix, base, leaseMs, max - reservations.length],
+        [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios, keys.paused],
+        [keys.jobPrefix, base, leaseMs, max - reservations.length, holder],
       )) as [ScriptReply[], number, number];
       const claimed = claimedReservations(queue, base, flat);
       reservations = reservations.length === 0 ? claimed : reservations.concat(claimed);
@@ -125,7 +127,9 @@ export class RedisClaims {
       };
       const done = (): void => finish([]);
       const waiter: MarkerWaiter =
-        queues.length === 1 ? { wake: done, claim: { leaseMs: call.leaseMs, max: call.max }, deliver: finish } : { wake: done };
+        queues.length === 1
+          ? { wake: done, claim: { leaseMs: call.leaseMs, max: call.max, holder: call.holder }, deliver: finish }
+          : { wake: done };
       timer = setTimeout(done, ms);
       this.#waits.add(done);
       for (const listener of listeners) listener.add(waiter);
@@ -143,24 +147,26 @@ export class RedisClaims {
       blocking.on('error', () => {});
       const keys = this.#ctx.keysOf(queue);
       const claimer: MarkerClaimer = {
-        blockThenClaim: async (connection, timeoutSeconds, leaseMs, max) => {
+        blockThenClaim: async (connection, timeoutSeconds, { leaseMs, max, holder }) => {
           const base = this.#ctx.nextToken();
           const results = await connection
             .pipeline()
             .bzpopmin(keys.marker, timeoutSeconds)
             .evalsha(
               scripts.reserve.sha,
-              6,
+              7,
               keys.ready,
               keys.delayed,
               keys.leased,
               keys.seq,
               keys.marker,
               keys.prios,
+              keys.paused,
               keys.jobPrefix,
               base,
               leaseMs,
               max,
+              holder,
             )
             .exec();
           const [popResult, claimResult] = results ?? [];

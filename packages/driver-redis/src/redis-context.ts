@@ -1,3 +1,4 @@
+import type { Retention } from '@queuekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import type { QueueKeys } from './redis-keys.js';
 
@@ -9,4 +10,6 @@ export interface RedisCallContext {
   keysOf(queue: string): QueueKeys;
   /** A fencing token (or token base) no other claim of this process has used. */
   nextToken(): string;
+  /** How many finished jobs are kept per queue, and for how long. */
+  readonly retention: Retention;
 }

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import {
   type AckAndClaimOptions,
   type AckAndClaimResult,
+  type AckOptions,
   BASELINE_CAPABILITIES,
+  type CancelOutcome,
   type ClaimOptions,
   type DeadLetterStore,
   type DriverCapabilities,
@@ -12,6 +14,9 @@ import {
   isValidQueueName,
   type JobEnvelope,
   type JobFailure,
+  type JobInfo,
+  type JobListOptions,
+  type JobLookupOptions,
   PayloadTooLargeError,
   type PostponeOptions,
   type PushOptions,
@@ -32,15 +37,14 @@ import { RedisClaims } from './redis-claims.js';
 import type { RedisCallContext } from './redis-context.js';
 import { RedisCoordinationStore } from './redis-coordination-store.js';
 import { RedisDeadLetterStore } from './redis-dead-letter-store.js';
-import { leaseLostError, wrapRedisError } from './redis-errors.js';
+import { refusalError, wrapRedisError } from './redis-errors.js';
+import { cancel, getJob, listJobs, pause, type RedisJobsContext, resume, setProgress } from './redis-jobs.js';
 import { type QueueKeys, queueKeys, registryKey } from './redis-keys.js';
 import { openConnection, type RedisDriverOptions, type ResolvedRedisOptions, resolveRedisOptions } from './redis-options.js';
 import { postponeOne } from './redis-postpone.js';
+import { pushMany, type RedisPushContext } from './redis-push.js';
 import { RedisRateLimitStore } from './redis-rate-limit-store.js';
 import { ackAndClaim, ackOne, extendMany, giveBackMany, releaseOne } from './redis-settle.js';
-
-/** Envelopes per push script call; larger pushes are split into calls sent back to back. */
-const PUSH_CHUNK = 1_000;
 
 /**
  * The Redis driver: one Lua script per multi-key step, blocking reserve through a marker key,
@@ -61,8 +65,9 @@ export class RedisDriver implements QueueDriver {
   readonly #keys = new Map<string, QueueKeys>();
   readonly #registered = new Set<string>();
   readonly #inFlight = new Set<Promise<unknown>>();
-  /** What the claim and settle modules use of this driver. */
-  readonly #context: RedisCallContext;
+  /** What the claim, settle, push and lookup modules use of this driver. */
+  readonly #context: RedisJobsContext;
+  readonly #pushContext: RedisPushContext;
   readonly #claims: RedisClaims;
   readonly #onBackgroundError: (error: QueueError) => void;
   #closing = false;
@@ -97,6 +102,11 @@ export class RedisDriver implements QueueDriver {
       uniqueKeys: true,
       rewriteOnRelease: true,
       batch: true,
+      lookup: true,
+      retention: this.#options.retention.completed,
+      progress: true,
+      cancel: true,
+      pause: true,
       maxMessageBytes: this.#options.maxMessageBytes,
     } satisfies DriverCapabilities);
     this.deadLetters = new RedisDeadLetterStore({
@@ -105,7 +115,19 @@ export class RedisDriver implements QueueDriver {
       keysOf: (queue) => this.#keysOf(queue),
       run: (action, fn) => this.#run(action, fn),
     });
-    this.#context = { client, keysOf: (queue) => this.#keysOf(queue), nextToken: () => this.#nextToken() };
+    this.#context = {
+      client,
+      keysOf: (queue) => this.#keysOf(queue),
+      nextToken: () => this.#nextToken(),
+      retention: this.#options.retention,
+      keyPrefix: this.#options.keyPrefix,
+    };
+    this.#pushContext = {
+      ...this.#context,
+      checkedKeysOf: (queue) => this.#checkedKeysOf(queue),
+      encode: (envelope) => this.#encode(envelope),
+      register: (queue) => (this.#registered.has(queue) ? undefined : this.#register(queue)),
+    };
     this.#claims = new RedisClaims({
       ...this.#context,
       connectionName: this.#options.connectionName,
@@ -141,65 +163,7 @@ export class RedisDriver implements QueueDriver {
 
   async push(envelopes: readonly JobEnvelope[], options: PushOptions = {}): Promise<PushResult> {
     refuseTransaction(this.name, options);
-    if (envelopes.length === 1) return this.#run('push', () => this.#pushOne(envelopes[0]!));
-    return this.#run('push', async () => {
-      const byQueue = new Map<string, { envelope: JobEnvelope; body: string; index: number }[]>();
-      for (const [index, envelope] of envelopes.entries()) {
-        this.#assertQueue(envelope.queue);
-        const body = this.#encode(envelope);
-        let list = byQueue.get(envelope.queue);
-        if (list === undefined) {
-          list = [];
-          byQueue.set(envelope.queue, list);
-        }
-        list.push({ envelope, body, index });
-      }
-      // By position: the same envelope (or id) twice in one push is stored once and skipped once.
-      const stored = new Set<number>();
-      const calls: Promise<unknown>[] = [];
-      for (const [queue, list] of byQueue) {
-        calls.push(this.#register(queue));
-        const keys = this.#keysOf(queue);
-        for (let start = 0; start < list.length; start += PUSH_CHUNK) {
-          const chunk = list.slice(start, start + PUSH_CHUNK);
-          calls.push(
-            this.#pushScript(keys, chunk).then((reply) => {
-              reply.forEach((flag, index) => {
-                if (flag === 1) stored.add(chunk[index]!.index);
-              });
-            }),
-          );
-        }
-      }
-      await Promise.all(calls);
-      const pushed: string[] = [];
-      const skipped: string[] = [];
-      for (const [index, envelope] of envelopes.entries()) (stored.has(index) ? pushed : skipped).push(envelope.id);
-      return { pushed, skipped };
-    });
-  }
-
-  /** One envelope, the producer's usual call: one script call, none of the grouping by queue. */
-  async #pushOne(envelope: JobEnvelope): Promise<PushResult> {
-    const { queue } = envelope;
-    const keys = this.#checkedKeysOf(queue);
-    const call = this.#pushScript(keys, [{ envelope, body: this.#encode(envelope) }]);
-    const reply = this.#registered.has(queue) ? await call : (await Promise.all([call, this.#register(queue)]))[0];
-    return reply[0] === 1 ? { pushed: [envelope.id], skipped: [] } : { pushed: [], skipped: [envelope.id] };
-  }
-
-  /** Runs push.lua for envelopes of one queue (at most PUSH_CHUNK); resolves 1 (stored) or 0 (skipped) per envelope. */
-  #pushScript(keys: QueueKeys, entries: readonly { envelope: JobEnvelope; body: string }[]): Promise<number[]> {
-    const args: (string | number)[] = [keys.jobPrefix, entries.length];
-    for (const { envelope, body } of entries) {
-      args.push(envelope.id, envelope.priority, Math.floor(envelope.availableAt), envelope.uniqueKey ?? '', body);
-    }
-    return runScript(
-      this.client,
-      scripts.push,
-      [keys.ready, keys.delayed, keys.seq, keys.marker, keys.unique, keys.prios],
-      args,
-    ) as Promise<number[]>;
+    return this.#run('push', () => pushMany(this.#pushContext, envelopes));
   }
 
   async reserve(queues: readonly string[], options: ReserveOptions): Promise<Reservation | undefined> {
@@ -209,6 +173,7 @@ export class RedisDriver implements QueueDriver {
       max: 1,
       waitMs: options.waitMs,
       signal: options.signal,
+      holder: options.holder ?? '',
     });
     return claimed[0];
   }
@@ -222,11 +187,12 @@ export class RedisDriver implements QueueDriver {
       max: options.max,
       waitMs: options.waitMs,
       signal: options.signal,
+      holder: options.holder ?? '',
     });
   }
 
-  ack(reservation: Reservation): Promise<void> {
-    return this.#run('ack', () => ackOne(this.#context, reservation));
+  ack(reservation: Reservation, options: AckOptions = {}): Promise<void> {
+    return this.#run('ack', () => ackOne(this.#context, reservation, options.record));
   }
 
   async ackAndClaim(acks: readonly Reservation[], queues: readonly string[], options: AckAndClaimOptions): Promise<AckAndClaimResult> {
@@ -236,7 +202,9 @@ export class RedisDriver implements QueueDriver {
     else this.#assertOpen();
     if (acks.length === 0 && options.max === 0) return { leaseLost: [], claimed: [] };
     const leaseMs = options.max > 0 ? Math.ceil(options.leaseMs) : 0;
-    return this.#run('ackAndClaim', () => ackAndClaim(this.#context, acks, queues, leaseMs, options.max));
+    return this.#run('ackAndClaim', () =>
+      ackAndClaim(this.#context, acks, queues, leaseMs, options.max, options.holder ?? '', options.records),
+    );
   }
 
   async release(reservation: Reservation, options: ReleaseOptions): Promise<void> {
@@ -254,11 +222,11 @@ export class RedisDriver implements QueueDriver {
   async extend(reservation: Reservation, leaseMs: number): Promise<number> {
     if (!(leaseMs > 0)) throw new InvalidArgumentError(`redis: extend: leaseMs must be > 0, got ${leaseMs}`);
     const [expiresAt] = await this.#run('extend', () => extendMany(this.#context, [reservation], leaseMs));
-    if (expiresAt === undefined) throw leaseLostError('extend', reservation);
+    if (typeof expiresAt !== 'number') throw refusalError(expiresAt === 'cancelled' ? -2 : -1, 'extend', reservation);
     return expiresAt;
   }
 
-  async extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | undefined)[]> {
+  async extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | 'cancelled' | undefined)[]> {
     if (!(leaseMs > 0)) throw new InvalidArgumentError(`redis: extendMany: leaseMs must be > 0, got ${leaseMs}`);
     return this.#run('extendMany', () => extendMany(this.#context, reservations, leaseMs));
   }
@@ -277,12 +245,12 @@ export class RedisDriver implements QueueDriver {
         runScript(
           this.client,
           scripts.deadLetter,
-          [keys.leased, keys.unique, keys.dead, keys.deadInfo, keys.deadBody, keys.seq],
+          [keys.leased, keys.unique, keys.dead, keys.deadInfo, keys.deadBody, keys.seq, keys.cancelled],
           [keys.jobPrefix + reservation.id, reservation.id, reservation.token, Math.floor(failure.failedAt), record],
         ),
         this.#register(reservation.queue),
       ]);
-      if (reply === -1) throw leaseLostError('deadLetter', reservation);
+      if (reply !== 1) throw refusalError(reply, 'deadLetter', reservation);
     });
   }
 
@@ -293,11 +261,20 @@ export class RedisDriver implements QueueDriver {
       const reply = (await runScript(
         this.client,
         scripts.stats,
-        [keys.ready, keys.delayed, keys.leased, keys.seq, keys.prios, keys.dead],
+        [keys.ready, keys.delayed, keys.leased, keys.seq, keys.prios, keys.dead, keys.paused, keys.completed],
         [keys.jobPrefix],
       )) as number[];
-      const [ready = 0, delayed = 0, reserved = 0, dead = 0, oldest = -1] = reply;
-      return { queue, ready, delayed, reserved, dead, oldestReadyAt: oldest === -1 ? undefined : oldest };
+      const [ready = 0, delayed = 0, reserved = 0, dead = 0, oldest = -1, paused = 0, completed = 0] = reply;
+      return {
+        queue,
+        ready,
+        delayed,
+        reserved,
+        dead,
+        oldestReadyAt: oldest === -1 ? undefined : oldest,
+        paused: paused === 1,
+        ...(this.capabilities.retention ? { completed } : {}),
+      };
     });
   }
 
@@ -316,6 +293,41 @@ export class RedisDriver implements QueueDriver {
       const keys = this.#keysOf(queue);
       return Number(await runScript(this.client, scripts.purge, [keys.ready, keys.delayed, keys.unique, keys.prios], [keys.jobPrefix]));
     });
+  }
+
+  /** The job with this id: waiting, delayed, active, or the completed or cancelled record kept; undefined when none. */
+  async getJob(id: string, options: JobLookupOptions = {}): Promise<JobInfo | undefined> {
+    this.#checkLookup('getJob', id, options.queue);
+    return this.#run('getJob', () => getJob(this.#context, id, options.queue));
+  }
+
+  /** Jobs of one queue in one state: in run order, or most recently finished first. */
+  async listJobs(options: JobListOptions): Promise<JobInfo[]> {
+    this.#assertOpen();
+    return this.#run('listJobs', () => listJobs(this.#context, options));
+  }
+
+  /** Stores the held job's progress (JSON text made by core). */
+  async setProgress(reservation: Reservation, progress: string): Promise<void> {
+    await this.#run('setProgress', () => setProgress(this.#context, reservation, progress));
+  }
+
+  /** Ends a waiting, delayed or active job for good, keeping it as cancelled. */
+  async cancel(id: string, options: JobLookupOptions = {}): Promise<CancelOutcome> {
+    this.#checkLookup('cancel', id, options.queue);
+    return this.#run('cancel', () => cancel(this.#context, id, options.queue));
+  }
+
+  /** Claims from `queue` take nothing until resume(), in every process on this Redis. */
+  async pause(queue: string): Promise<void> {
+    this.#assertQueue(queue);
+    await this.#run('pause', () => Promise.all([pause(this.#context, queue), this.#register(queue)]));
+  }
+
+  /** Claims take from `queue` again; reserves blocked on it wake. */
+  async resume(queue: string): Promise<void> {
+    this.#assertQueue(queue);
+    await this.#run('resume', () => resume(this.#context, queue));
   }
 
   close(): Promise<void> {
@@ -367,6 +379,13 @@ export class RedisDriver implements QueueDriver {
     if (queues.length === 0) throw new InvalidArgumentError(`redis: ${action}: expected at least one queue`);
     for (const queue of queues) this.#checkedKeysOf(queue);
     if (!(leaseMs > 0)) throw new InvalidArgumentError(`redis: ${action}: leaseMs must be > 0, got ${leaseMs}`);
+  }
+
+  /** Checks what getJob() and cancel() share: open, an id, a valid queue when one is given. */
+  #checkLookup(action: string, id: string, queue: string | undefined): void {
+    this.#assertOpen();
+    if (typeof id !== 'string' || id === '') throw new InvalidArgumentError(`redis: ${action}: expected a job id, got ${quoteInput(id)}`);
+    if (queue !== undefined) this.#assertQueue(queue);
   }
 
   async #register(queue: string): Promise<void> {

@@ -20,6 +20,18 @@ export interface QueueKeys {
   readonly deadInfo: string;
   /** Hash id -> stored body of each dead letter. */
   readonly deadBody: string;
+  /** Zset of completed job ids kept, scored finish time (Redis clock) * 1024 + (sequence mod 1024). */
+  readonly completed: string;
+  /** Hash id -> finished-job record (JSON, made by core) of each completed job kept. */
+  readonly completedInfo: string;
+  /** Zset of cancelled job ids kept, scored like `completed`. */
+  readonly cancelled: string;
+  /** Hash id -> finished-job record of each cancelled job kept. */
+  readonly cancelledInfo: string;
+  /** Sequence counter of finished records (orders records of the same millisecond). */
+  readonly finishedSeq: string;
+  /** String, present while the queue is paused: claims take nothing from it. */
+  readonly paused: string;
   /** Prefix of the per-job hashes: the job key is this plus the id. */
   readonly jobPrefix: string;
 }
@@ -41,6 +53,12 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     dead: `${base}dead`,
     deadInfo: `${base}dead:info`,
     deadBody: `${base}dead:body`,
+    completed: `${base}completed`,
+    completedInfo: `${base}completed:info`,
+    cancelled: `${base}cancelled`,
+    cancelledInfo: `${base}cancelled:info`,
+    finishedSeq: `${base}finished:seq`,
+    paused: `${base}paused`,
     jobPrefix: `${base}j:`,
   };
 }

@@ -1,4 +1,4 @@
-import { ConfigError, type QueueError, quoteInput } from '@queuekit/core';
+import { ConfigError, type QueueError, quoteInput, type Retention, type RetentionOptions, resolveRetention } from '@queuekit/core';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { KEY_PREFIX_PATTERN } from './redis-keys.js';
 
@@ -38,6 +38,13 @@ export interface RedisDriverOptions {
    * retrying or by the lease running out. Default: ignored.
    */
   readonly onBackgroundError?: (error: QueueError) => void;
+  /**
+   * Finished jobs kept per queue: completed ones with their result (the record the Worker gives
+   * `ack()`) and cancelled ones, pruned by the ack or cancel script that stores a new one. Default
+   * the last 1,000 of each, for at most 24 h; `false` keeps no completed jobs (cancelled ones are
+   * still kept, so a cancelled job's worker learns it was cancelled).
+   */
+  readonly retention?: RetentionOptions;
 }
 
 /** Default largest envelope, in bytes. */
@@ -51,6 +58,7 @@ export interface ResolvedRedisOptions {
   readonly keyPrefix: string;
   readonly maxMessageBytes: number;
   readonly connectionName: string;
+  readonly retention: Retention;
 }
 
 /** Validates `options` and applies defaults; throws ConfigError naming the key at fault. */
@@ -69,7 +77,7 @@ export function resolveRedisOptions(options: RedisDriverOptions): ResolvedRedisO
   if (!/^[!-~]{1,64}$/.test(connectionName)) {
     throw new ConfigError(`redis: connectionName: expected 1-64 printable characters without spaces, got ${quoteInput(connectionName)}`);
   }
-  return { keyPrefix, maxMessageBytes, connectionName };
+  return { keyPrefix, maxMessageBytes, connectionName, retention: resolveRetention('redis', options.retention) };
 }
 
 /** A client and whether the driver created it (and so must close it). */

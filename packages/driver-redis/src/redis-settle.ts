@@ -1,7 +1,7 @@
 import type { AckAndClaimResult, Reservation } from '@queuekit/core';
 import { runIdempotentScript, runScript, type ScriptReply, scripts } from './lua-scripts.js';
 import type { RedisCallContext } from './redis-context.js';
-import { leaseLostError } from './redis-errors.js';
+import { leaseLostError, refusalError } from './redis-errors.js';
 import { claimedReservations } from './redis-reservation.js';
 
 /**
@@ -13,21 +13,33 @@ import { claimedReservations } from './redis-reservation.js';
  * (see runIdempotentScript): ack, give-back, extend, and the acknowledging part of ack-and-claim.
  */
 
-/** Deletes a completed job; a no-op when it is already gone; LeaseLostError when another holds it. */
-export async function ackOne(ctx: RedisCallContext, reservation: Reservation): Promise<void> {
+/**
+ * Settles a completed job: deleted, its finished-job `record` kept where retention keeps completed
+ * jobs; a no-op when it is already gone; LeaseLostError when another holds it.
+ */
+export async function ackOne(ctx: RedisCallContext, reservation: Reservation, record: string | undefined): Promise<void> {
   const keys = ctx.keysOf(reservation.queue);
+  const { retention } = ctx;
   const reply = await runIdempotentScript(
     ctx.client,
     scripts.ack,
-    [keys.leased, keys.unique],
-    [keys.jobPrefix + reservation.id, reservation.id, reservation.token],
+    [keys.leased, keys.unique, keys.completed, keys.completedInfo, keys.finishedSeq],
+    [
+      keys.jobPrefix + reservation.id,
+      reservation.id,
+      reservation.token,
+      retention.completed ? (record ?? '') : '',
+      retention.count,
+      Math.ceil(retention.ageMs),
+    ],
   );
   if (reply === -1) throw leaseLostError('ack', reservation);
 }
 
 /**
- * Acknowledges `acks` (one ack-and-claim.lua call per queue, pipelined) and claims up to `max`
- * jobs of `queues[0]` in the call of that queue. Jobs of later queues are not claimed here: the
+ * Acknowledges `acks` (one ack-and-claim.lua call per queue, pipelined), keeping `records[i]` of
+ * `acks[i]` where retention keeps completed jobs, and claims up to `max` jobs of `queues[0]` (held
+ * by `holder`) in the call of that queue. Jobs of later queues are not claimed here: the
  * contract lets this return fewer, and claiming them would take another round trip after the
  * first reply (to learn whether `queues[0]` had enough).
  *
@@ -42,8 +54,12 @@ export async function ackAndClaim(
   queues: readonly string[],
   leaseMs: number,
   max: number,
+  holder: string,
+  records: readonly (string | undefined)[] | undefined,
 ): Promise<AckAndClaimResult> {
   const groups = groupByQueue(acks);
+  const kept = ctx.retention.completed && records !== undefined ? new Map(acks.map((r, index) => [r, records[index]])) : undefined;
+  const { count, ageMs } = ctx.retention;
   const claimQueue = max > 0 ? queues[0] : undefined;
   if (claimQueue !== undefined && !groups.has(claimQueue)) groups.set(claimQueue, []);
   const lost = new Set<Reservation>();
@@ -53,14 +69,28 @@ export async function ackAndClaim(
       const keys = ctx.keysOf(queue);
       const wanted = queue === claimQueue ? max : 0;
       const base = wanted > 0 ? ctx.nextToken() : '';
-      const pairs = tokenPairs(group);
-      const args = [keys.jobPrefix, base, leaseMs, wanted, ...pairs];
+      const triples: string[] = [];
+      for (const reservation of group) triples.push(reservation.id, reservation.token, kept?.get(reservation) ?? '');
+      const retention = [count, Math.ceil(ageMs)];
+      const args = [keys.jobPrefix, base, leaseMs, wanted, holder, ...retention, ...triples];
       const [codes, flat] = (await runIdempotentScript(
         ctx.client,
         scripts.ackAndClaim,
-        [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios, keys.unique],
+        [
+          keys.ready,
+          keys.delayed,
+          keys.leased,
+          keys.seq,
+          keys.marker,
+          keys.prios,
+          keys.unique,
+          keys.paused,
+          keys.completed,
+          keys.completedInfo,
+          keys.finishedSeq,
+        ],
         args,
-        wanted > 0 ? [keys.jobPrefix, base, leaseMs, 0, ...pairs] : args,
+        wanted > 0 ? [keys.jobPrefix, base, leaseMs, 0, holder, ...retention, ...triples] : args,
       )) as [number[], ScriptReply[]];
       group.forEach((reservation, index) => {
         if (codes[index] === -1) lost.add(reservation);
@@ -83,10 +113,10 @@ export async function releaseOne(
   const reply = await runScript(
     ctx.client,
     scripts.release,
-    [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios],
+    [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios, keys.cancelled],
     [keys.jobPrefix + reservation.id, reservation.id, reservation.token, Math.max(0, Math.ceil(delayMs)), body, priority],
   );
-  if (reply === -1) throw leaseLostError('release', reservation);
+  if (reply !== 1) throw refusalError(reply, 'release', reservation);
 }
 
 /**
@@ -113,26 +143,28 @@ export async function giveBackMany(ctx: RedisCallContext, reservations: readonly
 
 /**
  * Renews many leases to `leaseMs` from now (extend.lua, one call per queue); resolves per
- * reservation, in order, the new expiry (epoch ms) or undefined where the lease was lost.
+ * reservation, in order, the new expiry (epoch ms), 'cancelled' where the job was cancelled, or
+ * undefined where the lease was lost.
  */
 export async function extendMany(
   ctx: RedisCallContext,
   reservations: readonly Reservation[],
   leaseMs: number,
-): Promise<(number | undefined)[]> {
-  const expiries = new Map<Reservation, number>();
+): Promise<(number | 'cancelled' | undefined)[]> {
+  const expiries = new Map<Reservation, number | 'cancelled'>();
   await Promise.all(
     [...groupByQueue(reservations)].map(async ([queue, group]) => {
       const keys = ctx.keysOf(queue);
       const reply = (await runIdempotentScript(
         ctx.client,
         scripts.extend,
-        [keys.leased],
+        [keys.leased, keys.cancelled],
         [keys.jobPrefix, Math.ceil(leaseMs), ...tokenPairs(group)],
       )) as number[];
       group.forEach((reservation, index) => {
         const at = Number(reply[index]);
-        if (at !== -1) expiries.set(reservation, at);
+        if (at === -2) expiries.set(reservation, 'cancelled');
+        else if (at !== -1) expiries.set(reservation, at);
       });
     }),
   );

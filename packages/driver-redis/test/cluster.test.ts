@@ -19,7 +19,7 @@ afterAll(() => cluster.stop());
 
 describeDriverContract({
   name: 'redis-cluster',
-  createDriver: () => createRedisDriver({ cluster: { nodes }, keyPrefix, maxMessageBytes: 256 * 1024 }),
+  createDriver: (settings) => createRedisDriver({ cluster: { nodes }, keyPrefix, maxMessageBytes: 256 * 1024, ...settings }),
   childDriverModule: fileURLToPath(new URL('./fixtures/child-driver.ts', import.meta.url)),
   pushRaw,
 });

@@ -15,7 +15,7 @@ afterAll(() => deletePrefix(keyPrefix));
 
 describeDriverContract({
   name: 'redis',
-  createDriver: () => createRedisDriver({ connection: REDIS_URL, keyPrefix, maxMessageBytes: 256 * 1024 }),
+  createDriver: (settings) => createRedisDriver({ connection: REDIS_URL, keyPrefix, maxMessageBytes: 256 * 1024, ...settings }),
   childDriverModule: fileURLToPath(new URL('./fixtures/child-driver.ts', import.meta.url)),
   pushRaw,
 });

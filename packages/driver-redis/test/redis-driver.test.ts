@@ -686,18 +686,20 @@ describe('a connection that closes before the reply', () => {
     const keys = queueKeys(d.keyPrefix, queue);
     const ackArgs = async () => {
       const taken = await d.reserve([queue], { leaseMs: 30_000, waitMs: 0 });
-      return [keys.jobPrefix + taken!.id, taken!.id, taken!.token];
+      // No finished-job record to keep: the retention bounds are passed but unused.
+      return [keys.jobPrefix + taken!.id, taken!.id, taken!.token, '', '1000', '60000'];
     };
+    const ackKeys = [keys.leased, keys.unique, keys.completed, keys.completedInfo, keys.finishedSeq];
     const raw = new Redis(REDIS_URL, { enableAutoPipelining: true, maxRetriesPerRequest: null });
     try {
       const first = await ackArgs();
-      const aborted = await behindOwnKill(raw, () => runScript(raw, scripts.ack, [keys.leased, keys.unique], first));
+      const aborted = await behindOwnKill(raw, () => runScript(raw, scripts.ack, ackKeys, first));
       expect(aborted.status).toBe('rejected');
       expect((aborted as PromiseRejectedResult).reason).toMatchObject({ name: 'AbortError' });
       expect(await raw.exists(first[0]!)).toBe(1);
 
       const args = await ackArgs();
-      const resent = await behindOwnKill(raw, () => runIdempotentScript(raw, scripts.ack, [keys.leased, keys.unique], args));
+      const resent = await behindOwnKill(raw, () => runIdempotentScript(raw, scripts.ack, ackKeys, args));
       expect(resent).toEqual({ status: 'fulfilled', value: 1 });
       expect(await raw.exists(args[0]!)).toBe(0);
       expect(await d.stats(queue)).toMatchObject({ ready: 0, reserved: 1 });

@@ -1,20 +1,28 @@
 --[[
-  ack-and-claim: acknowledges several deliveries of one queue and, in the same step, claims up to
-  `wanted` next jobs of that queue (0 only acknowledges).
+  ack-and-claim: acknowledges several deliveries of one queue (keeping the finished-job records
+  given, as ack.lua does) and, in the same step, claims up to `wanted` next jobs of that queue (0
+  only acknowledges).
 
-  KEYS[1] ready     zset  id -> priority * 2^32 + sequence
-  KEYS[2] delayed   zset  id -> due time (epoch ms)
-  KEYS[3] leased    zset  id -> lease expiry (epoch ms)
-  KEYS[4] seq       string, FIFO sequence counter
-  KEYS[5] marker    zset, wakes blocked reservers
-  KEYS[6] prios     zset  of priorities in use
-  KEYS[7] unique    hash  uniqueKey -> id
+  KEYS[1]  ready           zset  id -> priority * 2^32 + sequence
+  KEYS[2]  delayed         zset  id -> due time (epoch ms)
+  KEYS[3]  leased          zset  id -> lease expiry (epoch ms)
+  KEYS[4]  seq             string, FIFO sequence counter
+  KEYS[5]  marker          zset, wakes blocked reservers
+  KEYS[6]  prios           zset  of priorities in use
+  KEYS[7]  unique          hash  uniqueKey -> id
+  KEYS[8]  paused          string, present while claims are paused
+  KEYS[9]  completed       zset  id -> finish time * 1024 + (sequence mod 1024)
+  KEYS[10] completed-info  hash  id -> finished-job record
+  KEYS[11] finished-seq    string, sequence of finished records
 
   ARGV[1] job key prefix, `<prefix>:{<queue>}:j:`
   ARGV[2] fencing token base for the claimed jobs (the n-th gets `<base>:<n>`)
   ARGV[3] lease length of the claimed jobs, in ms
   ARGV[4] wanted, how many jobs to claim at most (0: none, and no reclaim or promotion either)
-  then 2 values per delivery to acknowledge: id, fencing token
+  ARGV[5] lease holder stored with the claimed jobs ('' when unknown)
+  ARGV[6] retention count: completed records kept at most
+  ARGV[7] retention age in ms
+  then 3 values per delivery to acknowledge: id, fencing token, finished-job record ('' for none)
 
   Returns: {acks, claimed} where acks holds one code per delivery as in ack.lua (1 acknowledged,
   0 already gone, -1 lease lost: nothing changed for it), and claimed holds 5 values per claimed
@@ -22,11 +30,13 @@
 ]]
 -- @include promote
 -- @include claim
+-- @include finished
 local jobPrefix = ARGV[1]
 local acks = {}
-local i = 5
+local kept = 0
+local i = 8
 while ARGV[i] do
-  local id, token = ARGV[i], ARGV[i + 1]
+  local id, token, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local jk = jobPrefix .. id
   local f = redis.call('HMGET', jk, 't', 'u')
   if f[1] == false then
@@ -40,13 +50,18 @@ while ARGV[i] do
     if f[2] and f[2] ~= '' and redis.call('HGET', KEYS[7], f[2]) == id then redis.call('HDEL', KEYS[7], f[2]) end
     redis.call('DEL', jk)
     redis.call('ZREM', KEYS[3], id)
+    if record ~= '' then
+      keepFinished(KEYS[9], KEYS[10], KEYS[11], now, id, record)
+      kept = kept + 1
+    end
     acks[#acks + 1] = 1
   end
-  i = i + 2
+  i = i + 3
 end
+if kept > 0 then pruneFinished(KEYS[9], KEYS[10], KEYS[11], now, tonumber(ARGV[6]), tonumber(ARGV[7])) end
 local claimed = {}
 local wanted = tonumber(ARGV[4])
 if wanted > 0 then
-  claimed = claimUpTo(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], jobPrefix, ARGV[2], ARGV[3], wanted)[1]
+  claimed = claimUpTo(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8], jobPrefix, ARGV[2], ARGV[3], wanted, ARGV[5])[1]
 end
 return {acks, claimed}

@@ -1,16 +1,26 @@
 --[[
-  ack: deletes a completed job whose lease this token holds, and frees its unique key.
+  ack: settles a completed job whose lease this token holds: deletes it, frees its unique key, and
+  keeps its finished-job record when one is given (pruning the queue's completed records past the
+  retention bounds in the same step).
 
-  KEYS[1] leased    zset  id -> lease expiry
-  KEYS[2] unique    hash  uniqueKey -> id
+  KEYS[1] leased          zset  id -> lease expiry
+  KEYS[2] unique          hash  uniqueKey -> id
+  KEYS[3] completed       zset  id -> finish time * 1024 + (sequence mod 1024)
+  KEYS[4] completed-info  hash  id -> finished-job record
+  KEYS[5] finished-seq    string, sequence of finished records
 
   ARGV[1] job key, `<prefix>:{<queue>}:j:<id>`
   ARGV[2] job id
   ARGV[3] fencing token of the delivery
+  ARGV[4] finished-job record to keep ('' keeps none)
+  ARGV[5] retention count: completed records kept at most
+  ARGV[6] retention age in ms: older completed records are pruned
 
-  Returns: 1 acknowledged, 0 the job is already gone (a no-op), -1 the lease was lost (another
-  delivery holds the job, or it was made available again): nothing changed.
+  Returns: 1 acknowledged, 0 the job is already gone (a no-op: nothing is kept, so the record of a
+  job cancelled while it ran stays `cancelled`), -1 the lease was lost (another delivery holds the
+  job, or it was made available again): nothing changed.
 ]]
+-- @include finished
 local jk = ARGV[1]
 local id = ARGV[2]
 local f = redis.call('HMGET', jk, 't', 'u')
@@ -24,4 +34,10 @@ if ARGV[3] == '' or f[1] ~= ARGV[3] then return -1 end
 if f[2] and f[2] ~= '' and redis.call('HGET', KEYS[2], f[2]) == id then redis.call('HDEL', KEYS[2], f[2]) end
 redis.call('DEL', jk)
 redis.call('ZREM', KEYS[1], id)
+if ARGV[4] ~= '' then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  keepFinished(KEYS[3], KEYS[4], KEYS[5], now, id, ARGV[4])
+  pruneFinished(KEYS[3], KEYS[4], KEYS[5], now, tonumber(ARGV[5]), tonumber(ARGV[6]))
+end
 return 1

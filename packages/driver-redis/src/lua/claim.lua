@@ -6,12 +6,13 @@
   (lost deliveries) by reclaim() in the promote fragment, when an expired lease is recovered.
 
   Defines:
-    claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs)
-      pops the next ready job (priority, then FIFO), stores the fencing token and leases the job
-      until now + leaseMs.
+    claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs, holder)
+      pops the next ready job (priority, then FIFO), stores the fencing token, the lease holder
+      (`h`) and the claim time (`c`, the run's start) and leases the job until now + leaseMs.
       Returns {id, body, attempt, lostDeliveries, leaseExpiresAt} where attempt = a + 1 and
       lostDeliveries = l, or nil when no job is ready.
-    claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKey, jobPrefix, tokenBase, leaseMs, max)
+    claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKey, pausedKey, jobPrefix, tokenBase, leaseMs, max, holder)
+      claims nothing while pausedKey exists (nextAt -1: resume() sets the marker). Otherwise
       reclaims expired leases, promotes due delayed jobs, then claims up to `max` ready jobs with
       claimReady, the n-th under the token `<tokenBase>:<n>`. When ready jobs remain it sets the
       marker, so another blocked reserver wakes.
@@ -19,7 +20,7 @@
       them; nextAt is, when nothing was claimed, the epoch ms of the next delayed job or lease
       expiry (-1 when there is none, and -1 whenever a job was claimed).
 ]]
-local function claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs)
+local function claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs, holder)
   for _ = 1, 100 do
     local popped = redis.call('ZPOPMIN', readyKey)
     if #popped == 0 then return nil end
@@ -32,7 +33,7 @@ local function claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs)
       local attempt = (tonumber(f[2]) or 0) + 1
       local lost = tonumber(f[3]) or 0
       local expires = now + tonumber(leaseMs)
-      redis.call('HSET', jk, 't', token)
+      redis.call('HSET', jk, 't', token, 'h', holder, 'c', fmt(now))
       redis.call('ZADD', leasedKey, fmt(expires), id)
       return {id, body, attempt, lost, expires}
     end
@@ -40,12 +41,13 @@ local function claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs)
   return nil
 end
 
-local function claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKey, jobPrefix, tokenBase, leaseMs, max)
+local function claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKey, pausedKey, jobPrefix, tokenBase, leaseMs, max, holder)
+  if redis.call('EXISTS', pausedKey) == 1 then return {{}, -1} end
   reclaim(readyKey, leasedKey, priosKey, jobPrefix)
   promote(readyKey, delayedKey, seqKey, priosKey, jobPrefix)
   local claimed = {}
   for n = 1, max do
-    local job = claimReady(readyKey, leasedKey, jobPrefix, tokenBase .. ':' .. n, leaseMs)
+    local job = claimReady(readyKey, leasedKey, jobPrefix, tokenBase .. ':' .. n, leaseMs, holder)
     if not job then break end
     for _, v in ipairs(job) do claimed[#claimed + 1] = v end
   end

@@ -7,6 +7,7 @@
   KEYS[4] dead-info hash  id -> failure record (JSON: reason, error, attempts, firstFailedAt, failedAt)
   KEYS[5] dead-body hash  id -> the stored body, as it was (it may be undecodable)
   KEYS[6] seq       string, the queue's sequence counter
+  KEYS[7] cancelled zset  of cancelled job ids kept
 
   ARGV[1] job key, `<prefix>:{<queue>}:j:<id>`
   ARGV[2] job id
@@ -14,12 +15,16 @@
   ARGV[4] failedAt (epoch ms)
   ARGV[5] failure record (JSON)
 
-  Returns: 1 dead-lettered, -1 the lease was lost or the job is gone: nothing changed.
+  Returns: 1 dead-lettered, -2 the job was cancelled, -1 the lease was lost or the job is gone
+  otherwise: nothing changed unless 1.
 ]]
 local jk = ARGV[1]
 local id = ARGV[2]
 local f = redis.call('HMGET', jk, 't', 'u', 'b')
-if f[1] ~= ARGV[3] or redis.call('ZSCORE', KEYS[1], id) == false then return -1 end
+if f[1] ~= ARGV[3] or redis.call('ZSCORE', KEYS[1], id) == false then
+  if f[1] == false and redis.call('ZSCORE', KEYS[7], id) ~= false then return -2 end
+  return -1
+end
 if f[2] and f[2] ~= '' and redis.call('HGET', KEYS[2], f[2]) == id then redis.call('HDEL', KEYS[2], f[2]) end
 redis.call('DEL', jk)
 redis.call('ZREM', KEYS[1], id)

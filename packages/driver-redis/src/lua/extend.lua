@@ -2,13 +2,15 @@
   extend: prolongs the leases of one or more deliveries of one queue that their tokens still hold.
 
   KEYS[1] leased    zset  id -> lease expiry
+  KEYS[2] cancelled zset  of cancelled job ids kept
 
   ARGV[1] job key prefix, `<prefix>:{<queue>}:j:`
   ARGV[2] new lease length in ms, from now (Redis TIME)
   then 2 values per delivery: id, fencing token
 
-  Returns: one value per delivery, in order: the new expiry (epoch ms), or -1 when the lease was
-  lost or the job is gone (nothing changed for it).
+  Returns: one value per delivery, in order: the new expiry (epoch ms), -2 when the job was
+  cancelled (it is gone and kept as cancelled), or -1 when the lease was lost or the job is gone
+  otherwise (nothing changed for it).
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -18,9 +20,12 @@ local out = {}
 local i = 3
 while ARGV[i] do
   local id, token = ARGV[i], ARGV[i + 1]
-  if token ~= '' and redis.call('HGET', ARGV[1] .. id, 't') == token and redis.call('ZSCORE', KEYS[1], id) ~= false then
+  local held = redis.call('HGET', ARGV[1] .. id, 't')
+  if token ~= '' and held == token and redis.call('ZSCORE', KEYS[1], id) ~= false then
     redis.call('ZADD', KEYS[1], score, id)
     out[#out + 1] = expires
+  elseif held == false and redis.call('ZSCORE', KEYS[2], id) ~= false then
+    out[#out + 1] = -2
   else
     out[#out + 1] = -1
   end

@@ -8,6 +8,7 @@
   KEYS[4] seq       string, FIFO sequence counter
   KEYS[5] marker    zset, wakes blocked reservers
   KEYS[6] prios     zset  of priorities in use
+  KEYS[7] cancelled zset  of cancelled job ids kept
 
   ARGV[1] job key, `<prefix>:{<queue>}:j:<id>`
   ARGV[2] job id
@@ -16,14 +17,18 @@
   ARGV[5] new body ('' keeps the stored one)
   ARGV[6] new priority ('' keeps the stored one)
 
-  Returns: 1 released, -1 the lease was lost or the job is gone: nothing changed.
+  Returns: 1 released, -2 the job was cancelled, -1 the lease was lost or the job is gone
+  otherwise: nothing changed unless 1.
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local jk = ARGV[1]
 local id = ARGV[2]
 local f = redis.call('HMGET', jk, 't', 'p')
-if f[1] ~= ARGV[3] or redis.call('ZSCORE', KEYS[3], id) == false then return -1 end
+if f[1] ~= ARGV[3] or redis.call('ZSCORE', KEYS[3], id) == false then
+  if f[1] == false and redis.call('ZSCORE', KEYS[7], id) ~= false then return -2 end
+  return -1
+end
 local prio = f[2]
 if ARGV[6] ~= '' then prio = ARGV[6] end
 redis.call('ZREM', KEYS[3], id)

@@ -9,11 +9,13 @@
   KEYS[4] seq       string, FIFO sequence counter
   KEYS[5] marker    zset, wakes blocked reservers
   KEYS[6] prios     zset  of priorities in use
+  KEYS[7] paused    string, present while claims are paused (nothing is claimed then)
 
   ARGV[1] job key prefix, `<prefix>:{<queue>}:j:`
   ARGV[2] fencing token base (the n-th claimed job gets `<base>:<n>`)
   ARGV[3] lease length in ms
   ARGV[4] max, how many jobs to claim at most (>= 1)
+  ARGV[5] lease holder stored with the claimed jobs ('' when unknown)
 
   Returns: {claimed, nextAt, now} where claimed holds 5 values per claimed job, in claim order:
   id, body, attempt (failed runs + 1), lostDeliveries, leaseExpiresAt; nextAt is, when nothing was
@@ -23,5 +25,5 @@
 ]]
 -- @include promote
 -- @include claim
-local result = claimUpTo(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]))
+local result = claimUpTo(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5])
 return {result[1], result[2], now}

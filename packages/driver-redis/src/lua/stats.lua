@@ -7,10 +7,13 @@
   KEYS[4] seq       string, FIFO sequence counter
   KEYS[5] prios     zset  of priorities in use
   KEYS[6] dead      zset  id -> failedAt * 1024 + (sequence mod 1024)
+  KEYS[7] paused    string, present while claims are paused
+  KEYS[8] completed zset  of completed job ids kept
 
   ARGV[1] job key prefix, `<prefix>:{<queue>}:j:`
 
-  Returns: {ready, delayed, reserved, dead, oldestReadyAt (epoch ms, -1 when none is ready)}.
+  Returns: {ready, delayed, reserved, dead, oldestReadyAt (epoch ms, -1 when none is ready),
+  paused (1 or 0), completed (records kept)}.
   The oldest ready job is the head of some priority band (bands are FIFO), so only the band heads
   are read; bands found empty are dropped from KEYS[5].
 ]]
@@ -28,4 +31,12 @@ for _, p in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
     if r and (oldest == -1 or r < oldest) then oldest = r end
   end
 end
-return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[6]), oldest}
+return {
+  redis.call('ZCARD', KEYS[1]),
+  redis.call('ZCARD', KEYS[2]),
+  redis.call('ZCARD', KEYS[3]),
+  redis.call('ZCARD', KEYS[6]),
+  oldest,
+  redis.call('EXISTS', KEYS[7]),
+  redis.call('ZCARD', KEYS[8]),
+}

@@ -1,0 +1,217 @@
+import {
+  createEnvelope,
+  encodeFinishedJob,
+  InvalidArgumentError,
+  JobCancelledError,
+  type JobFailure,
+  type Reservation,
+} from '@queuekit/core';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createRedisDriver, queueKeys, type RedisDriver } from '../src/index.js';
+import { runScript, scripts } from '../src/lua-scripts.js';
+import { deletePrefix, REDIS_URL, randomPrefix, randomQueue } from './helpers.js';
+
+// Driver-specific behaviour of lookup, retention, progress, cancel and pause: what is stored in
+// Redis and where. The behaviour every driver shares is the contract suite's job-state group.
+
+const opened: RedisDriver[] = [];
+const prefixes: string[] = [];
+const raw = new Redis(REDIS_URL);
+
+function driver(options: Parameters<typeof createRedisDriver>[0] = {}): RedisDriver {
+  const keyPrefix = options.keyPrefix ?? randomPrefix();
+  prefixes.push(keyPrefix);
+  const created = createRedisDriver({ connection: REDIS_URL, ...options, keyPrefix });
+  opened.push(created);
+  return created;
+}
+
+function record(reservation: Reservation, result: unknown): string {
+  return encodeFinishedJob({
+    id: reservation.id,
+    queue: reservation.queue,
+    name: reservation.envelope?.name,
+    state: 'completed',
+    attempts: reservation.attempt,
+    result: result as never,
+    createdAt: reservation.envelope?.createdAt,
+    finishedAt: Date.now(),
+  });
+}
+
+function failure(): JobFailure {
+  const now = Date.now();
+  return { reason: 'failed', error: { name: 'Error', message: 'boom' }, attempts: 1, firstFailedAt: now, failedAt: now };
+}
+
+async function reserveOne(d: RedisDriver, queue: string, holder?: string): Promise<Reservation> {
+  const reservation = await d.reserve([queue], { leaseMs: 30_000, waitMs: 2_000, ...(holder === undefined ? {} : { holder }) });
+  if (reservation === undefined) throw new Error(`nothing to reserve in ${queue}`);
+  return reservation;
+}
+
+afterEach(async () => {
+  await Promise.allSettled(opened.splice(0).map((d) => d.close()));
+  await Promise.all(prefixes.splice(0).map(deletePrefix));
+});
+
+afterAll(() => {
+  raw.disconnect();
+});
+
+describe('retention in the ack scripts', () => {
+  it('ack() prunes the completed records past the count in its own script: the zset and hash hold exactly `count`', async () => {
+    const d = driver({ retention: { count: 3, ageMs: 60_000 } });
+    const queue = randomQueue();
+    const keys = queueKeys(d.keyPrefix, queue);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      const envelope = createEnvelope({ name: 'n', queue, payload: i });
+      ids.push(envelope.id);
+      await d.push([envelope]);
+      const reservation = await reserveOne(d, queue);
+      await d.ack(reservation, { record: record(reservation, i) });
+    }
+    expect(await raw.zrange(keys.completed, 0, -1)).toEqual(ids.slice(3));
+    expect((await raw.hkeys(keys.completedInfo)).sort()).toEqual(ids.slice(3).sort());
+    // The keys expire once the last record is older than the age, so an idle queue keeps none for ever.
+    for (const key of [keys.completed, keys.completedInfo, keys.finishedSeq]) {
+      const ttl = await raw.pttl(key);
+      expect(ttl).toBeGreaterThan(50_000);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    }
+  });
+
+  it('ackAndClaim() keeps each record of a batch and prunes once past the count, claiming in the same call', async () => {
+    const d = driver({ retention: { count: 4 } });
+    const queue = randomQueue();
+    const keys = queueKeys(d.keyPrefix, queue);
+    await d.push(Array.from({ length: 10 }, (_, i) => createEnvelope({ name: 'n', queue, payload: i })));
+    const claimed = await d.claim([queue], { leaseMs: 30_000, waitMs: 0, max: 6 });
+    expect(claimed).toHaveLength(6);
+    const result = await d.ackAndClaim(claimed, [queue], {
+      leaseMs: 30_000,
+      max: 4,
+      holder: 'batch-host:7',
+      records: claimed.map((r, i) => (i === 1 ? undefined : record(r, i))),
+    });
+    expect(result.leaseLost).toEqual([]);
+    expect(result.claimed).toHaveLength(4);
+    // Five records were given (the second ack kept none); the oldest one was pruned.
+    const kept = claimed.filter((_, i) => i !== 1).slice(1);
+    expect(await raw.zrange(keys.completed, 0, -1)).toEqual(kept.map((r) => r.id));
+    expect(await raw.hlen(keys.completedInfo)).toBe(4);
+    expect(await d.stats(queue)).toMatchObject({ completed: 4, reserved: 4, ready: 0 });
+    expect((await d.getJob(result.claimed[0]!.id))?.lease?.holder).toBe('batch-host:7');
+  });
+
+  it('with retention false, an ack given a record stores nothing and stats leave `completed` out', async () => {
+    const d = driver({ retention: false });
+    const queue = randomQueue();
+    const keys = queueKeys(d.keyPrefix, queue);
+    await d.push([createEnvelope({ name: 'n', queue, payload: {} })]);
+    const reservation = await reserveOne(d, queue);
+    await d.ack(reservation, { record: record(reservation, 'dropped') });
+    expect(await raw.exists(keys.completed, keys.completedInfo)).toBe(0);
+    const stats = await d.stats(queue);
+    expect(stats).not.toHaveProperty('completed');
+    expect(stats.paused).toBe(false);
+  });
+
+  it('refuses bad retention options with an InvalidArgumentError naming the field', () => {
+    expect(() => createRedisDriver({ connection: REDIS_URL, retention: { count: 0 } })).toThrow(InvalidArgumentError);
+    expect(() => createRedisDriver({ connection: REDIS_URL, retention: { count: 0 } })).toThrow(/redis: retention\.count/);
+    expect(() => createRedisDriver({ connection: REDIS_URL, retention: { ageMs: -1 } })).toThrow(/redis: retention\.ageMs/);
+  });
+});
+
+describe('lookup', () => {
+  it('a driver that never used the queue finds a job by id alone, through the registry of queues', async () => {
+    const producer = driver();
+    const queue = randomQueue();
+    const envelope = createEnvelope({ name: 'n', queue, payload: { k: 1 } });
+    await producer.push([createEnvelope({ name: 'n', queue: randomQueue(), payload: {} }), envelope]);
+    const stranger = driver({ keyPrefix: producer.keyPrefix });
+    expect(await stranger.getJob(envelope.id)).toMatchObject({ id: envelope.id, queue, state: 'waiting' });
+    expect(await stranger.getJob(envelope.id, { queue: randomQueue() })).toBeUndefined();
+  });
+
+  it('a job claimed by a waiting reserve (the claim pipelined behind the blocking pop) carries its holder and start', async () => {
+    const d = driver();
+    const queue = randomQueue();
+    const waiting = d.reserve([queue], { leaseMs: 30_000, waitMs: 5_000, holder: 'blocked-host:9' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const envelope = createEnvelope({ name: 'n', queue, payload: {} });
+    await driver({ keyPrefix: d.keyPrefix }).push([envelope]);
+    const reservation = await waiting;
+    expect(reservation?.id).toBe(envelope.id);
+    const info = await d.getJob(envelope.id, { queue });
+    expect(info?.lease).toEqual({ holder: 'blocked-host:9', expiresAt: reservation?.leaseExpiresAt });
+    expect(info?.startedAt).toBeGreaterThan(Date.now() - 5_000);
+  });
+
+  it('listJobs() with limit 0 returns nothing; a bad queue name or id is refused', async () => {
+    const d = driver();
+    const queue = randomQueue();
+    await d.push([createEnvelope({ name: 'n', queue, payload: {} })]);
+    expect(await d.listJobs({ queue, state: 'waiting', limit: 0 })).toEqual([]);
+    await expect(d.listJobs({ queue: 'bad name', state: 'waiting' })).rejects.toThrow(InvalidArgumentError);
+    await expect(d.getJob('x', { queue: 'bad{name}' })).rejects.toThrow(InvalidArgumentError);
+    await expect(d.getJob('')).rejects.toThrow(InvalidArgumentError);
+    await expect(d.cancel('')).rejects.toThrow(InvalidArgumentError);
+  });
+});
+
+describe('cancel', () => {
+  it('release, deadLetter and setProgress of a job cancelled while it ran throw JobCancelledError; the record stays', async () => {
+    const d = driver();
+    const queue = randomQueue();
+    await d.push([createEnvelope({ name: 'n', queue, payload: {} }), createEnvelope({ name: 'n', queue, payload: {} })]);
+    const first = await reserveOne(d, queue);
+    await d.setProgress(first, '50');
+    expect(await d.cancel(first.id)).toBe('cancelled');
+    await expect(d.release(first, { delayMs: 0 })).rejects.toThrow(JobCancelledError);
+    await expect(d.deadLetter(first, failure())).rejects.toThrow(JobCancelledError);
+    await expect(d.setProgress(first, '60')).rejects.toThrow(JobCancelledError);
+    await d.ack(first, { record: record(first, 'late') });
+    expect(await d.getJob(first.id)).toMatchObject({ state: 'cancelled', progress: 50, attempts: 0 });
+    expect(await d.deadLetters.count({ queue })).toBe(0);
+  });
+
+  it('cancel.lua changes nothing when the job changed since it was read', async () => {
+    const d = driver();
+    const queue = randomQueue();
+    const keys = queueKeys(d.keyPrefix, queue);
+    const envelope = createEnvelope({ name: 'n', queue, payload: {} });
+    await d.push([envelope]);
+    // Read as waiting (no token), then claimed before the cancel runs.
+    await reserveOne(d, queue);
+    const reply = await runScript(
+      d.client,
+      scripts.cancel,
+      [keys.ready, keys.delayed, keys.leased, keys.unique, keys.cancelled, keys.cancelledInfo, keys.finishedSeq],
+      [keys.jobPrefix + envelope.id, envelope.id, '', '0', '', '{}', 1_000, 60_000],
+    );
+    expect(reply).toBe(-1);
+    expect(await d.getJob(envelope.id)).toMatchObject({ state: 'active' });
+    expect(await raw.exists(keys.cancelled)).toBe(0);
+  });
+});
+
+describe('pause', () => {
+  it('is one key per queue, seen by claims of every driver; stats say so', async () => {
+    const d = driver();
+    const queue = randomQueue();
+    const keys = queueKeys(d.keyPrefix, queue);
+    await d.pause(queue);
+    expect(await raw.exists(keys.paused)).toBe(1);
+    await d.push([createEnvelope({ name: 'n', queue, payload: {} })]);
+    const other = driver({ keyPrefix: d.keyPrefix });
+    expect(await other.ackAndClaim([], [queue], { leaseMs: 30_000, max: 5 })).toEqual({ leaseLost: [], claimed: [] });
+    expect(await other.stats(queue)).toMatchObject({ ready: 1, paused: true });
+    await other.resume(queue);
+    expect(await raw.exists(keys.paused)).toBe(0);
+    expect((await other.ackAndClaim([], [queue], { leaseMs: 30_000, max: 5 })).claimed).toHaveLength(1);
+  });
+});
