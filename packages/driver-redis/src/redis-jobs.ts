@@ -74,7 +74,7 @@ export async function cancel(ctx: RedisJobsContext, id: string, queue: string | 
     const reply = await runScript(
       ctx.client,
       scripts.cancel,
-      [keys.ready, keys.delayed, keys.leased, keys.unique, keys.cancelled, keys.cancelledInfo, keys.finishedSeq],
+      [keys.ready, keys.delayed, keys.leased, keys.unique, keys.cancelled, keys.cancelledInfo],
       [keys.jobPrefix + id, id, token ?? '', attempts ?? '0', progress ?? '', record, ctx.retention.count, Math.ceil(ctx.retention.ageMs)],
     );
     if (reply === 1) return 'cancelled';

@@ -20,7 +20,7 @@ export interface QueueKeys {
   readonly deadInfo: string;
   /** Hash id -> stored body of each dead letter. */
   readonly deadBody: string;
-  /** Zset of completed job ids kept, scored finish time (Redis clock) * 1024 + (sequence mod 1024). */
+  /** Zset of completed job ids kept, scored finish time (Redis clock, ms) * 1024, kept increasing. */
   readonly completed: string;
   /** Hash id -> finished-job record (JSON, made by core) of each completed job kept. */
   readonly completedInfo: string;
@@ -28,8 +28,6 @@ export interface QueueKeys {
   readonly cancelled: string;
   /** Hash id -> finished-job record of each cancelled job kept. */
   readonly cancelledInfo: string;
-  /** Sequence counter of finished records (orders records of the same millisecond). */
-  readonly finishedSeq: string;
   /** String, present while the queue is paused: claims take nothing from it. */
   readonly paused: string;
   /** Prefix of the per-job hashes: the job key is this plus the id. */
@@ -57,7 +55,6 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     completedInfo: `${base}completed:info`,
     cancelled: `${base}cancelled`,
     cancelledInfo: `${base}cancelled:info`,
-    finishedSeq: `${base}finished:seq`,
     paused: `${base}paused`,
     jobPrefix: `${base}j:`,
   };

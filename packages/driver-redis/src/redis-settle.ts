@@ -23,7 +23,7 @@ export async function ackOne(ctx: RedisCallContext, reservation: Reservation, re
   const reply = await runIdempotentScript(
     ctx.client,
     scripts.ack,
-    [keys.leased, keys.unique, keys.completed, keys.completedInfo, keys.finishedSeq],
+    [keys.leased, keys.unique, keys.completed, keys.completedInfo],
     [
       keys.jobPrefix + reservation.id,
       reservation.id,
@@ -87,7 +87,6 @@ export async function ackAndClaim(
           keys.paused,
           keys.completed,
           keys.completedInfo,
-          keys.finishedSeq,
         ],
         args,
         wanted > 0 ? [keys.jobPrefix, base, leaseMs, 0, holder, ...retention, ...triples] : args,

@@ -76,7 +76,7 @@ describe('retention in the ack scripts', () => {
     expect(await raw.zrange(keys.completed, 0, -1)).toEqual(ids.slice(3));
     expect((await raw.hkeys(keys.completedInfo)).sort()).toEqual(ids.slice(3).sort());
     // The keys expire once the last record is older than the age, so an idle queue keeps none for ever.
-    for (const key of [keys.completed, keys.completedInfo, keys.finishedSeq]) {
+    for (const key of [keys.completed, keys.completedInfo]) {
       const ttl = await raw.pttl(key);
       expect(ttl).toBeGreaterThan(50_000);
       expect(ttl).toBeLessThanOrEqual(60_000);
@@ -190,7 +190,7 @@ describe('cancel', () => {
     const reply = await runScript(
       d.client,
       scripts.cancel,
-      [keys.ready, keys.delayed, keys.leased, keys.unique, keys.cancelled, keys.cancelledInfo, keys.finishedSeq],
+      [keys.ready, keys.delayed, keys.leased, keys.unique, keys.cancelled, keys.cancelledInfo],
       [keys.jobPrefix + envelope.id, envelope.id, '', '0', '', '{}', 1_000, 60_000],
     );
     expect(reply).toBe(-1);

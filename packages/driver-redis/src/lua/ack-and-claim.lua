@@ -11,9 +11,8 @@
   KEYS[6]  prios           zset  of priorities in use
   KEYS[7]  unique          hash  uniqueKey -> id
   KEYS[8]  paused          string, present while claims are paused
-  KEYS[9]  completed       zset  id -> finish time * 1024 + (sequence mod 1024)
+  KEYS[9]  completed       zset  id -> finish time (ms) * 1024, kept increasing (see finished.lua)
   KEYS[10] completed-info  hash  id -> finished-job record
-  KEYS[11] finished-seq    string, sequence of finished records
 
   ARGV[1] job key prefix, `<prefix>:{<queue>}:j:`
   ARGV[2] fencing token base for the claimed jobs (the n-th gets `<base>:<n>`)
@@ -34,6 +33,7 @@
 local jobPrefix = ARGV[1]
 local acks = {}
 local kept = 0
+local score
 local i = 8
 while ARGV[i] do
   local id, token, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -51,14 +51,15 @@ while ARGV[i] do
     redis.call('DEL', jk)
     redis.call('ZREM', KEYS[3], id)
     if record ~= '' then
-      keepFinished(KEYS[9], KEYS[10], KEYS[11], now, id, record)
+      if score then score = score + 1 else score = finishedScore(KEYS[9], now) end
+      keepFinished(KEYS[9], KEYS[10], score, id, record)
       kept = kept + 1
     end
     acks[#acks + 1] = 1
   end
   i = i + 3
 end
-if kept > 0 then pruneFinished(KEYS[9], KEYS[10], KEYS[11], now, tonumber(ARGV[6]), tonumber(ARGV[7])) end
+if kept > 0 then pruneFinished(KEYS[9], KEYS[10], now, tonumber(ARGV[6]), tonumber(ARGV[7])) end
 local claimed = {}
 local wanted = tonumber(ARGV[4])
 if wanted > 0 then

@@ -5,9 +5,8 @@
 
   KEYS[1] leased          zset  id -> lease expiry
   KEYS[2] unique          hash  uniqueKey -> id
-  KEYS[3] completed       zset  id -> finish time * 1024 + (sequence mod 1024)
+  KEYS[3] completed       zset  id -> finish time (ms) * 1024, kept increasing (see finished.lua)
   KEYS[4] completed-info  hash  id -> finished-job record
-  KEYS[5] finished-seq    string, sequence of finished records
 
   ARGV[1] job key, `<prefix>:{<queue>}:j:<id>`
   ARGV[2] job id
@@ -37,7 +36,7 @@ redis.call('ZREM', KEYS[1], id)
 if ARGV[4] ~= '' then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  keepFinished(KEYS[3], KEYS[4], KEYS[5], now, id, ARGV[4])
-  pruneFinished(KEYS[3], KEYS[4], KEYS[5], now, tonumber(ARGV[5]), tonumber(ARGV[6]))
+  keepFinished(KEYS[3], KEYS[4], finishedScore(KEYS[3], now), id, ARGV[4])
+  pruneFinished(KEYS[3], KEYS[4], now, tonumber(ARGV[5]), tonumber(ARGV[6]))
 end
 return 1

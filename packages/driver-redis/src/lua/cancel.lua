@@ -12,9 +12,8 @@
   KEYS[2] delayed         zset  id -> due time
   KEYS[3] leased          zset  id -> lease expiry
   KEYS[4] unique          hash  uniqueKey -> id
-  KEYS[5] cancelled       zset  id -> finish time * 1024 + (sequence mod 1024)
+  KEYS[5] cancelled       zset  id -> finish time (ms) * 1024, kept increasing (see finished.lua)
   KEYS[6] cancelled-info  hash  id -> finished-job record
-  KEYS[7] finished-seq    string, sequence of finished records
 
   ARGV[1] job key, `<prefix>:{<queue>}:j:<id>`
   ARGV[2] job id
@@ -40,6 +39,6 @@ if f[4] and f[4] ~= '' and redis.call('HGET', KEYS[4], f[4]) == id then redis.ca
 redis.call('DEL', jk)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-keepFinished(KEYS[5], KEYS[6], KEYS[7], now, id, ARGV[6])
-pruneFinished(KEYS[5], KEYS[6], KEYS[7], now, tonumber(ARGV[7]), tonumber(ARGV[8]))
+keepFinished(KEYS[5], KEYS[6], finishedScore(KEYS[5], now), id, ARGV[6])
+pruneFinished(KEYS[5], KEYS[6], now, tonumber(ARGV[7]), tonumber(ARGV[8]))
 return 1

@@ -3,27 +3,35 @@
   say `-- @include finished`.
 
   A finished (completed or cancelled) job is kept as its record, the JSON text core made, stored as
-  it is in a hash and indexed in a zset scored finish time (Redis TIME, ms) * 1024 + (sequence mod
-  1024), so records of one millisecond keep their order. Pruning runs in the script that stores a
-  record: the queue's records of that state older than ageMs, then the oldest beyond count. The
-  keys expire ageMs after the last record stored, so a queue that stops finishing jobs does not
-  keep its last ones for ever.
+  it is in a hash and indexed in a zset scored finish time (Redis TIME, ms) * 1024, raised above the
+  newest score kept when that is higher, so records of one millisecond (or of a clock that stepped
+  back) keep their order. Pruning runs in the script that stores records: the queue's records of
+  that state older than ageMs, then the oldest beyond count. Both keys expire ageMs after the last
+  record stored, so a queue that stops finishing jobs does not keep its last ones for ever.
 
   Defines:
-    keepFinished(zsetKey, infoKey, seqKey, nowMs, id, record)
-      stores one record (replacing one of the same id)
-    pruneFinished(zsetKey, infoKey, seqKey, nowMs, count, ageMs)
+    finishedScore(zsetKey, nowMs)
+      the score of the next record stored in zsetKey (add 1 for each further one of the same call)
+    keepFinished(zsetKey, infoKey, score, id, record)
+      stores one record under `score` (replacing one of the same id)
+    pruneFinished(zsetKey, infoKey, nowMs, count, ageMs)
       deletes records older than ageMs, then the oldest beyond count (at most 1,000 of each per
-      call: each store adds one, so a few calls catch up with a lowered bound), and sets the three
-      keys to expire ageMs from now
+      call: each store adds one, so a few calls catch up with a lowered bound), and sets both keys
+      to expire ageMs from now
 ]]
-local function keepFinished(zsetKey, infoKey, seqKey, nowMs, id, record)
-  local seq = redis.call('INCR', seqKey)
-  redis.call('ZADD', zsetKey, string.format('%.0f', nowMs * 1024 + seq % 1024), id)
+local function finishedScore(zsetKey, nowMs)
+  local score = nowMs * 1024
+  local top = redis.call('ZRANGE', zsetKey, -1, -1, 'WITHSCORES')
+  if #top > 0 and tonumber(top[2]) >= score then score = tonumber(top[2]) + 1 end
+  return score
+end
+
+local function keepFinished(zsetKey, infoKey, score, id, record)
+  redis.call('ZADD', zsetKey, string.format('%.0f', score), id)
   redis.call('HSET', infoKey, id, record)
 end
 
-local function pruneFinished(zsetKey, infoKey, seqKey, nowMs, count, ageMs)
+local function pruneFinished(zsetKey, infoKey, nowMs, count, ageMs)
   local bound = '(' .. string.format('%.0f', (nowMs - ageMs) * 1024)
   local old = redis.call('ZRANGEBYSCORE', zsetKey, '-inf', bound, 'LIMIT', 0, 1000)
   if #old > 0 then
@@ -32,11 +40,11 @@ local function pruneFinished(zsetKey, infoKey, seqKey, nowMs, count, ageMs)
   end
   local over = redis.call('ZCARD', zsetKey) - count
   if over > 0 then
-    local ids = redis.call('ZRANGE', zsetKey, 0, math.min(over, 1000) - 1)
-    redis.call('ZREMRANGEBYRANK', zsetKey, 0, #ids - 1)
+    local popped = redis.call('ZPOPMIN', zsetKey, math.min(over, 1000))
+    local ids = {}
+    for k = 1, #popped, 2 do ids[#ids + 1] = popped[k] end
     redis.call('HDEL', infoKey, unpack(ids))
   end
   redis.call('PEXPIRE', zsetKey, ageMs)
   redis.call('PEXPIRE', infoKey, ageMs)
-  redis.call('PEXPIRE', seqKey, ageMs)
 end

@@ -8,9 +8,9 @@
   KEYS[3] leased          zset  id -> lease expiry
   KEYS[4] seq             string, FIFO sequence counter
   KEYS[5] prios           zset  of priorities in use
-  KEYS[6] completed       zset  id -> finish time * 1024 + (sequence mod 1024)
+  KEYS[6] completed       zset  id -> finish time (ms) * 1024, kept increasing
   KEYS[7] completed-info  hash  id -> finished-job record
-  KEYS[8] cancelled       zset  id -> finish time * 1024 + (sequence mod 1024)
+  KEYS[8] cancelled       zset  id -> finish time (ms) * 1024, kept increasing
   KEYS[9] cancelled-info  hash  id -> finished-job record
 
   ARGV[1] job key prefix, `<prefix>:{<queue>}:j:`
