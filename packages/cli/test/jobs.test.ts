@@ -22,7 +22,7 @@ interface JobJson {
 const CAN: Record<BackendFixture['name'], { lookup: boolean; cancel: boolean; pause: boolean }> = {
   sqlite: { lookup: false, cancel: false, pause: false },
   postgres: { lookup: false, cancel: false, pause: false },
-  redis: { lookup: false, cancel: false, pause: false },
+  redis: { lookup: true, cancel: true, pause: true },
   beanstalk: { lookup: false, cancel: false, pause: false },
 };
 
