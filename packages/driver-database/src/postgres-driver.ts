@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import {
   type AckAndClaimOptions,
   type AckAndClaimResult,
-  BASELINE_CAPABILITIES,
+  type AckOptions,
+  type CancelOutcome,
   type ClaimOptions,
-  ConfigError,
   type DeadLetterStore,
   type DriverCapabilities,
   DriverClosedError,
@@ -12,6 +12,9 @@ import {
   InvalidArgumentError,
   type JobEnvelope,
   type JobFailure,
+  type JobInfo,
+  type JobListOptions,
+  type JobLookupOptions,
   type PostponeOptions,
   type PushOptions,
   type PushResult,
@@ -21,19 +24,24 @@ import {
   type ReleaseOptions,
   type Reservation,
   type ReserveOptions,
+  type Retention,
+  resolveRetention,
 } from '@queuekit/core';
 import pg from 'pg';
+import { databaseCapabilities } from './database-capabilities.js';
 import { quoteIdentifier, validateIdentifier } from './identifier.js';
-import { leaseLostError } from './lease-lost.js';
-import { assertMessageSize, resolveMaxMessageBytes } from './message-size.js';
+import { pruneBounds } from './job-rows.js';
+import { resolveMaxMessageBytes } from './message-size.js';
 import type { MigrateOptions, MigrationResult } from './migration.js';
-import { assertOptionsObject, integerOption, migrateOption, numberOption } from './option-checks.js';
+import { integerOption, migrateOption, numberOption } from './option-checks.js';
 import { PostgresClaims } from './postgres-claims.js';
 import { PostgresCoordinationStore } from './postgres-coordination-store.js';
 import { PostgresDeadLetterStore } from './postgres-dead-letter-store.js';
+import { PostgresJobs } from './postgres-jobs.js';
 import { PostgresListener } from './postgres-listener.js';
-import type { PostgresDriverOptions } from './postgres-options.js';
+import { assertPostgresOptions, type PostgresDriverOptions } from './postgres-options.js';
 import { postponePostgres } from './postgres-postpone.js';
+import { pushColumns, splitStored } from './postgres-push.js';
 import { type PostgresExecutor, PostgresRateLimitStore } from './postgres-rate-limit-store.js';
 import { PostgresSchema } from './postgres-schema.js';
 import { PostgresTableAnalyzer } from './postgres-table-analyzer.js';
@@ -74,6 +82,8 @@ export class PostgresDriver implements QueueDriver {
   readonly #sql: PostgresSql;
   readonly #schema: PostgresSchema;
   readonly #claims: PostgresClaims;
+  readonly #jobs: PostgresJobs;
+  readonly #retention: Retention;
   readonly #channel: string;
   readonly #migrateMode: 'auto' | 'manual';
   readonly #pollIntervalMs: number;
@@ -91,31 +101,14 @@ export class PostgresDriver implements QueueDriver {
   #errors = 0;
 
   constructor(options: PostgresDriverOptions) {
-    assertOptionsObject(DIALECT, options);
-    const hasUrl = options.connectionString !== undefined;
-    const hasPool = options.pool !== undefined;
-    if (hasUrl === hasPool) throw new ConfigError(`${DIALECT}: options: give exactly one of connectionString and pool`);
-    if (hasUrl && (typeof options.connectionString !== 'string' || options.connectionString === '')) {
-      throw new ConfigError(`${DIALECT}: options.connectionString: expected a non-empty string`);
-    }
-    if (hasPool && typeof (options.pool as { query?: unknown }).query !== 'function') {
-      throw new ConfigError(`${DIALECT}: options.pool: expected a pg Pool`);
-    }
-    if (options.onBackgroundError !== undefined && typeof options.onBackgroundError !== 'function') {
-      throw new ConfigError(`${DIALECT}: options.onBackgroundError: expected a function`);
-    }
+    assertPostgresOptions(options);
     this.#maxMessageBytes = resolveMaxMessageBytes(DIALECT, options.maxMessageBytes);
-    this.capabilities = Object.freeze({
-      ...BASELINE_CAPABILITIES,
-      delay: 'native',
-      lease: 'native',
+    this.#retention = resolveRetention(DIALECT, options.retention);
+    this.capabilities = databaseCapabilities({
       blockingReserve: true,
-      bulkPush: true,
       transactionalPush: true,
-      uniqueKeys: true,
-      rewriteOnRelease: true,
-      batch: true,
       maxMessageBytes: this.#maxMessageBytes,
+      retention: this.#retention,
     });
     this.schema = validateIdentifier(DIALECT, 'schema', options.schema ?? 'queuekit', MAX_SCHEMA_LENGTH);
     this.#migrateMode = migrateOption(DIALECT, options.migrate);
@@ -174,6 +167,16 @@ export class PostgresDriver implements QueueDriver {
       recovered: () => {
         this.#errors++;
       },
+      bounds: pruneBounds(this.#retention),
+    });
+    this.#jobs = new PostgresJobs({
+      pool: this.#pool,
+      sql: this.#sql,
+      channel: this.#channel,
+      bounds: pruneBounds(this.#retention),
+      run: (operation, fn) => this.#run(operation, fn),
+      wake: (queue) => this.#waiters.wakeOne(queue),
+      backgroundError: (operation, error) => this.#backgroundError(operation, error),
     });
     this.deadLetters = new PostgresDeadLetterStore({
       pool: this.#pool,
@@ -236,25 +239,7 @@ export class PostgresDriver implements QueueDriver {
       }
       target = options.transaction as Queryable;
     }
-    const now = Date.now();
-    const ids: string[] = [];
-    const queues: string[] = [];
-    const priorities: number[] = [];
-    const delays: number[] = [];
-    const uniqueKeys: (string | null)[] = [];
-    const bodies: string[] = [];
-    for (const envelope of envelopes) {
-      assertQueue(DIALECT, envelope.queue);
-      ids.push(envelope.id);
-      queues.push(envelope.queue);
-      priorities.push(envelope.priority);
-      // The producer's clock only decides the delay; the due time itself is the server's now() + delay.
-      delays.push(Math.max(0, envelope.availableAt - now));
-      uniqueKeys.push(envelope.uniqueKey ?? null);
-      const body = encodeEnvelope(envelope);
-      assertMessageSize(DIALECT, envelope.id, body, this.#maxMessageBytes);
-      bodies.push(body);
-    }
+    const { ids, queues, priorities, delays, uniqueKeys, bodies } = pushColumns(envelopes, this.#maxMessageBytes);
     if (envelopes.length === 0) return { pushed: [], skipped: [] };
     return this.#run('push', async () => {
       const result = await (target ?? this.#pool).query(
@@ -281,21 +266,15 @@ export class PostgresDriver implements QueueDriver {
     return this.#run('claim', () => this.#claimWaiting(queues, options, options.max));
   }
 
-  async ack(reservation: Reservation): Promise<void> {
-    return this.#run('ack', async () => {
-      const deleted = await this.#retryOnConnectionLoss(() =>
-        this.#pool.query(this.#prepared('ackOne', [reservation.id, reservation.token])),
-      );
-      if (deleted.rowCount === 1) return;
-      // Nothing deleted: gone already (acknowledged), or held under another token (lease lost).
-      const { rows } = await this.#pool.query(this.#prepared('exists', [reservation.id]));
-      if (rows.length > 0) throw leaseLostError(DIALECT, 'ack', reservation, true);
-    });
+  async ack(reservation: Reservation, options: AckOptions = {}): Promise<void> {
+    return this.#run('ack', () => this.#claims.ack(reservation, this.#kept(options.record)));
   }
 
   async ackAndClaim(acks: readonly Reservation[], queues: readonly string[], options: AckAndClaimOptions): Promise<AckAndClaimResult> {
     assertAckAndClaimArguments(DIALECT, acks, queues, options);
-    return this.#run('ackAndClaim', () => this.#claims.ackAndClaim(acks, queues, options.leaseMs, options.max));
+    const records = acks.map((_, index) => this.#kept(options.records?.[index]));
+    const { leaseMs, max, holder } = options;
+    return this.#run('ackAndClaim', () => this.#claims.ackAndClaim(acks, records, queues, leaseMs, max, holder ?? null));
   }
 
   async release(reservation: Reservation, options: ReleaseOptions): Promise<void> {
@@ -307,7 +286,7 @@ export class PostgresDriver implements QueueDriver {
         this.#prepared('release', [reservation.id, reservation.token, options.delayMs, body, priority, this.#channel]),
       );
       const row = rows[0] as { changed: number; present: boolean };
-      if (row.changed === 0) throw leaseLostError(DIALECT, 'release', reservation, row.present);
+      if (row.changed === 0) throw await this.#jobs.refusal('release', reservation, row.present);
       if (options.delayMs === 0) this.#waiters.wakeOne(reservation.queue);
     });
   }
@@ -329,22 +308,24 @@ export class PostgresDriver implements QueueDriver {
     return this.#run('extend', async () => {
       const { rows } = await this.#pool.query(this.#prepared('extend', [reservation.id, reservation.token, leaseMs]));
       const row = rows[0] as { lease_expires_at: number } | undefined;
-      if (row === undefined) throw leaseLostError(DIALECT, 'extend', reservation, true);
+      if (row === undefined) throw await this.#jobs.refusal('extend', reservation);
       return row.lease_expires_at;
     });
   }
 
-  async extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | undefined)[]> {
+  async extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | 'cancelled' | undefined)[]> {
     if (!Array.isArray(reservations)) throw new InvalidArgumentError(`${DIALECT}: extendMany: expected an array of reservations`);
     assertMs(DIALECT, 'leaseMs', leaseMs, 1);
     return this.#run('extendMany', async () => {
-      const expiries: (number | undefined)[] = reservations.map(() => undefined);
+      const expiries: (number | 'cancelled' | undefined)[] = reservations.map(() => undefined);
       if (reservations.length === 0) return expiries;
       const { rows } = await this.#pool.query(
         this.#prepared('extendMany', [reservations.map((r) => r.id), reservations.map((r) => r.token), leaseMs]),
       );
       for (const row of rows as { ord: number; lease_expires_at: number }[]) expiries[row.ord - 1] = row.lease_expires_at;
-      return expiries;
+      // Only the renewals that failed ask why: a cancelled job is told apart from a lost lease.
+      const cancelled = await this.#jobs.cancelledAmong(reservations.filter((_, i) => expiries[i] === undefined).map((r) => r.id));
+      return expiries.map((expiry, i) => (expiry === undefined && cancelled.has(reservations[i]!.id) ? 'cancelled' : expiry));
     });
   }
 
@@ -364,7 +345,7 @@ export class PostgresDriver implements QueueDriver {
         ]),
       );
       const row = rows[0] as { changed: number; present: boolean };
-      if (row.changed === 0) throw leaseLostError(DIALECT, 'deadLetter', reservation, row.present);
+      if (row.changed === 0) throw await this.#jobs.refusal('deadLetter', reservation, row.present);
     });
   }
 
@@ -372,7 +353,7 @@ export class PostgresDriver implements QueueDriver {
     assertQueue(DIALECT, queue);
     return this.#run('stats', async () => {
       const { rows } = await this.#pool.query(this.#sql.stats, [queue]);
-      const row = rows[0] as { ready: number; delayed: number; reserved: number; dead: number; oldest_ready_at: number | null };
+      const row = rows[0] as StatsRow;
       return {
         queue,
         ready: row.ready,
@@ -380,6 +361,8 @@ export class PostgresDriver implements QueueDriver {
         reserved: row.reserved,
         dead: row.dead,
         oldestReadyAt: row.oldest_ready_at === null ? undefined : Math.round(row.oldest_ready_at),
+        paused: row.paused,
+        ...(this.#retention.completed ? { completed: row.completed } : {}),
       };
     });
   }
@@ -395,6 +378,30 @@ export class PostgresDriver implements QueueDriver {
   async purge(queue: string): Promise<number> {
     assertQueue(DIALECT, queue);
     return this.#run('purge', async () => (await this.#pool.query(this.#sql.purge, [queue])).rowCount ?? 0);
+  }
+
+  getJob(id: string, options?: JobLookupOptions): Promise<JobInfo | undefined> {
+    return this.#jobs.getJob(id, options);
+  }
+
+  listJobs(options: JobListOptions): Promise<JobInfo[]> {
+    return this.#jobs.listJobs(options);
+  }
+
+  setProgress(reservation: Reservation, progress: string): Promise<void> {
+    return this.#jobs.setProgress(reservation, progress);
+  }
+
+  cancel(id: string, options?: JobLookupOptions): Promise<CancelOutcome> {
+    return this.#jobs.cancel(id, options);
+  }
+
+  pause(queue: string): Promise<void> {
+    return this.#jobs.pause(queue);
+  }
+
+  resume(queue: string): Promise<void> {
+    return this.#jobs.resume(queue);
   }
 
   async close(): Promise<void> {
@@ -418,7 +425,7 @@ export class PostgresDriver implements QueueDriver {
     let woken = false;
     for (;;) {
       const seen = this.#notifications;
-      const claimed = await this.#claims.claim(queues, options.leaseMs, max);
+      const claimed = await this.#claims.claim(queues, options.leaseMs, max, options.holder ?? null);
       const first = claimed[0];
       if (first !== undefined) {
         // More may be waiting: pass the wake-up on to the next idle claim.
@@ -433,6 +440,11 @@ export class PostgresDriver implements QueueDriver {
       if (reason === 'aborted' || this.#closed) return [];
       woken = reason === 'notified';
     }
+  }
+
+  /** The record an ack keeps: the one given, where completed jobs are kept. */
+  #kept(record: string | undefined): string | null {
+    return this.#retention.completed && record !== undefined ? record : null;
   }
 
   /** Runs an idempotent statement, once more on a fresh connection if the first one was lost. */
@@ -488,23 +500,18 @@ export class PostgresDriver implements QueueDriver {
   }
 }
 
+/** The row of the stats statement. */
+interface StatsRow {
+  readonly ready: number;
+  readonly delayed: number;
+  readonly reserved: number;
+  readonly dead: number;
+  readonly completed: number;
+  readonly paused: boolean;
+  readonly oldest_ready_at: number | null;
+}
+
 /** Creates the PostgreSQL dialect of the database driver. */
 export function createPostgresDriver(options: PostgresDriverOptions): PostgresDriver {
   return new PostgresDriver(options);
-}
-
-/**
- * Pushed and skipped ids in push order. An id the statement stored counts as pushed once: a
- * repeat of it in the same push was skipped by ON CONFLICT, as a repeat in a later push is.
- */
-function splitStored(ids: readonly string[], stored: ReadonlySet<string>): PushResult {
-  const pushed: string[] = [];
-  const skipped: string[] = [];
-  const seen = new Set<string>();
-  for (const id of ids) {
-    if (stored.has(id) && !seen.has(id)) pushed.push(id);
-    else skipped.push(id);
-    seen.add(id);
-  }
-  return { pushed, skipped };
 }

@@ -1,5 +1,6 @@
-import type { QueueError } from '@queuekit/core';
+import { ConfigError, type QueueError, type RetentionOptions } from '@queuekit/core';
 import type pg from 'pg';
+import { assertOptionsObject } from './option-checks.js';
 
 /** Options of {@link createPostgresDriver}. Give exactly one of `connectionString` and `pool`. */
 export interface PostgresDriverOptions {
@@ -12,8 +13,8 @@ export interface PostgresDriverOptions {
   /** Connections in the pool the driver creates; default 10. Ignored with `pool`. */
   readonly poolSize?: number;
   /**
-   * Schema holding the driver's tables (`jobs`, `failed_jobs`, `rate_limits`,
-   * `schema_migrations`): 1–50 characters of a-z, 0-9 and `_`; default `queuekit`.
+   * Schema holding the driver's tables (`jobs`, `failed_jobs`, `finished_jobs`, `paused_queues`,
+   * `rate_limits`, `schema_migrations`): 1–50 characters of a-z, 0-9 and `_`; default `queuekit`.
    */
   readonly schema?: string;
   /**
@@ -38,9 +39,32 @@ export interface PostgresDriverOptions {
   /** Largest encoded envelope `push()` accepts, in bytes; default 16 MiB. */
   readonly maxMessageBytes?: number;
   /**
+   * Completed jobs kept per queue in `finished_jobs` (with their results, for lookups), pruned by
+   * count and age as new ones are stored; default the last 1,000 for at most 24 h. `false` keeps no
+   * completed jobs (cancelled ones are still kept, within the default bounds).
+   */
+  readonly retention?: RetentionOptions;
+  /**
    * Called with errors of work no caller waits for: the LISTEN connection dropping (it reconnects),
    * an idle pool connection killed by the server, the background ANALYZE of the jobs table.
    * Default: ignored (they are still counted in `recoveredErrors`).
    */
   readonly onBackgroundError?: (error: QueueError) => void;
+}
+
+/** Checks the connection options of {@link PostgresDriverOptions}; ConfigError naming the key that is wrong. */
+export function assertPostgresOptions(options: PostgresDriverOptions): void {
+  assertOptionsObject('postgres', options);
+  const hasUrl = options.connectionString !== undefined;
+  const hasPool = options.pool !== undefined;
+  if (hasUrl === hasPool) throw new ConfigError('postgres: options: give exactly one of connectionString and pool');
+  if (hasUrl && (typeof options.connectionString !== 'string' || options.connectionString === '')) {
+    throw new ConfigError('postgres: options.connectionString: expected a non-empty string');
+  }
+  if (hasPool && typeof (options.pool as { query?: unknown }).query !== 'function') {
+    throw new ConfigError('postgres: options.pool: expected a pg Pool');
+  }
+  if (options.onBackgroundError !== undefined && typeof options.onBackgroundError !== 'function') {
+    throw new ConfigError('postgres: options.onBackgroundError: expected a function');
+  }
 }

@@ -1,5 +1,7 @@
 import type { Reservation } from '@queuekit/core';
+import type { PruneBounds } from './job-rows.js';
 import { type ClaimedRow, toReservation } from './rows.js';
+import { type FinishedToKeep, keepFinished } from './sqlite-jobs.js';
 import type { SqliteStatements } from './sqlite-statements.js';
 
 /**
@@ -16,11 +18,17 @@ interface ClaimRow extends ClaimedRow {
 }
 
 /**
- * Claims up to `max` due jobs: from the first of `queues` that has some, then the next, each in
- * priority then FIFO order, one statement per queue visited. Counts a lost delivery for every job
- * whose expired lease it takes over. Run inside a transaction.
+ * Claims up to `max` due jobs for `holder`: from the first of `queues` that has some (paused ones
+ * have none), then the next, each in priority then FIFO order, one statement per queue visited.
+ * Counts a lost delivery for every job whose expired lease it takes over. Run inside a transaction.
  */
-export function claimJobs(db: SqliteStatements, queues: readonly string[], leaseMs: number, max: number): Reservation[] {
+export function claimJobs(
+  db: SqliteStatements,
+  queues: readonly string[],
+  leaseMs: number,
+  max: number,
+  holder: string | null,
+): Reservation[] {
   const claim = db.get('claim');
   const now = Date.now();
   const leaseUntil = now + Math.round(leaseMs);
@@ -28,7 +36,7 @@ export function claimJobs(db: SqliteStatements, queues: readonly string[], lease
   for (const queue of queues) {
     const wanted = max - claimed.length;
     if (wanted <= 0) break;
-    const rows = claim.all({ queue, now, lease_until: leaseUntil, max: wanted }) as ClaimRow[];
+    const rows = claim.all({ queue, now, lease_until: leaseUntil, max: wanted, holder }) as ClaimRow[];
     // RETURNING gives rows in no defined order.
     rows.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
     for (const row of rows) claimed.push(toReservation(row, row.token));
@@ -37,17 +45,30 @@ export function claimJobs(db: SqliteStatements, queues: readonly string[], lease
 }
 
 /**
- * Deletes each acknowledged job still held with its token; returns the acks whose lease was lost
- * (the job is there under another token). A job already gone counts as acknowledged.
+ * Deletes each acknowledged job still held with its token, keeping `records[i]` of `acks[i]` where
+ * one is given (and pruning its queue's finished jobs by `bounds`); returns the acks whose lease was
+ * lost (the job is there under another token). A job already gone (acknowledged, cancelled) counts
+ * as acknowledged, and keeps no record. Run inside a transaction when records are given.
  */
-export function ackJobs(db: SqliteStatements, acks: readonly Reservation[]): Reservation[] {
+export function ackJobs(
+  db: SqliteStatements,
+  acks: readonly Reservation[],
+  records: readonly (string | null)[],
+  bounds: PruneBounds,
+): Reservation[] {
   const ack = db.get('ack');
   const lost: Reservation[] = [];
-  for (const reservation of acks) {
-    if (ack.run({ job_id: reservation.id, token: reservation.token }).changes === 0 && db.exists(reservation.id)) {
-      lost.push(reservation);
+  const kept: FinishedToKeep[] = [];
+  acks.forEach((reservation, index) => {
+    const deleted = ack.get({ job_id: reservation.id, token: reservation.token }) as { queue: string } | undefined;
+    if (deleted === undefined) {
+      if (db.exists(reservation.id)) lost.push(reservation);
+      return;
     }
-  }
+    const record = records[index];
+    if (record !== undefined && record !== null) kept.push({ jobId: reservation.id, queue: deleted.queue, state: 'completed', record });
+  });
+  if (kept.length > 0) keepFinished(db, kept, bounds, Date.now());
   return lost;
 }
 

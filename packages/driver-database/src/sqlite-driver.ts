@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import {
   type AckAndClaimOptions,
   type AckAndClaimResult,
-  BASELINE_CAPABILITIES,
+  type AckOptions,
+  type CancelOutcome,
   type ClaimOptions,
   ConfigError,
   type DeadLetterStore,
@@ -12,6 +13,9 @@ import {
   InvalidArgumentError,
   type JobEnvelope,
   type JobFailure,
+  type JobInfo,
+  type JobListOptions,
+  type JobLookupOptions,
   type PostponeOptions,
   type PushOptions,
   type PushResult,
@@ -20,10 +24,14 @@ import {
   type ReleaseOptions,
   type Reservation,
   type ReserveOptions,
+  type Retention,
   refuseTransaction,
+  resolveRetention,
 } from '@queuekit/core';
 import Database from 'better-sqlite3';
+import { databaseCapabilities } from './database-capabilities.js';
 import { validateIdentifier } from './identifier.js';
+import { type PruneBounds, pruneBounds } from './job-rows.js';
 import { leaseLostError } from './lease-lost.js';
 import { assertMessageSize, resolveMaxMessageBytes } from './message-size.js';
 import type { MigrateOptions, MigrationResult } from './migration.js';
@@ -34,6 +42,7 @@ import { type SqliteSql, sqliteSql } from './sql/sqlite-sql.js';
 import { ackJobs, claimJobs, extendLeases, giveBackJobs } from './sqlite-claims.js';
 import { SqliteCoordinationStore } from './sqlite-coordination-store.js';
 import { SqliteDeadLetterStore } from './sqlite-dead-letter-store.js';
+import { SqliteJobs } from './sqlite-jobs.js';
 import type { SqliteDriverOptions } from './sqlite-options.js';
 import { postponeSqlite } from './sqlite-postpone.js';
 import { SqliteRateLimitStore } from './sqlite-rate-limit-store.js';
@@ -74,6 +83,9 @@ export class SqliteDriver implements QueueDriver {
   readonly #pollIntervalMs: number;
   readonly #busyTimeoutMs: number;
   readonly #waiters = new Waiters();
+  readonly #retention: Retention;
+  readonly #bounds: PruneBounds;
+  readonly #jobs: SqliteJobs;
   #db: Database.Database | undefined;
   #statements: SqliteStatements | undefined;
   #ownsDb = false;
@@ -93,17 +105,13 @@ export class SqliteDriver implements QueueDriver {
       throw new ConfigError(`${DIALECT}: options.filename: expected a non-empty string`);
     }
     this.#maxMessageBytes = resolveMaxMessageBytes(DIALECT, options.maxMessageBytes);
-    this.capabilities = Object.freeze({
-      ...BASELINE_CAPABILITIES,
-      delay: 'native',
-      lease: 'native',
+    this.#retention = resolveRetention(DIALECT, options.retention);
+    this.#bounds = pruneBounds(this.#retention);
+    this.capabilities = databaseCapabilities({
       blockingReserve: false,
-      bulkPush: true,
       transactionalPush: false,
-      uniqueKeys: true,
-      rewriteOnRelease: true,
-      batch: true,
       maxMessageBytes: this.#maxMessageBytes,
+      retention: this.#retention,
     });
     this.tablePrefix = validateIdentifier(DIALECT, 'tablePrefix', options.tablePrefix ?? 'queuekit_', MAX_PREFIX_LENGTH, true);
     this.#migrateMode = migrateOption(DIALECT, options.migrate);
@@ -116,6 +124,11 @@ export class SqliteDriver implements QueueDriver {
     this.deadLetters = new SqliteDeadLetterStore(
       (operation, fn) => this.#run(operation, fn),
       (queue) => this.#wakeOne(queue),
+    );
+    this.#jobs = new SqliteJobs(
+      (operation, fn) => this.#run(operation, fn),
+      (queue) => this.#wakeOne(queue),
+      this.#bounds,
     );
   }
 
@@ -214,10 +227,12 @@ export class SqliteDriver implements QueueDriver {
     return this.#claimWaiting('claim', queues, options, options.max);
   }
 
-  async ack(reservation: Reservation): Promise<void> {
+  async ack(reservation: Reservation, options: AckOptions = {}): Promise<void> {
+    const records = [this.#kept(options.record)];
     return this.#run('ack', (db) => {
-      // One autocommitted DELETE; the lost-lease check only runs when it deleted nothing.
-      if (ackJobs(db, [reservation]).length > 0) throw leaseLostError(DIALECT, 'ack', reservation, true);
+      // Without a record one autocommitted DELETE; the lost-lease check only runs when it deleted nothing.
+      const ack = () => ackJobs(db, [reservation], records, this.#bounds);
+      if ((records[0] === null ? ack() : db.immediate(ack)).length > 0) throw leaseLostError(DIALECT, 'ack', reservation, true);
     });
   }
 
@@ -225,9 +240,10 @@ export class SqliteDriver implements QueueDriver {
     assertAckAndClaimArguments(DIALECT, acks, queues, options);
     return this.#run('ackAndClaim', (db) => {
       if (acks.length === 0 && options.max === 0) return { leaseLost: [], claimed: [] };
+      const records = acks.map((_, index) => this.#kept(options.records?.[index]));
       return db.immediate(() => ({
-        leaseLost: ackJobs(db, acks),
-        claimed: options.max > 0 ? claimJobs(db, queues, options.leaseMs, options.max) : [],
+        leaseLost: ackJobs(db, acks, records, this.#bounds),
+        claimed: options.max > 0 ? claimJobs(db, queues, options.leaseMs, options.max, options.holder ?? null) : [],
       }));
     });
   }
@@ -242,7 +258,7 @@ export class SqliteDriver implements QueueDriver {
         body: options.envelope === undefined ? null : encodeEnvelope(options.envelope),
         priority: options.envelope?.priority ?? null,
       });
-      if (info.changes === 0) throw leaseLostError(DIALECT, 'release', reservation, db.exists(reservation.id));
+      if (info.changes === 0) throw this.#jobs.refusal(db, 'release', reservation);
       if (options.delayMs === 0) this.#wakeOne(reservation.queue);
     });
   }
@@ -261,15 +277,20 @@ export class SqliteDriver implements QueueDriver {
     assertMs(DIALECT, 'leaseMs', leaseMs, 1);
     return this.#run('extend', (db) => {
       const [leaseUntil] = extendLeases(db, [reservation], leaseMs);
-      if (leaseUntil === undefined) throw leaseLostError(DIALECT, 'extend', reservation, db.exists(reservation.id));
+      if (leaseUntil === undefined) throw this.#jobs.refusal(db, 'extend', reservation);
       return leaseUntil;
     });
   }
 
-  async extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | undefined)[]> {
+  async extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | 'cancelled' | undefined)[]> {
     if (!Array.isArray(reservations)) throw new InvalidArgumentError(`${DIALECT}: extendMany: expected an array of reservations`);
     assertMs(DIALECT, 'leaseMs', leaseMs, 1);
-    return this.#run('extendMany', (db) => (reservations.length === 0 ? [] : db.immediate(() => extendLeases(db, reservations, leaseMs))));
+    return this.#run('extendMany', (db) => {
+      if (reservations.length === 0) return [];
+      const expiries = db.immediate(() => extendLeases(db, reservations, leaseMs));
+      // Only the renewals that failed ask why: a cancelled job is told apart from a lost lease.
+      return expiries.map((expiry, i) => (expiry === undefined && this.#jobs.wasCancelled(db, reservations[i]!) ? 'cancelled' : expiry));
+    });
   }
 
   async deadLetter(reservation: Reservation, failure: JobFailure): Promise<void> {
@@ -292,7 +313,7 @@ export class SqliteDriver implements QueueDriver {
         remove.run({ job_id: reservation.id, token: reservation.token });
         return true;
       });
-      if (!moved) throw leaseLostError(DIALECT, 'deadLetter', reservation, db.exists(reservation.id));
+      if (!moved) throw this.#jobs.refusal(db, 'deadLetter', reservation);
     });
   }
 
@@ -304,6 +325,8 @@ export class SqliteDriver implements QueueDriver {
         delayed: number;
         reserved: number;
         dead: number;
+        completed: number;
+        paused: number;
         oldest_ready_at: number | null;
       };
       return {
@@ -313,6 +336,8 @@ export class SqliteDriver implements QueueDriver {
         reserved: row.reserved,
         dead: row.dead,
         oldestReadyAt: row.oldest_ready_at ?? undefined,
+        paused: row.paused === 1,
+        ...(this.#retention.completed ? { completed: row.completed } : {}),
       };
     });
   }
@@ -328,6 +353,30 @@ export class SqliteDriver implements QueueDriver {
   async purge(queue: string): Promise<number> {
     assertQueue(DIALECT, queue);
     return this.#run('purge', (db) => db.get('purge').run({ queue }).changes);
+  }
+
+  getJob(id: string, options?: JobLookupOptions): Promise<JobInfo | undefined> {
+    return this.#jobs.getJob(id, options);
+  }
+
+  listJobs(options: JobListOptions): Promise<JobInfo[]> {
+    return this.#jobs.listJobs(options);
+  }
+
+  setProgress(reservation: Reservation, progress: string): Promise<void> {
+    return this.#jobs.setProgress(reservation, progress);
+  }
+
+  cancel(id: string, options?: JobLookupOptions): Promise<CancelOutcome> {
+    return this.#jobs.cancel(id, options);
+  }
+
+  pause(queue: string): Promise<void> {
+    return this.#jobs.pause(queue);
+  }
+
+  resume(queue: string): Promise<void> {
+    return this.#jobs.resume(queue);
   }
 
   async close(): Promise<void> {
@@ -358,7 +407,7 @@ export class SqliteDriver implements QueueDriver {
       const deadline = Date.now() + options.waitMs;
       let woken = false;
       for (;;) {
-        const claimed = db.immediate(() => claimJobs(db, queues, options.leaseMs, max));
+        const claimed = db.immediate(() => claimJobs(db, queues, options.leaseMs, max, options.holder ?? null));
         if (claimed.length > 0) {
           // Woken by a push and took all it could: more may be due, so pass the wake-up on.
           if (woken && claimed.length === max) this.#wakeOne(claimed[0]!.queue);
@@ -371,6 +420,11 @@ export class SqliteDriver implements QueueDriver {
         woken = reason === 'notified';
       }
     });
+  }
+
+  /** The record an ack keeps: the one given, where completed jobs are kept. */
+  #kept(record: string | undefined): string | null {
+    return this.#retention.completed && record !== undefined ? record : null;
   }
 
   #wakeOne(queue: string): void {

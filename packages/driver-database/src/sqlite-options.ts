@@ -1,3 +1,4 @@
+import type { RetentionOptions } from '@queuekit/core';
 import type Database from 'better-sqlite3';
 
 /** Options of {@link createSqliteDriver}. Everything has a default: `createSqliteDriver()` works. */
@@ -23,4 +24,10 @@ export interface SqliteDriverOptions {
   readonly pollIntervalMs?: number;
   /** Largest encoded envelope `push()` accepts, in bytes; default 16 MiB. */
   readonly maxMessageBytes?: number;
+  /**
+   * Completed jobs kept per queue in `finished_jobs` (with their results, for lookups), pruned by
+   * count and age as new ones are stored; default the last 1,000 for at most 24 h. `false` keeps no
+   * completed jobs (cancelled ones are still kept, within the default bounds).
+   */
+  readonly retention?: RetentionOptions;
 }

@@ -209,7 +209,8 @@ describe('sqlite batch members and delivery counts', () => {
       // Held by a worker that will die: its lease has run out.
       insert.run(held!.id, queue, 1, 'old-token', 3, JSON.stringify(held));
     });
-    expect(await old.migrate()).toMatchObject({ from: 4, applied: [5] });
+    expect(await old.migrate({ to: 5 })).toMatchObject({ from: 4, applied: [5] });
+    await old.migrate();
     const columns = withFile((db) => db.prepare(`SELECT name FROM pragma_table_info('queuekit_jobs')`).all() as { name: string }[]);
     expect(columns.map((c) => c.name)).toEqual(expect.arrayContaining(['attempts', 'lost_deliveries']));
     expect(columns.map((c) => c.name)).not.toContain('deliveries');

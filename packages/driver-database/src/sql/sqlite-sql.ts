@@ -1,4 +1,5 @@
 import type { Migration } from '../migration.js';
+import { sqliteJobsSql } from './sqlite-jobs-sql.js';
 
 /**
  * Every SQL statement of the SQLite dialect, built once per driver from a table prefix that has
@@ -8,6 +9,7 @@ import type { Migration } from '../migration.js';
 export function sqliteSql(prefix: string) {
   const t = (name: string) => `"${prefix}${name}"`;
   return {
+    ...sqliteJobsSql(t),
     /** Schema steps, oldest first. Never edit a released step: add a new one. */
     migrations: [
       {
@@ -91,6 +93,31 @@ export function sqliteSql(prefix: string) {
           `ALTER TABLE ${t('jobs')} DROP COLUMN deliveries`,
         ],
       },
+      {
+        version: 6,
+        name: 'finished-jobs-and-pauses',
+        // Lookups and steering (#15): who holds a lease and since when, a running job's progress,
+        // finished jobs (one record each, made by core and stored as it is; `finished_at` is when
+        // it was stored, what the age bound and the newest-first listing go by), paused queues.
+        statements: [
+          `ALTER TABLE ${t('jobs')} ADD COLUMN holder TEXT`,
+          `ALTER TABLE ${t('jobs')} ADD COLUMN claimed_at INTEGER`,
+          `ALTER TABLE ${t('jobs')} ADD COLUMN progress TEXT`,
+          `CREATE TABLE ${t('finished_jobs')} (
+            seq INTEGER PRIMARY KEY,
+            job_id TEXT NOT NULL UNIQUE,
+            queue TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('completed', 'cancelled')),
+            finished_at INTEGER NOT NULL,
+            record TEXT NOT NULL
+          )`,
+          `CREATE INDEX ${t('finished_jobs_queue_idx')} ON ${t('finished_jobs')} (queue, finished_at, seq)`,
+          `CREATE TABLE ${t('paused_queues')} (
+            queue TEXT PRIMARY KEY,
+            paused_at INTEGER NOT NULL
+          )`,
+        ],
+      },
     ] satisfies Migration[],
 
     /** Creates the version table; no parameters. */
@@ -119,22 +146,23 @@ export function sqliteSql(prefix: string) {
      * Claims up to @max due jobs of one queue (priority, then insertion order) in one statement,
      * reclaiming expired leases: a claimed row whose lease had run out (reserved_until set — every
      * path that makes a job available clears it) counts one lost delivery. Each row gets its own
-     * fencing token. Run inside BEGIN IMMEDIATE. RETURNING order is unspecified: sort by
-     * (priority, seq).
-     * In: @queue, @now, @lease_until, @max.
+     * fencing token and the claimer's name. A paused queue gives nothing. Run inside BEGIN
+     * IMMEDIATE. RETURNING order is unspecified: sort by (priority, seq).
+     * In: @queue, @now, @lease_until, @max, @holder (or null).
      * Out: up to @max rows { job_id, queue, body, attempts, lost_deliveries, lease_expires_at, token, priority, seq }.
      */
     claim: `UPDATE ${t('jobs')} SET reserved_until = @lease_until, token = lower(hex(randomblob(16))),
-        lost_deliveries = lost_deliveries + (reserved_until IS NOT NULL)
+        lost_deliveries = lost_deliveries + (reserved_until IS NOT NULL), holder = @holder, claimed_at = @now
       WHERE seq IN (
         SELECT seq FROM ${t('jobs')} INDEXED BY ${t('jobs_claim_idx')}
         WHERE queue = @queue AND available_at <= @now AND (reserved_until IS NULL OR reserved_until <= @now)
+          AND NOT EXISTS (SELECT 1 FROM ${t('paused_queues')} WHERE queue = @queue)
         ORDER BY priority, seq LIMIT @max
       )
       RETURNING job_id, queue, body, attempts, lost_deliveries, reserved_until AS lease_expires_at, token, priority, seq`,
 
-    /** In: @job_id, @token. Out: changes = 1 when deleted. */
-    ack: `DELETE FROM ${t('jobs')} WHERE job_id = @job_id AND token = @token`,
+    /** In: @job_id, @token. Out: one row { queue } when deleted, none otherwise. */
+    ack: `DELETE FROM ${t('jobs')} WHERE job_id = @job_id AND token = @token RETURNING queue`,
     /**
      * Hands back a job claimed and not run: available at once in its old place (its seq), neither
      * count changed. In: @job_id, @token. Out: changes = 1 when given back, 0 when the lease was lost.
@@ -167,13 +195,15 @@ export function sqliteSql(prefix: string) {
         unique_key = excluded.unique_key, body = excluded.body, poison = excluded.poison, reason = excluded.reason,
         error = excluded.error, attempts = excluded.attempts, first_failed_at = excluded.first_failed_at, failed_at = excluded.failed_at`,
 
-    /** In: @queue, @now. Out: one row of counts and oldest_ready_at (or null). */
+    /** In: @queue, @now. Out: one row of counts, oldest_ready_at (or null), completed (kept) and paused (0/1). */
     stats: `SELECT
         coalesce(sum(reserved_until IS NULL AND available_at <= @now), 0) AS ready,
         coalesce(sum(reserved_until IS NULL AND available_at > @now), 0) AS delayed,
         coalesce(sum(reserved_until IS NOT NULL), 0) AS reserved,
         min(CASE WHEN reserved_until IS NULL AND available_at <= @now THEN available_at END) AS oldest_ready_at,
-        (SELECT count(*) FROM ${t('failed_jobs')} WHERE queue = @queue) AS dead
+        (SELECT count(*) FROM ${t('failed_jobs')} WHERE queue = @queue) AS dead,
+        (SELECT count(*) FROM ${t('finished_jobs')} WHERE queue = @queue AND state = 'completed') AS completed,
+        EXISTS (SELECT 1 FROM ${t('paused_queues')} WHERE queue = @queue) AS paused
       FROM ${t('jobs')} WHERE queue = @queue`,
 
     /** No parameters; the round trip of ping(). */

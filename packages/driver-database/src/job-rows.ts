@@ -1,0 +1,90 @@
+import {
+  cancelledJob,
+  decodeFinishedJob,
+  encodeFinishedJob,
+  finishedJobInfo,
+  InvalidArgumentError,
+  type JobInfo,
+  type JobLookupOptions,
+  liveJobInfo,
+  quoteInput,
+  type Retention,
+} from '@queuekit/core';
+import { assertQueue } from './rows.js';
+
+/** A live job as both dialects' lookup statements return it. Times are epoch ms (PostgreSQL: float8, may be null). */
+export interface LiveJobRow {
+  readonly job_id: string;
+  readonly queue: string;
+  /** `waiting`, `delayed` or `active`, decided by the statement on the backend's clock. */
+  readonly state: 'waiting' | 'delayed' | 'active';
+  readonly body: string;
+  readonly attempts: number;
+  readonly progress: string | null;
+  readonly holder: string | null;
+  readonly available_at: number | string;
+  readonly lease_expires_at: number | string | null;
+  readonly claimed_at: number | string | null;
+}
+
+/** A live job row as a {@link JobInfo}, built by core's `liveJobInfo` so every driver answers alike. */
+export function liveInfo(row: LiveJobRow): JobInfo {
+  const active = row.state === 'active';
+  return liveJobInfo({
+    id: row.job_id,
+    queue: row.queue,
+    state: row.state,
+    body: row.body,
+    attempts: Number(row.attempts),
+    availableAt: Math.round(Number(row.available_at)),
+    ...(row.progress === null ? {} : { progress: row.progress }),
+    ...(active ? { lease: { holder: row.holder ?? undefined, expiresAt: Math.round(Number(row.lease_expires_at)) } } : {}),
+    ...(active && row.claimed_at !== null ? { startedAt: Math.round(Number(row.claimed_at)) } : {}),
+  });
+}
+
+/** A stored finished-job record (completed or cancelled) as a {@link JobInfo}. */
+export function finishedInfo(record: string): JobInfo {
+  return finishedJobInfo(decodeFinishedJob(record));
+}
+
+/** The finished-job record `cancel()` keeps of a live job ended at `finishedAt` (epoch ms, backend clock). */
+export function cancelledRecord(row: LiveJobRow, finishedAt: number): string {
+  return encodeFinishedJob(cancelledJob(liveInfo(row), Math.round(finishedAt)));
+}
+
+/**
+ * The bounds the ack and cancel statements prune finished jobs by. Age is pruned on every store
+ * (one index probe that usually finds nothing); count only when the stored row's sequence number is
+ * a multiple of `every` — about one store in ten of `count` — so a queue keeps up to about `count`
+ * plus 10% between prunes, and a prune deletes that slack at once instead of one row per ack.
+ */
+export interface PruneBounds {
+  /** Finished jobs kept per queue. */
+  readonly count: number;
+  /** Finished jobs older than this are deleted, in ms. */
+  readonly ageMs: number;
+  /** Prune by count when the stored row's seq is a multiple of this (1 = on every store). */
+  readonly every: number;
+}
+
+/** The prune bounds of a resolved retention (cancelled records keep its bounds when completed ones are off). */
+export function pruneBounds(retention: Retention): PruneBounds {
+  return { count: retention.count, ageMs: retention.ageMs, every: Math.max(1, Math.floor(retention.count / 10)) };
+}
+
+/** Checks the id and options of a lookup or cancel; resolves the queue (or null) as the statements take it. */
+export function lookupQueue(dialect: 'postgres' | 'sqlite', operation: string, id: string, options: JobLookupOptions): string | null {
+  if (typeof id !== 'string' || id === '')
+    throw new InvalidArgumentError(`${dialect}: ${operation}: expected a job id, got ${quoteInput(id)}`);
+  if (options.queue === undefined) return null;
+  assertQueue(dialect, options.queue);
+  return options.queue;
+}
+
+/** Throws InvalidArgumentError unless `progress` is the JSON text core makes of a progress value. */
+export function assertProgress(dialect: 'postgres' | 'sqlite', progress: string): void {
+  if (typeof progress !== 'string' || progress === '') {
+    throw new InvalidArgumentError(`${dialect}: setProgress: expected JSON text, got ${quoteInput(progress)}`);
+  }
+}
