@@ -1,3 +1,4 @@
+import type { RetentionOptions } from '@queuekit/core';
 import type { PostgresDriver, SqliteDriver } from '../src/index.js';
 import { createPostgresDriver, createSqliteDriver } from '../src/index.js';
 import { DATABASE_URL, dropSchema, pushRawPostgres, pushRawSqlite, randomSchema, tempDir } from './helpers.js';
@@ -6,7 +7,7 @@ import { DATABASE_URL, dropSchema, pushRawPostgres, pushRawSqlite, randomSchema,
 export interface Dialect {
   readonly name: 'postgres' | 'sqlite';
   /** A driver on this test's schema or file. */
-  open(options?: { migrate?: 'auto' | 'manual' }): PostgresDriver | SqliteDriver;
+  open(options?: { migrate?: 'auto' | 'manual'; retention?: RetentionOptions; pollIntervalMs?: number }): PostgresDriver | SqliteDriver;
   /** Stores an undecodable body in `queue`; returns its job id. */
   pushRaw(queue: string, raw: string): Promise<string>;
   /** Closes every driver opened and drops the schema / deletes the file. */

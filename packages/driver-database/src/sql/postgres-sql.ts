@@ -14,8 +14,9 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
   // at-least-once promise holds. Pushes always wait: an enqueued job must survive a crash.
   const settleCommit = `(SELECT set_config('synchronous_commit', '${options.durableSettle === true ? 'on' : 'off'}', true))`;
   // The acks of a batch statement: `req` (the requests), `del` (the rows deleted) and `stored` (the
-  // records kept, in request order; a request listed twice is stored once).
-  const acked = (ids: string, tokens: string, records: string) => `req AS (
+  // records kept, in request order: a request listed twice is stored once, and of a batch larger
+  // than the count bound only the newest `count` of each queue, as the prune cannot see them).
+  const acked = (ids: string, tokens: string, records: string, count: string) => `req AS (
         SELECT r.job_id, r.token, r.record, r.ord
         FROM unnest(${ids}::text[], ${tokens}::text[], ${records}::text[]) WITH ORDINALITY AS r(job_id, token, record, ord), ${settleCommit} AS commit_mode
       ), del AS (
@@ -24,10 +25,12 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
       ), stored AS (
         INSERT INTO ${s}.finished_jobs (job_id, queue, state, record)
         SELECT job_id, queue, 'completed', record FROM (
-          SELECT DISTINCT ON (del.job_id) del.job_id, del.queue, req.record, req.ord
-          FROM del JOIN req ON req.job_id = del.job_id AND req.token = del.token
-          WHERE req.record IS NOT NULL ORDER BY del.job_id, req.ord
-        ) kept ORDER BY ord
+          SELECT job_id, queue, record, ord, row_number() OVER (PARTITION BY queue ORDER BY ord DESC) AS newest FROM (
+            SELECT DISTINCT ON (del.job_id) del.job_id, del.queue, req.record, req.ord
+            FROM del JOIN req ON req.job_id = del.job_id AND req.token = del.token
+            WHERE req.record IS NOT NULL ORDER BY del.job_id, req.ord
+          ) acked
+        ) kept WHERE newest <= ${count}::int ORDER BY ord
         ${FINISHED_UPSERT}
         RETURNING queue, seq
       )`;
@@ -243,7 +246,7 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
      * Out: rows { job_id, token } of requests whose job is still there under another token (lease
      * lost); requests whose job is gone are silently done.
      */
-    ackBatch: `WITH ${acked('$1', '$2', '$3')}, ${pruneFinished(s, 'stored', { count: '$4', ageMs: '$5', every: '$6' })}
+    ackBatch: `WITH ${acked('$1', '$2', '$3', '$4')}, ${pruneFinished(s, 'stored', { count: '$4', ageMs: '$5', every: '$6' })}
       SELECT req.job_id, req.token FROM req
       WHERE req.job_id NOT IN (SELECT del.job_id FROM del)
         AND EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.job_id = req.job_id)`,
@@ -257,7 +260,7 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
      * { claimed: true, job_id, token, queue, body, attempts, lost_deliveries, lease_expires_at,
      * priority, seq } in no particular order.
      */
-    ackClaim: `WITH ${acked('$1', '$2', '$3')}, ${pruneFinished(s, 'stored', { count: '$4', ageMs: '$5', every: '$6' })}, next AS (
+    ackClaim: `WITH ${acked('$1', '$2', '$3', '$4')}, ${pruneFinished(s, 'stored', { count: '$4', ageMs: '$5', every: '$6' })}, next AS (
         SELECT seq FROM ${s}.jobs
         WHERE queue = $7 AND available_at <= now() AND (reserved_until IS NULL OR reserved_until <= now())
           -- An acked job whose lease ran out meanwhile must not be claimed by the statement deleting it.
