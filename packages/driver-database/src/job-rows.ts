@@ -55,16 +55,17 @@ export function cancelledRecord(row: LiveJobRow, finishedAt: number): string {
 
 /**
  * The bounds the ack and cancel statements prune finished jobs by. Age is pruned on every store
- * (one index probe that usually finds nothing); count only when the stored row's sequence number is
- * a multiple of `every` — about one store in ten of `count` — so a queue keeps up to about `count`
- * plus 10% between prunes, and a prune deletes that slack at once instead of one row per ack.
+ * (one index probe that usually finds nothing). Count costs a walk of `count` index entries, so it
+ * runs with a chance of 1 in `every` per row stored (a tenth of `count`): a queue keeps `count`
+ * plus on average a tenth more between prunes, and one prune deletes that slack at once. Chance,
+ * not the row's sequence number, so that no pattern of acks across queues starves one of prunes.
  */
 export interface PruneBounds {
   /** Finished jobs kept per queue. */
   readonly count: number;
   /** Finished jobs older than this are deleted, in ms. */
   readonly ageMs: number;
-  /** Prune by count when the stored row's seq is a multiple of this (1 = on every store). */
+  /** Prune by count with a chance of 1 in this per row stored (1 = on every store). */
   readonly every: number;
 }
 

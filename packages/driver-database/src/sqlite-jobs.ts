@@ -26,15 +26,15 @@ export interface FinishedToKeep {
 
 /**
  * Keeps finished-job records, then prunes each of their queues: by age every time (an index probe
- * that usually finds nothing), by count when a stored seq is a multiple of `bounds.every` (see
+ * that usually finds nothing), by count with a chance of 1 in `bounds.every` per record (see
  * PruneBounds). Run inside the caller's transaction, so a record and its prune commit together.
  */
 export function keepFinished(db: SqliteStatements, records: readonly FinishedToKeep[], bounds: PruneBounds, now: number): void {
   const keep = db.get('keepFinished');
   const countDue = new Map<string, boolean>();
   for (const { jobId, queue, state, record } of records) {
-    const seq = Number(keep.run({ job_id: jobId, queue, state, now, record }).lastInsertRowid);
-    countDue.set(queue, countDue.get(queue) === true || seq % bounds.every === 0);
+    keep.run({ job_id: jobId, queue, state, now, record });
+    countDue.set(queue, countDue.get(queue) === true || Math.random() * bounds.every < 1);
   }
   for (const [queue, due] of countDue) {
     db.get('pruneByAge').run({ queue, before: now - bounds.ageMs });

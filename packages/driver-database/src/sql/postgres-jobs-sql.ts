@@ -13,14 +13,14 @@ export interface PruneParameters {
 
 /**
  * CTEs (to follow `WITH …,`) that prune the finished jobs of every queue `stored` (a CTE returning
- * `queue, seq` of the rows just stored): older than the age, on every store, through the index
- * (queue, finished_at, seq); beyond the count only when a stored seq is a multiple of `every` (see
+ * `queue` of each row just stored): older than the age, on every store, through the index
+ * (queue, finished_at, seq); beyond the count with a chance of 1 in `every` per row stored (see
  * PruneBounds). The statement's snapshot does not see the rows it stores, so the count kept of the
  * older rows is the bound minus the rows stored.
  */
 export function pruneFinished(s: string, stored: string, p: PruneParameters): string {
   return `prune_queues AS (
-        SELECT queue, count(*)::int AS stored, bool_or(seq % ${p.every}::bigint = 0) AS count_due FROM ${stored} GROUP BY queue
+        SELECT queue, count(*)::int AS stored, bool_or(random() * ${p.every}::float8 < 1) AS count_due FROM ${stored} GROUP BY queue
       ), pruned_by_age AS (
         DELETE FROM ${s}.finished_jobs f USING prune_queues q
         WHERE f.queue = q.queue AND f.finished_at < now() - ${p.ageMs}::float8 * interval '1 millisecond'
@@ -87,7 +87,7 @@ export function postgresJobsSql(s: string, epochMs: (column: string) => string, 
     keepCancelled: `WITH stored AS (
         INSERT INTO ${s}.finished_jobs (job_id, queue, state, record) VALUES ($1, $2, 'cancelled', $3)
         ${FINISHED_UPSERT}
-        RETURNING queue, seq
+        RETURNING queue
       ), ${pruneFinished(s, 'stored', { count: '$4', ageMs: '$5', every: '$6' })}
       SELECT count(*)::int AS stored FROM stored`,
     /** In: $1 job id, $2 queue or null. Out: one row { finished } — whether the job completed, was cancelled or failed. */

@@ -32,7 +32,7 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
           ) acked
         ) kept WHERE newest <= ${count}::int ORDER BY ord
         ${FINISHED_UPSERT}
-        RETURNING queue, seq
+        RETURNING queue
       )`;
   return {
     ...postgresJobsSql(s, epochMs, settleCommit),
@@ -233,7 +233,7 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
         INSERT INTO ${s}.finished_jobs (job_id, queue, state, record)
         SELECT $1, queue, 'completed', $3 FROM del WHERE $3::text IS NOT NULL
         ${FINISHED_UPSERT}
-        RETURNING queue, seq
+        RETURNING queue
       ), ${pruneFinished(s, 'stored', { count: '$4', ageMs: '$5', every: '$6' })}
       SELECT (SELECT count(*) FROM del)::int AS deleted`,
     /** In: $1 job id. Out: zero or one row — whether the job is still there. */

@@ -12,7 +12,7 @@ export function sqliteJobsSql(t: (name: string) => string) {
   return {
     /**
      * Keeps a finished-job record; a job id finished again replaces its record (a new seq: it
-     * moves to the front). In: @job_id, @queue, @state, @now, @record. Out: lastInsertRowid = its seq.
+     * moves to the front). In: @job_id, @queue, @state, @now, @record. Out: changes.
      */
     keepFinished: `INSERT OR REPLACE INTO ${t('finished_jobs')} (job_id, queue, state, finished_at, record)
       VALUES (@job_id, @queue, @state, @now, @record)`,
