@@ -89,3 +89,30 @@ export function assertProgress(dialect: 'postgres' | 'sqlite', progress: string)
     throw new InvalidArgumentError(`${dialect}: setProgress: expected JSON text, got ${quoteInput(progress)}`);
   }
 }
+
+/**
+ * The records an ack batch stores, per acknowledgement in order (null where none): at most one per
+ * job id (the last given) and at most `count` per queue (the last ones), since the PostgreSQL
+ * statement that stores them cannot see them to prune them. Cheaper here than sorting in SQL.
+ */
+export function keptRecords(
+  acks: readonly { readonly id: string; readonly queue: string }[],
+  records: readonly (string | null)[],
+  count: number,
+): (string | null)[] {
+  const kept = [...records];
+  const seen = new Set<string>();
+  const perQueue = new Map<string, number>();
+  for (let i = kept.length - 1; i >= 0; i--) {
+    const ack = acks[i];
+    if (kept[i] === null || ack === undefined) continue;
+    const stored = perQueue.get(ack.queue) ?? 0;
+    if (seen.has(ack.id) || stored >= count) {
+      kept[i] = null;
+      continue;
+    }
+    seen.add(ack.id);
+    perQueue.set(ack.queue, stored + 1);
+  }
+  return kept;
+}

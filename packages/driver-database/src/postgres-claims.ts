@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AckAndClaimResult, Reservation } from '@queuekit/core';
 import type pg from 'pg';
-import type { PruneBounds } from './job-rows.js';
+import { keptRecords, type PruneBounds } from './job-rows.js';
 import { leaseLostError } from './lease-lost.js';
 import { type ClaimedRow, toReservation } from './rows.js';
 import type { PostgresSql } from './sql/postgres-sql.js';
@@ -80,7 +80,7 @@ export class PostgresClaims {
     if (acks.length === 0) return { leaseLost: [], claimed: await this.claim(queues, leaseMs, max, holder) };
     const ids = acks.map((r) => r.id);
     const tokens = acks.map((r) => r.token);
-    const acked = [ids, tokens, records, ...this.#bounds()];
+    const acked = [ids, tokens, keptRecords(acks, records, this.#context.bounds.count), ...this.#bounds()];
     if (max === 0) return { leaseLost: await this.#ackBatch(acks, acked), claimed: [] };
     let rows: (ClaimRow & { claimed: boolean })[];
     try {

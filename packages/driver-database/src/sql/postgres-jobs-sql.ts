@@ -14,7 +14,7 @@ export interface PruneParameters {
 /**
  * CTEs (to follow `WITH …,`) that prune the finished jobs of every queue `stored` (a CTE returning
  * `queue` of each row just stored): older than the age, on every store, through the index
- * (queue, finished_at, seq); beyond the count with a chance of 1 in `every` per row stored (see
+ * (queue, finished_at); beyond the count with a chance of 1 in `every` per row stored (see
  * PruneBounds). The statement's snapshot does not see the rows it stores, so the count kept of the
  * older rows is the bound minus the rows stored.
  */
@@ -27,17 +27,13 @@ export function pruneFinished(s: string, stored: string, p: PruneParameters): st
         RETURNING 1
       ), pruned_by_count AS (
         DELETE FROM ${s}.finished_jobs f USING prune_queues q, LATERAL (
-          SELECT g.finished_at, g.seq FROM ${s}.finished_jobs g WHERE g.queue = q.queue
-          ORDER BY g.finished_at DESC, g.seq DESC OFFSET greatest(0, ${p.count}::int - q.stored) LIMIT 1
+          SELECT g.finished_at FROM ${s}.finished_jobs g WHERE g.queue = q.queue
+          ORDER BY g.finished_at DESC OFFSET greatest(0, ${p.count}::int - q.stored) LIMIT 1
         ) edge
-        WHERE q.count_due AND f.queue = q.queue AND (f.finished_at, f.seq) <= (edge.finished_at, edge.seq)
+        WHERE q.count_due AND f.queue = q.queue AND f.finished_at <= edge.finished_at
         RETURNING 1
       )`;
 }
-
-/** The upsert tail of an INSERT into finished_jobs: a job id finished again replaces its record (and moves to the front). */
-export const FINISHED_UPSERT = `ON CONFLICT (job_id) DO UPDATE SET queue = excluded.queue, state = excluded.state,
-        finished_at = excluded.finished_at, record = excluded.record, seq = excluded.seq`;
 
 /** The statements; see {@link postgresSql} for the conventions. */
 export function postgresJobsSql(s: string, epochMs: (column: string) => string, settleCommit: string) {
@@ -50,8 +46,9 @@ export function postgresJobsSql(s: string, epochMs: (column: string) => string, 
   return {
     /** In: $1 job id, $2 queue or null. Out: zero or one LiveJobRow. */
     liveJob: `SELECT ${live} FROM ${s}.jobs WHERE job_id = $1 AND ($2::text IS NULL OR queue = $2)`,
-    /** In: $1 job id, $2 queue or null. Out: zero or one row { record }. */
-    finishedJob: `SELECT record FROM ${s}.finished_jobs WHERE job_id = $1 AND ($2::text IS NULL OR queue = $2)`,
+    /** In: $1 job id, $2 queue or null. Out: zero or one row { record }: the newest (an id finished twice keeps both until pruned). */
+    finishedJob: `SELECT record FROM ${s}.finished_jobs WHERE job_id = $1 AND ($2::text IS NULL OR queue = $2)
+      ORDER BY finished_at DESC LIMIT 1`,
     /** In: $1 queue, $2 limit, $3 offset. Out: LiveJobRows in claim order. */
     listWaiting: list('reserved_until IS NULL AND available_at <= now()', 'priority, seq'),
     /** In: $1 queue, $2 limit, $3 offset. Out: LiveJobRows by due time. */
@@ -60,7 +57,7 @@ export function postgresJobsSql(s: string, epochMs: (column: string) => string, 
     listActive: list('reserved_until IS NOT NULL', 'reserved_until, seq'),
     /** In: $1 queue, $2 state, $3 limit, $4 offset. Out: rows { record }, most recently finished first. */
     listFinished: `SELECT record FROM ${s}.finished_jobs WHERE queue = $1 AND state = $2
-      ORDER BY finished_at DESC, seq DESC LIMIT $3 OFFSET $4`,
+      ORDER BY finished_at DESC LIMIT $3 OFFSET $4`,
 
     /** In: $1 job id, $2 token, $3 progress JSON text. Out: rowCount 1 when stored, 0 when the lease was lost. */
     setProgress: `UPDATE ${s}.jobs SET progress = $3 FROM ${settleCommit} AS commit_mode WHERE job_id = $1 AND token = $2`,
@@ -69,9 +66,11 @@ export function postgresJobsSql(s: string, epochMs: (column: string) => string, 
      * held by another delivery (lease lost), or gone because it was cancelled.
      */
     refused: `SELECT EXISTS (SELECT 1 FROM ${s}.jobs WHERE job_id = $1) AS present,
-        EXISTS (SELECT 1 FROM ${s}.finished_jobs WHERE job_id = $1 AND state = 'cancelled') AS cancelled`,
+        coalesce((SELECT state = 'cancelled' FROM ${s}.finished_jobs WHERE job_id = $1 ORDER BY finished_at DESC LIMIT 1), false) AS cancelled`,
     /** In: $1 job ids text[]. Out: rows { job_id } of those kept as cancelled (tells a cancel from a lost lease). */
-    cancelledAmong: `SELECT job_id FROM ${s}.finished_jobs WHERE job_id = ANY($1::text[]) AND state = 'cancelled'`,
+    cancelledAmong: `SELECT job_id FROM (
+        SELECT DISTINCT ON (job_id) job_id, state FROM ${s}.finished_jobs WHERE job_id = ANY($1::text[]) ORDER BY job_id, finished_at DESC
+      ) newest WHERE state = 'cancelled'`,
 
     /**
      * First step of a cancel (inside its transaction): deletes the live job, freeing its unique key
@@ -81,12 +80,13 @@ export function postgresJobsSql(s: string, epochMs: (column: string) => string, 
     cancelLive: `DELETE FROM ${s}.jobs WHERE job_id = $1 AND ($2::text IS NULL OR queue = $2)
       RETURNING ${live}, ${epochMs('now()')} AS now`,
     /**
-     * Second step: keeps the cancelled record and prunes its queue.
-     * In: $1 job id, $2 queue, $3 record, $4 count, $5 age ms, $6 every. Out: one row { stored }.
+     * Second step: keeps the cancelled record (replacing an older record of the id) and prunes its
+     * queue. In: $1 job id, $2 queue, $3 record, $4 count, $5 age ms, $6 every. Out: one row { stored }.
      */
-    keepCancelled: `WITH stored AS (
+    keepCancelled: `WITH replaced AS (
+        DELETE FROM ${s}.finished_jobs WHERE job_id = $1
+      ), stored AS (
         INSERT INTO ${s}.finished_jobs (job_id, queue, state, record) VALUES ($1, $2, 'cancelled', $3)
-        ${FINISHED_UPSERT}
         RETURNING queue
       ), ${pruneFinished(s, 'stored', { count: '$4', ageMs: '$5', every: '$6' })}
       SELECT count(*)::int AS stored FROM stored`,
