@@ -20,8 +20,8 @@ interface JobJson {
 
 /** What each backend's driver declares of job lookup, cancel and pause (the contract suite tests the members themselves). */
 const CAN: Record<BackendFixture['name'], { lookup: boolean; cancel: boolean; pause: boolean }> = {
-  sqlite: { lookup: false, cancel: false, pause: false },
-  postgres: { lookup: false, cancel: false, pause: false },
+  sqlite: { lookup: true, cancel: true, pause: true },
+  postgres: { lookup: true, cancel: true, pause: true },
   redis: { lookup: true, cancel: true, pause: true },
   beanstalk: { lookup: false, cancel: false, pause: false },
 };
