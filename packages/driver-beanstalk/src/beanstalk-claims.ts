@@ -2,12 +2,15 @@ import { DriverError, fromBackend, type QueueError, type Reservation } from '@qu
 import type { BeanstalkClient, BeanstalkJob, ReserveOutcome } from './client/beanstalk-client.js';
 import { statNumber } from './client/reply-parser.js';
 import type { Holdings } from './holdings.js';
+import type { PausedJob, QueuePause } from './queue-pause.js';
 import type { ReserverPool } from './reserver-pool.js';
 
 /** What claiming needs of the driver. */
 export interface ClaimContext {
   readonly pool: ReserverPool;
   readonly holdings: Holdings;
+  /** Pause markers: a claim hands back what it reserved from a paused queue. */
+  readonly pause: QueuePause;
   /** The queue a tube belongs to. */
   readonly queueOf: (tube: string) => string;
   readonly onBackgroundError: (error: QueueError) => void;
@@ -83,7 +86,7 @@ export class BeanstalkClaims {
     try {
       // One waiting reserve returns at once when a job is ready: no need to try without waiting first.
       const waitAtOnce = request.tubes.length === 1 && request.max === 1 && request.waitMs > 0;
-      let jobs = waitAtOnce ? [] : await this.#reserveNow(client, request.tubes, request.max);
+      let { jobs, tubes } = waitAtOnce ? { jobs: [], tubes: request.tubes } : await this.#reserveNow(client, request.tubes, request.max);
       if (jobs.length === 0 && request.waitMs > 0) {
         const seconds = Math.ceil(request.waitMs / 1_000);
         const watched = client.watchOnly(request.tubes);
@@ -98,8 +101,9 @@ export class BeanstalkClaims {
           return [];
         }
         jobs = typeof outcome === 'object' ? [outcome] : [];
+        tubes = request.tubes;
       }
-      return await this.#hold(client, jobs, request.leaseMs);
+      return await this.#hold(client, jobs, tubes, request.leaseMs);
     } finally {
       if (!handedOver) this.#c.pool.done(client);
     }
@@ -110,7 +114,8 @@ export class BeanstalkClaims {
    * go out behind the caller's own commands, in one write).
    */
   async claimOn(client: BeanstalkClient, tubes: readonly string[], max: number, leaseMs: number): Promise<Reservation[]> {
-    return this.#hold(client, await this.#reserveNow(client, tubes, max), leaseMs);
+    const reserved = await this.#reserveNow(client, tubes, max);
+    return this.#hold(client, reserved.jobs, reserved.tubes, leaseMs);
   }
 
   /** Gives a job back unrun through the connection holding it: bury then kick counts as neither. */
@@ -123,14 +128,18 @@ export class BeanstalkClaims {
     return client.kickJob(jobId);
   }
 
-  /** Up to `max` ready jobs of the first of `tubes` that has any, without waiting. */
-  async #reserveNow(client: BeanstalkClient, tubes: readonly string[], max: number): Promise<BeanstalkJob[]> {
+  /** Up to `max` ready jobs of the first of `tubes` that has any, without waiting, with the tube(s) they came from. */
+  async #reserveNow(
+    client: BeanstalkClient,
+    tubes: readonly string[],
+    max: number,
+  ): Promise<{ jobs: BeanstalkJob[]; tubes: readonly string[] }> {
     for (const tube of tubes.length === 1 ? [tubes] : tubes.map((t) => [t])) {
       // DEADLINE_SOON: a job held on this connection is in its last second; none is taken now.
       const [, jobs] = await Promise.all([client.watchOnly(tube), client.reserveReady(max)]);
-      if (jobs.length > 0) return jobs;
+      if (jobs.length > 0) return { jobs, tubes: tube };
     }
-    return [];
+    return { jobs: [], tubes: [] };
   }
 
   /** Reservations of held jobs in beanstalkd's own order: priority, then job id (put order). */
@@ -144,25 +153,36 @@ export class BeanstalkClaims {
   }
 
   /**
-   * Proves `jobs` are still this connection's, reads their counts and TTR (one round trip),
-   * decodes them, and starts holding them.
+   * Proves `jobs` are still this connection's, reads their counts and TTR and the pause markers of
+   * the `tubes` they came from (one round trip), hands back the jobs of paused queues, and decodes
+   * and starts holding the rest.
    *
    * A reserve's answer can be read long after beanstalkd sent it: a process paused (SIGSTOP, a
    * frozen VM) while its reserve waited gets the job, its TTR runs out, another worker reserves
    * it, and the paused process reads the stale answer when it wakes. A `touch` answers TOUCHED
    * only on the connection that holds the job now, so a job it refuses is not taken.
    */
-  async #hold(client: BeanstalkClient, jobs: readonly BeanstalkJob[], leaseMs: number): Promise<Reservation[]> {
+  async #hold(client: BeanstalkClient, jobs: readonly BeanstalkJob[], tubes: readonly string[], leaseMs: number): Promise<Reservation[]> {
     if (jobs.length === 0) return [];
     const generation = client.generation;
     const sentAt = Date.now();
     const ids = jobs.map((job) => job.id);
-    const [held, stats] = await Promise.all([Promise.all(ids.map((id) => client.touch(id))), client.statsJobs(ids)]);
+    const [held, stats, paused] = await Promise.all([
+      Promise.all(ids.map((id) => client.touch(id))),
+      client.statsJobs(ids),
+      this.#c.pause.markedAmong(client, tubes),
+    ]);
     const reservations: Reservation[] = [];
+    const handBack: PausedJob[] = [];
     jobs.forEach((job, index) => {
       const jobStats = stats[index];
       // Gone already (only a delete by another client can do that to a reserved job), or no longer ours.
       if (jobStats === undefined || held[index] !== true) return;
+      const tube = jobStats.get('tube') ?? '';
+      if (paused.has(tube)) {
+        handBack.push({ jobId: job.id, priority: statNumber(jobStats, 'pri'), tube });
+        return;
+      }
       const reservation = this.#reservation(job, jobStats, leaseMs);
       this.#c.holdings.add({
         reservation,
@@ -178,6 +198,15 @@ export class BeanstalkClaims {
       });
       reservations.push(reservation);
     });
+    // Reserved from a queue whose native pause was gone (ran out, lost with a restart or with its tube).
+    // A hand-back that fails leaves its jobs to the server (a dropped connection gives them back).
+    if (handBack.length > 0) {
+      await this.#c.pause.handBack(client, handBack).catch((error: unknown) => {
+        this.#c.onBackgroundError(
+          new DriverError(`beanstalk: handing back jobs reserved from a paused queue: ${(error as Error).message}`, { cause: error }),
+        );
+      });
+    }
     return reservations;
   }
 

@@ -29,6 +29,7 @@ import { BeanstalkSettle, delaySeconds } from './beanstalk-settle.js';
 import { BeanstalkClient } from './client/beanstalk-client.js';
 import { statNumber } from './client/reply-parser.js';
 import { Holdings } from './holdings.js';
+import { isPaused, QueuePause } from './queue-pause.js';
 import { ReserverPool } from './reserver-pool.js';
 import { Tubes } from './tubes.js';
 
@@ -54,6 +55,7 @@ export class BeanstalkDriver implements QueueDriver {
   readonly #holdings: Holdings;
   readonly #claims: BeanstalkClaims;
   readonly #settle: BeanstalkSettle;
+  readonly #pause: QueuePause;
   readonly #onBackgroundError: (error: QueueError) => void;
   readonly #inFlight = new Set<Promise<unknown>>();
   /** The server's `max-job-size`, read on every connect of the admin connection. */
@@ -73,6 +75,17 @@ export class BeanstalkDriver implements QueueDriver {
       deadLetter: 'native',
       bulkPush: true,
       batch: true,
+      // Lookup (and with it retention, progress and cancel, which are seen through lookups) is
+      // missing: beanstalkd finds a job only by the numeric id it gives at put, which a queuekit id
+      // does not carry, and lists a tube's jobs only by reserving them. A side index would cost a
+      // put per push and a delete per ack, the lease holder a write per claim, and listing a state
+      // would read every job of the queue; a job's body cannot change, so progress has nowhere to go.
+      lookup: false,
+      retention: false,
+      progress: false,
+      cancel: false,
+      // Native pause-tube, made durable by a marker job (see queue-pause.ts).
+      pause: true,
       maxMessageBytes: this.#options.maxJobBytes,
     } satisfies DriverCapabilities);
     this.#admin = this.#client(true, async (client) => {
@@ -80,6 +93,7 @@ export class BeanstalkDriver implements QueueDriver {
       this.#serverMaxJobBytes = statNumber(stats, 'max-job-size');
     });
     this.#pool = new ReserverPool(() => this.#client(false));
+    this.#pause = new QueuePause(this.#admin, this.#tubes);
     this.#holdings = new Holdings(this.#pool, this.#onBackgroundError);
     this.deadLetters = new BeanstalkDeadLetterStore({
       admin: this.#admin,
@@ -92,6 +106,7 @@ export class BeanstalkDriver implements QueueDriver {
     this.#claims = new BeanstalkClaims({
       pool: this.#pool,
       holdings: this.#holdings,
+      pause: this.#pause,
       queueOf: (tube) => this.#queueOf(tube),
       onBackgroundError: this.#onBackgroundError,
     });
@@ -197,8 +212,9 @@ export class BeanstalkDriver implements QueueDriver {
   async stats(queue: string): Promise<QueueStats> {
     const tube = this.#tubes.of(queue);
     return this.#run('stats', async () => {
-      const stats = await this.#admin.statsTube(tube);
-      if (stats === undefined) return { queue, ready: 0, delayed: 0, reserved: 0, dead: 0, oldestReadyAt: undefined };
+      const [stats, markerStats] = await this.#admin.statsTubes([tube, this.#tubes.markerOf(tube)]);
+      const paused = isPaused(stats, markerStats);
+      if (stats === undefined) return { queue, ready: 0, delayed: 0, reserved: 0, dead: 0, oldestReadyAt: undefined, paused };
       const ready = statNumber(stats, 'current-jobs-ready');
       return {
         queue,
@@ -207,8 +223,25 @@ export class BeanstalkDriver implements QueueDriver {
         reserved: statNumber(stats, 'current-jobs-reserved'),
         dead: statNumber(stats, 'current-jobs-buried'),
         oldestReadyAt: ready === 0 ? undefined : await this.#nextReadyAt(tube),
+        paused,
       };
     });
+  }
+
+  /**
+   * Stops claims from `queue` in every process on this server until {@link resume}: a marker job
+   * keeps the pause (binlog included) and beanstalkd's `pause-tube` enforces it. Jobs can still be
+   * pushed. Idempotent.
+   */
+  async pause(queue: string): Promise<void> {
+    const tube = this.#tubes.of(queue);
+    return this.#run('pause', () => this.#pause.pause(queue, tube));
+  }
+
+  /** Lets claims take jobs from `queue` again, waking reserves waiting on it. Idempotent. */
+  async resume(queue: string): Promise<void> {
+    const tube = this.#tubes.of(queue);
+    return this.#run('resume', () => this.#pause.resume(tube));
   }
 
   /**

@@ -7,12 +7,19 @@ export const TUBE_PREFIX_PATTERN = /^[A-Za-z0-9+/;.$_()][A-Za-z0-9+/;.$_()-]{0,6
 export const DEAD_LETTER_TUBE = 'queuekit.dead-letters';
 
 /**
+ * Start (after the prefix) of the tube holding a paused queue's pause marker: `(` and `)` are in
+ * beanstalkd's names but never in queue names, so no queue's tube can be a marker tube.
+ */
+export const PAUSE_MARKER_TUBE = 'queuekit(paused)';
+
+/**
  * Maps queue names to tube names. Queue names allow `:`, which beanstalkd's names do not: it
  * becomes `;`, which queue names never contain, so the mapping is one to one.
  */
 export class Tubes {
   readonly #prefix: string;
   readonly #cache = new Map<string, string>();
+  readonly #markers = new Map<string, string>();
   /** The tube of the dead-letter records. */
   readonly deadLetters: string;
 
@@ -42,5 +49,16 @@ export class Tubes {
     if (this.#cache.size > 10_000) this.#cache.clear();
     this.#cache.set(queue, tube);
     return tube;
+  }
+
+  /** The tube of the pause marker of the queue whose tube is `tube` (one made by {@link of}). */
+  markerOf(tube: string): string {
+    let marker = this.#markers.get(tube);
+    if (marker === undefined) {
+      marker = `${this.#prefix}${PAUSE_MARKER_TUBE}${tube.slice(this.#prefix.length)}`;
+      if (this.#markers.size > 10_000) this.#markers.clear();
+      this.#markers.set(tube, marker);
+    }
+    return marker;
   }
 }

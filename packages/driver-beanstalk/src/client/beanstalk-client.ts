@@ -95,6 +95,16 @@ export class BeanstalkClient extends BeanstalkConnection {
     });
   }
 
+  /** `stats-tube` of each tube in one go; undefined for a tube that does not exist. */
+  async statsTubes(tubes: readonly string[]): Promise<(Map<string, string> | undefined)[]> {
+    const replies = await this.sendAll(tubes.map((tube) => `stats-tube ${tube}`));
+    return replies.map((reply) => {
+      if (reply.word === 'OK') return parseStats(reply.body as Buffer);
+      if (reply.word === 'NOT_FOUND') return undefined;
+      throw failure('stats-tube', reply);
+    });
+  }
+
   /** `delete` of each id in one go: per id, true when deleted. */
   async deleteAll(ids: readonly number[]): Promise<boolean[]> {
     const replies = await this.sendAll(ids.map((id) => `delete ${id}`));
@@ -132,6 +142,14 @@ export class BeanstalkClient extends BeanstalkConnection {
   /** `kick-job`: a buried or delayed job to ready; false when there is no such job in those states. */
   kickJob(id: number): Promise<boolean> {
     return this.#found('kick-job', `kick-job ${id}`, 'KICKED');
+  }
+
+  /**
+   * `pause-tube`: no job of `tube` is reserved for `seconds` (0 ends a pause at once, waking waiting
+   * reserves); false when the tube does not exist.
+   */
+  pauseTube(tube: string, seconds: number): Promise<boolean> {
+    return this.#found('pause-tube', `pause-tube ${tube} ${seconds}`, 'PAUSED');
   }
 
   /** `peek <id>`: the job, whatever its state; undefined when there is none. */
