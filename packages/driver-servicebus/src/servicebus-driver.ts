@@ -32,6 +32,7 @@ import { HeldMessages } from './held-messages.js';
 import { countMessages, purgeQueue, sendEnvelopes } from './queue-operations.js';
 import { peekAll, sequenceOf, stillThere } from './queue-peek.js';
 import { ReceiverPool } from './receiver-pool.js';
+import { serviceBusCapabilities } from './servicebus-capabilities.js';
 import { ServiceBusDeadLetterStore } from './servicebus-dead-letter-store.js';
 import { isLockLost, leaseLostError, wrapServiceBusError } from './servicebus-errors.js';
 import {
@@ -81,26 +82,7 @@ export class ServiceBusDriver implements QueueDriver {
     // Every waiting reserve listens to the close signal; a worker runs many at once.
     setMaxListeners(0, this.#closing.signal);
     this.#held = new HeldMessages(options.onBackgroundError ?? (() => undefined));
-    this.capabilities = Object.freeze({
-      delay: 'native',
-      priority: false,
-      lease: 'native',
-      extend: true,
-      blockingReserve: true,
-      deadLetter: 'native',
-      bulkPush: true,
-      transactionalPush: false,
-      uniqueKeys: false,
-      inline: false,
-      rewriteOnRelease: true,
-      batch: false,
-      lookup: false,
-      retention: false,
-      progress: false,
-      cancel: false,
-      pause: false,
-      maxMessageBytes: this.#options.maxMessageBytes,
-    });
+    this.capabilities = serviceBusCapabilities(this.#options.maxMessageBytes);
     this.deadLetters = new ServiceBusDeadLetterStore({
       knownQueues: () => [...new Set([...this.#options.queues, ...this.#used])],
       deadLetterReceiver: (queue) => this.#pool.management(queue, 'deadLetter'),
