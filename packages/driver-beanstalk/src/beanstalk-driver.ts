@@ -42,7 +42,8 @@ const MAX_CLAIM = 1_000;
  * (src/client): one connection for producing and administration, and a pool of connections for
  * reserving (see ReserverPool: a job is settled on the connection that reserved it, and a waiting
  * reserve gets a connection of its own). Claiming lives in beanstalk-claims.ts, settling in
- * beanstalk-settle.ts, leases in holdings.ts, dead letters in beanstalk-dead-letter-store.ts.
+ * beanstalk-settle.ts, leases in holdings.ts, dead letters in beanstalk-dead-letter-store.ts,
+ * pause and resume in queue-pause.ts.
  */
 export class BeanstalkDriver implements QueueDriver {
   readonly name = 'beanstalk';
