@@ -23,7 +23,7 @@ const CAN: Record<BackendFixture['name'], { lookup: boolean; cancel: boolean; pa
   sqlite: { lookup: true, cancel: true, pause: true },
   postgres: { lookup: true, cancel: true, pause: true },
   redis: { lookup: true, cancel: true, pause: true },
-  beanstalk: { lookup: false, cancel: false, pause: false },
+  beanstalk: { lookup: false, cancel: false, pause: true },
 };
 
 describe.each(['sqlite', 'redis', 'postgres', 'beanstalk'] as const)('queue job, jobs, pause and resume on %s', (backendName) => {

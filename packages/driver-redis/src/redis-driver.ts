@@ -34,7 +34,6 @@ import { type Cluster, Redis } from 'ioredis';
 import { choosePipelining, pipelineWhenBusy } from './adaptive-pipelining.js';
 import { runScript, scripts } from './lua-scripts.js';
 import { RedisClaims } from './redis-claims.js';
-import type { RedisCallContext } from './redis-context.js';
 import { RedisCoordinationStore } from './redis-coordination-store.js';
 import { RedisDeadLetterStore } from './redis-dead-letter-store.js';
 import { refusalError, wrapRedisError } from './redis-errors.js';
