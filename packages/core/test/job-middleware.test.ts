@@ -32,6 +32,24 @@ function without(driver: QueueDriver, member: 'createCoordinationStore' | 'postp
 }
 
 describe('job middleware', () => {
+  it('gets a plain context: a { ...ctx } copy keeps the payload, signal, stores and postpone', async () => {
+    const driver = createMemoryDriver();
+    const seen: Record<string, unknown> = {};
+    const copying: JobMiddleware<{ n: number }> = async (ctx, next) => {
+      const copy = { ...ctx };
+      seen.payload = copy.payload;
+      seen.signal = copy.signal instanceof AbortSignal;
+      seen.coordination = typeof copy.coordination.increment;
+      seen.postpone = typeof copy.postpone;
+      seen.leaseMs = copy.leaseMs;
+      return next();
+    };
+    const job = defineJob('copied', async (p: { n: number }) => p.n, { middleware: [copying] });
+    await job.create({ n: 3 }).dispatch(driver);
+    await new Worker({ driver, jobs: [job], waitMs: 20, leaseMs: 2_000, stopWhenEmpty: true }).run();
+    expect(seen).toEqual({ payload: { n: 3 }, signal: true, coordination: 'function', postpone: 'function', leaseMs: 2_000 });
+  });
+
   it('runs middleware outermost first around the handler, each seeing the payload, and keeps the result', async () => {
     const driver = createMemoryDriver();
     const trace: string[] = [];

@@ -114,7 +114,7 @@ export function runnerFor(definition: RegisteredJob, services: JobServices): Run
     }
     if (schema !== undefined) payload = await validatePayload(schema, payload, where);
     if (middleware.length === 0) return handler(payload as never, ctx);
-    const context = new DeliveryMiddlewareContext(ctx, payload, services);
+    const context = middlewareContext(ctx, payload, services);
     const step = (index: number): Promise<unknown> => {
       const next = middleware[index];
       if (next === undefined) return Promise.resolve(handler(payload as never, ctx));
@@ -129,61 +129,24 @@ export function runnerFor(definition: RegisteredJob, services: JobServices): Run
   };
 }
 
-/** The context a middleware sees: the delivery's context, the payload and the worker's services. */
-class DeliveryMiddlewareContext implements MiddlewareContext<unknown> {
-  readonly payload: unknown;
-  readonly #ctx: JobContext;
-  readonly #services: JobServices;
-
-  constructor(ctx: JobContext, payload: unknown, services: JobServices) {
-    this.#ctx = ctx;
-    this.payload = payload;
-    this.#services = services;
-  }
-
-  get id(): string {
-    return this.#ctx.id;
-  }
-  get name(): string {
-    return this.#ctx.name;
-  }
-  get queue(): string {
-    return this.#ctx.queue;
-  }
-  get attempt(): number {
-    return this.#ctx.attempt;
-  }
-  get maxAttempts(): number {
-    return this.#ctx.maxAttempts;
-  }
-  get signal(): AbortSignal {
-    return this.#ctx.signal;
-  }
-  get log(): JobContext['log'] {
-    return this.#ctx.log;
-  }
-  get parent(): JobContext['parent'] {
-    return this.#ctx.parent;
-  }
-  get envelope(): JobContext['envelope'] {
-    return this.#ctx.envelope;
-  }
-  get extendLease(): JobContext['extendLease'] {
-    return this.#ctx.extendLease;
-  }
-  get progress(): JobContext['progress'] {
-    return this.#ctx.progress;
-  }
-  get leaseMs(): number {
-    return this.#services.leaseMs;
-  }
-  get coordination(): CoordinationStore {
-    return this.#services.coordination;
-  }
-  get rateLimits(): RateLimitStore {
-    return this.#services.rateLimits;
-  }
-  postpone(delayMs: number, reason: string): never {
-    throw new JobPostponedError(delayMs, reason);
-  }
+/**
+ * The context a middleware sees: the delivery's context, the payload and the worker's services, as
+ * a plain object of its own members (a copy, `{ ...ctx }`, keeps them all). The stores are getters
+ * of the object itself: made once per worker, and only when a middleware asks for one.
+ */
+function middlewareContext(ctx: JobContext, payload: unknown, services: JobServices): MiddlewareContext<unknown> {
+  return {
+    ...ctx,
+    payload,
+    leaseMs: services.leaseMs,
+    get coordination(): CoordinationStore {
+      return services.coordination;
+    },
+    get rateLimits(): RateLimitStore {
+      return services.rateLimits;
+    },
+    postpone(delayMs: number, reason: string): never {
+      throw new JobPostponedError(delayMs, reason);
+    },
+  };
 }
