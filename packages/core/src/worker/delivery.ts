@@ -168,8 +168,10 @@ export class Delivery {
     setProgress
       .call(this.#o.driver, this.reservation, text)
       .catch((error: Error) => {
-        // A lost lease ends the run through the heartbeat; other failures are reported.
-        if (!(error instanceof LeaseLostError)) this.#o.report(error, `storing the progress of job ${this.id}`);
+        // A lost lease or a cancel ends the run through the heartbeat; other failures are reported.
+        if (!(error instanceof LeaseLostError) && !(error instanceof JobCancelledError)) {
+          this.#o.report(error, `storing the progress of job ${this.id}`);
+        }
       })
       .finally(() => {
         this.#progressWriting = false;
