@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { createEnvelope, type EnvelopeInit, type JobEnvelope, type JobFailure, type QueueDriver, type Reservation } from '@queuekit/core';
+import {
+  createEnvelope,
+  type EnvelopeInit,
+  encodeFinishedJob,
+  type JobEnvelope,
+  type JobFailure,
+  type QueueDriver,
+  type Reservation,
+} from '@queuekit/core';
 
 /** A queue name no other test uses: `prefix` plus random hex, valid on every driver. */
 export function randomQueueName(prefix = 'contract'): string {
@@ -78,4 +86,22 @@ export function reserveEventually(
   timeoutMs = 10_000,
 ): Promise<Reservation> {
   return waitUntil(() => driver.reserve(queues, { leaseMs, waitMs: 0 }), { timeoutMs, description: `a job from ${queues.join(', ')}` });
+}
+
+/**
+ * The finished-job record the Worker hands `ack()` for a completed delivery: `result` (default:
+ * the job id) kept, finished at `finishedAt` (default now).
+ */
+export function completedRecord(reservation: Reservation, result: unknown = reservation.id, finishedAt = Date.now()): string {
+  return encodeFinishedJob({
+    id: reservation.id,
+    queue: reservation.queue,
+    name: reservation.envelope?.name,
+    state: 'completed',
+    attempts: reservation.attempt,
+    ...(result === undefined ? {} : { result: result as never }),
+    createdAt: reservation.envelope?.createdAt,
+    startedAt: finishedAt - 5,
+    finishedAt,
+  });
 }

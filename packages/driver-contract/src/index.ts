@@ -2,6 +2,7 @@ export type { ContractDriverSettings, ContractFixture, DriverContractOptions } f
 export { tsxImport } from './crash-protocol.js';
 export { describeDriverContract } from './describe-driver-contract.js';
 export {
+  completedRecord,
   randomQueueName,
   reserveEventually,
   reserveOrFail,

@@ -1,22 +1,9 @@
-import { createEnvelope, encodeFinishedJob, JobCancelledError, LeaseLostError, type QueueDriver, type Reservation } from '@queuekit/core';
+import { createEnvelope, JobCancelledError, LeaseLostError, type QueueDriver, type Reservation } from '@queuekit/core';
+import { completedRecord as record } from '@queuekit/driver-contract';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPostgresDriver } from '../src/index.js';
 import { DIALECTS, type Dialect } from './dialects.js';
 import { DATABASE_URL, randomQueue } from './helpers.js';
-
-/** The record the Worker hands ack for a completed delivery. */
-function record(reservation: Reservation, result: unknown = reservation.id): string {
-  return encodeFinishedJob({
-    id: reservation.id,
-    queue: reservation.queue,
-    name: reservation.envelope?.name,
-    state: 'completed',
-    attempts: reservation.attempt,
-    result: result as never,
-    createdAt: reservation.envelope?.createdAt,
-    finishedAt: Date.now(),
-  });
-}
 
 async function claimNow(driver: QueueDriver, queue: string, max: number, holder?: string): Promise<Reservation[]> {
   const claim = driver.claim as NonNullable<QueueDriver['claim']>;

@@ -1,11 +1,11 @@
 import {
   createEnvelope,
-  encodeFinishedJob,
   InvalidArgumentError,
   JobCancelledError,
   type JobFailure,
   type Reservation,
 } from '@queuekit/core';
+import { completedRecord as record } from '@queuekit/driver-contract';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createRedisDriver, queueKeys, type RedisDriver } from '../src/index.js';
@@ -25,19 +25,6 @@ function driver(options: Parameters<typeof createRedisDriver>[0] = {}): RedisDri
   const created = createRedisDriver({ connection: REDIS_URL, ...options, keyPrefix });
   opened.push(created);
   return created;
-}
-
-function record(reservation: Reservation, result: unknown): string {
-  return encodeFinishedJob({
-    id: reservation.id,
-    queue: reservation.queue,
-    name: reservation.envelope?.name,
-    state: 'completed',
-    attempts: reservation.attempt,
-    result: result as never,
-    createdAt: reservation.envelope?.createdAt,
-    finishedAt: Date.now(),
-  });
 }
 
 function failure(): JobFailure {

@@ -1,7 +1,6 @@
 import {
   cancelJob,
   defineJob,
-  encodeFinishedJob,
   InvalidArgumentError,
   JobCancelledError,
   JobFailedError,
@@ -16,22 +15,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import type { ContractFixture } from '../contract-fixture.js';
 import { CRASH_JOB_NAME, spawnCrashChild } from '../crash-protocol.js';
-import { reserveEventually, reserveOrFail, sleep, testEnvelope, testFailure, waitUntil } from '../helpers.js';
-
-/** A finished-job record as the Worker makes it for a completed delivery. */
-function completedRecord(reservation: Reservation, result: unknown, finishedAt = Date.now()): string {
-  return encodeFinishedJob({
-    id: reservation.id,
-    queue: reservation.queue,
-    name: reservation.envelope?.name,
-    state: 'completed',
-    attempts: reservation.attempt,
-    ...(result === undefined ? {} : { result: result as never }),
-    createdAt: reservation.envelope?.createdAt,
-    startedAt: finishedAt - 5,
-    finishedAt,
-  });
-}
+import { completedRecord, reserveEventually, reserveOrFail, sleep, testEnvelope, testFailure, waitUntil } from '../helpers.js';
 
 /** Ids of `infos`, in order. */
 const ids = (infos: readonly JobInfo[]): string[] => infos.map((info) => info.id);
