@@ -1,10 +1,4 @@
-import {
-  createEnvelope,
-  InvalidArgumentError,
-  JobCancelledError,
-  type JobFailure,
-  type Reservation,
-} from '@queuekit/core';
+import { createEnvelope, InvalidArgumentError, JobCancelledError, type JobFailure, type Reservation } from '@queuekit/core';
 import { completedRecord as record } from '@queuekit/driver-contract';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
