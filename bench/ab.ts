@@ -43,7 +43,8 @@ interface Run {
   readonly root?: string;
 }
 const runs: Run[] = chosen.flatMap((system) =>
-  system.startsWith('queuekit-') && base !== undefined
+  // A keep-none system has no base run: older builds had no retention to turn off.
+  system.startsWith('queuekit-') && !system.endsWith('-keep-none') && base !== undefined
     ? [
         { label: system, system },
         { label: `${system}@base`, system, root: base },
@@ -104,18 +105,23 @@ for (const run of runs) {
   medians.set(run.label, med);
   table.push([run.label, ...cells]);
 }
+/** Latencies (ms) and CPU costs (µs per job) are better lower; throughputs higher. */
+const lowerIsBetter = (measure: string) => measure.endsWith('Ms') || measure.endsWith('Us');
 const ratioRows: string[][] = [];
 // queuekit against its base build and the peers; a suite of queuekit variants alone (heartbeat) compares the first with the rest.
 const firsts = runs.some((r) => r.system.startsWith('queuekit-'))
   ? runs.filter((r) => r.system.startsWith('queuekit-') && r.root === undefined)
   : runs.slice(0, 1);
 for (const run of firsts) {
-  for (const other of runs.filter((r) => r !== run && (r.system === run.system || !r.system.startsWith('queuekit-')))) {
+  const peers = runs.filter(
+    (r) => r !== run && (r.system === run.system || r.system === `${run.system}-keep-none` || !r.system.startsWith('queuekit-')),
+  );
+  for (const other of peers) {
     const a = medians.get(run.label)!;
     const b = medians.get(other.label)!;
     ratioRows.push([
       `${run.label} / ${other.label}`,
-      ...measures.map((m) => (a[m] && b[m] ? `${(m.endsWith('Ms') ? b[m]! / a[m]! : a[m]! / b[m]!).toFixed(2)}x` : '-')),
+      ...measures.map((m) => (a[m] && b[m] ? `${(lowerIsBetter(m) ? b[m]! / a[m]! : a[m]! / b[m]!).toFixed(2)}x` : '-')),
     ]);
   }
 }
@@ -123,7 +129,9 @@ const print = (lines: string[][]) => {
   const widths = lines[0]!.map((_, c) => Math.max(...lines.map((l) => (l[c] ?? '').length)));
   for (const line of lines) console.log(line.map((cell, c) => cell.padStart(widths[c]!)).join('  '));
 };
-console.log(`\nmedians of ${rounds} rounds (min-max); throughput in jobs/s, latency in ms`);
+console.log(
+  `\nmedians of ${rounds} rounds (min-max); throughput in jobs/s, latency in ms, CPU in µs per job (client: the bench process; server: the backend's processes)`,
+);
 print(table);
 console.log('\nratios of medians (above 1.00x = the first system better):');
 print([['', ...measures], ...ratioRows]);

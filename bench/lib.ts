@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,6 +17,72 @@ export function flag(args: readonly string[], name: string): string | undefined 
 /** Milliseconds since an arbitrary origin, sub-millisecond precision. */
 export function nowMs(): number {
   return performance.now();
+}
+
+/** CPU seconds a backend server has used so far (all its processes), read before and after a run. */
+export type ServerCpu = () => Promise<number>;
+
+/**
+ * CPU seconds of the processes of a server listening on this machine: the process bound to `port`
+ * and its children (PostgreSQL's backends), from /proc. NaN where there is no /proc.
+ */
+export function localServerCpu(port: number): ServerCpu {
+  const ticks = 100; // USER_HZ on Linux
+  const stat = (pid: string) => {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { ppid: fields[1]!, cpu: (Number(fields[11]) + Number(fields[12])) / ticks };
+  };
+  let root: string | undefined;
+  return async () => {
+    if (!existsSync('/proc/net/tcp')) return Number.NaN;
+    root ??= listeningPid(port);
+    if (root === undefined) return Number.NaN;
+    let total = 0;
+    for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+      try {
+        const s = stat(pid);
+        if (pid === root || s.ppid === root) total += s.cpu;
+      } catch {
+        // Exited while listed: its CPU is gone from every reading, before and after alike.
+      }
+    }
+    return total;
+  };
+}
+
+/** The pid of the process listening on TCP `port` (IPv4), found through its socket inode. */
+function listeningPid(port: number): string | undefined {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set(
+    readFileSync('/proc/net/tcp', 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/))
+      .filter((f) => f[1]?.endsWith(`:${hex}`) && f[3] === '0A')
+      .map((f) => f[9]!),
+  );
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+        if (inode !== undefined && inodes.has(inode)) return pid;
+      }
+    } catch {
+      // Not ours to read, or exited: not the server.
+    }
+  }
+  return undefined;
+}
+
+/** The CPU figures of the c1 and c50 processing runs, for systems that measure them (queuekit's). */
+export function processCost(
+  c1: { clientUs: number; serverUs: number } | undefined,
+  c50: { clientUs: number; serverUs: number } | undefined,
+): Record<string, number> {
+  if (c1 === undefined || c50 === undefined) return {};
+  return { process1ClientUs: c1.clientUs, process1ServerUs: c1.serverUs, process50ClientUs: c50.clientUs, process50ServerUs: c50.serverUs };
 }
 
 /** Runs `fn` and returns jobs per second for `count` jobs. */

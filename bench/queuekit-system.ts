@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type * as Core from '@queuekit/core';
 import type { JobEnvelope, QueueDriver } from '@queuekit/core';
-import { nowMs, sleep } from './lib.js';
+import { nowMs, type ServerCpu, sleep } from './lib.js';
 
 /** One system under test: each measure returns jobs/s, or latencies in ms. */
 export interface BenchSystem {
@@ -11,6 +11,8 @@ export interface BenchSystem {
   process(count: number, concurrency: number): Promise<number>;
   latency(count: number, concurrency?: number): Promise<number[]>;
   cleanup(): Promise<void>;
+  /** CPU µs per job of the last `process` run: this process's, and the server's when known (NaN otherwise). */
+  lastProcessCost?(): { readonly clientUs: number; readonly serverUs: number };
 }
 
 /** The small JSON payload every system carries. */
@@ -44,9 +46,16 @@ export type CoreModule = Pick<typeof Core, 'createEnvelope' | 'defineJob' | 'Wor
  * queuekit through the core Worker, on any driver: `open()` makes a driver, `cleanup()` removes
  * what the runs left, `core` is the core build the driver belongs to.
  */
-export function queuekitSystem(name: string, open: () => QueueDriver, cleanup: () => Promise<void>, core: CoreModule): BenchSystem {
+export function queuekitSystem(
+  name: string,
+  open: () => QueueDriver,
+  cleanup: () => Promise<void>,
+  core: CoreModule,
+  serverCpu?: ServerCpu,
+): BenchSystem {
   const { createEnvelope, defineJob, Worker } = core;
   const producer = open();
+  let cost = { clientUs: Number.NaN, serverUs: Number.NaN };
   const envelopes = (queue: string, count: number): JobEnvelope[] =>
     Array.from({ length: count }, (_, i) => createEnvelope({ name: 'noop', queue, payload: payload(i) }));
   return {
@@ -84,13 +93,19 @@ export function queuekitSystem(name: string, open: () => QueueDriver, cleanup: (
         done += 1;
         last = nowMs();
       });
+      const serverBefore = serverCpu === undefined ? Number.NaN : await serverCpu();
+      const clientBefore = process.cpuUsage();
       const running = worker.run();
       await until(() => done >= count, 300_000, `${name} processing`);
+      const client = process.cpuUsage(clientBefore);
+      const serverAfter = serverCpu === undefined ? Number.NaN : await serverCpu();
+      cost = { clientUs: (client.user + client.system) / count, serverUs: ((serverAfter - serverBefore) * 1e6) / count };
       await worker.stop();
       await running;
       await driver.close();
       return count / ((last - first) / 1000);
     },
+    lastProcessCost: () => cost,
     async latency(count, concurrency = 1) {
       const queue = `latency-${tag()}`;
       const driver = open();

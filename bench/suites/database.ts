@@ -9,7 +9,7 @@ import { Worker as BullWorker, Queue } from 'bullmq';
 import { makeWorkerUtils, run as runGraphile } from 'graphile-worker';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
-import { type BenchRow, flag, nowMs, percentile, report, sleep } from '../lib.js';
+import { type BenchRow, flag, localServerCpu, nowMs, percentile, processCost, report, sleep } from '../lib.js';
 import { type BenchSystem, type CoreModule, payload, pushSpaced, queuekitSystem, tag, until } from '../queuekit-system.js';
 
 // BullMQ's PostgreSQL backend loads `pg` with require(), which its ESM build cannot do: use the CommonJS build.
@@ -57,23 +57,30 @@ export interface DatabaseModules {
 
 const thisCheckout: DatabaseModules = { core, driver: driverDatabase };
 
-function queuekitPostgres(settings: Settings, modules = thisCheckout): System {
+function queuekitPostgres(settings: Settings, modules = thisCheckout, keepNone = false): System {
   const schema = `qkbench_${tag()}`;
   return queuekitSystem(
-    'queuekit-postgres',
-    () => modules.driver.createPostgresDriver({ connectionString: settings.url, schema, poolSize: 20 }),
+    keepNone ? 'queuekit-postgres-keep-none' : 'queuekit-postgres',
+    () =>
+      modules.driver.createPostgresDriver({
+        connectionString: settings.url,
+        schema,
+        poolSize: 20,
+        ...(keepNone ? { retention: false as const } : {}),
+      }),
     async () => {
       await execute(settings.url, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     },
     modules.core,
+    localServerCpu(Number(new URL(settings.url).port || 5432)),
   );
 }
 
-function queuekitSqlite(modules = thisCheckout): System {
+function queuekitSqlite(modules = thisCheckout, keepNone = false): System {
   const dir = mkdtempSync(join(tmpdir(), 'qkbench-'));
   return queuekitSystem(
-    'queuekit-sqlite',
-    () => modules.driver.createSqliteDriver({ filename: join(dir, 'bench.sqlite') }),
+    keepNone ? 'queuekit-sqlite-keep-none' : 'queuekit-sqlite',
+    () => modules.driver.createSqliteDriver({ filename: join(dir, 'bench.sqlite'), ...(keepNone ? { retention: false as const } : {}) }),
     async () => rmSync(dir, { recursive: true, force: true }),
     modules.core,
   );
@@ -86,6 +93,11 @@ export function makeSystem(name: string, settings: Settings, modules?: DatabaseM
       return queuekitPostgres(settings, modules);
     case 'queuekit-sqlite':
       return queuekitSqlite(modules);
+    // The same drivers keeping no completed jobs: what the default retention costs.
+    case 'queuekit-postgres-keep-none':
+      return queuekitPostgres(settings, modules, true);
+    case 'queuekit-sqlite-keep-none':
+      return queuekitSqlite(modules, true);
     case 'bullmq-postgres':
       return bullmqPostgres(settings);
     case 'graphile-worker':
@@ -359,7 +371,9 @@ export async function measure(system: System, settings: Settings): Promise<Bench
   const enqueueSingleJps = await system.enqueueSingle(settings.jobs);
   const enqueueBulkJps = await system.enqueueBulk(settings.jobs);
   const process1Jps = await system.process(settings.jobs, 1);
+  const cost1 = system.lastProcessCost?.();
   const process50Jps = await system.process(settings.jobs, 50);
+  const cost50 = system.lastProcessCost?.();
   const c1 = await system.latency(settings.latencyJobs, 1);
   const c50 = await system.latency(settings.latencyJobs, 50);
   return {
@@ -368,6 +382,7 @@ export async function measure(system: System, settings: Settings): Promise<Bench
     enqueueBulkJps,
     process1Jps,
     process50Jps,
+    ...processCost(cost1, cost50),
     p50Ms: percentile(c1, 50),
     p95Ms: percentile(c1, 95),
     p99Ms: percentile(c1, 99),

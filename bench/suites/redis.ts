@@ -3,7 +3,7 @@ import { createEnvelope, type JobEnvelope } from '@queuekit/core';
 import * as driverRedis from '@queuekit/driver-redis';
 import { createRedisDriver, type RedisDriver } from '@queuekit/driver-redis';
 import { Worker as BullWorker, Queue } from 'bullmq';
-import { type BenchRow, flag, nowMs, percentile, report, sleep } from '../lib.js';
+import { type BenchRow, flag, localServerCpu, nowMs, percentile, processCost, report, sleep } from '../lib.js';
 import { type BenchSystem, type CoreModule, payload, queuekitSystem, tag, until } from '../queuekit-system.js';
 import { deleteKeys } from '../redis-keys.js';
 
@@ -35,21 +35,24 @@ export interface RedisModules {
   readonly driver: Pick<typeof driverRedis, 'createRedisDriver'>;
 }
 
-function queuekit(settings: Settings, modules: RedisModules = { core, driver: driverRedis }): System {
+function queuekit(settings: Settings, modules: RedisModules = { core, driver: driverRedis }, keepNone = false): System {
   const keyPrefix = `qkbench-${tag()}`;
   return queuekitSystem(
-    'queuekit-redis',
-    () => modules.driver.createRedisDriver({ connection: settings.url, keyPrefix }),
+    keepNone ? 'queuekit-redis-keep-none' : 'queuekit-redis',
+    () => modules.driver.createRedisDriver({ connection: settings.url, keyPrefix, ...(keepNone ? { retention: false as const } : {}) }),
     () => deleteKeys(settings.url, `${keyPrefix}:*`),
     modules.core,
+    localServerCpu(Number(new URL(settings.url).port || 6379)),
   );
 }
 
 /** The systems bench/ab.ts can run one at a time: queuekit (with the given builds) and BullMQ. */
 export function makeSystem(name: string, settings: Settings, modules?: RedisModules): System {
   if (name === 'queuekit-redis') return queuekit(settings, modules);
+  // The same driver keeping no completed jobs: what the default retention costs.
+  if (name === 'queuekit-redis-keep-none') return queuekit(settings, modules, true);
   if (name === 'bullmq') return bullmq(settings);
-  throw new Error(`redis bench: no system ${JSON.stringify(name)} (queuekit-redis, bullmq)`);
+  throw new Error(`redis bench: no system ${JSON.stringify(name)} (queuekit-redis, queuekit-redis-keep-none, bullmq)`);
 }
 
 /**
@@ -225,13 +228,16 @@ export async function measure(system: System, settings: Settings): Promise<Figur
   const enqueueSingleJps = system.enqueueSingle === undefined ? Number.NaN : await system.enqueueSingle(settings.jobs);
   const enqueueBulkJps = system.enqueueBulk === undefined ? Number.NaN : await system.enqueueBulk(settings.jobs);
   const process1Jps = await system.process(settings.jobs, 1);
+  const cost1 = system.lastProcessCost?.();
   const process50Jps = await system.process(settings.jobs, 50);
+  const cost50 = system.lastProcessCost?.();
   const latencies = await system.latency(settings.latencyJobs);
   return {
     enqueueSingleJps,
     enqueueBulkJps,
     process1Jps,
     process50Jps,
+    ...processCost(cost1, cost50),
     p50Ms: percentile(latencies, 50),
     p95Ms: percentile(latencies, 95),
     p99Ms: percentile(latencies, 99),

@@ -1,5 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineJob, InvalidArgumentError, type JobContext, lookupJob, type QueueDriver, Worker, type WorkerOptions } from '../src/index.js';
+import {
+  defineJob,
+  InvalidArgumentError,
+  type JobContext,
+  JobTimeoutError,
+  lookupJob,
+  type QueueDriver,
+  Worker,
+  type WorkerOptions,
+} from '../src/index.js';
 import { createMemoryDriver } from '../src/testing/index.js';
 import { until } from './fixtures/wait.js';
 
@@ -50,6 +59,24 @@ describe('the handler context', () => {
     expect(copy?.signal).toBeInstanceOf(AbortSignal);
     expect(renewedTo).toBeGreaterThan(Date.now());
     expect((await handle.info())?.progress).toBe(10);
+  });
+
+  it('a signal first read after the run was aborted is already aborted, with the reason', async () => {
+    const driver = createMemoryDriver();
+    let seen: { aborted: boolean; reason: unknown } | undefined;
+    const job = defineJob(
+      'late-reader',
+      async (_p: {}, ctx) => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        seen = { aborted: ctx.signal.aborted, reason: ctx.signal.reason };
+      },
+      { timeoutMs: 50, maxAttempts: 1 },
+    );
+    await job.create({}).dispatch(driver);
+    startWorker({ driver, jobs: [job] });
+    await until(async () => seen !== undefined);
+    expect(seen?.aborted).toBe(true);
+    expect(seen?.reason).toBeInstanceOf(JobTimeoutError);
   });
 
   it('progress() is coalesced: many calls make few writes, the last value is stored, every call is an event', async () => {

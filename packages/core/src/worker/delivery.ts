@@ -47,7 +47,11 @@ export class Delivery {
   /** The last progress reported; undefined when none was. */
   lastProgress: JsonValue | undefined;
   readonly #o: DeliveryOptions;
-  readonly #controller = new AbortController();
+  /** Made when the handler first reads `ctx.signal`: most handlers never do, and each costs. */
+  #controller: AbortController | undefined;
+  /** Why the delivery was aborted; set once. */
+  #aborted: { readonly reason: unknown } | undefined;
+  #log: Logger | undefined;
   #rejectRun: ((reason: unknown) => void) | undefined;
   /** Progress JSON waiting to be written, the write in flight, and when the last one started. */
   #pendingProgress: string | undefined;
@@ -66,6 +70,9 @@ export class Delivery {
     this.startedAt = now;
     this.renewedAt = now;
     this.#o = options;
+    const delivery = this;
+    // `signal` and `log` are own enumerable getters: made on first read (a spread copy reads them,
+    // so it keeps them), as most handlers use neither.
     this.ctx = {
       id: envelope.id,
       name: envelope.name,
@@ -74,11 +81,24 @@ export class Delivery {
       maxAttempts: envelope.maxAttempts,
       parent: envelope.parent,
       envelope,
-      signal: this.#controller.signal,
-      log: options.logger.child({ job: envelope.name, jobId: envelope.id }),
+      get signal() {
+        return delivery.#signal();
+      },
+      get log() {
+        delivery.#log ??= options.logger.child({ job: envelope.name, jobId: envelope.id });
+        return delivery.#log;
+      },
       extendLease: (leaseMs?: number) => this.renew(leaseMs),
       progress: (value: JsonValue) => this.#progress(value),
     };
+  }
+
+  #signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted !== undefined) this.#controller.abort(this.#aborted.reason);
+    }
+    return this.#controller.signal;
   }
 
   /** Renews the lease for `leaseMs` (default: the worker's lease); a lost lease or a cancel aborts the delivery. */
@@ -93,14 +113,15 @@ export class Delivery {
 
   /** Aborts the delivery once: its signal fires and run() rejects with `reason`. */
   abort(reason: unknown): void {
-    if (this.#controller.signal.aborted) return;
-    this.#controller.abort(reason);
+    if (this.#aborted !== undefined) return;
+    this.#aborted = { reason };
+    this.#controller?.abort(reason);
     this.#rejectRun?.(reason);
   }
 
   /** Why the delivery was aborted; undefined while it was not. */
   get abortReason(): unknown {
-    return this.#controller.signal.aborted ? this.#controller.signal.reason : undefined;
+    return this.#aborted?.reason;
   }
 
   /**
@@ -109,7 +130,7 @@ export class Delivery {
    */
   run(handler: Handler): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
-      if (this.#controller.signal.aborted) return reject(this.#controller.signal.reason);
+      if (this.#aborted !== undefined) return reject(this.#aborted.reason);
       this.#rejectRun = reject;
       try {
         Promise.resolve(handler(this.envelope.payload as never, this.ctx)).then(resolve, reject);
