@@ -71,7 +71,7 @@ export interface PruneBounds {
 
 /** The prune bounds of a resolved retention (cancelled records keep its bounds when completed ones are off). */
 export function pruneBounds(retention: Retention): PruneBounds {
-  return { count: retention.count, ageMs: retention.ageMs, every: Math.max(1, Math.floor(retention.count / 10)) };
+  return { count: retention.count, ageMs: retention.ageMs, every: retention.pruneStep };
 }
 
 /** Checks the id and options of a lookup or cancel; resolves the queue (or null) as the statements take it. */

@@ -75,7 +75,17 @@ export async function cancel(ctx: RedisJobsContext, id: string, queue: string | 
       ctx.client,
       scripts.cancel,
       [keys.ready, keys.delayed, keys.leased, keys.unique, keys.cancelled, keys.cancelledInfo],
-      [keys.jobPrefix + id, id, token ?? '', attempts ?? '0', progress ?? '', record, ctx.retention.count, Math.ceil(ctx.retention.ageMs)],
+      [
+        keys.jobPrefix + id,
+        id,
+        token ?? '',
+        attempts ?? '0',
+        progress ?? '',
+        record,
+        ctx.retention.count,
+        Math.ceil(ctx.retention.ageMs),
+        ctx.retention.pruneStep,
+      ],
     );
     if (reply === 1) return 'cancelled';
   }

@@ -31,6 +31,7 @@ export async function ackOne(ctx: RedisCallContext, reservation: Reservation, re
       retention.completed ? (record ?? '') : '',
       retention.count,
       Math.ceil(retention.ageMs),
+      retention.pruneStep,
     ],
   );
   if (reply === -1) throw leaseLostError('ack', reservation);
@@ -59,7 +60,7 @@ export async function ackAndClaim(
 ): Promise<AckAndClaimResult> {
   const groups = groupByQueue(acks);
   const kept = ctx.retention.completed && records !== undefined ? new Map(acks.map((r, index) => [r, records[index]])) : undefined;
-  const { count, ageMs } = ctx.retention;
+  const { count, ageMs, pruneStep } = ctx.retention;
   const claimQueue = max > 0 ? queues[0] : undefined;
   if (claimQueue !== undefined && !groups.has(claimQueue)) groups.set(claimQueue, []);
   const lost = new Set<Reservation>();
@@ -71,7 +72,7 @@ export async function ackAndClaim(
       const base = wanted > 0 ? ctx.nextToken() : '';
       const triples: string[] = [];
       for (const reservation of group) triples.push(reservation.id, reservation.token, kept?.get(reservation) ?? '');
-      const retention = [count, Math.ceil(ageMs)];
+      const retention = [count, Math.ceil(ageMs), pruneStep];
       const args = [keys.jobPrefix, base, leaseMs, wanted, holder, ...retention, ...triples];
       const [codes, flat] = (await runIdempotentScript(
         ctx.client,

@@ -87,6 +87,26 @@ describe('retention in the ack scripts', () => {
     expect((await d.getJob(result.claimed[0]!.id))?.lease?.holder).toBe('batch-host:7');
   });
 
+  it('with a count of 20 (prune step 2), the records past the count are popped two at a time: never more than 21 kept', async () => {
+    const d = driver({ retention: { count: 20 } });
+    const queue = randomQueue();
+    const keys = queueKeys(d.keyPrefix, queue);
+    const sizes: number[] = [];
+    const ids: string[] = [];
+    for (let i = 0; i < 26; i += 1) {
+      const envelope = createEnvelope({ name: 'n', queue, payload: i });
+      ids.push(envelope.id);
+      await d.push([envelope]);
+      const reservation = await reserveOne(d, queue);
+      await d.ack(reservation, { record: record(reservation, i) });
+      sizes.push(await raw.zcard(keys.completed));
+    }
+    // 21 after the 21st record, back to 20 at the 22nd, and so on; the hash follows the zset.
+    expect(sizes.slice(19)).toEqual([20, 21, 20, 21, 20, 21, 20]);
+    expect(await raw.zrange(keys.completed, 0, -1)).toEqual(ids.slice(6));
+    expect(await raw.hlen(keys.completedInfo)).toBe(20);
+  });
+
   it('with retention false, an ack given a record stores nothing and stats leave `completed` out', async () => {
     const d = driver({ retention: false });
     const queue = randomQueue();

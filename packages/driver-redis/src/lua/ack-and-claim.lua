@@ -21,6 +21,7 @@
   ARGV[5] lease holder stored with the claimed jobs ('' when unknown)
   ARGV[6] retention count: completed records kept at most
   ARGV[7] retention age in ms
+  ARGV[8] retention prune step (finished.lua)
   then 3 values per delivery to acknowledge: id, fencing token, finished-job record ('' for none)
 
   Returns: {acks, claimed} where acks holds one code per delivery as in ack.lua (1 acknowledged,
@@ -34,7 +35,7 @@ local jobPrefix = ARGV[1]
 local acks = {}
 local kept = 0
 local score
-local i = 8
+local i = 9
 while ARGV[i] do
   local id, token, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local jk = jobPrefix .. id
@@ -59,7 +60,7 @@ while ARGV[i] do
   end
   i = i + 3
 end
-if kept > 0 then pruneFinished(KEYS[9], KEYS[10], now, tonumber(ARGV[6]), tonumber(ARGV[7])) end
+if kept > 0 then pruneFinished(KEYS[9], KEYS[10], now, tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])) end
 local claimed = {}
 local wanted = tonumber(ARGV[4])
 if wanted > 0 then

@@ -14,6 +14,7 @@
   ARGV[4] finished-job record to keep ('' keeps none)
   ARGV[5] retention count: completed records kept at most
   ARGV[6] retention age in ms: older completed records are pruned
+  ARGV[7] retention prune step: records past the count are pruned once this many (finished.lua)
 
   Returns: 1 acknowledged, 0 the job is already gone (a no-op: nothing is kept, so the record of a
   job cancelled while it ran stays `cancelled`), -1 the lease was lost (another delivery holds the
@@ -37,6 +38,6 @@ if ARGV[4] ~= '' then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   keepFinished(KEYS[3], KEYS[4], finishedScore(KEYS[3], now), id, ARGV[4])
-  pruneFinished(KEYS[3], KEYS[4], now, tonumber(ARGV[5]), tonumber(ARGV[6]))
+  pruneFinished(KEYS[3], KEYS[4], now, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
 end
 return 1

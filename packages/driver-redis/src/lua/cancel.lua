@@ -23,6 +23,7 @@
   ARGV[6] the cancelled job's finished-job record
   ARGV[7] retention count: cancelled records kept at most
   ARGV[8] retention age in ms
+  ARGV[9] retention prune step (finished.lua)
 
   Returns: 1 cancelled, 0 the job is gone, -1 it changed since it was read: nothing changed.
 ]]
@@ -40,5 +41,5 @@ redis.call('DEL', jk)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 keepFinished(KEYS[5], KEYS[6], finishedScore(KEYS[5], now), id, ARGV[6])
-pruneFinished(KEYS[5], KEYS[6], now, tonumber(ARGV[7]), tonumber(ARGV[8]))
+pruneFinished(KEYS[5], KEYS[6], now, tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]))
 return 1

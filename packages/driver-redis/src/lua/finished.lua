@@ -14,10 +14,11 @@
       the score of the next record stored in zsetKey (add 1 for each further one of the same call)
     keepFinished(zsetKey, infoKey, score, id, record)
       stores one record under `score` (replacing one of the same id)
-    pruneFinished(zsetKey, infoKey, nowMs, count, ageMs)
-      deletes records older than ageMs, then the oldest beyond count (at most 1,000 of each per
-      call: each store adds one, so a few calls catch up with a lowered bound), and sets both keys
-      to expire ageMs from now
+    pruneFinished(zsetKey, infoKey, nowMs, count, ageMs, step)
+      deletes records older than ageMs, then, once `step` or more are kept beyond count, the oldest
+      beyond count (so a queue holds up to count + step - 1 at times, and the pops are batched);
+      at most 1,000 of each per call (each store adds one, so a few calls catch up with a lowered
+      bound); sets both keys to expire ageMs from now
 ]]
 local function finishedScore(zsetKey, nowMs)
   local score = nowMs * 1024
@@ -31,7 +32,7 @@ local function keepFinished(zsetKey, infoKey, score, id, record)
   redis.call('HSET', infoKey, id, record)
 end
 
-local function pruneFinished(zsetKey, infoKey, nowMs, count, ageMs)
+local function pruneFinished(zsetKey, infoKey, nowMs, count, ageMs, step)
   local bound = '(' .. string.format('%.0f', (nowMs - ageMs) * 1024)
   local old = redis.call('ZRANGEBYSCORE', zsetKey, '-inf', bound, 'LIMIT', 0, 1000)
   if #old > 0 then
@@ -39,7 +40,7 @@ local function pruneFinished(zsetKey, infoKey, nowMs, count, ageMs)
     redis.call('HDEL', infoKey, unpack(old))
   end
   local over = redis.call('ZCARD', zsetKey) - count
-  if over > 0 then
+  if over >= step then
     local popped = redis.call('ZPOPMIN', zsetKey, math.min(over, 1000))
     local ids = {}
     for k = 1, #popped, 2 do ids[#ids + 1] = popped[k] end
