@@ -1,4 +1,5 @@
 import * as core from '@queuekit/core';
+import { fromBackend } from '@queuekit/core/driver';
 import * as driverBeanstalk from '@queuekit/driver-beanstalk';
 import { BeanstalkClient } from '@queuekit/driver-beanstalk';
 import { flag, nowMs, percentile } from '../lib.js';
@@ -79,7 +80,7 @@ function floor(settings: Settings): System {
       for (let i = 0; i < count; i += 1) {
         const job = await client.reserveWithTimeout(0);
         if (typeof job !== 'object') throw new Error(`bench: floor: expected a job, got ${job}`);
-        core.fromBackend(job.body);
+        fromBackend(job.body);
         await client.delete(job.id);
       }
       return count / ((nowMs() - started) / 1000);

@@ -4,11 +4,9 @@ export { type DeadLetterQuery, DeadLetterQueue } from './dead-letter/dead-letter
 export {
   DEFAULT_DEAD_LETTER_LIMIT,
   DEFAULT_JOB_LIST_LIMIT,
-  deadLetterPaging,
-  jobListPaging,
   MAX_JOB_LIST_LIMIT,
 } from './driver/dead-letter-paging.js';
-export { BASELINE_CAPABILITIES, isValidQueueName, QUEUE_NAME_PATTERN } from './driver/default-capabilities.js';
+export { isValidQueueName, QUEUE_NAME_PATTERN } from './driver/default-capabilities.js';
 export {
   type AckOptions,
   type CancelOutcome,
@@ -20,7 +18,6 @@ export {
   type JobLookupOptions,
   type JobState,
 } from './driver/job-info.js';
-export { cancelledJob, finishedJobInfo, type LiveJobFacts, liveJobInfo } from './driver/job-info-from.js';
 export {
   cancelJob,
   deadLetterJobInfo,
@@ -52,17 +49,14 @@ export type {
   ReserveOptions,
   SchemaMigrationResult,
 } from './driver/queue-driver.js';
-export { refuseTransaction } from './driver/refuse-transaction.js';
-export { DEFAULT_RETENTION, type Retention, type RetentionOptions, resolveRetention } from './driver/retention.js';
+export { DEFAULT_RETENTION, type RetentionOptions } from './driver/retention.js';
 export { createEnvelope, DEFAULT_QUEUE, type EnvelopeInit } from './envelope/create-envelope.js';
 export { describeResult } from './envelope/describe-result.js';
-export { decodeFinishedJob, encodeFinishedJob, type FinishedJob, MAX_KEPT_RESULT_BYTES } from './envelope/finished-job.js';
+export { MAX_KEPT_RESULT_BYTES } from './envelope/finished-job.js';
 export {
   ENVELOPE_VERSION,
   type ErrorInfo,
-  encodeEnvelope,
   type FailureHistory,
-  fromBackend,
   type JobCallbacks,
   type JobDescriptor,
   type JobEnvelope,

@@ -1,4 +1,5 @@
-import { DriverError, fromBackend, type QueueError, type Reservation } from '@queuekit/core';
+import { DriverError, type QueueError, type Reservation } from '@queuekit/core';
+import { fromBackend } from '@queuekit/core/driver';
 import type { BeanstalkClient, BeanstalkJob, ReserveOutcome } from './client/beanstalk-client.js';
 import { statNumber } from './client/reply-parser.js';
 import type { Holdings } from './holdings.js';

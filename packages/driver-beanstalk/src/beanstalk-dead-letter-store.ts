@@ -5,14 +5,13 @@ import {
   type DeadLetterReason,
   type DeadLetterStore,
   DriverError,
-  deadLetterPaging,
   type ErrorInfo,
-  fromBackend,
   InvalidArgumentError,
   type JobEnvelope,
   type JobFailure,
   type Reservation,
 } from '@queuekit/core';
+import { deadLetterPaging, fromBackend } from '@queuekit/core/driver';
 import type { BeanstalkClient } from './client/beanstalk-client.js';
 import type { ReserverPool } from './reserver-pool.js';
 import type { Tubes } from './tubes.js';

@@ -1,12 +1,10 @@
 import {
   type AckAndClaimOptions,
   type AckAndClaimResult,
-  BASELINE_CAPABILITIES,
   type ClaimOptions,
   type DriverCapabilities,
   DriverClosedError,
   DriverError,
-  encodeEnvelope,
   InvalidArgumentError,
   isQueueError,
   type JobEnvelope,
@@ -20,8 +18,8 @@ import {
   type ReleaseOptions,
   type Reservation,
   type ReserveOptions,
-  refuseTransaction,
 } from '@queuekit/core';
+import { BASELINE_CAPABILITIES, encodeEnvelope, InFlightCalls, refuseTransaction } from '@queuekit/core/driver';
 import { BeanstalkClaims } from './beanstalk-claims.js';
 import { BeanstalkDeadLetterStore } from './beanstalk-dead-letter-store.js';
 import { type BeanstalkDriverOptions, type ResolvedBeanstalkOptions, resolveBeanstalkOptions } from './beanstalk-options.js';
@@ -58,7 +56,7 @@ export class BeanstalkDriver implements QueueDriver {
   readonly #settle: BeanstalkSettle;
   readonly #pause: QueuePause;
   readonly #onBackgroundError: (error: QueueError) => void;
-  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #inFlight = new InFlightCalls();
   /** The server's `max-job-size`, read on every connect of the admin connection. */
   #serverMaxJobBytes: number | undefined;
   #closing = false;
@@ -284,7 +282,7 @@ export class BeanstalkDriver implements QueueDriver {
   close(): Promise<void> {
     this.#closing = true;
     this.#closed ??= (async () => {
-      await Promise.allSettled([...this.#inFlight]);
+      await this.#inFlight.drained();
       this.#holdings.clear();
       this.#pool.close();
       this.#admin.close();
@@ -332,15 +330,11 @@ export class BeanstalkDriver implements QueueDriver {
 
   async #run<T>(action: string, fn: () => Promise<T>): Promise<T> {
     this.#assertOpen();
-    const promise = fn();
-    this.#inFlight.add(promise);
     try {
-      return await promise;
+      return await this.#inFlight.track(fn);
     } catch (error) {
       if (isQueueError(error)) throw error;
       throw new DriverError(`beanstalk: ${action}: ${(error as Error).message}`, { cause: error });
-    } finally {
-      this.#inFlight.delete(promise);
     }
   }
 }

@@ -1,13 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import {
-  createEnvelope,
-  type EnvelopeInit,
-  encodeFinishedJob,
-  type JobEnvelope,
-  type JobFailure,
-  type QueueDriver,
-  type Reservation,
-} from '@queuekit/core';
+import { createEnvelope, type EnvelopeInit, type JobEnvelope, type JobFailure, type QueueDriver, type Reservation } from '@queuekit/core';
+import { encodeFinishedJob } from '@queuekit/core/driver';
 
 /** A queue name no other test uses: `prefix` plus random hex, valid on every driver. */
 export function randomQueueName(prefix = 'contract'): string {

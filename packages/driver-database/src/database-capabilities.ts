@@ -1,4 +1,5 @@
-import { BASELINE_CAPABILITIES, type DriverCapabilities, type Retention } from '@queuekit/core';
+import type { DriverCapabilities } from '@queuekit/core';
+import { BASELINE_CAPABILITIES, type Retention } from '@queuekit/core/driver';
 
 /** What sets the two dialects' capabilities apart. */
 export interface DialectCapabilities {

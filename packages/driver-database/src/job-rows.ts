@@ -1,15 +1,5 @@
-import {
-  cancelledJob,
-  decodeFinishedJob,
-  encodeFinishedJob,
-  finishedJobInfo,
-  InvalidArgumentError,
-  type JobInfo,
-  type JobLookupOptions,
-  liveJobInfo,
-  quoteInput,
-  type Retention,
-} from '@queuekit/core';
+import { InvalidArgumentError, type JobInfo, type JobLookupOptions, quoteInput } from '@queuekit/core';
+import { cancelledJob, decodeFinishedJob, encodeFinishedJob, finishedJobInfo, liveJobInfo, type Retention } from '@queuekit/core/driver';
 import { assertQueue } from './rows.js';
 
 /** A live job as both dialects' lookup statements return it. Times are epoch ms (PostgreSQL: float8, may be null). */

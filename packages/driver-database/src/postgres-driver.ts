@@ -8,7 +8,6 @@ import {
   type DeadLetterStore,
   type DriverCapabilities,
   DriverClosedError,
-  encodeEnvelope,
   InvalidArgumentError,
   type JobEnvelope,
   type JobFailure,
@@ -24,9 +23,8 @@ import {
   type ReleaseOptions,
   type Reservation,
   type ReserveOptions,
-  type Retention,
-  resolveRetention,
 } from '@queuekit/core';
+import { encodeEnvelope, InFlightCalls, type Retention, resolveRetention } from '@queuekit/core/driver';
 import pg from 'pg';
 import { databaseCapabilities } from './database-capabilities.js';
 import { quoteIdentifier, validateIdentifier } from './identifier.js';
@@ -95,8 +93,7 @@ export class PostgresDriver implements QueueDriver {
   #ready: Promise<void> | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
-  #inFlight = 0;
-  #drained: (() => void) | undefined;
+  readonly #inFlight = new InFlightCalls();
   #notifications = 0;
   #errors = 0;
 
@@ -409,7 +406,7 @@ export class PostgresDriver implements QueueDriver {
     this.#closed = true;
     this.#waiters.wakeAll();
     this.#closing = (async () => {
-      if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+      await this.#inFlight.drained();
       await this.#listener?.close();
       if (this.#ownsPool) await this.#pool.end().catch((error: unknown) => this.#backgroundError('close', error));
     })();
@@ -475,16 +472,14 @@ export class PostgresDriver implements QueueDriver {
 
   async #run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     this.#assertOpen();
-    this.#inFlight++;
     try {
-      this.#ready ??= this.#initialise();
-      await this.#ready;
-      return await fn();
+      return await this.#inFlight.track(async () => {
+        this.#ready ??= this.#initialise();
+        await this.#ready;
+        return await fn();
+      });
     } catch (error) {
       throw wrapError(DIALECT, operation, error);
-    } finally {
-      this.#inFlight--;
-      if (this.#inFlight === 0 && this.#drained !== undefined) this.#drained();
     }
   }
 

@@ -4,10 +4,10 @@ import {
   type JobInfo,
   type JobListOptions,
   type JobLookupOptions,
-  jobListPaging,
   type QueueError,
   type Reservation,
 } from '@queuekit/core';
+import { jobListPaging } from '@queuekit/core/driver';
 import type pg from 'pg';
 import { assertProgress, cancelledRecord, finishedInfo, type LiveJobRow, liveInfo, lookupQueue, type PruneBounds } from './job-rows.js';
 import { leaseLostError } from './lease-lost.js';

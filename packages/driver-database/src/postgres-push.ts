@@ -1,4 +1,5 @@
-import { encodeEnvelope, type JobEnvelope, type PushResult } from '@queuekit/core';
+import type { JobEnvelope, PushResult } from '@queuekit/core';
+import { encodeEnvelope } from '@queuekit/core/driver';
 import { assertMessageSize } from './message-size.js';
 import { assertQueue } from './rows.js';
 

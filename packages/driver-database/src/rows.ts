@@ -4,13 +4,13 @@ import {
   type DeadLetterEntry,
   type DeadLetterReason,
   type ErrorInfo,
-  fromBackend,
   InvalidArgumentError,
   isValidQueueName,
   type JobEnvelope,
   quoteInput,
   type Reservation,
 } from '@queuekit/core';
+import { fromBackend } from '@queuekit/core/driver';
 
 /** A claimed row as both dialects return it. */
 export interface ClaimedRow {

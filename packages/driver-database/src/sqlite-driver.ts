@@ -9,7 +9,6 @@ import {
   type DeadLetterStore,
   type DriverCapabilities,
   DriverClosedError,
-  encodeEnvelope,
   InvalidArgumentError,
   type JobEnvelope,
   type JobFailure,
@@ -24,10 +23,8 @@ import {
   type ReleaseOptions,
   type Reservation,
   type ReserveOptions,
-  type Retention,
-  refuseTransaction,
-  resolveRetention,
 } from '@queuekit/core';
+import { encodeEnvelope, InFlightCalls, type Retention, refuseTransaction, resolveRetention } from '@queuekit/core/driver';
 import Database from 'better-sqlite3';
 import { databaseCapabilities } from './database-capabilities.js';
 import { validateIdentifier } from './identifier.js';
@@ -91,8 +88,7 @@ export class SqliteDriver implements QueueDriver {
   #ownsDb = false;
   #ready = false;
   #closed = false;
-  #inFlight = 0;
-  #drained: (() => void) | undefined;
+  readonly #inFlight = new InFlightCalls();
   #closing: Promise<void> | undefined;
   #fileKey: string | undefined;
 
@@ -384,7 +380,7 @@ export class SqliteDriver implements QueueDriver {
     this.#closed = true;
     this.#waiters.wakeAll();
     this.#closing = (async () => {
-      if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+      await this.#inFlight.drained();
       this.#statements?.clear();
       this.#statements = undefined;
       if (this.#fileKey !== undefined) {
@@ -473,20 +469,18 @@ export class SqliteDriver implements QueueDriver {
   /** Runs one call: open check, first-call migration or version check, error wrapping, in-flight count for close(). */
   async #run<T>(operation: string, fn: (db: SqliteStatements) => T | Promise<T>): Promise<T> {
     this.#assertOpen();
-    this.#inFlight++;
     try {
-      const statements = this.#open();
-      if (!this.#ready) {
-        if (this.#migrateMode === 'auto') this.#schema.migrate(this.#db!, undefined);
-        else this.#schema.assertCurrent(this.#db!);
-        this.#ready = true;
-      }
-      return await fn(statements);
+      return await this.#inFlight.track(() => {
+        const statements = this.#open();
+        if (!this.#ready) {
+          if (this.#migrateMode === 'auto') this.#schema.migrate(this.#db!, undefined);
+          else this.#schema.assertCurrent(this.#db!);
+          this.#ready = true;
+        }
+        return fn(statements);
+      });
     } catch (error) {
       throw wrapError(DIALECT, operation, error);
-    } finally {
-      this.#inFlight--;
-      if (this.#inFlight === 0 && this.#drained !== undefined) this.#drained();
     }
   }
 }

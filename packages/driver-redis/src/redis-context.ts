@@ -1,4 +1,4 @@
-import type { Retention } from '@queuekit/core';
+import type { Retention } from '@queuekit/core/driver';
 import type { Cluster, Redis } from 'ioredis';
 import type { QueueKeys } from './redis-keys.js';
 

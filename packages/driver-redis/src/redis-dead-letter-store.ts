@@ -5,14 +5,13 @@ import {
   type DeadLetterReason,
   type DeadLetterStore,
   DriverError,
-  deadLetterPaging,
   type ErrorInfo,
-  fromBackend,
   InvalidArgumentError,
   isValidQueueName,
   type JobEnvelope,
   quoteInput,
 } from '@queuekit/core';
+import { deadLetterPaging, fromBackend } from '@queuekit/core/driver';
 import type { Cluster, Redis } from 'ioredis';
 import { runScript, scripts } from './lua-scripts.js';
 import { type QueueKeys, registryKey } from './redis-keys.js';

@@ -3,13 +3,11 @@ import {
   type AckAndClaimOptions,
   type AckAndClaimResult,
   type AckOptions,
-  BASELINE_CAPABILITIES,
   type CancelOutcome,
   type ClaimOptions,
   type DeadLetterStore,
   type DriverCapabilities,
   DriverClosedError,
-  encodeEnvelope,
   InvalidArgumentError,
   isValidQueueName,
   type JobEnvelope,
@@ -28,8 +26,8 @@ import {
   type ReleaseOptions,
   type Reservation,
   type ReserveOptions,
-  refuseTransaction,
 } from '@queuekit/core';
+import { BASELINE_CAPABILITIES, encodeEnvelope, InFlightCalls, refuseTransaction } from '@queuekit/core/driver';
 import { type Cluster, Redis } from 'ioredis';
 import { choosePipelining, pipelineWhenBusy } from './adaptive-pipelining.js';
 import { runScript, scripts } from './lua-scripts.js';
@@ -63,7 +61,7 @@ export class RedisDriver implements QueueDriver {
   #tokenCount = 0;
   readonly #keys = new Map<string, QueueKeys>();
   readonly #registered = new Set<string>();
-  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #inFlight = new InFlightCalls();
   /** What the claim, settle, push and lookup modules use of this driver. */
   readonly #context: RedisJobsContext;
   readonly #pushContext: RedisPushContext;
@@ -337,7 +335,7 @@ export class RedisDriver implements QueueDriver {
   async #shutdown(): Promise<void> {
     this.#closing = true;
     this.#claims.wakeAll();
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    await this.#inFlight.drained();
     this.#claims.close();
     if (this.#owned) {
       // QUIT would wait in the offline queue for a server that is down; there is nothing to flush.
@@ -364,7 +362,6 @@ export class RedisDriver implements QueueDriver {
       this.#onBackgroundError(wrapRedisError(error, 'giveBack'));
     });
     this.#inFlight.add(promise);
-    void promise.finally(() => this.#inFlight.delete(promise));
   }
 
   #nextToken(): string {
@@ -464,14 +461,10 @@ export class RedisDriver implements QueueDriver {
   /** Runs one call: refused after close, tracked so close() can wait for it, client errors wrapped. */
   async #run<T>(action: string, fn: () => Promise<T>): Promise<T> {
     this.#assertOpen();
-    const promise = fn();
-    this.#inFlight.add(promise);
     try {
-      return await promise;
+      return await this.#inFlight.track(fn);
     } catch (error) {
       throw wrapRedisError(error, action);
-    } finally {
-      this.#inFlight.delete(promise);
     }
   }
 }

@@ -1,16 +1,5 @@
-import {
-  type CancelOutcome,
-  cancelledJob,
-  DriverError,
-  decodeFinishedJob,
-  encodeFinishedJob,
-  finishedJobInfo,
-  type JobInfo,
-  type JobListOptions,
-  jobListPaging,
-  liveJobInfo,
-  type Reservation,
-} from '@queuekit/core';
+import { type CancelOutcome, DriverError, type JobInfo, type JobListOptions, type Reservation } from '@queuekit/core';
+import { cancelledJob, decodeFinishedJob, encodeFinishedJob, finishedJobInfo, jobListPaging, liveJobInfo } from '@queuekit/core/driver';
 import { runScript, type ScriptReply, scripts } from './lua-scripts.js';
 import type { RedisCallContext } from './redis-context.js';
 import { refusalError } from './redis-errors.js';

@@ -1,4 +1,5 @@
-import { ConfigError, type QueueError, quoteInput, type Retention, type RetentionOptions, resolveRetention } from '@queuekit/core';
+import { ConfigError, type QueueError, quoteInput, type RetentionOptions } from '@queuekit/core';
+import { type Retention, resolveRetention } from '@queuekit/core/driver';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { KEY_PREFIX_PATTERN } from './redis-keys.js';
 

@@ -1,4 +1,5 @@
-import { fromBackend, type JobEnvelope, type Reservation } from '@queuekit/core';
+import type { JobEnvelope, Reservation } from '@queuekit/core';
+import { fromBackend } from '@queuekit/core/driver';
 import type { ScriptReply } from './lua-scripts.js';
 
 /** A reservation of this driver: its body decoded once, at construction. */

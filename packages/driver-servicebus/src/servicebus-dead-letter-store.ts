@@ -4,12 +4,12 @@ import {
   type DeadLetterFilter,
   type DeadLetterListOptions,
   type DeadLetterStore,
-  deadLetterPaging,
   InvalidArgumentError,
   isValidQueueName,
   quoteInput,
   UnsupportedError,
 } from '@queuekit/core';
+import { deadLetterPaging } from '@queuekit/core/driver';
 import { peekAll } from './queue-peek.js';
 import { deadLetterEntry, envelopeMessage } from './servicebus-message.js';
 

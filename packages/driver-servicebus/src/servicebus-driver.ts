@@ -24,9 +24,9 @@ import {
   type ReleaseOptions,
   type Reservation,
   type ReserveOptions,
-  refuseTransaction,
   type SchemaMigrationResult,
 } from '@queuekit/core';
+import { InFlightCalls, refuseTransaction } from '@queuekit/core/driver';
 import Long from 'long';
 import { HeldMessages } from './held-messages.js';
 import { countMessages, purgeQueue, sendEnvelopes } from './queue-operations.js';
@@ -70,7 +70,7 @@ export class ServiceBusDriver implements QueueDriver {
   readonly #used = new Set<string>();
   /** Lock tokens this driver completed, so that a second ack is a no-op without a round trip. */
   readonly #completed = new Set<string>();
-  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #inFlight = new InFlightCalls();
   readonly #closing = new AbortController();
   #closed = false;
 
@@ -423,7 +423,7 @@ export class ServiceBusDriver implements QueueDriver {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing.abort();
-    await Promise.allSettled([...this.#inFlight]);
+    await this.#inFlight.drained();
     this.#held.clear();
     await Promise.allSettled([...this.#senders.values()].map((sender) => sender.close()));
     await this.#pool.close();
@@ -451,14 +451,10 @@ export class ServiceBusDriver implements QueueDriver {
   /** Runs one call: refused after close, tracked so close() can wait for it, client errors wrapped. */
   async #run<T>(action: string, fn: () => Promise<T>, queue?: string): Promise<T> {
     this.#assertOpen(action);
-    const promise = fn();
-    this.#inFlight.add(promise);
     try {
-      return await promise;
+      return await this.#inFlight.track(fn);
     } catch (error) {
       throw isQueueError(error) ? (error as QueueError) : wrapServiceBusError(error, action, queue);
-    } finally {
-      this.#inFlight.delete(promise);
     }
   }
 }

@@ -1,13 +1,6 @@
 import type { ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
-import {
-  type DeadLetterEntry,
-  type DeadLetterReason,
-  type ErrorInfo,
-  encodeEnvelope,
-  fromBackend,
-  type JobEnvelope,
-  type JobFailure,
-} from '@queuekit/core';
+import type { DeadLetterEntry, DeadLetterReason, ErrorInfo, JobEnvelope, JobFailure } from '@queuekit/core';
+import { encodeEnvelope, fromBackend } from '@queuekit/core/driver';
 
 /**
  * Application properties the driver keeps on a message. Service Bus counts every delivery that

@@ -6,7 +6,6 @@ import {
   type DeadLetterStore,
   type DriverCapabilities,
   DriverClosedError,
-  encodeEnvelope,
   InvalidArgumentError,
   isValidQueueName,
   type JobEnvelope,
@@ -22,11 +21,11 @@ import {
   quoteInput,
   type ReleaseOptions,
   type Reservation,
-  refuseTransaction,
   silentLogger,
   UnsupportedError,
   type WorkerEventMap,
 } from '@queuekit/core';
+import { encodeEnvelope, refuseTransaction } from '@queuekit/core/driver';
 import type { SyncDriverOptions } from './sync-options.js';
 
 interface Pending {
