@@ -1,6 +1,9 @@
 import type { AckAndClaimResult, QueueDriver, Reservation } from '../driver/queue-driver.js';
+import { JobCancelledError } from '../errors/job-cancelled-error.js';
 import { LeaseLostError } from '../errors/lease-lost-error.js';
+import type { Logger } from '../logger/logger.js';
 import { HoldQueue } from './hold-queue.js';
+import type { StallDetector } from './stall-detector.js';
 
 /** Options of {@link SettlePipeline}. */
 export interface SettlePipelineOptions {
@@ -26,6 +29,12 @@ export interface SettlePipelineOptions {
   readonly holder?: string;
   /** Reports an error of a background call (a give-back); the call's jobs return when their lease runs out. */
   readonly report: (error: Error, during: string) => void;
+  /**
+   * Notices event-loop stalls. Claimed jobs whose claim was out during a stall are started only
+   * after one renewal call confirms their leases (see {@link SettlePipeline.live}).
+   */
+  readonly stall: StallDetector;
+  readonly logger: Logger;
 }
 
 /** Acknowledgements per ackAndClaim call at most. */
@@ -111,9 +120,8 @@ export class SettlePipeline {
    * `waitMs`. Resolves `undefined` when nothing arrived in that time or the worker stopped.
    */
   next(): Promise<Reservation | undefined> {
-    const { driver, queues, leaseMs, waitMs, signal, holder } = this.#o;
-    if (!this.#batch)
-      return driver.reserve(queues, holder === undefined ? { leaseMs, waitMs, signal } : { leaseMs, waitMs, signal, holder });
+    const { queues, signal } = this.#o;
+    if (!this.#batch) return this.reserve(queues);
     const held = this.#held.shift();
     if (held !== undefined) return Promise.resolve(held);
     if (signal.aborted || this.#closed) return Promise.resolve(undefined);
@@ -123,6 +131,55 @@ export class SettlePipeline {
       this.#waiters.push({ resolve, reject });
       this.#scheduleFill();
     });
+  }
+
+  /**
+   * One job claimed with `reserve()` from `queues` (a driver without batch members, or a worker
+   * that claims through its rate limits), checked as {@link live} checks a claim.
+   */
+  async reserve(queues: readonly string[]): Promise<Reservation | undefined> {
+    const { driver, leaseMs, waitMs, signal, holder } = this.#o;
+    const sentAt = this.#o.stall.mark();
+    const reservation = await driver.reserve(
+      queues,
+      holder === undefined ? { leaseMs, waitMs, signal } : { leaseMs, waitMs, signal, holder },
+    );
+    if (reservation === undefined) return undefined;
+    return (await this.live([reservation], sentAt))[0];
+  }
+
+  /**
+   * The claimed jobs that may start. A process paused (SIGSTOP, a frozen VM) or an event loop
+   * stalled while a claim was out reads the claim's answer late: the leases it carries may have
+   * run out on the backend and the jobs been claimed by another worker. So when a stall of at
+   * least the heartbeat period happened since `sentAt`, one renewal call (`extendMany`, else
+   * `extend` each) confirms and renews the leases first; the jobs whose lease was lost, or that
+   * were cancelled, are dropped: not run and not settled (another delivery owns them). When the
+   * check itself fails, the jobs are given back, not run.
+   */
+  async live(claimed: readonly Reservation[], sentAt: number): Promise<readonly Reservation[]> {
+    const { driver, leaseMs, stall } = this.#o;
+    if (!driver.capabilities.extend || driver.capabilities.lease === 'none') return claimed;
+    let live = claimed;
+    // A stall during the check itself makes its answer as stale as the claim's: check again.
+    for (let since = sentAt; live.length > 0 && stall.stalledSince(since); ) {
+      since = stall.mark();
+      let expiries: (number | 'cancelled' | undefined)[];
+      try {
+        expiries = await renewAll(driver, live, leaseMs);
+      } catch (error) {
+        this.#o.report(error as Error, `confirming the leases of ${live.length} jobs claimed across an event-loop stall`);
+        for (const reservation of live) this.#giveBackLater(reservation);
+        return [];
+      }
+      const kept = live.filter((_, index) => typeof expiries[index] === 'number');
+      if (kept.length < live.length) {
+        const ids = live.filter((_, index) => typeof expiries[index] !== 'number').map((reservation) => reservation.id);
+        this.#o.logger.warn('claimed jobs lost their lease while the process stood still; not started', { ids });
+      }
+      live = kept;
+    }
+    return live;
   }
 
   /**
@@ -204,7 +261,8 @@ export class SettlePipeline {
     const { driver, queues, leaseMs, waitMs, signal, holder } = this.#o;
     const max = Math.min(CLAIM_MAX, wanted);
     this.#claiming += 1;
-    let claimed: Reservation[];
+    const sentAt = this.#o.stall.mark();
+    let claimed: readonly Reservation[];
     try {
       claimed = await (driver.claim as NonNullable<QueueDriver['claim']>)(
         queues,
@@ -224,6 +282,12 @@ export class SettlePipeline {
       this.#waiters.shift()?.resolve(undefined);
       this.#fill();
       return;
+    }
+    this.#claiming += 1;
+    try {
+      claimed = await this.live(claimed, sentAt);
+    } finally {
+      this.#claiming -= 1;
     }
     this.#deliver(claimed);
   }
@@ -249,6 +313,7 @@ export class SettlePipeline {
         const max = claiming ? Math.max(0, Math.min(CLAIM_MAX, wanted)) : 0;
         if (max > 0) this.#ackClaiming += 1;
         let result: AckAndClaimResult;
+        const sentAt = this.#o.stall.mark();
         try {
           const records = batch.some((queued) => queued.record !== undefined) ? batch.map((queued) => queued.record) : undefined;
           result = await (driver.ackAndClaim as NonNullable<QueueDriver['ackAndClaim']>)(
@@ -262,11 +327,12 @@ export class SettlePipeline {
           this.#fill();
           continue;
         }
-        if (max > 0) this.#ackClaiming -= 1;
         if (max > 1) this.#drained = result.claimed.length < max;
+        const claimed = result.claimed.length === 0 ? result.claimed : await this.live(result.claimed, sentAt);
+        if (max > 0) this.#ackClaiming -= 1;
         // Claimed jobs are held before the acks resolve, so a close() waiting for those acks
         // finds every held job and gives it back.
-        this.#deliver(result.claimed);
+        this.#deliver(claimed);
         const lost = result.leaseLost.length === 0 ? undefined : new Set(result.leaseLost);
         for (const queued of batch) {
           if (lost?.has(queued.reservation)) queued.reject(leaseLost(driver, queued.reservation));
@@ -314,6 +380,24 @@ export class SettlePipeline {
     };
     call.then(settled, settled);
   }
+}
+
+/** Renews every lease in one call where the driver can: per reservation, its new expiry, `undefined` when lost, or `'cancelled'`. */
+async function renewAll(
+  driver: QueueDriver,
+  reservations: readonly Reservation[],
+  leaseMs: number,
+): Promise<(number | 'cancelled' | undefined)[]> {
+  if (driver.capabilities.batch && driver.extendMany !== undefined) return driver.extendMany(reservations, leaseMs);
+  return Promise.all(
+    reservations.map((reservation) =>
+      driver.extend(reservation, leaseMs).catch((error: unknown) => {
+        if (error instanceof LeaseLostError) return undefined;
+        if (error instanceof JobCancelledError) return 'cancelled' as const;
+        throw error;
+      }),
+    ),
+  );
 }
 
 function leaseLost(driver: QueueDriver, reservation: Reservation): Error {

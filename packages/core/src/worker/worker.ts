@@ -14,6 +14,7 @@ import { JobExecutor } from './job-executor.js';
 import { assertMiddlewareSupported } from './job-runner.js';
 import { DEFAULT_MAX_LOST_DELIVERIES } from './requeue-helper.js';
 import { SettlePipeline } from './settle-pipeline.js';
+import { StallDetector } from './stall-detector.js';
 import type { StopReason, WorkerEventMap } from './worker-events.js';
 
 /** Rate limits a worker honours before taking jobs. */
@@ -126,6 +127,8 @@ export class Worker {
   readonly #holder: string;
   readonly #limiter: RateLimiter | undefined;
   readonly #prefetch: number;
+  /** Notices event-loop stalls as long as a heartbeat period: enough to doubt a claim's leases. */
+  readonly #stall: StallDetector;
   #pipeline: SettlePipeline | undefined;
   #stopReserving = new AbortController();
   #shutdown = new AbortController();
@@ -170,6 +173,8 @@ export class Worker {
     this.#log = options.logger ?? silentLogger;
     this.#holder = options.holder ?? `${hostname()}:${process.pid}`;
     this.#limiter = options.rateLimit === undefined ? undefined : new RateLimiter(options.rateLimit);
+    const heartbeatMs = positive(options.heartbeatMs, 'heartbeatMs', Math.max(10, Math.floor(this.#leaseMs / 3)));
+    this.#stall = new StallDetector({ thresholdMs: Math.min(heartbeatMs, this.#leaseMs / 3) });
     this.#executor = new JobExecutor({
       driver: this.driver,
       registry: this.registry,
@@ -275,11 +280,18 @@ export class Worker {
       signal: this.#stopReserving.signal,
       report: (error, during) => this.#emit('error', { error, during }),
       holder: this.#holder,
+      stall: this.#stall,
+      logger: this.#log,
     });
-    const slots = Array.from({ length: this.concurrency }, () => this.#slot());
-    await Promise.all(slots);
-    await Promise.allSettled([...this.#inFlight]);
-    await this.#pipeline.close();
+    this.#stall.start();
+    try {
+      const slots = Array.from({ length: this.concurrency }, () => this.#slot());
+      await Promise.all(slots);
+      await Promise.allSettled([...this.#inFlight]);
+      await this.#pipeline.close();
+    } finally {
+      this.#stall.stop();
+    }
     this.#emit('stopped', { reason: this.#stopReason ?? 'requested', processed: this.#processed });
   }
 
@@ -298,7 +310,7 @@ export class Worker {
         } else {
           const queues = await this.#queuesWithTokens(this.#limiter, signal);
           if (queues === undefined || signal.aborted) break;
-          reservation = await this.driver.reserve(queues, { leaseMs: this.#leaseMs, waitMs: this.#waitMs, signal, holder: this.#holder });
+          reservation = await (this.#pipeline as SettlePipeline).reserve(queues);
         }
       } catch (error) {
         if (signal.aborted) break;
