@@ -43,7 +43,7 @@ export interface Analysis {
   readonly concurrentLive: string[];
   /** Overlaps where the first runner was paused (SIGSTOP) when the job was taken over: expected, fenced. */
   readonly zombieOverlaps: number;
-  /** Of those: taken over sooner than a lease after the pause could have run out (should be 0). */
+  /** Of those: taken over sooner than a lease after the pause could have run out, with no server restart in between to explain it (should be 0). */
   readonly zombieTakenEarly: number;
   /** Overlaps after the server handed reserved jobs out again (beanstalkd restart). */
   readonly serverReleasedOverlaps: number;
@@ -168,7 +168,10 @@ export function analyse(input: AnalysisInput): Analysis {
         const stop = pidEventsBetween(first.pid, first.started_at, second.started_at, 'stop')[0];
         if (stop !== undefined) {
           zombieOverlaps += 1;
-          if (second.started_at - stop.at < leaseMs - heartbeatMs - 250) zombieTakenEarly += 1;
+          // A server that hands reserved jobs out again when it restarts (beanstalkd) may do so
+          // during the pause: then the takeover says nothing of the lease.
+          const released = input.serverReleasesLeases && serverEventsBetween(stop.at, second.started_at).length > 0;
+          if (!released && second.started_at - stop.at < leaseMs - heartbeatMs - 250) zombieTakenEarly += 1;
           continue;
         }
         if (first.aborted_at !== null && first.aborted_at <= second.started_at) {

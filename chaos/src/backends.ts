@@ -250,7 +250,8 @@ async function beanstalkBackend(settings: BackendSettings): Promise<ChaosBackend
   const url = `beanstalk://127.0.0.1:${server.port}`;
   const tubePrefix = `qkchaos${tag()}.`;
   const queue = 'work';
-  const ttrSeconds = Math.max(1, Math.round(settings.leaseMs / 1000));
+  // Never shorter than the lease: a touch resets the TTR, so the server then holds a job at least as long as the worker asked.
+  const ttrSeconds = Math.max(1, Math.ceil(settings.leaseMs / 1000));
   const driver = createBeanstalkDriver({ url, tubePrefix, ttrSeconds });
   return {
     name: 'beanstalk',
