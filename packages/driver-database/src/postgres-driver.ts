@@ -156,7 +156,7 @@ export class PostgresDriver implements QueueDriver {
         }),
       (error) => this.#backgroundError('analyze', error),
     );
-    this.#schema = new PostgresSchema(this.#pool, this.#sql, this.schema, (error) => this.#backgroundError('migrate rollback', error));
+    this.#schema = new PostgresSchema(this.#pool, this.#sql, this.schema, (operation, error) => this.#backgroundError(operation, error));
     this.#claims = new PostgresClaims({
       pool: this.#pool,
       prepared: (statement, values) => this.#prepared(statement, values),

@@ -9,6 +9,7 @@ import {
 } from '@queuekit/core';
 import { jobListPaging } from '@queuekit/core/driver';
 import type pg from 'pg';
+import { checkOut } from './checked-out-client.js';
 import { assertProgress, cancelledRecord, finishedInfo, type LiveJobRow, liveInfo, lookupQueue, type PruneBounds } from './job-rows.js';
 import { leaseLostError } from './lease-lost.js';
 import { assertQueue } from './rows.js';
@@ -87,7 +88,7 @@ export class PostgresJobs {
     const queue = lookupQueue(DIALECT, 'cancel', id, options);
     return this.#context.run('cancel', async () => {
       const { pool, sql, bounds } = this.#context;
-      const client = await pool.connect();
+      const { client, release } = await checkOut(pool, (error) => this.#context.backgroundError('cancel connection', error));
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
@@ -106,7 +107,7 @@ export class PostgresJobs {
         });
         throw error;
       } finally {
-        client.release(broken);
+        release(broken);
       }
       const { rows } = await pool.query(sql.isFinished, [id, queue]);
       return (rows[0] as { finished: boolean }).finished ? 'finished' : 'not-found';

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { checkOut } from './checked-out-client.js';
 import { quoteIdentifier } from './identifier.js';
 import type { MigrationResult } from './migration.js';
 import { Migrator } from './migrator.js';
@@ -18,15 +19,18 @@ export class PostgresSchema {
   readonly #sql: PostgresSql;
   readonly #schema: string;
   readonly #migrator: Migrator;
-  readonly #onRollbackError: (error: unknown) => void;
+  readonly #backgroundError: (operation: string, error: unknown) => void;
 
-  /** `schema` must already be validated; `onRollbackError` hears of a ROLLBACK that failed after a failed migration. */
-  constructor(pool: pg.Pool, sql: PostgresSql, schema: string, onRollbackError: (error: unknown) => void) {
+  /**
+   * `schema` must already be validated; `backgroundError` hears of what no caller awaits: a ROLLBACK
+   * that failed after a failed migration, an `error` event of the migration's connection.
+   */
+  constructor(pool: pg.Pool, sql: PostgresSql, schema: string, backgroundError: (operation: string, error: unknown) => void) {
     this.#pool = pool;
     this.#sql = sql;
     this.#schema = schema;
     this.#migrator = new Migrator({ dialect: 'postgres', subject: `schema "${schema}"`, migrations: sql.migrations });
-    this.#onRollbackError = onRollbackError;
+    this.#backgroundError = backgroundError;
   }
 
   /** The newest schema version this code knows. */
@@ -49,15 +53,9 @@ export class PostgresSchema {
   /** Brings the schema to version `to` (default: the newest). */
   async migrate(to: number | undefined): Promise<MigrationResult> {
     const target = this.#migrator.target(to);
-    const client = await this.#pool.connect();
-    // A checked-out client whose connection the server ends (pg_terminate_backend, a restart)
-    // emits 'error' besides failing its query; unheard, that event would end the process. The
-    // failed query reports it; the broken client is destroyed, not returned to the pool.
-    let broken: Error | undefined;
-    const onError = (error: Error) => {
-      broken ??= error;
-    };
-    client.on('error', onError);
+    // A connection the server ends (pg_terminate_backend, a restart) while it is checked out emits
+    // 'error' besides failing its query; the broken client is destroyed, not returned to the pool.
+    const { client, release } = await checkOut(this.#pool, (error) => this.#backgroundError('migrate connection', error));
     try {
       await client.query('BEGIN');
       await client.query(this.#sql.migrationLock, [`queuekit:migrate:${this.#schema}`]);
@@ -78,11 +76,10 @@ export class PostgresSchema {
       return result;
     } catch (error) {
       // The migration's own error is the one to report; a failed ROLLBACK means the connection went too.
-      await client.query('ROLLBACK').catch(this.#onRollbackError);
+      await client.query('ROLLBACK').catch((rollback: unknown) => this.#backgroundError('migrate rollback', rollback));
       throw error;
     } finally {
-      client.removeListener('error', onError);
-      client.release(broken);
+      release();
     }
   }
 }
