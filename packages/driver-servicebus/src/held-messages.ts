@@ -1,6 +1,14 @@
 import type { ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
 import type { QueueError } from '@queuekit/core';
-import { isLockLost, wrapServiceBusError } from './servicebus-errors.js';
+import { isLockLost, LockDeadlinePassedError, wrapServiceBusError } from './servicebus-errors.js';
+
+/**
+ * How long before a lock runs out a renewal must have succeeded, in ms: later, the broker may hand
+ * the message out again before the answer is back, so the delivery counts as lost.
+ */
+const DEADLINE_MARGIN_MS = 200;
+/** Pause before a background renewal that failed (its lock still running) is tried again, in ms at most. */
+const RETRY_MS = 250;
 
 /** A peek-lock delivery this driver holds. */
 export interface HeldMessage {
@@ -50,11 +58,40 @@ export class HeldMessages {
     this.#held.delete(lockToken);
   }
 
-  /** Renews the lock now; resolves the new lock expiry. Throws the client error (lock lost included). */
+  /**
+   * Renews the lock now; resolves the new lock expiry. Throws the client error (lock lost included)
+   * while the lock still runs; once it has run out (less a margin) without a renewal, whether the
+   * call failed (a cut connection) or is still out, the delivery is marked lost and this throws
+   * LockDeadlinePassedError (a lost lock for {@link isLockLost}): the broker gives the message to
+   * another receiver then, and the worker must hear that its lease is gone rather than run on.
+   */
   async renew(held: HeldMessage): Promise<number> {
-    const until = (await held.receiver.renewMessageLock(held.message)).getTime();
-    held.lockedUntil = until;
-    return until;
+    const leftMs = held.lockedUntil - DEADLINE_MARGIN_MS - Date.now();
+    if (held.lost || leftMs <= 0) throw this.#deadlinePassed(held);
+    const call = held.receiver.renewMessageLock(held.message);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.#deadlinePassed(held)), leftMs);
+    });
+    try {
+      const until = (await Promise.race([call, deadline])).getTime();
+      held.lockedUntil = until;
+      return until;
+    } catch (error) {
+      if (error instanceof LockDeadlinePassedError) {
+        // The call goes on without a caller: a late failure is still told.
+        call.catch((late: unknown) => {
+          if (!isLockLost(late))
+            this.onBackgroundError(wrapServiceBusError(late, `renewing the lock of a message in ${held.queue}`, held.queue));
+        });
+        throw error;
+      }
+      if (isLockLost(error)) held.lost = true;
+      else if (Date.now() >= held.lockedUntil - DEADLINE_MARGIN_MS) throw this.#deadlinePassed(held, error);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Asks for the lease to last until `leaseUntil` and re-plans the renewals. */
@@ -83,12 +120,25 @@ export class HeldMessages {
     try {
       await this.renew(held);
     } catch (error) {
-      held.lost = true;
-      // A lost lock is the lease running out early; the next settle reports it as LeaseLostError.
-      if (!isLockLost(error))
-        this.onBackgroundError(wrapServiceBusError(error, `renewing the lock of a message in ${held.queue}`, held.queue));
+      // A lost lock is the lease running out early; the next extend or settle reports it as LeaseLostError.
+      if (held.lost) return;
+      this.onBackgroundError(wrapServiceBusError(error, `renewing the lock of a message in ${held.queue}`, held.queue));
+      // A failure with the lock still running (a cut connection): try again while it runs and the lease wants it.
+      if (held.leaseUntil > held.lockedUntil) {
+        held.timer = setTimeout(() => void this.#keep(held), Math.min(RETRY_MS, Math.max(1, held.lockedUntil - Date.now()) / 2));
+        held.timer.unref();
+      }
       return;
     }
     this.#schedule(held);
+  }
+
+  /** Marks `held` lost for a lock that ran out unrenewed; `cause`: the renewal's own failure. */
+  #deadlinePassed(held: HeldMessage, cause?: unknown): LockDeadlinePassedError {
+    held.lost = true;
+    return new LockDeadlinePassedError(
+      `the lock of a message in ${held.queue} ran out (${new Date(held.lockedUntil).toISOString()}) before a renewal succeeded`,
+      cause === undefined ? {} : { cause },
+    );
   }
 }

@@ -46,8 +46,18 @@ export function wrapServiceBusError(error: unknown, action: string, queue?: stri
 /** The SDK's refusal to settle a delivery that was already settled (its text is its only mark). */
 const ALREADY_SETTLED = 'The message has either been deleted or already settled';
 
-/** True when the lock of a delivery is gone: expired, settled, or unknown to Service Bus. */
+/**
+ * A lock renewal that had not succeeded when the lock ran out (a cut connection the client was
+ * still retrying, or failing at once): the broker hands the message out again then, whatever
+ * becomes of the call. `cause` is the renewal's own failure, when it failed.
+ */
+export class LockDeadlinePassedError extends Error {
+  override readonly name = 'LockDeadlinePassedError';
+}
+
+/** True when the lock of a delivery is gone: expired, settled, unknown to Service Bus, or not renewed in time. */
 export function isLockLost(error: unknown): boolean {
+  if (error instanceof LockDeadlinePassedError) return true;
   if (isServiceBusError(error)) return error.code === 'MessageLockLost';
   return error instanceof Error && error.message === ALREADY_SETTLED;
 }
