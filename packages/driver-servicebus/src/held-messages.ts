@@ -7,7 +7,7 @@ import { isLockLost, LockDeadlinePassedError, wrapServiceBusError } from './serv
  * the message out again before the answer is back, so the delivery counts as lost.
  */
 const DEADLINE_MARGIN_MS = 200;
-/** Pause before a background renewal that failed (its lock still running) is tried again, in ms at most. */
+/** Pause before a renewal that failed while its lock still runs is tried again, in ms at most. */
 const RETRY_MS = 250;
 
 /** A peek-lock delivery this driver holds. */
@@ -21,8 +21,10 @@ export interface HeldMessage {
   lockedUntil: number;
   /** Epoch ms until which the lease was asked for (reserve's or extend's `leaseMs` from then). */
   leaseUntil: number;
-  /** Set once a renewal found the lock gone. */
+  /** Set once a renewal found the lock gone, or the lock ran out before a renewal succeeded. */
   lost: boolean;
+  /** The renewal in progress, shared by the calls made meanwhile. */
+  renewing?: Promise<number> | undefined;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -59,38 +61,58 @@ export class HeldMessages {
   }
 
   /**
-   * Renews the lock now; resolves the new lock expiry. Throws the client error (lock lost included)
-   * while the lock still runs; once it has run out (less a margin) without a renewal, whether the
-   * call failed (a cut connection) or is still out, the delivery is marked lost and this throws
-   * LockDeadlinePassedError (a lost lock for {@link isLockLost}): the broker gives the message to
-   * another receiver then, and the worker must hear that its lease is gone rather than run on.
+   * Renews the lock now; resolves the new lock expiry. A renewal that fails while the lock still
+   * runs (a cut connection) is tried again until the lock runs out (less a margin); then, whether
+   * the last call failed or is still out, the delivery is marked lost and this throws
+   * LockDeadlinePassedError (a lost lock for {@link isLockLost}, the last failure as its cause): the
+   * broker gives the message to another receiver then, and the worker must hear at once that its
+   * lease is gone rather than run on. A lock the broker reports lost throws that error. Calls made
+   * while a renewal is out share it.
    */
-  async renew(held: HeldMessage): Promise<number> {
-    const leftMs = held.lockedUntil - DEADLINE_MARGIN_MS - Date.now();
-    if (held.lost || leftMs <= 0) throw this.#deadlinePassed(held);
-    const call = held.receiver.renewMessageLock(held.message);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(this.#deadlinePassed(held)), leftMs);
-    });
-    try {
-      const until = (await Promise.race([call, deadline])).getTime();
-      held.lockedUntil = until;
-      return until;
-    } catch (error) {
-      if (error instanceof LockDeadlinePassedError) {
-        // The call goes on without a caller: a late failure is still told.
-        call.catch((late: unknown) => {
-          if (!isLockLost(late))
-            this.onBackgroundError(wrapServiceBusError(late, `renewing the lock of a message in ${held.queue}`, held.queue));
-        });
-        throw error;
+  renew(held: HeldMessage): Promise<number> {
+    if (held.renewing === undefined) {
+      held.renewing = this.#renewInTime(held).finally(() => {
+        held.renewing = undefined;
+      });
+    }
+    return held.renewing;
+  }
+
+  async #renewInTime(held: HeldMessage): Promise<number> {
+    let failure: unknown;
+    for (;;) {
+      const leftMs = held.lockedUntil - DEADLINE_MARGIN_MS - Date.now();
+      if (held.lost || leftMs <= 0) throw this.#deadlinePassed(held, failure);
+      const call = held.receiver.renewMessageLock(held.message);
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'deadline'>((resolve) => {
+        timer = setTimeout(() => resolve('deadline'), leftMs);
+      });
+      try {
+        const outcome = await Promise.race([call, deadline]);
+        if (outcome === 'deadline') {
+          // The call goes on without a caller: a late failure is still told.
+          call.catch((late: unknown) => {
+            if (!isLockLost(late))
+              this.onBackgroundError(wrapServiceBusError(late, `renewing the lock of a message in ${held.queue}`, held.queue));
+          });
+          throw this.#deadlinePassed(held, failure);
+        }
+        held.lockedUntil = outcome.getTime();
+        return held.lockedUntil;
+      } catch (error) {
+        if (error instanceof LockDeadlinePassedError) throw error;
+        if (isLockLost(error)) {
+          held.lost = true;
+          throw error;
+        }
+        failure = error;
+      } finally {
+        clearTimeout(timer);
       }
-      if (isLockLost(error)) held.lost = true;
-      else if (Date.now() >= held.lockedUntil - DEADLINE_MARGIN_MS) throw this.#deadlinePassed(held, error);
-      throw error;
-    } finally {
-      clearTimeout(timer);
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(RETRY_MS, Math.max(0, held.lockedUntil - DEADLINE_MARGIN_MS - Date.now()))),
+      );
     }
   }
 
@@ -120,14 +142,11 @@ export class HeldMessages {
     try {
       await this.renew(held);
     } catch (error) {
-      // A lost lock is the lease running out early; the next extend or settle reports it as LeaseLostError.
-      if (held.lost) return;
-      this.onBackgroundError(wrapServiceBusError(error, `renewing the lock of a message in ${held.queue}`, held.queue));
-      // A failure with the lock still running (a cut connection): try again while it runs and the lease wants it.
-      if (held.leaseUntil > held.lockedUntil) {
-        held.timer = setTimeout(() => void this.#keep(held), Math.min(RETRY_MS, Math.max(1, held.lockedUntil - Date.now()) / 2));
-        held.timer.unref();
-      }
+      // The lock is gone (or ran out unrenewed): the lease ran out early; the next extend or
+      // settle reports it as LeaseLostError.
+      held.lost = true;
+      if (!isLockLost(error))
+        this.onBackgroundError(wrapServiceBusError(error, `renewing the lock of a message in ${held.queue}`, held.queue));
       return;
     }
     this.#schedule(held);
