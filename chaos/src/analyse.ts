@@ -168,9 +168,9 @@ export function analyse(input: AnalysisInput): Analysis {
         const stop = pidEventsBetween(first.pid, first.started_at, second.started_at, 'stop')[0];
         if (stop !== undefined) {
           zombieOverlaps += 1;
-          // A server that hands reserved jobs out again when it restarts (beanstalkd) may do so
-          // during the pause: then the takeover says nothing of the lease.
-          const released = input.serverReleasesLeases && serverEventsBetween(stop.at, second.started_at).length > 0;
+          // A server that hands reserved jobs out again when it restarts (beanstalkd) may have done
+          // so while the first run went on: then the takeover says nothing of the lease.
+          const released = input.serverReleasesLeases && serverEventsBetween(first.started_at, second.started_at).length > 0;
           if (!released && second.started_at - stop.at < leaseMs - heartbeatMs - 250) zombieTakenEarly += 1;
           continue;
         }
