@@ -1,4 +1,4 @@
-export type { CoordinationStore } from './coordination/coordination-store.js';
+export type { CoordinationStore, ScheduleLedgerEntry } from './coordination/coordination-store.js';
 export { MemoryCoordinationStore } from './coordination/memory-coordination-store.js';
 export { type DeadLetterQuery, DeadLetterQueue } from './dead-letter/dead-letter-queue.js';
 export {
@@ -160,7 +160,17 @@ export { MemoryRateLimitStore } from './rate-limit/memory-rate-limit-store.js';
 export type { RateLimitDecision, RateLimitRule, RateLimitStore } from './rate-limit/rate-limit-store.js';
 export { RateLimiter, type RateLimiterOptions } from './rate-limit/rate-limiter.js';
 export { type DelayResult, RetryPolicy } from './retry/retry-policy.js';
-export { type ScheduleDefinition, Scheduler, type SchedulerOptions } from './schedule/scheduler.js';
+export {
+  DEFAULT_SCHEDULE_GRACE_MS,
+  type MissedTickPolicy,
+  type OverlapPolicy,
+  type ScheduleDefinition,
+  scheduleLedger,
+  validateSchedules,
+} from './schedule/schedule-definition.js';
+export { runScheduleNow, type ScheduleStatus, scheduleStatuses } from './schedule/schedule-status.js';
+export { Scheduler, type SchedulerOptions } from './schedule/scheduler.js';
+export { planTicks, type TickPlan } from './schedule/tick-plan.js';
 export { type ExecutionOutcome, JobExecutor, type JobExecutorOptions } from './worker/job-executor.js';
 export { type FailureOutcome, RequeueHelper } from './worker/requeue-helper.js';
 export { Worker, type WorkerOptions, type WorkerRateLimitOptions } from './worker/worker.js';

@@ -10,6 +10,7 @@ import { describeJobState } from './groups/job-state.js';
 import { describeLeases } from './groups/leases.js';
 import { describeOperations } from './groups/operations.js';
 import { describePushOutcomes } from './groups/push-outcomes.js';
+import { describeScheduleLedger } from './groups/schedule-ledger.js';
 
 /**
  * Registers the driver contract suite: every behaviour a queuekit driver promises, run against a
@@ -33,6 +34,7 @@ export function describeDriverContract(options: DriverContractOptions): void {
     describePushOutcomes(fixture);
     describeJobState(fixture);
     describeCoordination(fixture, members);
+    describeScheduleLedger(fixture, members);
     describeCrashRecovery(fixture);
   });
 }

@@ -1,12 +1,14 @@
-import type { CoordinationStore } from '@queuekit/core';
+import type { CoordinationStore, ScheduleLedgerEntry } from '@queuekit/core';
 import { assertCoordinationKey, assertCoordinationMs } from './coordination-checks.js';
 import type { PostgresExecutor } from './postgres-rate-limit-store.js';
+import { assertLedgerInput, type ScheduleLedgerRow, scheduleLedgerEntry } from './schedule-ledger-row.js';
 import type { postgresCoordinationSql } from './sql/coordination-sql.js';
 
 /**
  * Counters and leased keys for job middleware (circuit breakers, overlap locks), one row per key
- * in `<schema>.coordination`, each step one statement on the server's clock, so every worker
- * process on the database sees the same state. The table is created on first use. Create the
+ * in `<schema>.coordination`, and the schedule ledger, one row per schedule in
+ * `<schema>.schedule_ledger`; each step one statement on the server's clock (`now()`), so every
+ * process on the database sees the same state. The tables are created on first use. Create the
  * store with `driver.createCoordinationStore()`.
  */
 export class PostgresCoordinationStore implements CoordinationStore {
@@ -53,8 +55,33 @@ export class PostgresCoordinationStore implements CoordinationStore {
     return (rows[0] as { live: boolean } | undefined)?.live === true;
   }
 
+  async now(): Promise<number> {
+    const { rows } = await this.#execute('coordination.now', this.#sql.now, []);
+    return Number((rows[0] as { now: string | number }).now);
+  }
+
+  async recordTick(schedule: string, tickAt: number, jobId: string): Promise<boolean> {
+    assertLedgerInput('postgres', schedule, jobId, tickAt);
+    const { rows } = await this.#query('coordination.recordTick', this.#sql.recordTick, [schedule, tickAt, jobId]);
+    return rows.length === 1;
+  }
+
+  async recordManualRun(schedule: string, jobId: string): Promise<void> {
+    assertLedgerInput('postgres', schedule, jobId);
+    await this.#query('coordination.recordManualRun', this.#sql.recordRun, [schedule, jobId]);
+  }
+
+  async scheduleEntry(schedule: string): Promise<ScheduleLedgerEntry | undefined> {
+    assertLedgerInput('postgres', schedule);
+    const { rows } = await this.#query('coordination.scheduleEntry', this.#sql.ledgerEntry, [schedule]);
+    return scheduleLedgerEntry(rows[0] as ScheduleLedgerRow | undefined);
+  }
+
   async #query(operation: string, text: string, values: unknown[]) {
-    this.#ready ??= this.#execute('coordination.create', this.#sql.create, []).catch((error: unknown) => {
+    this.#ready ??= Promise.all([
+      this.#execute('coordination.create', this.#sql.create, []),
+      this.#execute('coordination.createLedger', this.#sql.createLedger, []),
+    ]).catch((error: unknown) => {
       this.#ready = undefined;
       throw error;
     });

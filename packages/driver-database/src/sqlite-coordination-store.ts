@@ -1,13 +1,16 @@
-import type { CoordinationStore } from '@queuekit/core';
+import type { CoordinationStore, ScheduleLedgerEntry } from '@queuekit/core';
 import type Database from 'better-sqlite3';
 import { assertCoordinationKey, assertCoordinationMs } from './coordination-checks.js';
+import { assertLedgerInput, type ScheduleLedgerRow, scheduleLedgerEntry } from './schedule-ledger-row.js';
 import type { sqliteCoordinationSql } from './sql/coordination-sql.js';
 import type { SqliteExecutor } from './sqlite-rate-limit-store.js';
 
 /**
- * Counters and leased keys for job middleware, one row per key in `<prefix>coordination`, shared
- * by every process using the file; each step is one statement (SQLite serialises writers). Times
- * are this process's clock. The table is created on first use. Create the store with
+ * Counters and leased keys for job middleware, one row per key in `<prefix>coordination`, and the
+ * schedule ledger, one row per schedule in `<prefix>schedule_ledger`, shared by every process
+ * using the file; each step is one statement (SQLite serialises writers). SQLite has no server:
+ * times are the machine's clock, which every process on the file shares. The tables are created
+ * on first use. Create the store with
  * `driver.createCoordinationStore()`.
  */
 export class SqliteCoordinationStore implements CoordinationStore {
@@ -64,10 +67,36 @@ export class SqliteCoordinationStore implements CoordinationStore {
     return row?.live === 1;
   }
 
+  async now(): Promise<number> {
+    return Date.now();
+  }
+
+  async recordTick(schedule: string, tickAt: number, jobId: string): Promise<boolean> {
+    assertLedgerInput('sqlite', schedule, jobId, tickAt);
+    const row = await this.#run('recordTick', (prepare) =>
+      prepare('ledgerRecordTick', this.#sql.recordTick).get({ schedule, tick_at: tickAt, job_id: jobId, now: Date.now() }),
+    );
+    return row !== undefined;
+  }
+
+  async recordManualRun(schedule: string, jobId: string): Promise<void> {
+    assertLedgerInput('sqlite', schedule, jobId);
+    await this.#run('recordManualRun', (prepare) =>
+      prepare('ledgerRecordRun', this.#sql.recordRun).run({ schedule, job_id: jobId, now: Date.now() }),
+    );
+  }
+
+  async scheduleEntry(schedule: string): Promise<ScheduleLedgerEntry | undefined> {
+    assertLedgerInput('sqlite', schedule);
+    const row = await this.#run('scheduleEntry', (prepare) => prepare('ledgerEntry', this.#sql.ledgerEntry).get({ schedule }));
+    return scheduleLedgerEntry(row as ScheduleLedgerRow | undefined);
+  }
+
   #run<T>(operation: string, fn: (prepare: (name: string, text: string) => Database.Statement) => T): Promise<T> {
     return this.#execute(`coordination.${operation}`, (prepare) => {
       if (!this.#ready) {
         prepare('coordinationCreate', this.#sql.create).run();
+        prepare('ledgerCreate', this.#sql.createLedger).run();
         this.#ready = true;
       }
       return fn(prepare);

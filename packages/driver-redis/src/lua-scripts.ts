@@ -50,6 +50,7 @@ export const scripts = {
   rateLimit: load('rate-limit'),
   postpone: load('postpone'),
   coordination: load('coordination'),
+  scheduleLedger: load('schedule-ledger'),
 } as const;
 
 /** A reply of a script: integers, strings, and arrays of them. */

@@ -1,13 +1,14 @@
-import { type CoordinationStore, InvalidArgumentError } from '@queuekit/core';
+import { type CoordinationStore, InvalidArgumentError, type ScheduleLedgerEntry } from '@queuekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { runScript, scripts } from './lua-scripts.js';
 import { wrapRedisError } from './redis-errors.js';
-import { coordinationKey } from './redis-keys.js';
+import { coordinationKey, scheduleLedgerKey } from './redis-keys.js';
 
 /**
- * Counters and leased keys in Redis for job middleware (circuit breakers, overlap locks), shared
- * by every worker process on the same server: each step is one Lua call on one key, expiry by
- * Redis itself (its clock). Each key is its own Cluster hash tag. Create it with
+ * Counters and leased keys in Redis for job middleware (circuit breakers, overlap locks), and the
+ * schedule ledger (a hash per schedule), shared by every process on the same server: each step is
+ * one Lua call on one key, expiry and times by Redis itself (its clock, `TIME`). Each key is its
+ * own Cluster hash tag. Create it with
  * `driver.createCoordinationStore()`; it uses the driver's connection.
  */
 export class RedisCoordinationStore implements CoordinationStore {
@@ -45,6 +46,46 @@ export class RedisCoordinationStore implements CoordinationStore {
     return (await this.#call('delete', () => this.#client.del(this.#key(key)))) > 0;
   }
 
+  async now(): Promise<number> {
+    const [seconds, micros] = await this.#call('now', () => this.#client.time());
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  }
+
+  async recordTick(schedule: string, tickAt: number, jobId: string): Promise<boolean> {
+    if (!Number.isSafeInteger(tickAt)) throw new InvalidArgumentError(`redis: a schedule tick must be an integer epoch ms, got ${tickAt}`);
+    assertJobId(jobId);
+    const key = this.#scheduleKey(schedule);
+    return (await this.#call('recordTick', () => runScript(this.#client, scripts.scheduleLedger, [key], ['tick', tickAt, jobId]))) === 1;
+  }
+
+  async recordManualRun(schedule: string, jobId: string): Promise<void> {
+    assertJobId(jobId);
+    const key = this.#scheduleKey(schedule);
+    await this.#call('recordManualRun', () => runScript(this.#client, scripts.scheduleLedger, [key], ['run', jobId]));
+  }
+
+  async scheduleEntry(schedule: string): Promise<ScheduleLedgerEntry | undefined> {
+    const key = this.#scheduleKey(schedule);
+    const [tick, tickJob, tickAt, runJob, runAt] = await this.#call('scheduleEntry', () =>
+      this.#client.hmget(key, 'tick', 'tick_job', 'tick_at', 'run_job', 'run_at'),
+    );
+    if (tick === null && runJob === null) return undefined;
+    return {
+      lastTickAt: optionalNumber(tick),
+      lastTickJobId: tickJob ?? undefined,
+      lastTickRecordedAt: optionalNumber(tickAt),
+      lastRunJobId: runJob ?? undefined,
+      lastRunAt: optionalNumber(runAt),
+    };
+  }
+
+  #scheduleKey(schedule: string): string {
+    if (typeof schedule !== 'string' || schedule === '' || schedule.length > 200 || /[{}]/.test(schedule)) {
+      throw new InvalidArgumentError('redis: a schedule name must be 1-200 characters without { or }');
+    }
+    return scheduleLedgerKey(this.#prefix, schedule);
+  }
+
   #key(key: string): string {
     if (typeof key !== 'string' || key === '' || key.length > 200 || /[{}]/.test(key)) {
       throw new InvalidArgumentError('redis: a coordination key must be 1-200 characters without { or }');
@@ -69,4 +110,13 @@ export class RedisCoordinationStore implements CoordinationStore {
 function assertMs(name: string, value: number): void {
   if (!(Number.isFinite(value) && value > 0))
     throw new InvalidArgumentError(`redis: coordination ${name} must be a number > 0, got ${value}`);
+}
+
+function assertJobId(jobId: string): void {
+  if (typeof jobId !== 'string' || jobId === '')
+    throw new InvalidArgumentError('redis: a schedule ledger job id must be a non-empty string');
+}
+
+function optionalNumber(value: string | null | undefined): number | undefined {
+  return value === null || value === undefined ? undefined : Number(value);
 }

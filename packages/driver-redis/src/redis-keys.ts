@@ -74,3 +74,8 @@ export function rateLimitKey(prefix: string, bucket: string): string {
 export function coordinationKey(prefix: string, key: string): string {
   return `${prefix}:co:{${key}}`;
 }
+
+/** The schedule-ledger hash of one schedule; the schedule name is its own hash tag. */
+export function scheduleLedgerKey(prefix: string, schedule: string): string {
+  return `${prefix}:sched:{${schedule}}`;
+}

@@ -1,4 +1,4 @@
-import type { CoordinationStore } from './coordination-store.js';
+import type { CoordinationStore, ScheduleLedgerEntry } from './coordination-store.js';
 
 interface Entry {
   /** Counter value, or 0 for a lease. */
@@ -9,12 +9,21 @@ interface Entry {
   expiresAt: number;
 }
 
+const EMPTY_LEDGER_ENTRY: ScheduleLedgerEntry = {
+  lastTickAt: undefined,
+  lastTickJobId: undefined,
+  lastTickRecordedAt: undefined,
+  lastRunJobId: undefined,
+  lastRunAt: undefined,
+};
+
 /**
  * A {@link CoordinationStore} in this process's memory: for tests and single-process workers
  * (the memory driver's store). Expired entries are dropped when touched.
  */
 export class MemoryCoordinationStore implements CoordinationStore {
   readonly #entries = new Map<string, Entry>();
+  readonly #ledger = new Map<string, ScheduleLedgerEntry>();
   readonly #now: () => number;
 
   constructor(options: { now?: () => number } = {}) {
@@ -52,6 +61,26 @@ export class MemoryCoordinationStore implements CoordinationStore {
 
   async delete(key: string): Promise<boolean> {
     return this.#live(key) !== undefined && this.#entries.delete(key);
+  }
+
+  async now(): Promise<number> {
+    return this.#now();
+  }
+
+  async recordTick(schedule: string, tickAt: number, jobId: string): Promise<boolean> {
+    const entry = this.#ledger.get(schedule) ?? EMPTY_LEDGER_ENTRY;
+    if (entry.lastTickAt !== undefined && entry.lastTickAt >= tickAt) return false;
+    this.#ledger.set(schedule, { ...entry, lastTickAt: tickAt, lastTickJobId: jobId, lastTickRecordedAt: this.#now() });
+    return true;
+  }
+
+  async recordManualRun(schedule: string, jobId: string): Promise<void> {
+    const entry = this.#ledger.get(schedule) ?? EMPTY_LEDGER_ENTRY;
+    this.#ledger.set(schedule, { ...entry, lastRunJobId: jobId, lastRunAt: this.#now() });
+  }
+
+  async scheduleEntry(schedule: string): Promise<ScheduleLedgerEntry | undefined> {
+    return this.#ledger.get(schedule);
   }
 
   /** The entry of `key` unless it expired (then it is dropped). */

@@ -1,126 +1,170 @@
-import { CronExpressionParser } from 'cron-parser';
+import type { CoordinationStore } from '../coordination/coordination-store.js';
 import type { QueueDriver } from '../driver/queue-driver.js';
-import { ConfigError } from '../errors/config-error.js';
 import type { Job } from '../job/job.js';
 import { type Logger, silentLogger } from '../logger/logger.js';
-
-/** One recurring job. */
-export interface ScheduleDefinition {
-  /** Stable name, part of the dedupe key: keep it the same across deploys. */
-  readonly name: string;
-  /** A cron expression (5 fields, or 6 with seconds first). */
-  readonly cron: string;
-  /** IANA time zone the expression is read in; default UTC. */
-  readonly timezone?: string;
-  /** Builds the job for the tick at `tickAt` (epoch ms). Its delay and unique key are set by the scheduler. */
-  readonly job: (tickAt: number) => Job;
-}
+import { sleep } from '../rate-limit/rate-limiter.js';
+import { nextTick, previousTick, type ScheduleDefinition, scheduleLedger, validateSchedules } from './schedule-definition.js';
+import { planTicks } from './tick-plan.js';
 
 /** Options of {@link Scheduler}. */
 export interface SchedulerOptions {
   readonly driver: QueueDriver;
   readonly schedules: readonly ScheduleDefinition[];
+  /** Where fired ticks are recorded; default the driver's coordination store (`createCoordinationStore()`). */
+  readonly ledger?: CoordinationStore;
   readonly logger?: Logger;
-  /** Pause after a failed push before trying again, in ms; default 5,000. */
+  /** Pause after a failed ledger call or push before trying again, in ms; default 5,000. */
   readonly retryMs?: number;
-  /** Clock, epoch ms; default Date.now. */
+  /** This process's clock, epoch ms; default Date.now. Only turns backend times into timer delays. */
   readonly now?: () => number;
+  /** Called after each tick this scheduler fired (its job pushed) — for logs and tests. */
+  readonly onFire?: (event: { readonly schedule: string; readonly tickAt: number; readonly jobId: string }) => void;
 }
 
+const UNFINISHED = new Set(['waiting', 'delayed', 'active']);
+
 /**
- * Dispatches jobs on cron schedules. Each tick's job is pushed ahead of time as a delayed job
- * holding the unique key `schedule:<name>:<tickAt>`, so several scheduler processes enqueue a
- * tick once between them, not once each: the first push wins and the others are skipped while the
- * job waits for its time. Ticks that passed while no scheduler ran are not back-filled.
- * Needs a driver with unique keys and delays.
+ * Dispatches jobs on cron schedules, each tick exactly once however many scheduler processes run
+ * and whatever their clocks. The backend decides: its clock says which ticks are due, and its
+ * schedule ledger (in the coordination store) keeps the last tick fired per schedule, recorded by
+ * compare-and-set, so a tick is fired by the one scheduler that records it and a late or skewed
+ * scheduler cannot fire it again. A restarted scheduler reads the ledger and applies the
+ * schedule's missed-tick policy to the ticks that came due while none ran.
+ *
+ * A tick is recorded before its job is pushed (a failed push is retried): a scheduler process that
+ * dies between the two loses that tick rather than firing it twice.
  */
 export class Scheduler {
   readonly #options: SchedulerOptions;
+  readonly #ledger: CoordinationStore;
   readonly #log: Logger;
   readonly #now: () => number;
+  readonly #retryMs: number;
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Per schedule never fired: when this scheduler first saw it (backend clock), the start of its tick sequence. */
+  readonly #firstSeenAt = new Map<string, number>();
+  #stopped = new AbortController();
   #running = false;
+  /** Backend clock minus this process's clock, in ms, from the latest `now()` round trip. */
+  #offsetMs = 0;
 
   constructor(options: SchedulerOptions) {
-    const { capabilities } = options.driver;
-    if (!capabilities.uniqueKeys || capabilities.delay === 'none') {
-      throw new ConfigError(
-        `scheduler: the ${options.driver.name} driver lacks unique keys or delays, which the scheduler needs to enqueue each tick once`,
-      );
-    }
-    const names = new Set<string>();
-    for (const schedule of options.schedules) {
-      if (names.has(schedule.name)) throw new ConfigError(`scheduler: schedule name "${schedule.name}" is used twice`);
-      names.add(schedule.name);
-      Scheduler.nextTick(schedule, Date.now());
-    }
+    validateSchedules(options.schedules, options.driver);
+    this.#ledger = options.ledger ?? scheduleLedger(options.driver);
     this.#options = options;
     this.#log = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
+    this.#retryMs = options.retryMs ?? 5_000;
   }
 
   /** The first tick of `schedule` strictly after `after` (epoch ms); throws ConfigError on a bad expression or zone. */
   static nextTick(schedule: Pick<ScheduleDefinition, 'name' | 'cron' | 'timezone'>, after: number): number {
-    return Scheduler.#tick(schedule, after, 'next');
+    return nextTick(schedule, after);
   }
 
   /** The last tick of `schedule` strictly before `before` (epoch ms); throws ConfigError on a bad expression or zone. */
   static previousTick(schedule: Pick<ScheduleDefinition, 'name' | 'cron' | 'timezone'>, before: number): number {
-    return Scheduler.#tick(schedule, before, 'prev');
+    return previousTick(schedule, before);
   }
 
-  static #tick(schedule: Pick<ScheduleDefinition, 'name' | 'cron' | 'timezone'>, from: number, direction: 'next' | 'prev'): number {
-    try {
-      const expression = CronExpressionParser.parse(schedule.cron, { currentDate: new Date(from), tz: schedule.timezone ?? 'UTC' });
-      return (direction === 'next' ? expression.next() : expression.prev()).getTime();
-    } catch (error) {
-      throw new ConfigError(
-        `scheduler: schedule "${schedule.name}": invalid cron "${schedule.cron}"${schedule.timezone ? ` in ${schedule.timezone}` : ''}: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
-    }
-  }
-
-  /** Starts pushing ticks; returns at once. */
+  /** Starts firing ticks; returns at once. */
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    for (const schedule of this.#options.schedules) void this.#advance(schedule, this.#now());
+    this.#stopped = new AbortController();
+    for (const schedule of this.#options.schedules) void this.#wake(schedule);
   }
 
-  /** Stops pushing; jobs already pushed for future ticks stay queued. */
+  /** Stops firing; a push under way finishes, no further tick is recorded. */
   stop(): void {
     this.#running = false;
+    this.#stopped.abort();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
   }
 
-  /** Pushes the tick after `after`, then sleeps until it is due and pushes the next one. */
-  async #advance(schedule: ScheduleDefinition, after: number): Promise<void> {
+  /** Fires what is due for `schedule`, then sleeps until its next tick (backend clock). */
+  async #wake(schedule: ScheduleDefinition): Promise<void> {
     if (!this.#running) return;
-    const tickAt = Scheduler.nextTick(schedule, after);
-    let nextAfter = tickAt;
-    let waitMs: number;
+    let delayMs: number;
     try {
-      const job = schedule.job(tickAt).delay(new Date(tickAt)).unique(`schedule:${schedule.name}:${tickAt}`);
-      const result = await job.dispatch(this.#options.driver);
-      this.#log.debug(result.skipped.length > 0 ? 'tick already enqueued by another scheduler' : 'tick enqueued', {
-        schedule: schedule.name,
-        tickAt,
-      });
-      waitMs = Math.max(0, tickAt - this.#now());
+      const now = await this.#backendNow();
+      await this.#fireDue(schedule, now);
+      delayMs = nextTick(schedule, now) - (this.#now() + this.#offsetMs);
     } catch (error) {
-      this.#log.error('scheduler could not enqueue a tick; trying again', { schedule: schedule.name, tickAt, error });
-      nextAfter = after;
-      waitMs = this.#options.retryMs ?? 5_000;
+      this.#log.error('scheduler could not fire a schedule; trying again', { schedule: schedule.name, error });
+      delayMs = this.#retryMs;
     }
     if (!this.#running) return;
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      void this.#advance(schedule, nextAfter);
-    }, waitMs);
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(timer);
+        void this.#wake(schedule);
+      },
+      Math.max(1, delayMs),
+    );
     this.#timers.add(timer);
+  }
+
+  /** The backend's time, remembering its offset from this process's clock for timer delays. */
+  async #backendNow(): Promise<number> {
+    const before = this.#now();
+    const now = await this.#ledger.now();
+    this.#offsetMs = now - (before + this.#now()) / 2;
+    return now;
+  }
+
+  async #fireDue(schedule: ScheduleDefinition, now: number): Promise<void> {
+    const entry = await this.#ledger.scheduleEntry(schedule.name);
+    let after = entry?.lastTickAt;
+    if (after === undefined) {
+      after = this.#firstSeenAt.get(schedule.name) ?? now;
+      this.#firstSeenAt.set(schedule.name, after);
+    }
+    const plan = planTicks(schedule, now, after);
+    if (plan.skipped) this.#log.info('ticks missed while no scheduler ran were skipped', { schedule: schedule.name, after, now });
+    let previousJobId = entry?.lastTickJobId;
+    for (const tickAt of plan.fire) {
+      if (!this.#running) return;
+      const job = schedule.job(tickAt);
+      const overlapping = schedule.overlap === 'skip' && previousJobId !== undefined && (await this.#unfinished(previousJobId));
+      const jobId = overlapping && previousJobId !== undefined ? previousJobId : job.id;
+      if (!(await this.#ledger.recordTick(schedule.name, tickAt, jobId))) {
+        this.#log.debug('tick already fired by another scheduler', { schedule: schedule.name, tickAt });
+        continue;
+      }
+      if (overlapping) {
+        this.#log.info("tick skipped: the previous tick's job is still unfinished", { schedule: schedule.name, tickAt, jobId });
+        continue;
+      }
+      await this.#push(schedule, tickAt, job);
+      previousJobId = jobId;
+    }
+  }
+
+  async #unfinished(jobId: string): Promise<boolean> {
+    const info = await this.#options.driver.getJob?.(jobId);
+    return info !== undefined && UNFINISHED.has(info.state);
+  }
+
+  /** Pushes a recorded tick's job, retrying a failed push until it succeeds or the scheduler stops. */
+  async #push(schedule: ScheduleDefinition, tickAt: number, job: Job): Promise<void> {
+    for (;;) {
+      try {
+        await job.dispatch(this.#options.driver);
+        this.#log.debug('tick fired', { schedule: schedule.name, tickAt, jobId: job.id });
+        this.#options.onFire?.({ schedule: schedule.name, tickAt, jobId: job.id });
+        return;
+      } catch (error) {
+        this.#log.error('scheduler could not push the job of a recorded tick; trying again', { schedule: schedule.name, tickAt, error });
+        if (!(await sleep(this.#retryMs, this.#stopped.signal))) {
+          this.#log.error('scheduler stopped before the job of a recorded tick was pushed; the tick is lost', {
+            schedule: schedule.name,
+            tickAt,
+          });
+          return;
+        }
+      }
+    }
   }
 }

@@ -1,13 +1,14 @@
 /**
- * The coordination store's table and statements, and the postpone statement, per dialect. The
- * coordination table is created on first use (`CREATE TABLE IF NOT EXISTS`), outside the
- * versioned job schema: it holds only short-lived counters and leases, nothing a migration must
- * carry over.
+ * The coordination store's tables and statements, and the postpone statement, per dialect. The
+ * coordination and schedule-ledger tables are created on first use (`CREATE TABLE IF NOT
+ * EXISTS`), outside the versioned job schema: they hold short-lived counters and leases, and one
+ * row per schedule (its last fired tick), nothing a migration must carry over.
  */
 
 /** PostgreSQL statements; `s` is the quoted schema name. Times from the server's `now()`. */
 export function postgresCoordinationSql(s: string) {
   const remaining = `greatest(0, extract(epoch from (expires_at - now())) * 1000)::float8`;
+  const nowMs = `floor(extract(epoch from now()) * 1000)::bigint`;
   return {
     /** One row per key: a counter (owner NULL) or a lease (owner set); expired rows count as absent. */
     create: `CREATE TABLE IF NOT EXISTS ${s}.coordination (
@@ -16,6 +17,30 @@ export function postgresCoordinationSql(s: string) {
         count bigint NOT NULL,
         expires_at timestamptz NOT NULL
       )`,
+    /** One row per schedule: its latest fired tick and latest manual run (epoch ms; recorded times from now()). */
+    createLedger: `CREATE TABLE IF NOT EXISTS ${s}.schedule_ledger (
+        schedule text PRIMARY KEY,
+        tick_at bigint,
+        tick_job_id text,
+        tick_recorded_at bigint,
+        run_job_id text,
+        run_at bigint
+      )`,
+    /** Out: { now } the server's clock in epoch ms. */
+    now: `SELECT ${nowMs} AS now`,
+    /** In: $1 schedule, $2 tick ms, $3 job id. Out: one row when recorded (later than the recorded tick), none otherwise. */
+    recordTick: `INSERT INTO ${s}.schedule_ledger AS l (schedule, tick_at, tick_job_id, tick_recorded_at)
+        VALUES ($1, $2, $3, ${nowMs})
+      ON CONFLICT (schedule) DO UPDATE SET tick_at = $2, tick_job_id = $3, tick_recorded_at = ${nowMs}
+        WHERE l.tick_at IS NULL OR l.tick_at < $2
+      RETURNING 1 AS recorded`,
+    /** In: $1 schedule, $2 job id. Records a manual run. */
+    recordRun: `INSERT INTO ${s}.schedule_ledger AS l (schedule, run_job_id, run_at) VALUES ($1, $2, ${nowMs})
+      ON CONFLICT (schedule) DO UPDATE SET run_job_id = $2, run_at = ${nowMs}`,
+    /** In: $1 schedule. Out: the row (numbers as float8) or none. */
+    ledgerEntry: `SELECT tick_at::float8 AS tick_at, tick_job_id, tick_recorded_at::float8 AS tick_recorded_at,
+        run_job_id, run_at::float8 AS run_at
+      FROM ${s}.schedule_ledger WHERE schedule = $1`,
     /** In: $1 key, $2 window ms. Out: { count } after the increment; an expired row starts again at 1. */
     increment: `INSERT INTO ${s}.coordination AS c (key, owner, count, expires_at)
         VALUES ($1, NULL, 1, now() + $2 * interval '1 millisecond')
@@ -62,6 +87,26 @@ export function sqliteCoordinationSql(prefix: string) {
         count INTEGER NOT NULL,
         expires_at INTEGER NOT NULL
       )`,
+    /** One row per schedule: its latest fired tick and latest manual run (epoch ms). */
+    createLedger: `CREATE TABLE IF NOT EXISTS "${prefix}schedule_ledger" (
+        schedule TEXT PRIMARY KEY,
+        tick_at INTEGER,
+        tick_job_id TEXT,
+        tick_recorded_at INTEGER,
+        run_job_id TEXT,
+        run_at INTEGER
+      )`,
+    /** In: @schedule, @tick_at, @job_id, @now. Out: a row when recorded (later than the recorded tick). */
+    recordTick: `INSERT INTO "${prefix}schedule_ledger" (schedule, tick_at, tick_job_id, tick_recorded_at)
+        VALUES (@schedule, @tick_at, @job_id, @now)
+      ON CONFLICT (schedule) DO UPDATE SET tick_at = @tick_at, tick_job_id = @job_id, tick_recorded_at = @now
+        WHERE tick_at IS NULL OR tick_at < @tick_at
+      RETURNING 1 AS recorded`,
+    /** In: @schedule, @job_id, @now. Records a manual run. */
+    recordRun: `INSERT INTO "${prefix}schedule_ledger" (schedule, run_job_id, run_at) VALUES (@schedule, @job_id, @now)
+      ON CONFLICT (schedule) DO UPDATE SET run_job_id = @job_id, run_at = @now`,
+    /** In: @schedule. Out: the row or none. */
+    ledgerEntry: `SELECT tick_at, tick_job_id, tick_recorded_at, run_job_id, run_at FROM "${prefix}schedule_ledger" WHERE schedule = @schedule`,
     /** In: @key, @window_ms, @now. Out: { count }. */
     increment: `INSERT INTO ${table} (key, owner, count, expires_at) VALUES (@key, NULL, 1, @now + @window_ms)
       ON CONFLICT (key) DO UPDATE SET
