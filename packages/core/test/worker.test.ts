@@ -322,6 +322,47 @@ describe('Worker', () => {
     expect(seen).toEqual([0, 1, 2]);
   });
 
+  it('with groups by tenant, three tenants each get their share while one floods the queue', async () => {
+    let now = 1_000_000;
+    const store = new MemoryRateLimitStore({ now: () => now });
+    const driver = createMemoryDriver();
+    const done = new Map<string, number>();
+    const tenantJob = defineJob('tenant-job', async (p: { tenant: string }) => {
+      done.set(p.tenant, (done.get(p.tenant) ?? 0) + 1);
+    });
+    // Tenant a floods first; b and c queue behind all of its jobs.
+    for (let i = 0; i < 40; i += 1) await tenantJob.create({ tenant: 'a' }).dispatch(driver);
+    for (const tenant of ['b', 'c']) for (let i = 0; i < 5; i += 1) await tenantJob.create({ tenant }).dispatch(driver);
+    const groupKey = (r: Reservation) => (r.envelope?.payload as { tenant: string } | undefined)?.tenant;
+    startWorker({
+      driver,
+      jobs: [tenantJob],
+      concurrency: 2,
+      rateLimit: {
+        store,
+        queues: { default: { limit: 100, intervalMs: 1_000 } },
+        groups: { default: { limit: 5, intervalMs: 1_000 } },
+        groupKey,
+      },
+    });
+    // The store's clock is frozen: each tenant has its 5 tokens and no more.
+    await until(() => done.get('b') === 5 && done.get('c') === 5, 10_000);
+    await until(() => done.get('a') === 5);
+    await sleep(300);
+    expect(Object.fromEntries(done)).toEqual({ a: 5, b: 5, c: 5 });
+    now += 1_000;
+    await until(() => done.get('a') === 10, 10_000);
+    await sleep(300);
+    expect(done.get('a')).toBe(10);
+  });
+
+  it('refuses groupKey without groups, naming both options', () => {
+    const driver = createMemoryDriver();
+    expect(
+      () => new Worker({ driver, jobs: [], rateLimit: { store: new MemoryRateLimitStore(), queues: {}, groupKey: () => 'x' } }),
+    ).toThrowError(/groupKey and groups go together/);
+  });
+
   it('when a settle call fails, reports the error, carries on, and the job returns after its lease as the same attempt', async () => {
     // One job per call, so the failing call is the job's own ack.
     const driver = createMemoryDriver({ batch: false });

@@ -21,9 +21,15 @@ import type { StopReason, WorkerEventMap } from './worker-events.js';
 export interface WorkerRateLimitOptions {
   /** Where buckets live; share one backend-backed store across processes for a global limit. */
   readonly store: RateLimitStore;
-  /** A bucket per queue name. Queues without a rule are not limited. */
-  readonly queues: Readonly<Record<string, RateLimitRule>>;
-  /** Optional group key per job (e.g. a tenant): the bucket becomes `queue:group`. */
+  /** A queue-wide bucket per queue name, shared by all of the queue's jobs. Queues without a rule have no queue-wide limit. */
+  readonly queues?: Readonly<Record<string, RateLimitRule>>;
+  /**
+   * A bucket per group within a queue (needs `groupKey`): each group of a queue named here gets its
+   * own bucket (`queue:group`) under this rule, separate from the queue-wide one. A job whose group
+   * is out of tokens is postponed (where the driver can) so the worker goes on with other groups.
+   */
+  readonly groups?: Readonly<Record<string, RateLimitRule>>;
+  /** The group of a job (e.g. its tenant); undefined puts the job in no group. Needs `groups`. */
   readonly groupKey?: (reservation: Reservation) => string | undefined;
 }
 
@@ -172,7 +178,13 @@ export class Worker {
     if (!Number.isInteger(this.#prefetch)) throw new ConfigError(`worker option prefetch: expected an integer, got ${options.prefetch}`);
     this.#log = options.logger ?? silentLogger;
     this.#holder = options.holder ?? `${hostname()}:${process.pid}`;
-    this.#limiter = options.rateLimit === undefined ? undefined : new RateLimiter(options.rateLimit);
+    const rateLimit = options.rateLimit;
+    if (rateLimit !== undefined && (rateLimit.groupKey === undefined) !== (rateLimit.groups === undefined)) {
+      throw new ConfigError(
+        'worker option rateLimit: groupKey and groups go together (groups holds the rule each group gets; queues the queue-wide limit)',
+      );
+    }
+    this.#limiter = rateLimit === undefined ? undefined : new RateLimiter(rateLimit);
     const heartbeatMs = positive(options.heartbeatMs, 'heartbeatMs', Math.max(10, Math.floor(this.#leaseMs / 3)));
     this.#stall = new StallDetector({ thresholdMs: Math.min(heartbeatMs, this.#leaseMs / 3) });
     this.#executor = new JobExecutor({
@@ -384,7 +396,10 @@ export class Worker {
         reservation,
       });
     }
-    if (this.#limiter !== undefined) await this.#takeGroupToken(reservation, this.#limiter);
+    if (this.#limiter !== undefined && !(await this.#takeTokens(reservation, this.#limiter))) {
+      handled();
+      return;
+    }
     await this.#executor.execute(reservation, this.#shutdown.signal, handled);
   }
 
@@ -409,12 +424,24 @@ export class Worker {
   }
 
   /**
-   * Takes the queue's token (and the group's, when grouped) for a reserved job, waiting while a
-   * bucket is empty. The job's lease is renewed meanwhile, so a long wait is not taken for a dead
-   * worker (a lost delivery).
+   * Takes the group's token (when grouped) and the queue's for a reserved job. A job whose group
+   * is out of tokens is postponed until its group's next token where the driver can (false: not
+   * to be run now), so that one busy group does not hold the worker's slots while other groups
+   * wait; otherwise the worker waits for the tokens, renewing the job's lease meanwhile so a long
+   * wait is not taken for a dead worker (a lost delivery).
    */
-  async #takeGroupToken(reservation: Reservation, limiter: RateLimiter): Promise<void> {
+  async #takeTokens(reservation: Reservation, limiter: RateLimiter): Promise<boolean> {
     const group = this.#options.rateLimit?.groupKey?.(reservation);
+    const decision = await limiter.tryAcquire(reservation.queue, group);
+    if (decision.granted) return true;
+    if (decision.limitedBy === 'group' && this.driver.postpone !== undefined) {
+      try {
+        await this.driver.postpone(reservation, { delayMs: decision.retryAfterMs });
+      } catch (error) {
+        this.#emit('error', { error: error as Error, during: `postponing job ${reservation.id} until its group has a rate-limit token` });
+      }
+      return false;
+    }
     const { capabilities } = this.driver;
     const renewal =
       capabilities.extend && capabilities.lease !== 'none'
@@ -425,10 +452,11 @@ export class Worker {
           }, this.#leaseMs / 3)
         : undefined;
     try {
-      await limiter.acquire(reservation.queue, group, this.#shutdown.signal);
+      await limiter.acquire(reservation.queue, group, this.#shutdown.signal, decision);
     } finally {
       clearInterval(renewal);
     }
+    return true;
   }
 
   #emit<K extends keyof WorkerEventMap>(event: K, ...args: WorkerEventMap[K]): void {
