@@ -9,6 +9,7 @@ import { runHealth } from './commands/health.js';
 import { runJobCancel, runJobShow, runJobsList, runPauseResume } from './commands/jobs.js';
 import { runMigrate } from './commands/migrate.js';
 import { runPush } from './commands/push.js';
+import { runScheduleList, runScheduleRun } from './commands/schedule.js';
 import { runStats } from './commands/stats.js';
 import { runWork } from './commands/work.js';
 import { CliContext, type CliIO } from './context.js';
@@ -144,6 +145,21 @@ export function createProgram(io: CliIO, run: (command: Command, runner: Runner)
     .option('--yes', 'do not ask for confirmation')
     .option('--json', 'print JSON')
     .action((options, command: Command) => run(command, (ctx) => runDlqPurge(ctx, options)));
+
+  const schedule = program.command('schedule').description('List the cron schedules of the config, or fire one by hand');
+  schedule
+    .command('list')
+    .description(
+      'Each schedule: next tick, last fired tick (by any scheduler), its job state where the driver has lookups, last manual run',
+    )
+    .option('--json', 'print JSON')
+    .action((options, command: Command) => run(command, (ctx) => runScheduleList(ctx, options)));
+  schedule
+    .command('run')
+    .description("Push a schedule's job now, once; recorded as a manual run, not as a tick")
+    .argument('<name>', 'schedule name')
+    .option('--json', 'print JSON')
+    .action((name: string, options, command: Command) => run(command, (ctx) => runScheduleRun(ctx, name, options)));
 
   const job = program.command('job').description('Look up or cancel one job by id');
   job

@@ -1,4 +1,12 @@
-import type { ConnectionDefinition, LogLevel, QueueDriver, RateLimitRule, RateLimitStore, RegisteredJob } from '@queuekit/core';
+import type {
+  ConnectionDefinition,
+  LogLevel,
+  QueueDriver,
+  RateLimitRule,
+  RateLimitStore,
+  RegisteredJob,
+  ScheduleDefinition,
+} from '@queuekit/core';
 
 /** Backends the CLI can create from a plain connection object. */
 export const BACKENDS = ['sqlite', 'postgres', 'redis', 'beanstalk', 'servicebus', 'memory', 'sync'] as const;
@@ -63,6 +71,17 @@ export interface HealthConfig {
 /** Job definitions, or module paths (relative to the config file) exporting them. */
 export type JobsConfig = string | readonly (RegisteredJob | string)[];
 
+/** A schedule of the config: a core ScheduleDefinition, and the connection whose backend keeps its ledger. */
+export interface ScheduleConfig extends ScheduleDefinition {
+  /** The connection the schedule's jobs go to and its fired ticks are recorded on; default the default connection. */
+  readonly connection?: string;
+}
+
+/** A validated schedule: its connection resolved. */
+export interface CliSchedule extends ScheduleDefinition {
+  readonly connection: string;
+}
+
 /** The default export of `queue.config.mjs` (or `.js`, `.ts`). */
 export interface QueueCliConfig {
   /** The connection used when none is named; default: the only one, or `default`. Overridden by `QUEUE_CONNECTION`. */
@@ -76,6 +95,8 @@ export interface QueueCliConfig {
   readonly health?: HealthConfig;
   /** Token buckets per queue name, honoured by `queue work` and reported by `queue health`. */
   readonly rateLimits?: Readonly<Record<string, RateLimitRule>>;
+  /** Cron schedules, listed and run by hand with `queue schedule`. */
+  readonly schedules?: readonly ScheduleConfig[];
 }
 
 /** A validated connection, ready to create. */
@@ -100,6 +121,7 @@ export interface LoadedConfig {
   readonly worker: WorkerConfig;
   readonly health: HealthConfig;
   readonly rateLimits: Readonly<Record<string, RateLimitRule>>;
+  readonly schedules: readonly CliSchedule[];
   /** Imports and returns the job definitions (once; later calls reuse them). */
   loadJobs(): Promise<readonly RegisteredJob[]>;
 }

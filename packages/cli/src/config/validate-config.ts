@@ -1,4 +1,12 @@
-import { type ConnectionDefinition, isValidQueueName, quoteInput, type RateLimitRule, type RegisteredJob } from '@queuekit/core';
+import {
+  type ConnectionDefinition,
+  isQueueError,
+  isValidQueueName,
+  quoteInput,
+  type RateLimitRule,
+  type RegisteredJob,
+  Scheduler,
+} from '@queuekit/core';
 import { CliError } from '../cli-error.js';
 import { backendDefinition, backendRateLimitStore } from './backends.js';
 import {
@@ -6,6 +14,7 @@ import {
   type BackendConnectionConfig,
   type BackendName,
   type CliConnection,
+  type CliSchedule,
   type HealthConfig,
   type JobsConfig,
   type LoadedConfig,
@@ -47,7 +56,7 @@ export function validateConfig(value: unknown, ctx: ValidateContext): LoadedConf
   };
   if (!isObject(value)) fail('default export', 'an object ({ connections: { … } })', value);
   const root = value as Record<string, unknown>;
-  const known = new Set(['default', 'connections', 'jobs', 'queues', 'worker', 'health', 'rateLimits']);
+  const known = new Set(['default', 'connections', 'jobs', 'queues', 'worker', 'health', 'rateLimits', 'schedules']);
   for (const key of Object.keys(root)) {
     if (!known.has(key)) fail(key, `one of the keys ${[...known].join(', ')}`, key);
   }
@@ -110,6 +119,7 @@ export function validateConfig(value: unknown, ctx: ValidateContext): LoadedConf
     worker: validateWorker(root.worker, fail),
     health: validateHealth(root.health, fail),
     rateLimits: validateRateLimits(root.rateLimits, fail),
+    schedules: validateSchedules(root.schedules, defaultConnection, connections, fail, ctx.label),
     loadJobs,
   };
 }
@@ -244,4 +254,44 @@ function validateRateLimits(raw: unknown, fail: Fail): Record<string, RateLimitR
     out[queue] = { limit: limit as number, intervalMs: intervalMs as number };
   }
   return out;
+}
+
+const SCHEDULE_KEYS = ['name', 'cron', 'timezone', 'job', 'missed', 'overlap', 'graceMs', 'connection'];
+
+/** Checks the shape of each schedule and its cron expression; policies are checked against the driver when it is opened. */
+function validateSchedules(
+  raw: unknown,
+  defaultConnection: string,
+  connections: ReadonlyMap<string, CliConnection>,
+  fail: Fail,
+  label: string,
+): CliSchedule[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) return fail('schedules', 'an array of { name, cron, job }', raw);
+  const names = new Set<string>();
+  return raw.map((schedule: unknown, index) => {
+    const key = `schedules[${index}]`;
+    if (!isObject(schedule)) return fail(key, '{ name, cron, job }', schedule);
+    for (const k of Object.keys(schedule))
+      if (!SCHEDULE_KEYS.includes(k)) fail(`${key}.${k}`, `one of the keys ${SCHEDULE_KEYS.join(', ')}`, k);
+    if (typeof schedule.name !== 'string' || schedule.name === '') fail(`${key}.name`, 'a non-empty string', schedule.name);
+    const name = schedule.name as string;
+    if (names.has(name)) fail(`${key}.name`, 'a name no other schedule uses', name);
+    names.add(name);
+    if (typeof schedule.cron !== 'string') fail(`${key}.cron`, 'a cron expression string', schedule.cron);
+    if (schedule.timezone !== undefined && typeof schedule.timezone !== 'string')
+      fail(`${key}.timezone`, 'an IANA time zone name', schedule.timezone);
+    if (typeof schedule.job !== 'function') fail(`${key}.job`, 'a function (tickAt) => Job', schedule.job);
+    try {
+      Scheduler.nextTick(schedule as unknown as CliSchedule, Date.now());
+    } catch (error) {
+      if (!isQueueError(error)) throw error;
+      throw new CliError(`${label}: ${key}: ${error.message}`, undefined, { cause: error });
+    }
+    const connection = schedule.connection ?? defaultConnection;
+    if (typeof connection !== 'string' || !connections.has(connection)) {
+      fail(`${key}.connection`, `one of ${[...connections.keys()].join(', ')}`, schedule.connection);
+    }
+    return { ...(schedule as unknown as CliSchedule), connection: connection as string };
+  });
 }

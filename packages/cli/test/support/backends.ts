@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { QueueDriver } from '@queuekit/core';
 import { createBeanstalkDriver } from '@queuekit/driver-beanstalk';
+import { createPostgresDriver, createSqliteDriver } from '@queuekit/driver-database';
+import { createRedisDriver } from '@queuekit/driver-redis';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
@@ -13,6 +17,8 @@ export interface BackendFixture {
   readonly name: 'sqlite' | 'redis' | 'postgres' | 'beanstalk';
   /** Source of the connection object literal for queue.config.mjs. */
   readonly connection: string;
+  /** A driver on the same backend as the connection (the config living in `dir`), for a test to look behind the CLI. */
+  openDriver(dir: string): QueueDriver;
   cleanup(): Promise<void>;
 }
 
@@ -24,6 +30,7 @@ export const BACKENDS: Record<BackendFixture['name'], () => BackendFixture> = {
     name: 'sqlite',
     // Relative to the config file, which lives in the test's own temp dir (removed with it).
     connection: `{ driver: 'sqlite', filename: './queue.sqlite' }`,
+    openDriver: (dir) => createSqliteDriver({ filename: join(dir, 'queue.sqlite') }),
     cleanup: async () => {},
   }),
   redis: () => {
@@ -31,6 +38,7 @@ export const BACKENDS: Record<BackendFixture['name'], () => BackendFixture> = {
     return {
       name: 'redis',
       connection: `{ driver: 'redis', url: '${REDIS_URL}', prefix: '${prefix}' }`,
+      openDriver: () => createRedisDriver({ connection: REDIS_URL, keyPrefix: prefix }),
       async cleanup() {
         const client = new Redis(REDIS_URL, { lazyConnect: true });
         await client.connect();
@@ -54,6 +62,7 @@ export const BACKENDS: Record<BackendFixture['name'], () => BackendFixture> = {
     return {
       name: 'postgres',
       connection: `{ driver: 'postgres', url: '${POSTGRES_URL}', schema: '${schema}' }`,
+      openDriver: () => createPostgresDriver({ connectionString: POSTGRES_URL, schema }),
       async cleanup() {
         const client = new pg.Client({ connectionString: POSTGRES_URL });
         await client.connect();
@@ -73,6 +82,7 @@ function beanstalkFixture(): BackendFixture {
   return {
     name: 'beanstalk',
     connection: `{ driver: 'beanstalk', url: '${BEANSTALK_URL}', tubePrefix: '${tubePrefix}' }`,
+    openDriver: () => createBeanstalkDriver({ url: BEANSTALK_URL, tubePrefix }),
     async cleanup() {
       const driver = createBeanstalkDriver({ url: BEANSTALK_URL, tubePrefix });
       try {

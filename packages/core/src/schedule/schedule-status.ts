@@ -28,9 +28,10 @@ export interface ScheduleStatus {
 export async function scheduleStatuses(
   driver: QueueDriver,
   schedules: readonly ScheduleDefinition[],
-  ledger: CoordinationStore = scheduleLedger(driver),
+  ledger?: CoordinationStore,
 ): Promise<ScheduleStatus[]> {
   validateSchedules(schedules, driver);
+  ledger ??= scheduleLedger(driver);
   const now = await ledger.now();
   const statuses: ScheduleStatus[] = [];
   for (const schedule of schedules) {
@@ -60,12 +61,9 @@ export async function scheduleStatuses(
  * pushes it and records it in the ledger as a manual run (the last fired tick is unchanged, so
  * the next tick fires as usual). Resolves the job id.
  */
-export async function runScheduleNow(
-  driver: QueueDriver,
-  schedule: ScheduleDefinition,
-  ledger: CoordinationStore = scheduleLedger(driver),
-): Promise<string> {
+export async function runScheduleNow(driver: QueueDriver, schedule: ScheduleDefinition, ledger?: CoordinationStore): Promise<string> {
   validateSchedules([schedule], driver);
+  ledger ??= scheduleLedger(driver);
   const job = schedule.job(await ledger.now());
   await job.dispatch(driver);
   await ledger.recordManualRun(schedule.name, job.id);
