@@ -35,7 +35,7 @@ describe('Scheduler', () => {
     const schedulers = [0, 1, 2].map(() => new Scheduler({ driver: createMemoryDriver({ store }), schedules: [schedule] }));
     for (const scheduler of schedulers) scheduler.start();
     await sleep(2_300);
-    for (const scheduler of schedulers) scheduler.stop();
+    await Promise.all(schedulers.map((scheduler) => scheduler.stop()));
     const driver = createMemoryDriver({ store });
     const ticks: number[] = [];
     for (;;) {
@@ -113,8 +113,8 @@ describe('Scheduler', () => {
       // The event loop stalls for 2.5 s: the clock moves, no timer runs, then both wake at once.
       vi.setSystemTime(Date.now() + 2_500);
       await vi.advanceTimersByTimeAsync(30_100 - 12_500);
-      onTime.stop();
-      behind.stop();
+      await onTime.stop();
+      await behind.stop();
       const ticks = (await drainTicks(createMemoryDriver({ store }))).sort((a, b) => a - b);
       const expected = Array.from({ length: 30 }, (_, i) => start - 400 + (i + 1) * 1_000);
       expect(ticks).toEqual(expected);
@@ -130,7 +130,7 @@ describe('Scheduler', () => {
       await vi.advanceTimersByTimeAsync(3_000);
       vi.setSystemTime(Date.now() + 2_500);
       await vi.advanceTimersByTimeAsync(1_050);
-      scheduler.stop();
+      await scheduler.stop();
       const ticks = await drainTicks(createMemoryDriver({ store }));
       // 1, 2, 3 s on time; the 4 s timer runs 2.5 s late (6.5 s): 6 s is on time, 4 and 5 s are skipped.
       expect(ticks.sort((a, b) => a - b)).toEqual([1, 2, 3, 6].map((s) => start + s * 1_000));
@@ -149,13 +149,13 @@ describe('Scheduler', () => {
       const first = new Scheduler({ driver: createMemoryDriver({ store }), schedules: [schedule] });
       first.start();
       await vi.advanceTimersByTimeAsync(2_000);
-      first.stop();
+      await first.stop();
       // Down while the ticks at 3..7 s come due; a new process starts as the 8 s tick is due.
       await vi.advanceTimersByTimeAsync(8_000 - 2_400 + 50);
       const second = new Scheduler({ driver: createMemoryDriver({ store }), schedules: [schedule] });
       second.start();
       await vi.advanceTimersByTimeAsync(1_000);
-      second.stop();
+      await second.stop();
       const ticks = (await drainTicks(createMemoryDriver({ store }))).map((tick) => (tick - t0) / 1_000).sort((a, b) => a - b);
       expect(ticks).toEqual([1, 2, 6, 7, 8, 9]);
       expect(ticks.filter((s) => s >= 3 && s <= 7)).toHaveLength(2);
@@ -181,7 +181,7 @@ describe('Scheduler', () => {
       expect(status).toMatchObject({ lastTickAt: t0 + 3_000, lastOutcome: 'waiting', nextTickAt: t0 + 4_000 });
       expect(await drainTicks(driver)).toEqual([t0 + 1_000]);
       await vi.advanceTimersByTimeAsync(1_000);
-      scheduler.stop();
+      await scheduler.stop();
       expect(fired).toEqual([t0 + 1_000, t0 + 4_000]);
     });
   });

@@ -41,6 +41,8 @@ export class Scheduler {
   readonly #now: () => number;
   readonly #retryMs: number;
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Wakes under way, awaited by stop(). */
+  readonly #wakes = new Set<Promise<void>>();
   /** Per schedule never fired: when this scheduler first saw it (backend clock), the start of its tick sequence. */
   readonly #firstSeenAt = new Map<string, number>();
   #stopped = new AbortController();
@@ -72,15 +74,24 @@ export class Scheduler {
     if (this.#running) return;
     this.#running = true;
     this.#stopped = new AbortController();
-    for (const schedule of this.#options.schedules) void this.#wake(schedule);
+    for (const schedule of this.#options.schedules) this.#startWake(schedule);
   }
 
-  /** Stops firing; a push under way finishes, no further tick is recorded. */
-  stop(): void {
+  #startWake(schedule: ScheduleDefinition): void {
+    const wake = this.#wake(schedule).finally(() => this.#wakes.delete(wake));
+    this.#wakes.add(wake);
+  }
+
+  /**
+   * Stops firing: no further tick is recorded. Resolves once a firing under way has finished (its
+   * push done, or, when the push keeps failing, given up and logged).
+   */
+  async stop(): Promise<void> {
     this.#running = false;
     this.#stopped.abort();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
+    await Promise.all(this.#wakes);
   }
 
   /** Fires what is due for `schedule`, then sleeps until its next tick (backend clock). */
@@ -99,7 +110,7 @@ export class Scheduler {
     const timer = setTimeout(
       () => {
         this.#timers.delete(timer);
-        void this.#wake(schedule);
+        this.#startWake(schedule);
       },
       Math.max(1, delayMs),
     );
