@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { type CoordinationStore, defineJob, type QueueDriver, type ScheduleDefinition, Scheduler } from '@queuekit/core';
+import {
+  type CoordinationStore,
+  defineJob,
+  type QueueDriver,
+  type ScheduleDefinition,
+  type ScheduleLedgerEntry,
+  Scheduler,
+} from '@queuekit/core';
 import { describe, expect, it } from 'vitest';
 import type { ContractFixture } from '../contract-fixture.js';
 import { sleep } from '../helpers.js';
@@ -22,6 +29,41 @@ function ledgerOf(driver: QueueDriver): CoordinationStore {
   const store = driver.createCoordinationStore?.();
   if (store === undefined) throw new Error('createCoordinationStore() returned nothing');
   return store;
+}
+
+/**
+ * A ledger whose reads lag one call behind (each scheduleEntry() answers what the previous call
+ * read), as a scheduler that read the ledger and then stalled sees it; counts the ticks offered.
+ * Such a scheduler offers ticks already fired, and only recordTick()'s compare-and-set refuses them.
+ */
+class StaleLedger implements CoordinationStore {
+  offered = 0;
+  readonly #store: CoordinationStore;
+  readonly #previous = new Map<string, ScheduleLedgerEntry | undefined>();
+
+  constructor(store: CoordinationStore) {
+    this.#store = store;
+  }
+
+  now = () => this.#store.now();
+  increment = (key: string, windowMs: number) => this.#store.increment(key, windowMs);
+  acquire = (key: string, owner: string, ttlMs: number) => this.#store.acquire(key, owner, ttlMs);
+  release = (key: string, owner: string) => this.#store.release(key, owner);
+  remainingMs = (key: string) => this.#store.remainingMs(key);
+  delete = (key: string) => this.#store.delete(key);
+  recordManualRun = (schedule: string, jobId: string) => this.#store.recordManualRun(schedule, jobId);
+
+  scheduleEntry = async (schedule: string) => {
+    const live = await this.#store.scheduleEntry(schedule);
+    const answer = this.#previous.has(schedule) ? this.#previous.get(schedule) : live;
+    this.#previous.set(schedule, live);
+    return answer;
+  };
+
+  recordTick = (schedule: string, tickAt: number, jobId: string) => {
+    this.offered += 1;
+    return this.#store.recordTick(schedule, tickAt, jobId);
+  };
 }
 
 /** Waits until the backend clock is early in a second, so that a test on a per-second cron is not cut by a tick. */
@@ -78,8 +120,27 @@ export function describeScheduleLedger(f: ContractFixture, members: OptionalMemb
       const other = await f.openDriver();
       const ledger = ledgerOf(f.driver());
       const startedAt = await earlyInSecond(ledger);
-      const onTime = new Scheduler({ driver: f.driver(), schedules: [schedule], retryMs: 200 });
-      const behind = new Scheduler({ driver: other, schedules: [schedule], retryMs: 200, now: () => Date.now() - 3_000 });
+      const onTime = new Scheduler({
+        driver: f.driver(),
+        schedules: [schedule],
+        retryMs: 200,
+        onFire: () => {
+          fired.onTime += 1;
+        },
+      });
+      const stale = new StaleLedger(ledgerOf(other));
+      const fired = { onTime: 0, behind: 0 };
+      // The skewed scheduler also reads the ledger late, so that it offers ticks already fired.
+      const behind = new Scheduler({
+        driver: other,
+        ledger: stale,
+        onFire: () => {
+          fired.behind += 1;
+        },
+        schedules: [schedule],
+        retryMs: 200,
+        now: () => Date.now() - 3_000,
+      });
       onTime.start();
       behind.start();
       try {
@@ -91,11 +152,9 @@ export function describeScheduleLedger(f: ContractFixture, members: OptionalMemb
         }
         await sleep(30_500 - (Date.now() - startedAt));
       } finally {
-        onTime.stop();
-        behind.stop();
+        await Promise.all([onTime.stop(), behind.stop()]);
       }
       const stoppedAt = await ledger.now();
-      await sleep(500);
       const ticks = (await drainTicks(f.driver(), queue)).sort((x, y) => x - y);
       expect(new Set(ticks).size).toBe(ticks.length);
       const first = Math.ceil((startedAt + 1) / 1_000) * 1_000;
@@ -104,6 +163,9 @@ export function describeScheduleLedger(f: ContractFixture, members: OptionalMemb
       expect(expected.length).toBeGreaterThanOrEqual(28);
       expect(ticks.slice(0, expected.length)).toEqual(expected);
       for (const tick of ticks) expect(tick).toBeLessThanOrEqual(stoppedAt);
+      // Both took part, and the skewed one's offers of ticks already fired were refused.
+      expect(fired.onTime + fired.behind).toBe(ticks.length);
+      expect(stale.offered - fired.behind).toBeGreaterThanOrEqual(10);
     });
 
     it('a scheduler back after 5 missed ticks with catchUp: 2 fires exactly 2 of them, then the due tick', {
@@ -127,7 +189,7 @@ export function describeScheduleLedger(f: ContractFixture, members: OptionalMemb
       try {
         await waitForTick(ledger, schedule.name, due);
       } finally {
-        scheduler.stop();
+        await scheduler.stop();
       }
       const ticks = (await drainTicks(f.driver(), queue)).sort((x, y) => x - y);
       expect(ticks.filter((tick) => tick > last && tick < due)).toEqual([due - 2_000, due - 1_000]);
@@ -136,12 +198,11 @@ export function describeScheduleLedger(f: ContractFixture, members: OptionalMemb
   });
 }
 
+/** Waits until the ledger holds `tick` for `schedule` (stop() then waits for its push). */
 async function waitForTick(ledger: CoordinationStore, schedule: string, tick: number): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (((await ledger.scheduleEntry(schedule))?.lastTickAt ?? 0) < tick) {
     if (Date.now() > deadline) throw new Error(`schedule ${schedule}: tick ${tick} was not fired within 10 s`);
     await sleep(50);
   }
-  // The tick is recorded before its job is pushed.
-  await sleep(300);
 }
