@@ -77,10 +77,24 @@ export class PostgresCoordinationStore implements CoordinationStore {
     return scheduleLedgerEntry(rows[0] as ScheduleLedgerRow | undefined);
   }
 
+  /**
+   * Runs a `CREATE TABLE IF NOT EXISTS`. Two sessions creating the same table at once make one
+   * fail with a unique violation on the catalog (23505) or duplicate_table (42P07): the table
+   * exists then, which is all this step needs.
+   */
+  async #create(operation: string, text: string): Promise<void> {
+    try {
+      await this.#execute(operation, text, []);
+    } catch (error) {
+      const code = ((error as { cause?: { code?: unknown } }).cause ?? (error as { code?: unknown }))?.code;
+      if (code !== '23505' && code !== '42P07') throw error;
+    }
+  }
+
   async #query(operation: string, text: string, values: unknown[]) {
     this.#ready ??= Promise.all([
-      this.#execute('coordination.create', this.#sql.create, []),
-      this.#execute('coordination.createLedger', this.#sql.createLedger, []),
+      this.#create('coordination.create', this.#sql.create),
+      this.#create('coordination.createLedger', this.#sql.createLedger),
     ]).catch((error: unknown) => {
       this.#ready = undefined;
       throw error;
