@@ -195,6 +195,42 @@ export function describeScheduleLedger(f: ContractFixture, members: OptionalMemb
       expect(ticks.filter((tick) => tick > last && tick < due)).toEqual([due - 2_000, due - 1_000]);
       expect(ticks).toContain(due);
     });
+
+    it.skipIf(!f.capabilities.lookup)(
+      "overlap 'skip' fires no tick while the previous tick's job waits (capability: lookup)",
+      { timeout: 20_000 },
+      async () => {
+        const queue = f.queue();
+        const schedule: ScheduleDefinition = {
+          name: `contract-${randomUUID()}`,
+          cron: '* * * * * *',
+          overlap: 'skip',
+          job: (tickAt) => tickJob.create({ tickAt }).onQueue(queue),
+        };
+        const ledger = ledgerOf(f.driver());
+        const fired: number[] = [];
+        const scheduler = new Scheduler({
+          driver: f.driver(),
+          schedules: [schedule],
+          retryMs: 200,
+          onFire: ({ tickAt }) => fired.push(tickAt),
+        });
+        const startedAt = await ledger.now();
+        scheduler.start();
+        try {
+          // Three ticks after the first: the first tick's job is still waiting (no worker runs).
+          await waitForTick(ledger, schedule.name, Math.ceil((startedAt + 1) / 1_000) * 1_000 + 3_000);
+        } finally {
+          await scheduler.stop();
+        }
+        expect(fired).toHaveLength(1);
+        const entry = await ledger.scheduleEntry(schedule.name);
+        const job = await f.driver().reserve([queue], { leaseMs: 5_000, waitMs: 0 });
+        expect(job?.id).toBe(entry?.lastTickJobId);
+        expect((job?.envelope?.payload as { tickAt: number } | undefined)?.tickAt).toBe(fired[0]);
+        expect(await f.driver().reserve([queue], { leaseMs: 5_000, waitMs: 0 })).toBeUndefined();
+      },
+    );
   });
 }
 
