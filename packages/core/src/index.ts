@@ -4,6 +4,7 @@ export { type DeadLetterQuery, DeadLetterQueue } from './dead-letter/dead-letter
 export {
   DEFAULT_DEAD_LETTER_LIMIT,
   DEFAULT_JOB_LIST_LIMIT,
+  MAX_DEAD_LETTER_IDS,
   MAX_JOB_LIST_LIMIT,
 } from './driver/dead-letter-paging.js';
 export { isValidQueueName, QUEUE_NAME_PATTERN } from './driver/default-capabilities.js';

@@ -11,7 +11,7 @@ import {
   type JobFailure,
   type Reservation,
 } from '@queuekit/core';
-import { deadLetterPaging, fromBackend } from '@queuekit/core/driver';
+import { deadLetterPaging, fromBackend, deadLetterIds } from '@queuekit/core/driver';
 import type { BeanstalkClient } from './client/beanstalk-client.js';
 import type { ReserverPool } from './reserver-pool.js';
 import type { Tubes } from './tubes.js';
@@ -164,6 +164,17 @@ export class BeanstalkDeadLetterStore implements DeadLetterStore {
     return this.#c.run('deadLetters.purge', () =>
       this.#scan(async (records) => {
         const matching = records.filter(matches(filter));
+        await Promise.all(matching.map((held) => this.#c.admin.delete(held.record.job)));
+        return { result: new Set(matching.map((r) => r.record.id)).size, remove: matching };
+      }),
+    );
+  }
+
+  async purgeIds(ids: readonly string[]): Promise<number> {
+    const wanted = new Set(deadLetterIds('beanstalk', ids));
+    return this.#c.run('deadLetters.purgeIds', () =>
+      this.#scan(async (records) => {
+        const matching = wanted.size === 0 ? [] : records.filter((held) => wanted.has(held.record.id));
         await Promise.all(matching.map((held) => this.#c.admin.delete(held.record.job)));
         return { result: new Set(matching.map((r) => r.record.id)).size, remove: matching };
       }),

@@ -1,5 +1,5 @@
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterListOptions, DeadLetterStore } from '@queuekit/core';
-import { InvalidArgumentError } from '@queuekit/core';
+import { deadLetterIds, InvalidArgumentError } from '@queuekit/core';
 import type pg from 'pg';
 import { assertMs, assertQueue, type DeadLetterRow, toDeadLetterEntry } from './rows.js';
 import type { PostgresSql } from './sql/postgres-sql.js';
@@ -79,6 +79,13 @@ export class PostgresDeadLetterStore implements DeadLetterStore {
     return this.#context.run(
       'deadLetters.purge',
       async () => (await this.#context.pool.query(this.#context.sql.dlqPurge, filterValues(filter))).rowCount ?? 0,
+    );
+  }
+
+  async purgeIds(ids: readonly string[]): Promise<number> {
+    const unique = deadLetterIds(DIALECT, ids);
+    return this.#context.run('deadLetters.purgeIds', async () =>
+      unique.length === 0 ? 0 : ((await this.#context.pool.query(this.#context.sql.dlqPurgeIds, [unique])).rowCount ?? 0),
     );
   }
 

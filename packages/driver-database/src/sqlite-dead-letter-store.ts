@@ -3,6 +3,7 @@ import {
   type DeadLetterFilter,
   type DeadLetterListOptions,
   type DeadLetterStore,
+  deadLetterIds,
   InvalidArgumentError,
 } from '@queuekit/core';
 import { assertMs, assertQueue, type DeadLetterRow, toDeadLetterEntry } from './rows.js';
@@ -75,6 +76,14 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
 
   purge(filter: DeadLetterFilter = {}): Promise<number> {
     return this.#run('deadLetters.purge', (db) => db.get('dlqPurge').run(filterValues(filter)).changes);
+  }
+
+  async purgeIds(ids: readonly string[]): Promise<number> {
+    const unique = deadLetterIds(DIALECT, ids);
+    return this.#run('deadLetters.purgeIds', (db) => {
+      const remove = db.get('dlqDelete');
+      return db.immediate(() => unique.reduce((deleted, id) => deleted + remove.run({ job_id: id }).changes, 0));
+    });
   }
 
   count(filter: DeadLetterFilter = {}): Promise<number> {

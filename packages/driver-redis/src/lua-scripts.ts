@@ -40,6 +40,7 @@ export const scripts = {
   deadLetter: load('dead-letter'),
   deadRetry: load('dead-retry'),
   deadPurge: load('dead-purge'),
+  deadPurgeIds: load('dead-purge-ids'),
   stats: load('stats'),
   purge: load('purge'),
   jobGet: load('job-get'),

@@ -11,7 +11,7 @@ import {
   type JobEnvelope,
   quoteInput,
 } from '@queuekit/core';
-import { deadLetterPaging, fromBackend } from '@queuekit/core/driver';
+import { deadLetterPaging, fromBackend, deadLetterIds } from '@queuekit/core/driver';
 import type { Cluster, Redis } from 'ioredis';
 import { runScript, scripts } from './lua-scripts.js';
 import { type QueueKeys, registryKey } from './redis-keys.js';
@@ -132,6 +132,21 @@ export class RedisDeadLetterStore implements DeadLetterStore {
           return Number(
             await runScript(this.#ctx.client, scripts.deadPurge, [keys.dead, keys.deadInfo, keys.deadBody], [upperBound(filter)]),
           );
+        }),
+      );
+      return counts.reduce((sum, count) => sum + count, 0);
+    });
+  }
+
+  async purgeIds(ids: readonly string[]): Promise<number> {
+    const unique = deadLetterIds('redis', ids);
+    return this.#ctx.run('deadLetters.purgeIds', async () => {
+      if (unique.length === 0) return 0;
+      // An id names no queue, so each queue's script deletes what it holds of them.
+      const counts = await Promise.all(
+        (await this.#queues({})).map(async (queue) => {
+          const keys = this.#ctx.keysOf(queue);
+          return Number(await runScript(this.#ctx.client, scripts.deadPurgeIds, [keys.dead, keys.deadInfo, keys.deadBody], unique));
         }),
       );
       return counts.reduce((sum, count) => sum + count, 0);

@@ -9,7 +9,7 @@ import {
   quoteInput,
   UnsupportedError,
 } from '@queuekit/core';
-import { deadLetterPaging } from '@queuekit/core/driver';
+import { deadLetterPaging, deadLetterIds } from '@queuekit/core/driver';
 import { peekAll } from './queue-peek.js';
 import { deadLetterEntry, envelopeMessage } from './servicebus-message.js';
 
@@ -80,6 +80,16 @@ export class ServiceBusDeadLetterStore implements DeadLetterStore {
     return this.ctx.run('deadLetters.purge', async () => {
       let purged = 0;
       for (const queue of this.#queues(filter)) purged += await this.#take(queue, (entry) => matches(entry, filter), false);
+      return purged;
+    });
+  }
+
+  async purgeIds(ids: readonly string[]): Promise<number> {
+    const wanted = new Set(deadLetterIds('servicebus', ids));
+    return this.ctx.run('deadLetters.purgeIds', async () => {
+      if (wanted.size === 0) return 0;
+      let purged = 0;
+      for (const queue of this.#queues({})) purged += await this.#take(queue, (entry) => wanted.has(entry.id), false);
       return purged;
     });
   }

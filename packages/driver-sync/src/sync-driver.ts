@@ -25,7 +25,7 @@ import {
   UnsupportedError,
   type WorkerEventMap,
 } from '@queuekit/core';
-import { encodeEnvelope, refuseTransaction } from '@queuekit/core/driver';
+import { encodeEnvelope, refuseTransaction, deadLetterIds } from '@queuekit/core/driver';
 import type { SyncDriverOptions } from './sync-options.js';
 
 interface Pending {
@@ -280,6 +280,12 @@ export class SyncDriver implements QueueDriver {
             count += 1;
           }
         }
+        return count;
+      },
+      purgeIds: async (ids) => {
+        open();
+        let count = 0;
+        for (const id of deadLetterIds('sync', ids)) if (dead.delete(id)) count += 1;
         return count;
       },
       count: async (filter) => {

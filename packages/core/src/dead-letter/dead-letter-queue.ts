@@ -43,6 +43,11 @@ export class DeadLetterQueue {
     return this.#driver.deadLetters.purge(toFilter(query));
   }
 
+  /** Deletes the entries with these ids (at most 1,000); returns how many it deleted. */
+  purgeIds(ids: readonly string[]): Promise<number> {
+    return this.#driver.deadLetters.purgeIds(ids);
+  }
+
   /** How many entries match. */
   count(query: DeadLetterQuery = {}): Promise<number> {
     return this.#driver.deadLetters.count(toFilter(query));

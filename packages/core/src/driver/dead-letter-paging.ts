@@ -9,6 +9,23 @@ export const DEFAULT_DEAD_LETTER_LIMIT = 100;
 /** Jobs `listJobs()` returns when no limit is given, and at most. */
 export const DEFAULT_JOB_LIST_LIMIT = 50;
 export const MAX_JOB_LIST_LIMIT = 1000;
+/** Ids one `DeadLetterStore.purgeIds()` call takes at most. */
+export const MAX_DEAD_LETTER_IDS = 1000;
+
+/**
+ * The ids of a `DeadLetterStore.purgeIds()` call, without duplicates; throws an InvalidArgumentError
+ * naming the driver unless `ids` is an array of at most 1,000 non-empty strings.
+ */
+export function deadLetterIds(driver: string, ids: readonly string[]): string[] {
+  if (!Array.isArray(ids)) throw new InvalidArgumentError(`${driver}: deadLetters.purgeIds: ids must be an array, got ${quoteInput(ids)}`);
+  if (ids.length > MAX_DEAD_LETTER_IDS)
+    throw new InvalidArgumentError(`${driver}: deadLetters.purgeIds: at most ${MAX_DEAD_LETTER_IDS} ids per call, got ${ids.length}`);
+  for (const id of ids) {
+    if (typeof id !== 'string' || id === '')
+      throw new InvalidArgumentError(`${driver}: deadLetters.purgeIds: every id must be a non-empty string, got ${quoteInput(id)}`);
+  }
+  return [...new Set(ids)];
+}
 
 /**
  * The `limit` and `offset` of a `DeadLetterStore.list()` call, defaults applied; throws an

@@ -6,7 +6,7 @@
 
 export { decodeFinishedJob, encodeFinishedJob, type FinishedJob } from '../envelope/finished-job.js';
 export { encodeEnvelope, fromBackend } from '../envelope/job-envelope.js';
-export { deadLetterPaging, jobListPaging } from './dead-letter-paging.js';
+export { deadLetterIds, deadLetterPaging, jobListPaging } from './dead-letter-paging.js';
 export { BASELINE_CAPABILITIES } from './default-capabilities.js';
 export { InFlightCalls } from './in-flight-calls.js';
 export { cancelledJob, finishedJobInfo, type LiveJobFacts, liveJobInfo } from './job-info-from.js';

@@ -239,6 +239,11 @@ export interface DeadLetterStore {
   retryAll(filter?: DeadLetterFilter): Promise<number>;
   /** Deletes entries matching the filter; returns how many. */
   purge(filter?: DeadLetterFilter): Promise<number>;
+  /**
+   * Deletes the entries with these ids (poison bodies included); returns how many it deleted. An id
+   * with no entry is passed over, not an error. Check the argument with core's `deadLetterIds()`.
+   */
+  purgeIds(ids: readonly string[]): Promise<number>;
   /** How many entries match the filter. */
   count(filter?: DeadLetterFilter): Promise<number>;
 }

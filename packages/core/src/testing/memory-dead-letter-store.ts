@@ -1,3 +1,4 @@
+import { deadLetterIds } from '../driver/dead-letter-paging.js';
 import { isValidQueueName } from '../driver/default-capabilities.js';
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterListOptions, DeadLetterStore } from '../driver/queue-driver.js';
 import { encodeEnvelope } from '../envelope/job-envelope.js';
@@ -59,6 +60,14 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
     for (const entry of this.store.deadLetters(filter)) {
       if (this.store.deleteDeadLetter(entry.id)) purged += 1;
     }
+    return purged;
+  }
+
+  /** Deletes the entries with these ids; returns how many. */
+  async purgeIds(ids: readonly string[]): Promise<number> {
+    this.assertOpen();
+    let purged = 0;
+    for (const id of deadLetterIds('memory', ids)) if (this.store.deleteDeadLetter(id)) purged += 1;
     return purged;
   }
 

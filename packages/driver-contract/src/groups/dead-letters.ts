@@ -1,4 +1,4 @@
-import type { JobEnvelope, JobFailure } from '@queuekit/core';
+import { InvalidArgumentError, type JobEnvelope, type JobFailure } from '@queuekit/core';
 import { describe, expect, it } from 'vitest';
 import type { ContractFixture } from '../contract-fixture.js';
 import { reserveOrFail, testEnvelope, testFailure } from '../helpers.js';
@@ -113,6 +113,28 @@ export function describeDeadLetters(f: ContractFixture): void {
       expect(await f.driver().deadLetters.count({ queue })).toBe(0);
       expect(await f.driver().deadLetters.count({ queue: other })).toBe(1);
       expect(await f.driver().stats(queue)).toMatchObject({ dead: 0 });
+    });
+    it('purgeIds() deletes exactly the entries it names, in any queue, and passes over unknown ids', async () => {
+      const queue = f.queue();
+      const other = f.queue();
+      const gone = await deadLettered(queue);
+      const alsoGone = await deadLettered(other);
+      const stays = await deadLettered(queue);
+      const ids = [gone.id, alsoGone.id, gone.id, 'no-such-job-id'];
+      expect(await f.driver().deadLetters.purgeIds(ids)).toBe(2);
+      expect(await f.driver().deadLetters.get(gone.id)).toBeUndefined();
+      expect(await f.driver().deadLetters.get(alsoGone.id)).toBeUndefined();
+      expect((await f.driver().deadLetters.list({ queue })).map((e) => e.id)).toEqual([stays.id]);
+      expect(await f.driver().deadLetters.count({ queue: other })).toBe(0);
+      expect(await f.driver().stats(queue)).toMatchObject({ dead: 1 });
+      expect(await f.driver().deadLetters.purgeIds([gone.id])).toBe(0);
+      expect(await f.driver().deadLetters.purgeIds([])).toBe(0);
+    });
+
+    it('purgeIds() refuses ids that are not non-empty strings with an InvalidArgumentError', async () => {
+      await expect(f.driver().deadLetters.purgeIds([''])).rejects.toThrow(InvalidArgumentError);
+      await expect(f.driver().deadLetters.purgeIds([42 as unknown as string])).rejects.toThrow(/purgeIds/);
+      await expect(f.driver().deadLetters.purgeIds('job-1' as unknown as string[])).rejects.toThrow(/array/);
     });
   });
 }

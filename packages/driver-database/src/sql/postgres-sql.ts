@@ -371,6 +371,8 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
     dlqCount: `SELECT count(*)::int AS count FROM ${s}.failed_jobs WHERE ($1::text IS NULL OR queue = $1) AND ($2::bigint IS NULL OR failed_at < $2)`,
     /** In: filter $1 $2. Out: rowCount deleted. */
     dlqPurge: `DELETE FROM ${s}.failed_jobs WHERE ($1::text IS NULL OR queue = $1) AND ($2::bigint IS NULL OR failed_at < $2)`,
+    /** In: $1 job ids (text[]). Out: rowCount deleted. */
+    dlqPurgeIds: `DELETE FROM ${s}.failed_jobs WHERE job_id = ANY($1::text[])`,
     /**
      * Moves matching non-poison entries back to their queues as fresh deliveries, in failure order;
      * an entry whose id or unique key is held by a live job stays where it is. Both counts of the
