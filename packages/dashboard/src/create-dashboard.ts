@@ -17,7 +17,7 @@ import { type Context, Hono } from 'hono';
 import { html } from 'hono/html';
 import { assets } from './assets.js';
 import type { DashboardOptions } from './dashboard-options.js';
-import { type DeadLetterGroup, groupDeadLetters, retryGroup } from './dead-letter-groups.js';
+import { type DeadLetterGroup, groupDeadLetters, purgeGroup, retryGroup } from './dead-letter-groups.js';
 import { collectHealth, collectOverview, type OverviewModel, scheduleStatuses } from './overview.js';
 import { DashboardSecrets, securityMiddleware } from './security.js';
 import { deadLettersPage, groupPage } from './views/dead-letters-view.js';
@@ -158,22 +158,27 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
     const queue = optionalQueue(c);
     const group = await findGroup(driver, c.req.param('key'), queue);
     const shown = (await Promise.all(group.ids.slice(0, 50).map((id) => driver.deadLetters.get(id)))).filter((e) => e !== undefined);
-    return c.html(groupPage(view, name, queue, group, shown, c.req.query('action') === 'retry' && !view.readOnly));
+    const action = c.req.query('action');
+    const confirm = view.readOnly || (action !== 'retry' && action !== 'purge') ? undefined : action;
+    return c.html(groupPage(view, name, queue, group, shown, confirm));
   });
-  app.post('/connections/:connection/dead/groups/:key/retry', async (c) => {
-    const { name, driver } = await connection(c);
-    const queue = await formField(c, 'queue');
-    if (queue !== undefined && !isValidQueueName(queue)) throw new NotFound(`no queue ${quoteInput(queue)}`);
-    if (!(await confirmed(c))) return c.text('retry of a group needs confirm=yes (see the dry run)\n', 400);
-    const group = await findGroup(driver, c.req.param('key'), queue);
-    const result = await retryGroup(driver.deadLetters, group);
-    const back = `${link('connections', name, 'dead')}${queue === undefined ? '' : `?queue=${encodeURIComponent(queue)}`}`;
-    return redirect(
-      c,
-      back,
-      `retried ${result.done} job${result.done === 1 ? '' : 's'}${result.skipped > 0 ? `, ${result.skipped} skipped` : ''}`,
-    );
-  });
+  for (const action of ['retry', 'purge'] as const) {
+    app.post(`/connections/:connection/dead/groups/:key/${action}`, async (c) => {
+      const { name, driver } = await connection(c);
+      const queue = await formField(c, 'queue');
+      if (queue !== undefined && !isValidQueueName(queue)) throw new NotFound(`no queue ${quoteInput(queue)}`);
+      if (!(await confirmed(c))) return c.text(`${action} of a group needs confirm=yes (see the dry run)\n`, 400);
+      const group = await findGroup(driver, c.req.param('key'), queue);
+      const result = await (action === 'retry' ? retryGroup : purgeGroup)(driver.deadLetters, group);
+      const back = `${link('connections', name, 'dead')}${queue === undefined ? '' : `?queue=${encodeURIComponent(queue)}`}`;
+      const verb = action === 'retry' ? 'retried' : 'purged';
+      return redirect(
+        c,
+        back,
+        `${verb} ${result.done} job${result.done === 1 ? '' : 's'}${result.skipped > 0 ? `, ${result.skipped} skipped` : ''}`,
+      );
+    });
+  }
   app.get('/connections/:connection/dead/:id', async (c) => {
     const { name, driver } = await connection(c);
     const entry = await driver.deadLetters.get(c.req.param('id'));

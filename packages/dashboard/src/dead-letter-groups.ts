@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DeadLetterEntry, DeadLetterStore } from '@queuekit/core';
+import { type DeadLetterEntry, type DeadLetterStore, MAX_DEAD_LETTER_IDS } from '@queuekit/core';
 
 /** Dead letters that failed with the same error message. */
 export interface DeadLetterGroup {
@@ -87,5 +87,14 @@ export interface GroupActionResult {
 export async function retryGroup(store: DeadLetterStore, group: DeadLetterGroup): Promise<GroupActionResult> {
   let done = 0;
   for (const id of group.retryableIds) if (await store.retry(id)) done += 1;
+  return { done, skipped: group.count - done };
+}
+
+/** Deletes every entry of a group (poison bodies included), up to 1,000 ids per call; entries already gone are skipped. */
+export async function purgeGroup(store: DeadLetterStore, group: DeadLetterGroup): Promise<GroupActionResult> {
+  let done = 0;
+  for (let start = 0; start < group.ids.length; start += MAX_DEAD_LETTER_IDS) {
+    done += await store.purgeIds(group.ids.slice(start, start + MAX_DEAD_LETTER_IDS));
+  }
   return { done, skipped: group.count - done };
 }

@@ -7,8 +7,9 @@ import { launchChromium, type TestBrowser } from '../src/testing/index.js';
 import { BACKENDS, type BackendFixture, deadLetter, pushJobs, serveHandler } from './support/backends.js';
 
 // The dashboard in a real Chromium (Debian's package, driven by playwright-core) against real
-// PostgreSQL, Redis and SQLite. Screenshots of the PostgreSQL run go to docs/ for the README.
-const SCREENSHOTS = new URL('../docs/', import.meta.url).pathname;
+// PostgreSQL, Redis and SQLite. Screenshots of the PostgreSQL run go to screenshots/ (ignored by
+// git), or to docs/ for the README when DASHBOARD_UPDATE_DOCS=1, so a test run leaves the tree clean.
+const SCREENSHOTS = new URL(process.env.DASHBOARD_UPDATE_DOCS === '1' ? '../docs/' : '../screenshots/', import.meta.url).pathname;
 
 let browser: TestBrowser;
 beforeAll(async () => {
@@ -124,6 +125,24 @@ describe.each(['postgres', 'redis', 'sqlite'] as const)('dashboard on %s in Chro
     }
   });
 
+  it('purging a dead-letter group from the page, after its dry-run count, deletes exactly its entries', async () => {
+    const other = await deadLetter(driver, 'mail', 'send-mail', { name: 'Error', message: 'quota exceeded' });
+    const group = await driver.deadLetters.list({ queue: 'mail', limit: 1000 });
+    const badAddress = group.filter((e) => e.error.message === 'bad address').map((e) => e.id);
+    expect(badAddress).toHaveLength(2);
+
+    await page.goto(`${server.url}/connections/main/dead?queue=mail`);
+    await page.locator('tr[data-group]', { hasText: 'bad address' }).locator('a[data-action="purge-group"]').click();
+    expect(await page.locator('[data-dry-run]').getAttribute('data-dry-run')).toBe('2');
+    // The dry run changed nothing.
+    for (const id of badAddress) expect(await driver.deadLetters.get(id)).toBeDefined();
+    await page.getByRole('button', { name: 'Purge 2' }).click();
+    await expect.poll(() => page.locator('.flash').textContent()).toBe('purged 2 jobs');
+    expect(await page.locator('tr[data-group]', { hasText: 'bad address' }).count()).toBe(0);
+    for (const id of badAddress) expect(await driver.deadLetters.get(id)).toBeUndefined();
+    expect(await driver.deadLetters.get(other)).toBeDefined();
+  });
+
   it('a payload holding <script> renders as text on the job page', async () => {
     const id = await deadLetter(
       driver,
@@ -154,7 +173,10 @@ describe.each(['postgres', 'redis', 'sqlite'] as const)('dashboard on %s in Chro
     expect(await page.locator('[data-follow-up="then"] td').allTextContents()).toEqual(['then', 'log-sent', 'mail', '0']);
     expect(await page.locator('[data-follow-up="catch"] td').allTextContents()).toEqual(['catch', 'alert-ops', 'mail', '1']);
     expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
-    if (backend === 'postgres') await page.screenshot({ path: `${SCREENSHOTS}job.png`, fullPage: true });
+    if (backend === 'postgres') {
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      await page.screenshot({ path: `${SCREENSHOTS}job.png`, fullPage: true });
+    }
   });
 
   it('purge asks first with the count it would delete, then empties the queue', async () => {
@@ -175,6 +197,7 @@ describe.each(['postgres', 'redis', 'sqlite'] as const)('dashboard on %s in Chro
     await page.goto(`${readOnlyServer.url}/connections/main/dead?queue=mail`);
     expect(await page.locator('[data-read-only]').count()).toBe(1);
     expect(await page.locator('a[data-action="retry-group"]').count()).toBe(0);
+    expect(await page.locator('a[data-action="purge-group"]').count()).toBe(0);
     await page.goto(`${readOnlyServer.url}/connections/main/dead/${id}`);
     expect(await page.locator('form').count()).toBe(0);
     const status = await page.evaluate(async (jobId) => {
