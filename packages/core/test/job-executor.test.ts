@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { defineJob, JobExecutor, JobRegistry, LeaseLostError, silentLogger } from '../src/index.js';
+import { createEnvelope, defineJob, JobExecutor, JobRegistry, LeaseLostError, silentLogger, Worker } from '../src/index.js';
 import { createMemoryDriver } from '../src/testing/index.js';
 
 afterEach(() => {
@@ -176,5 +176,19 @@ describe('JobExecutor handler context', () => {
     const reservation = await driver.reserve(['default'], { leaseMs: 50, waitMs: 0 });
     expect(await executor.execute(reservation!)).toBe('lease-lost');
     expect(reason).toBeInstanceOf(LeaseLostError);
+  });
+});
+
+describe('the finished-job record of a completed job', () => {
+  it('keeps when the job was due beside when it started and finished, so its wait can be read back', async () => {
+    const driver = createMemoryDriver();
+    const due = defineJob('due', async () => 'ok');
+    const envelope = createEnvelope({ name: 'due', queue: 'default', payload: {}, availableAt: Date.now() - 5_000 });
+    await driver.push([envelope]);
+    await new Worker({ driver, jobs: [due], queues: ['default'], waitMs: 20, stopWhenEmpty: true, logger: silentLogger }).run();
+    const job = await driver.getJob(envelope.id);
+    expect(job).toMatchObject({ state: 'completed', availableAt: envelope.availableAt });
+    expect(job?.startedAt as number).toBeGreaterThanOrEqual(envelope.availableAt + 5_000 - 1_000);
+    expect(job?.finishedAt as number).toBeGreaterThanOrEqual(job?.startedAt as number);
   });
 });

@@ -64,6 +64,7 @@ export function finishedJobInfo(record: FinishedJob): JobInfo {
     ...(record.result === undefined ? {} : { result: record.result }),
     ...(record.progress === undefined ? {} : { progress: record.progress }),
     createdAt: record.createdAt,
+    ...(record.availableAt === undefined ? {} : { availableAt: record.availableAt }),
     ...(record.startedAt === undefined ? {} : { startedAt: record.startedAt }),
     finishedAt: record.finishedAt,
   };

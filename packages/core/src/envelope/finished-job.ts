@@ -21,6 +21,8 @@ export interface FinishedJob {
   readonly resultOmitted?: string;
   readonly progress?: JsonValue;
   readonly createdAt: number | undefined;
+  /** When the job was due (its envelope's `availableAt`), so a wait can be measured from records; absent in older records. */
+  readonly availableAt?: number;
   readonly startedAt?: number;
   readonly finishedAt: number;
 }

@@ -234,6 +234,7 @@ export class JobExecutor {
       ...(result === undefined ? {} : { result: result as JsonValue }),
       ...(delivery.lastProgress === undefined ? {} : { progress: delivery.lastProgress }),
       createdAt: envelope.createdAt,
+      availableAt: envelope.availableAt,
       startedAt: delivery.startedAt,
       finishedAt: this.#now(),
     });
