@@ -1,7 +1,7 @@
 import type { HealthThresholds, QueueManager, RateLimitRule } from '@queuekit/core';
 import type { JobRateRecorder } from './job-rate-recorder.js';
 
-/** A cron schedule the dashboard lists with its last and next tick. */
+/** A cron schedule the dashboard lists with its previous and next tick. */
 export interface DashboardSchedule {
   /** The schedule's name (as given to the Scheduler). */
   readonly name: string;
@@ -29,7 +29,11 @@ export interface DashboardOptions {
   readonly timeoutMs?: number;
   /** Cron schedules to list. */
   readonly schedules?: readonly DashboardSchedule[];
-  /** Throughput and wait-time source: a recorder observing this process's workers; without it no rates are shown. */
+  /**
+   * Throughput and wait-time source for connections whose driver keeps no completed jobs (no
+   * `capabilities.retention`): a recorder observing this process's workers. Where a driver keeps
+   * them, the rates are read from its records instead; with neither, none are shown.
+   */
   readonly rates?: JobRateRecorder;
   /** Hides every action and refuses every POST. */
   readonly readOnly?: boolean;

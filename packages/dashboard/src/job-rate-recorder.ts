@@ -12,17 +12,22 @@ export interface JobRateRecorderOptions {
   readonly now?: () => number;
 }
 
-/** Throughput and wait time of one queue over the recorder's window, as measured by the observed workers. */
+/**
+ * Throughput and wait time of one queue over a window: as measured by the workers a
+ * {@link JobRateRecorder} observes, or read from the completed-job records a backend keeps.
+ */
 export interface QueueRates {
+  /** Where the numbers come from: workers observed in this process, or the backend's retained records. */
+  readonly source: 'observed' | 'retained';
   /** Length of the window, in ms. */
   readonly windowMs: number;
   /** Width of one bucket of `completedPerBucket`, in ms. */
   readonly bucketMs: number;
-  /** Epoch ms from which the numbers count: the window's start, or when recording began if later. */
+  /** Epoch ms from which the numbers count: the window's start, or when recording began (or the oldest retained record) if later. */
   readonly since: number;
   /** Jobs completed in the window. */
   readonly completed: number;
-  /** Runs that failed in the window (retried or dead-lettered). */
+  /** Runs that failed in the window, retried or dead-lettered (observed); jobs dead-lettered in it (retained). */
   readonly failed: number;
   /** Completed jobs per bucket, oldest first (`windowMs / bucketMs` entries). */
   readonly completedPerBucket: readonly number[];
@@ -49,8 +54,9 @@ interface Bucket {
 /**
  * Per-minute aggregates of jobs run by the workers it observes (throughput, failures, wait and run
  * time with p50 and p95), kept in memory for the last hour. It measures only the workers of this
- * process that it is given: nothing in the backends records finished jobs over time, so a
- * dashboard without observed workers shows no rates rather than guessed ones.
+ * process that it is given; the dashboard uses it for connections whose driver keeps no
+ * completed-job records (no `capabilities.retention`), and shows no rates rather than guessed ones
+ * where neither source exists.
  */
 export class JobRateRecorder {
   readonly #windowMs: number;
@@ -125,6 +131,7 @@ export class JobRateRecorder {
     waits.sort((a, b) => a - b);
     runs.sort((a, b) => a - b);
     return {
+      source: 'observed',
       windowMs: this.#windowMs,
       bucketMs: this.#bucketMs,
       since: Math.max(firstStart, this.#startedAt),

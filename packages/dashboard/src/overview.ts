@@ -13,6 +13,7 @@ import {
 } from '@queuekit/core';
 import type { DashboardOptions } from './dashboard-options.js';
 import type { QueueRates } from './job-rate-recorder.js';
+import { retainedRates } from './retained-rates.js';
 
 /** How bad a problem is, worst first. */
 export type ProblemSeverity = 'unreachable' | 'degraded' | 'warning';
@@ -55,7 +56,11 @@ export interface OverviewModel {
   readonly stats: Readonly<Record<string, Readonly<Record<string, QueueStats>>>>;
   /** What each reachable connection's driver declares, by connection name. */
   readonly capabilities: Readonly<Record<string, DriverCapabilities>>;
-  /** Throughput and wait time by connection and queue; null when no worker of this process is observed. */
+  /**
+   * Throughput and wait time by connection and queue (`source` says from where: the backend's
+   * completed-job records, or this process's observed workers); a connection with neither is
+   * absent, and the whole is null when none has either.
+   */
   readonly rates: Readonly<Record<string, Readonly<Record<string, QueueRates>>>> | null;
   /** Schedules with their last and next tick. */
   readonly schedules: readonly ScheduleStatus[];
@@ -133,17 +138,44 @@ export async function collectOverview(options: DashboardOptions, now = Date.now(
     capabilities[name] = (await options.manager.connection(name)).capabilities;
   }
   const schedules = scheduleStatuses(options, now);
-  const recorder = options.rates;
-  let rates: Record<string, Record<string, QueueRates>> | null = null;
-  if (recorder !== undefined) {
-    rates = {};
-    for (const connection of health.connections) {
-      const byQueue: Record<string, QueueRates> = {};
-      for (const queue of queuesOf(options, connection.name)) byQueue[queue] = recorder.rates(connection.name, queue);
-      rates[connection.name] = byQueue;
-    }
-  }
-  return { health, stats, capabilities, rates, schedules, problems: findProblems(health.connections, stats, schedules) };
+  const rateErrors: OverviewProblem[] = [];
+  const rates = await collectRates(options, health.connections, capabilities, now, rateErrors);
+  const problems = [...findProblems(health.connections, stats, schedules), ...rateErrors];
+  return { health, stats, capabilities, rates, schedules, problems: problems.sort((a, b) => ORDER[a.severity] - ORDER[b.severity]) };
+}
+
+/**
+ * Rates by connection and queue: from the completed-job records of drivers that keep them
+ * (`capabilities.retention`), else from the recorder of this process's workers; null when no
+ * connection has either.
+ */
+async function collectRates(
+  options: DashboardOptions,
+  connections: readonly ConnectionHealth[],
+  capabilities: Readonly<Record<string, DriverCapabilities>>,
+  now: number,
+  errors: OverviewProblem[],
+): Promise<Record<string, Record<string, QueueRates>> | null> {
+  const rates: Record<string, Record<string, QueueRates>> = {};
+  await Promise.all(
+    connections.map(async (connection) => {
+      const queues = queuesOf(options, connection.name);
+      if (capabilities[connection.name]?.retention === true) {
+        try {
+          const driver = await options.manager.connection(connection.name);
+          const read = await Promise.all(queues.map((queue) => retainedRates(driver, queue, { now })));
+          rates[connection.name] = Object.fromEntries(queues.map((queue, i) => [queue, read[i] as QueueRates]));
+        } catch (error) {
+          // The counts still show; the rates of this connection are left out, and why is listed.
+          errors.push({ severity: 'degraded', connection: connection.name, queue: null, message: `rates: ${describeError(error)}` });
+        }
+      } else if (options.rates !== undefined) {
+        const recorder = options.rates;
+        rates[connection.name] = Object.fromEntries(queues.map((queue) => [queue, recorder.rates(connection.name, queue)]));
+      }
+    }),
+  );
+  return Object.keys(rates).length === 0 ? null : rates;
 }
 
 /** Last and next tick of each configured schedule. */

@@ -116,9 +116,10 @@ describe.each(['postgres', 'redis', 'sqlite'] as const)('dashboard on %s in Chro
     stop();
     expect(ran.sort()).toEqual([...smtp].sort());
 
-    // The observed worker's jobs appear as throughput on the overview.
+    // The worker's jobs appear as throughput on the overview, read from the completed jobs the backend keeps.
     await page.goto(`${server.url}/`);
     expect(await cell(page, 'mail', 'done-1h').textContent()).toBe('3');
+    expect(await cell(page, 'mail', 'done-1h').getAttribute('data-rates-source')).toBe('retained');
     if (backend === 'postgres') {
       mkdirSync(SCREENSHOTS, { recursive: true });
       await page.screenshot({ path: `${SCREENSHOTS}overview.png`, fullPage: true });

@@ -5,7 +5,8 @@ import { collectOverview } from '../src/index.js';
 
 describe('collectOverview', () => {
   it('lists problems worst first: an unreachable connection, a threshold, then warnings and a broken schedule', async () => {
-    const driver = createMemoryDriver();
+    // Keeps no completed jobs and no recorder observes it: no rates to show.
+    const driver = createMemoryDriver({ retention: false });
     const manager = new QueueManager({
       default: 'main',
       connections: {

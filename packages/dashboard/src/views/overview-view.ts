@@ -77,33 +77,58 @@ function queueRow(
 <td class="num" data-count="delayed">${q.delayed}</td>
 <td class="num" data-count="reserved">${q.reserved}</td>
 <td class="num" data-count="completed" title="completed jobs the backend keeps">${stats?.completed ?? '-'}</td>
-<td class="num" data-count="done-1h">${rates === null ? '-' : rates.completed}</td>
+<td class="num" data-count="done-1h" data-rates-source="${rates?.source ?? 'none'}">${rates === null ? '-' : rates.completed}</td>
 <td class="num" data-count="dead">${q.dead > 0 ? html`<a href="${href(view, 'connections', connection, 'dead')}?queue=${encodeURIComponent(q.name)}">${q.dead}</a>` : '0'}</td>
 <td class="num">${q.oldestReadyAt === null ? '-' : duration(now - q.oldestReadyAt)}</td>
-<td>${rates === null ? '-' : html`${sparkline(rates.completedPerBucket, `completed per minute, ${q.name}`)} <span class="meta">${rates.failed > 0 ? `${rates.failed} failed` : ''}</span>`}</td>
+<td>${rates === null ? '-' : html`${sparkline(rates.completedPerBucket, `completed per minute, ${q.name}`)} <span class="meta">${rates.failed > 0 ? `${rates.failed} failed` : ''}</span>${coverage(rates, now)}`}</td>
 <td class="num">${rates === null ? '-' : `${duration(rates.waitP50Ms)} / ${duration(rates.waitP95Ms)}`}</td>
 <td>${rate}</td>
 <td>${q.problems.length > 0 ? html`<span class="badge degraded" title="${q.problems.join('; ')}">degraded</span>` : html`<span class="badge healthy">healthy</span>`}${stats?.paused === true ? html` <span class="badge warning" data-paused>paused</span>` : ''}</td>
 </tr>`;
 }
 
+/** A mark on Done 1h when the numbers cover less than the hour: from when they count. */
+function coverage(rates: QueueRates | null, now: number): Html | '' {
+  if (rates === null) return '';
+  const windowStart = now - rates.windowMs + rates.bucketMs;
+  if (rates.since <= windowStart) return '';
+  const text =
+    rates.source === 'retained'
+      ? rates.since >= now
+        ? 'no completed job is kept from the last hour'
+        : `the completed jobs kept reach back only to ${new Date(rates.since).toISOString()}`
+      : `recorded only since ${new Date(rates.since).toISOString()}`;
+  return html` <span class="meta" data-partial title="${text}">(since ${duration(Math.max(0, now - rates.since))} ago)</span>`;
+}
+
 function ratesNote(model: OverviewModel): Html {
-  return html`<p class="meta" data-rates-note>${
-    model.rates === null
-      ? 'Throughput and wait times: not recorded. The backends keep no timeline of finished jobs; a dashboard mounted in a process that runs workers shows them (JobRateRecorder). Completed: the finished jobs a backend keeps, where it keeps them.'
-      : 'Done 1h, throughput and wait times (p50 / p95): the last hour, as measured by the workers this process observes. Completed: the finished jobs a backend keeps, where it keeps them.'
-  }</p>`;
+  const sources = new Set(Object.values(model.rates ?? {}).flatMap((byQueue) => Object.values(byQueue).map((r) => r.source)));
+  const parts: string[] = [];
+  if (sources.has('retained'))
+    parts.push(
+      'Done 1h, throughput, wait and failures: the last hour, read from the completed jobs the backend keeps (bounded by its retention: a mark shows when they do not cover the hour); failures are jobs dead-lettered in the hour; wait runs from when a job was due to the start of its last run.',
+    );
+  if (sources.has('observed'))
+    parts.push(
+      'Where the backend keeps no completed jobs: the last hour as measured by the workers this process observes (JobRateRecorder).',
+    );
+  if (model.rates === null || model.health.connections.some((c) => c.reachable && model.rates?.[c.name] === undefined))
+    parts.push(
+      'Throughput and wait times are not shown for backends that keep no completed jobs unless this process runs and observes their workers (JobRateRecorder).',
+    );
+  parts.push('Completed: the finished jobs a backend keeps, where it keeps them.');
+  return html`<p class="meta" data-rates-note>${parts.join(' ')}</p>`;
 }
 
 /** Schedules with their last and next tick. */
 export function schedulesTable(schedules: readonly ScheduleStatus[], now: number): Html {
   return html`<table data-schedules>
-<thead><tr><th>Schedule</th><th>Cron</th><th>Zone</th><th>Connection</th><th>Last tick</th><th>Next tick</th></tr></thead>
+<thead><tr><th>Schedule</th><th>Cron</th><th>Zone</th><th>Connection</th><th title="the expression's tick before now">Previous tick</th><th>Next tick</th></tr></thead>
 <tbody>${schedules.map(
     (
       s,
     ) => html`<tr data-schedule="${s.name}"><td>${s.name}</td><td><code>${s.cron}</code></td><td>${s.timezone}</td><td>${s.connection}</td>
-<td>${s.error === null ? when(s.lastTickAt, now) : html`<span class="badge bad">${s.error}</span>`}</td><td>${when(s.nextTickAt, now)}</td></tr>`,
+<td data-previous-tick>${s.error === null ? when(s.lastTickAt, now) : html`<span class="badge bad">${s.error}</span>`}</td><td data-next-tick>${when(s.nextTickAt, now)}</td></tr>`,
   )}</tbody></table>`;
 }
 
@@ -114,6 +139,6 @@ export function schedulesPage(view: ViewContext, schedules: readonly ScheduleSta
     'Schedules',
     html`<h1>Schedules</h1><div class="card">${
       schedules.length === 0 ? html`<p class="meta">No schedules are configured for this dashboard.</p>` : schedulesTable(schedules, now)
-    }<p class="meta">Last tick: when the expression last fired; the scheduler pushes each tick ahead as a delayed job, once across processes.</p></div>`,
+    }<p class="meta">Previous tick: the expression's tick before now, not a record that it fired (the scheduler keeps none yet); the scheduler pushes each tick ahead as a delayed job, once across processes.</p></div>`,
   );
 }
