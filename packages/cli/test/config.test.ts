@@ -95,6 +95,18 @@ describe('config errors', () => {
       `export default { connections: { main: { driver: 'memory' } }, rateLimits: { default: { limit: 0, intervalMs: 1000 } } };`,
       'queue.config.mjs: rateLimits.default.limit: expected a number > 0, got 0',
     ],
+    [
+      `export default { connections: { main: { driver: 'memory' } }, schedules: [{ name: 'nightly', cron: 'not a cron' }] };`,
+      'queue.config.mjs: schedules[0].cron: expected a cron expression that ticks (',
+    ],
+    [
+      `export default { connections: { main: { driver: 'memory' } }, schedules: [{ name: 'nightly', cron: '0 3 * * *', connection: 'other' }] };`,
+      'queue.config.mjs: schedules[0].connection: expected one of main, got "other"',
+    ],
+    [
+      `export default { connections: { main: { driver: 'memory' } }, schedules: [{ name: 'a', cron: '0 3 * * *' }, { name: 'a', cron: '0 4 * * *' }] };`,
+      'queue.config.mjs: schedules[1].name: expected a name no other schedule has, got "a"',
+    ],
     [`export const config = {};`, 'queue.config.mjs: expected a default export'],
   ])('%s', async (source, message) => {
     writeConfig(dir, source);

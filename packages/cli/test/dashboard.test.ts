@@ -1,3 +1,4 @@
+import { Scheduler } from '@queuekit/core';
 import { launchChromium, type TestBrowser } from '@queuekit/dashboard/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BACKENDS, type BackendFixture, configSource } from './support/backends.js';
@@ -34,7 +35,7 @@ describe.each(['sqlite', 'redis', 'postgres'] as const)('queue dashboard on %s',
   beforeEach(() => {
     backend = BACKENDS[backendName]();
     ({ dir, remove: removeDir } = tempDir());
-    writeConfig(dir, configSource(backend.connection));
+    writeConfig(dir, configSource(backend.connection, `schedules: [{ name: 'nightly', cron: '0 3 * * *', timezone: 'Europe/Paris' }],`));
   });
   afterEach(async () => {
     if (cli !== undefined && cli.child.exitCode === null) cli.child.kill('SIGKILL');
@@ -47,6 +48,7 @@ describe.each(['sqlite', 'redis', 'postgres'] as const)('queue dashboard on %s',
     const ok = async (args: string[]) => expect((await runCli(args, { cwd: dir })).code).toBe(0);
     // A failing job run once goes to the dead letters; then two ready jobs and a delayed one.
     await ok(['push', 'fail']);
+    await ok(['push', 'record']);
     await ok(['work', '--once']);
     await ok(['push', 'record']);
     await ok(['push', 'record']);
@@ -66,6 +68,16 @@ describe.each(['sqlite', 'redis', 'postgres'] as const)('queue dashboard on %s',
       expect(await cell('delayed').textContent()).toBe(String(expected?.delayed));
       expect(await cell('reserved').textContent()).toBe(String(expected?.reserved));
       expect((await cell('dead').textContent())?.trim()).toBe(String(expected?.dead));
+
+      // The job a worker process completed counts in the last hour, read from the records the backend keeps.
+      const done = cell('done-1h');
+      expect(await done.textContent()).toBe('1');
+      expect(await done.getAttribute('data-rates-source')).toBe('retained');
+      // The config's schedules, with their next tick.
+      const nextTick = Scheduler.nextTick({ name: 'nightly', cron: '0 3 * * *', timezone: 'Europe/Paris' }, Date.now());
+      expect(await page.locator('tr[data-schedule="nightly"] td[data-next-tick] time').getAttribute('datetime')).toBe(
+        new Date(nextTick).toISOString(),
+      );
 
       await ok(['push', 'record']);
       await expect.poll(() => cell('ready').textContent(), { timeout: 15_000 }).toBe(String((expected?.ready ?? 0) + 1));

@@ -39,6 +39,7 @@ export async function runDashboard(ctx: CliContext, options: DashboardCommandOpt
     queues: Object.fromEntries(connections.map((c) => [c.name, c.queues ?? config.queues])),
     thresholds: config.health,
     rateLimits: config.rateLimits,
+    schedules: config.schedules,
     presenceTtlMs: config.worker.presenceTtlMs ?? DEFAULT_PRESENCE_TTL_MS,
     ...(config.health.timeoutMs === undefined ? {} : { timeoutMs: config.health.timeoutMs }),
     ...(options.refresh === undefined ? {} : { refreshMs: Math.max(1_000, options.refresh * 1_000) }),
