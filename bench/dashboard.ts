@@ -1,4 +1,4 @@
-import { createEnvelope, QueueManager } from '@queuekit/core';
+import { createEnvelope, encodeFinishedJob, QueueManager } from '@queuekit/core';
 import { createDashboard } from '@queuekit/dashboard';
 import { createPostgresDriver } from '@queuekit/driver-database';
 import pg from 'pg';
@@ -6,7 +6,8 @@ import { flag, nowMs, percentile } from './lib.js';
 
 /**
  * Page load of the dashboard with many jobs queued on PostgreSQL (default 100,000 ready jobs,
- * plus delayed jobs and dead letters): each page is requested `--rounds` times over HTTP (Node's
+ * plus delayed jobs, dead letters and 1,000 completed jobs kept, the default retention, whose
+ * records the overview reads for its rates): each page is requested `--rounds` times over HTTP (Node's
  * http through @hono/node-server, as `queue dashboard` serves it), after one warm-up request, and
  * the time to the whole HTML body is reported (p50, p95, max). A benchmark, not a test: run it
  * under the heavy lock (`flock /tmp/qk-heavy.lock pnpm --filter @queuekit/bench dashboard`).
@@ -15,6 +16,7 @@ const args = process.argv.slice(2);
 const url = flag(args, '--url') ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const jobs = Number(flag(args, '--jobs') ?? 100_000);
 const dead = Number(flag(args, '--dead') ?? 1_000);
+const completed = Number(flag(args, '--completed') ?? 1_000);
 const rounds = Number(flag(args, '--rounds') ?? 30);
 const schema = `qkbench_dash_${Date.now().toString(36)}`;
 
@@ -45,7 +47,26 @@ try {
       failedAt: now,
     });
   }
-  console.log(`seeded ${jobs} jobs (${dead} of them dead-lettered) and 1,000 delayed in ${Math.round(nowMs() - started)} ms`);
+  for (let i = 0; i < completed; i += 1) {
+    const reservation = await driver.reserve(['default'], { leaseMs: 60_000, waitMs: 0 });
+    if (reservation === undefined) break;
+    const now = Date.now();
+    const record = encodeFinishedJob({
+      id: reservation.id,
+      queue: 'default',
+      name: 'report',
+      state: 'completed',
+      attempts: 1,
+      createdAt: reservation.envelope?.createdAt,
+      availableAt: reservation.envelope?.availableAt ?? now,
+      startedAt: now - 5,
+      finishedAt: now,
+    });
+    await driver.ack(reservation, { record });
+  }
+  console.log(
+    `seeded ${jobs} jobs (${dead} of them dead-lettered, ${completed} completed and kept) and 1,000 delayed in ${Math.round(nowMs() - started)} ms`,
+  );
 
   const handler = createDashboard({ manager, queues: ['default', 'mail'], thresholds: { maxReady: 50_000 } });
   const server = await new Promise<{ port: number; close(): void }>((resolve) => {

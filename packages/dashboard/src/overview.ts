@@ -10,6 +10,7 @@ import {
   type HealthThresholds,
   type QueueStats,
   Scheduler,
+  withTimeout,
 } from '@queuekit/core';
 import type { DashboardOptions } from './dashboard-options.js';
 import type { QueueRates } from './job-rate-recorder.js';
@@ -123,7 +124,8 @@ function checkAll(options: DashboardOptions): Promise<ConnectionCheck[]> {
 
 /** Gathers the overview: health, stats, capabilities, rates, schedules and the problems among them. */
 export async function collectOverview(options: DashboardOptions, now = Date.now()): Promise<OverviewModel> {
-  const checks = await checkAll(options);
+  // Rates are read beside the health checks, not after them: a page waits for the slower of the two.
+  const [checks, collected] = await Promise.all([checkAll(options), collectRates(options, now)]);
   const health = buildHealthReport(
     checks.map((c) => c.health),
     thresholdsOf(options),
@@ -138,44 +140,57 @@ export async function collectOverview(options: DashboardOptions, now = Date.now(
     capabilities[name] = (await options.manager.connection(name)).capabilities;
   }
   const schedules = scheduleStatuses(options, now);
-  const rateErrors: OverviewProblem[] = [];
-  const rates = await collectRates(options, health.connections, capabilities, now, rateErrors);
+  // A connection the health check found unreachable is listed once, as unreachable.
+  const rateErrors = collected.errors.filter((p) => health.connections.some((c) => c.name === p.connection && c.reachable));
   const problems = [...findProblems(health.connections, stats, schedules), ...rateErrors];
-  return { health, stats, capabilities, rates, schedules, problems: problems.sort((a, b) => ORDER[a.severity] - ORDER[b.severity]) };
+  return {
+    health,
+    stats,
+    capabilities,
+    rates: collected.rates,
+    schedules,
+    problems: problems.sort((a, b) => ORDER[a.severity] - ORDER[b.severity]),
+  };
 }
 
 /**
  * Rates by connection and queue: from the completed-job records of drivers that keep them
  * (`capabilities.retention`), else from the recorder of this process's workers; null when no
- * connection has either.
+ * connection has either. A connection whose rates cannot be read within `timeoutMs` has none,
+ * and why is returned as a problem.
  */
 async function collectRates(
   options: DashboardOptions,
-  connections: readonly ConnectionHealth[],
-  capabilities: Readonly<Record<string, DriverCapabilities>>,
   now: number,
-  errors: OverviewProblem[],
-): Promise<Record<string, Record<string, QueueRates>> | null> {
+): Promise<{ rates: Record<string, Record<string, QueueRates>> | null; errors: OverviewProblem[] }> {
   const rates: Record<string, Record<string, QueueRates>> = {};
+  const errors: OverviewProblem[] = [];
+  const timeoutMs = options.timeoutMs ?? 5_000;
   await Promise.all(
-    connections.map(async (connection) => {
-      const queues = queuesOf(options, connection.name);
-      if (capabilities[connection.name]?.retention === true) {
-        try {
-          const driver = await options.manager.connection(connection.name);
-          const read = await Promise.all(queues.map((queue) => retainedRates(driver, queue, { now })));
-          rates[connection.name] = Object.fromEntries(queues.map((queue, i) => [queue, read[i] as QueueRates]));
-        } catch (error) {
-          // The counts still show; the rates of this connection are left out, and why is listed.
-          errors.push({ severity: 'degraded', connection: connection.name, queue: null, message: `rates: ${describeError(error)}` });
-        }
-      } else if (options.rates !== undefined) {
-        const recorder = options.rates;
-        rates[connection.name] = Object.fromEntries(queues.map((queue) => [queue, recorder.rates(connection.name, queue)]));
+    options.manager.names().map(async (name) => {
+      const queues = queuesOf(options, name);
+      try {
+        await withTimeout(
+          (async () => {
+            const driver = await options.manager.connection(name);
+            if (driver.capabilities.retention) {
+              const read = await Promise.all(queues.map((queue) => retainedRates(driver, queue, { now })));
+              rates[name] = Object.fromEntries(queues.map((queue, i) => [queue, read[i] as QueueRates]));
+            } else if (options.rates !== undefined) {
+              const recorder = options.rates;
+              rates[name] = Object.fromEntries(queues.map((queue) => [queue, recorder.rates(name, queue)]));
+            }
+          })(),
+          timeoutMs,
+          `${name}: reading rates`,
+        );
+      } catch (error) {
+        // The counts still show; the rates of this connection are left out, and why is listed.
+        errors.push({ severity: 'degraded', connection: name, queue: null, message: `rates: ${describeError(error)}` });
       }
     }),
   );
-  return Object.keys(rates).length === 0 ? null : rates;
+  return { rates: Object.keys(rates).length === 0 ? null : rates, errors };
 }
 
 /** Last and next tick of each configured schedule. */
