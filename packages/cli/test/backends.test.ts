@@ -154,6 +154,21 @@ describe.each(['sqlite', 'redis', 'postgres', 'beanstalk'] as const)('queue on %
     expect(json.total).toBe(0);
   });
 
+  it('dlq purge --ids deletes exactly the dead letters it names, after saying how many exist', async () => {
+    const gone = await push('fail', { n: 1 });
+    const stays = await push('fail', { n: 2 });
+    await runCli(['work', '--once'], opts());
+    const refused = await runCli(['dlq', 'purge', '--ids', `${gone},no-such-id`], opts());
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('would delete 1 dead letter(s) by id; pass --yes to confirm');
+    const mixed = await runCli(['dlq', 'purge', '--ids', gone, '--queue', 'default', '--yes'], opts());
+    expect(mixed.stderr).toContain('--ids names the entries; it cannot be combined with --queue or --older-than');
+    const { json: purged } = await runJson<{ purged: number }>(['dlq', 'purge', '--ids', `${gone},no-such-id`, '--yes', '--json'], opts());
+    expect(purged).toEqual({ purged: 1 });
+    const { json } = await runJson<DlqJson>(['dlq', 'list', '--json'], opts());
+    expect(json.entries.map((e) => e.id)).toEqual([stays]);
+  });
+
   it('work drains on SIGTERM: the job in flight finishes and the process exits 0 with its summary', async () => {
     const id = await push('slow', { ms: 1_500 });
     await push('record', { after: true });

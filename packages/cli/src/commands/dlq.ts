@@ -1,4 +1,4 @@
-import { type DeadLetterEntry, DeadLetterQueue, maskSensitive, quoteInput } from '@queuekit/core';
+import { type DeadLetterEntry, DeadLetterQueue, MAX_DEAD_LETTER_IDS, maskSensitive, quoteInput } from '@queuekit/core';
 import { CliError, EXIT_FAILURE, EXIT_OK } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { formatTime, renderTable } from '../output/table.js';
@@ -156,8 +156,9 @@ export async function runDlqRetry(
 /** `queue dlq purge`. */
 export async function runDlqPurge(
   ctx: CliContext,
-  options: DlqCommonOptions & { queue?: string; olderThan?: number; yes?: boolean; json?: boolean },
+  options: DlqCommonOptions & { ids?: string[]; queue?: string; olderThan?: number; yes?: boolean; json?: boolean },
 ): Promise<number> {
+  if (options.ids !== undefined) return purgeIds(ctx, options.ids, options);
   const dlq = await openQueue(ctx, options);
   const query = {
     ...(options.queue === undefined ? {} : { queue: options.queue }),
@@ -179,5 +180,34 @@ export async function runDlqPurge(
   const purged = await dlq.purge(query);
   if (options.json === true) ctx.out(JSON.stringify({ purged }));
   else ctx.out(`purged ${purged} dead letter(s) on ${scope}`);
+  return EXIT_OK;
+}
+
+/** `queue dlq purge --ids A,B`: deletes the dead letters with these ids, after saying how many of them exist. */
+async function purgeIds(
+  ctx: CliContext,
+  ids: readonly string[],
+  options: DlqCommonOptions & { queue?: string; olderThan?: number; yes?: boolean; json?: boolean },
+): Promise<number> {
+  if (options.queue !== undefined || options.olderThan !== undefined)
+    throw new CliError('dlq purge: --ids names the entries; it cannot be combined with --queue or --older-than');
+  if (ids.length === 0) throw new CliError('dlq purge: --ids needs at least one job id');
+  if (ids.length > MAX_DEAD_LETTER_IDS) throw new CliError(`dlq purge: --ids takes at most ${MAX_DEAD_LETTER_IDS} ids, got ${ids.length}`);
+  const dlq = await openQueue(ctx, options);
+  if (options.yes !== true) {
+    const found = (await Promise.all([...new Set(ids)].map((id) => dlq.get(id)))).filter((entry) => entry !== undefined).length;
+    if (found === 0) {
+      ctx.out(`no dead letter has any of the ${ids.length} id(s)`);
+      return EXIT_OK;
+    }
+    if (!ctx.io.interactive) throw new CliError(`dlq purge: would delete ${found} dead letter(s) by id; pass --yes to confirm`);
+    if (!(await ctx.io.confirm(`Delete ${found} dead letter(s) by id? [y/N] `))) {
+      ctx.out('nothing deleted');
+      return EXIT_FAILURE;
+    }
+  }
+  const purged = await dlq.purgeIds(ids);
+  if (options.json === true) ctx.out(JSON.stringify({ purged }));
+  else ctx.out(`purged ${purged} dead letter(s) by id`);
   return EXIT_OK;
 }
