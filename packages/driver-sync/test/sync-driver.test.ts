@@ -71,6 +71,21 @@ describe('sync driver', () => {
     expect(entry?.error.message).toContain('not-registered');
   });
 
+  it('purgeIds() deletes the dead letters it names and passes over unknown ids', async () => {
+    const broken = defineJob('broken', async () => {
+      throw new Error('down');
+    });
+    const driver = createSyncDriver({ jobs: [broken] });
+    const gone = broken.create({});
+    const stays = broken.create({});
+    await gone.dispatch(driver);
+    await stays.dispatch(driver);
+    expect(await driver.deadLetters.purgeIds([gone.id, gone.id, 'missing'])).toBe(1);
+    expect(await driver.deadLetters.get(gone.id)).toBeUndefined();
+    expect(await driver.deadLetters.get(stays.id)).toBeDefined();
+    await expect(driver.deadLetters.purgeIds([''])).rejects.toThrow(/sync: deadLetters.purgeIds/);
+  });
+
   it('retries a dead letter inline', async () => {
     let fail = true;
     const sometimes = defineJob('sometimes', async () => {
