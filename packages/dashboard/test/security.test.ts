@@ -85,6 +85,33 @@ describe('dashboard security', () => {
     expect(await driver.deadLetters.get(id)).toBeDefined();
   });
 
+  it('purging a dead-letter group needs confirm=yes (the dry-run page sends it) and deletes nothing without it', async () => {
+    const handler = createDashboard({ manager: fixture.manager });
+    const driver = await fixture.manager.connection();
+    const id = await deadLetter(driver, 'default', 'report', { name: 'Error', message: 'group to purge' });
+    const page = await (await get(handler, '/connections/main/dead?queue=default')).text();
+    const key = /data-group="([0-9a-f]+)">\s*<td>group to purge/.exec(page)?.[1];
+    expect(key).toBeDefined();
+    const confirm = await get(handler, `/connections/main/dead/groups/${key}?queue=default&action=purge`);
+    const body = await confirm.text();
+    expect(body).toContain('data-dry-run="1"');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(body)?.[1] as string;
+    const post = (fields: Record<string, string>) =>
+      handler(
+        new Request(`http://127.0.0.1:7070/connections/main/dead/groups/${key}/purge`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ _csrf: csrf, queue: 'default', ...fields }).toString(),
+        }),
+      );
+    expect((await post({})).status).toBe(400);
+    expect(await driver.deadLetters.get(id)).toBeDefined();
+    const done = await post({ confirm: 'yes' });
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toMatch(/done=purged%201%20job$/);
+    expect(await driver.deadLetters.get(id)).toBeUndefined();
+  });
+
   it('escapes payloads, error messages and names: markup in a job arrives as text', async () => {
     const handler = createDashboard({ manager: fixture.manager });
     const driver = await fixture.manager.connection();
