@@ -27,7 +27,7 @@ export interface QueueRates {
   readonly since: number;
   /** Jobs completed in the window. */
   readonly completed: number;
-  /** Runs that failed in the window, retried or dead-lettered (observed); jobs dead-lettered in it (retained). */
+  /** Runs that failed in the window, retried or dead-lettered (observed); dead letters of the window still stored (retained). */
   readonly failed: number;
   /** Completed jobs per bucket, oldest first (`windowMs / bucketMs` entries). */
   readonly completedPerBucket: readonly number[];

@@ -18,9 +18,9 @@ export interface RetainedRatesOptions {
  * a driver with `capabilities.retention` keeps (most recently finished first, read a page of
  * 1,000 at a time up to `maxRecords`). `since` is the window's start when the records reach past
  * it, else the oldest record read (the backend pruned older ones, the read stopped at its bound, or
- * there were none): the numbers count from there. `failed` counts the queue's jobs dead-lettered
- * in the window. Waits run from a job's due time (its creation time in records that lack it) to
- * the start of its last run.
+ * there were none): the numbers count from there. `failed` counts the queue's dead letters that
+ * failed in the window and are still in the store (retried or purged ones are gone). Waits run
+ * from a job's due time (its creation time in records that lack it) to the start of its last run.
  */
 export async function retainedRates(driver: QueueDriver, queue: string, options: RetainedRatesOptions): Promise<QueueRates> {
   const windowMs = options.windowMs ?? 3_600_000;

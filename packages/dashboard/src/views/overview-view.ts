@@ -98,7 +98,8 @@ function coverage(rates: QueueRates | null, now: number): Html | '' {
         ? 'no completed job is kept from the last hour'
         : `the completed jobs kept reach back only to ${new Date(rates.since).toISOString()}`
       : `recorded only since ${new Date(rates.since).toISOString()}`;
-  return html` <span class="meta" data-partial title="${text}">(since ${duration(Math.max(0, now - rates.since))} ago)</span>`;
+  const shown = rates.since >= now ? 'none kept' : `covers the last ${duration(now - rates.since)}`;
+  return html` <span class="meta" data-partial title="${text}">(${shown})</span>`;
 }
 
 function ratesNote(model: OverviewModel): Html {
@@ -106,7 +107,7 @@ function ratesNote(model: OverviewModel): Html {
   const parts: string[] = [];
   if (sources.has('retained'))
     parts.push(
-      'Done 1h, throughput, wait and failures: the last hour, read from the completed jobs the backend keeps (bounded by its retention: a mark shows when they do not cover the hour); failures are jobs dead-lettered in the hour; wait runs from when a job was due to the start of its last run.',
+      'Done 1h, throughput, wait and failures: the last hour, read from the completed jobs the backend keeps (bounded by its retention: a mark shows when they do not cover the hour); failed: dead letters of the hour still in the store; wait runs from when a job was due to the start of its last run.',
     );
   if (sources.has('observed'))
     parts.push(
