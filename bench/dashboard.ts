@@ -1,4 +1,5 @@
-import { createEnvelope, encodeFinishedJob, QueueManager } from '@queuekit/core';
+import { createEnvelope, QueueManager } from '@queuekit/core';
+import { encodeFinishedJob } from '@queuekit/core/driver';
 import { createDashboard } from '@queuekit/dashboard';
 import { createPostgresDriver } from '@queuekit/driver-database';
 import pg from 'pg';

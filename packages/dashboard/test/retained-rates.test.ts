@@ -1,4 +1,5 @@
-import { createEnvelope, encodeFinishedJob, type QueueDriver } from '@queuekit/core';
+import { createEnvelope, type QueueDriver } from '@queuekit/core';
+import { encodeFinishedJob } from '@queuekit/core/driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectOverview } from '../src/index.js';
 import { retainedRates } from '../src/retained-rates.js';

@@ -11,7 +11,7 @@ import {
   type JobFailure,
   type Reservation,
 } from '@queuekit/core';
-import { deadLetterPaging, fromBackend, deadLetterIds } from '@queuekit/core/driver';
+import { deadLetterIds, deadLetterPaging, fromBackend } from '@queuekit/core/driver';
 import type { BeanstalkClient } from './client/beanstalk-client.js';
 import type { ReserverPool } from './reserver-pool.js';
 import type { Tubes } from './tubes.js';

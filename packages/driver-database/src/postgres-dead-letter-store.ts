@@ -1,5 +1,6 @@
 import type { DeadLetterEntry, DeadLetterFilter, DeadLetterListOptions, DeadLetterStore } from '@queuekit/core';
-import { deadLetterIds, InvalidArgumentError } from '@queuekit/core';
+import { InvalidArgumentError } from '@queuekit/core';
+import { deadLetterIds } from '@queuekit/core/driver';
 import type pg from 'pg';
 import { assertMs, assertQueue, type DeadLetterRow, toDeadLetterEntry } from './rows.js';
 import type { PostgresSql } from './sql/postgres-sql.js';

@@ -3,9 +3,9 @@ import {
   type DeadLetterFilter,
   type DeadLetterListOptions,
   type DeadLetterStore,
-  deadLetterIds,
   InvalidArgumentError,
 } from '@queuekit/core';
+import { deadLetterIds } from '@queuekit/core/driver';
 import { assertMs, assertQueue, type DeadLetterRow, toDeadLetterEntry } from './rows.js';
 import type { SqliteStatements } from './sqlite-statements.js';
 

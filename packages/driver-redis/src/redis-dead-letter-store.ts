@@ -11,7 +11,7 @@ import {
   type JobEnvelope,
   quoteInput,
 } from '@queuekit/core';
-import { deadLetterPaging, fromBackend, deadLetterIds } from '@queuekit/core/driver';
+import { deadLetterIds, deadLetterPaging, fromBackend } from '@queuekit/core/driver';
 import type { Cluster, Redis } from 'ioredis';
 import { runScript, scripts } from './lua-scripts.js';
 import { type QueueKeys, registryKey } from './redis-keys.js';

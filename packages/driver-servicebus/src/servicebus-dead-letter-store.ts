@@ -9,7 +9,7 @@ import {
   quoteInput,
   UnsupportedError,
 } from '@queuekit/core';
-import { deadLetterPaging, deadLetterIds } from '@queuekit/core/driver';
+import { deadLetterIds, deadLetterPaging } from '@queuekit/core/driver';
 import { peekAll } from './queue-peek.js';
 import { deadLetterEntry, envelopeMessage } from './servicebus-message.js';
 

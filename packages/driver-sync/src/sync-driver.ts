@@ -25,7 +25,7 @@ import {
   UnsupportedError,
   type WorkerEventMap,
 } from '@queuekit/core';
-import { encodeEnvelope, refuseTransaction, deadLetterIds } from '@queuekit/core/driver';
+import { deadLetterIds, encodeEnvelope, refuseTransaction } from '@queuekit/core/driver';
 import type { SyncDriverOptions } from './sync-options.js';
 
 interface Pending {
