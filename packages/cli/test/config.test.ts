@@ -96,16 +96,12 @@ describe('config errors', () => {
       'queue.config.mjs: rateLimits.default.limit: expected a number > 0, got 0',
     ],
     [
-      `export default { connections: { main: { driver: 'memory' } }, schedules: [{ name: 'nightly', cron: 'not a cron' }] };`,
-      'queue.config.mjs: schedules[0].cron: expected a cron expression that ticks (',
-    ],
-    [
-      `export default { connections: { main: { driver: 'memory' } }, schedules: [{ name: 'nightly', cron: '0 3 * * *', connection: 'other' }] };`,
+      `export default { connections: { main: { driver: 'memory' } }, schedules: [{ name: 'nightly', cron: '0 3 * * *', job: () => null, connection: 'other' }] };`,
       'queue.config.mjs: schedules[0].connection: expected one of main, got "other"',
     ],
     [
-      `export default { connections: { main: { driver: 'memory' } }, schedules: [{ name: 'a', cron: '0 3 * * *' }, { name: 'a', cron: '0 4 * * *' }] };`,
-      'queue.config.mjs: schedules[1].name: expected a name no other schedule has, got "a"',
+      `export default { connections: { main: { driver: 'memory' } }, schedules: [{ name: 'a', cron: '0 3 * * *', job: () => null }, { name: 'a', cron: '0 4 * * *', job: () => null }] };`,
+      'queue.config.mjs: schedules[1].name: expected a name no other schedule uses, got "a"',
     ],
     [`export const config = {};`, 'queue.config.mjs: expected a default export'],
   ])('%s', async (source, message) => {

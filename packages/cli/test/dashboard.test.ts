@@ -35,7 +35,13 @@ describe.each(['sqlite', 'redis', 'postgres'] as const)('queue dashboard on %s',
   beforeEach(() => {
     backend = BACKENDS[backendName]();
     ({ dir, remove: removeDir } = tempDir());
-    writeConfig(dir, configSource(backend.connection, `schedules: [{ name: 'nightly', cron: '0 3 * * *', timezone: 'Europe/Paris' }],`));
+    writeConfig(
+      dir,
+      configSource(
+        backend.connection,
+        `schedules: [{ name: 'nightly', cron: '0 3 * * *', timezone: 'Europe/Paris', job: () => record.create({ nightly: true }) }],`,
+      ),
+    );
   });
   afterEach(async () => {
     if (cli !== undefined && cli.child.exitCode === null) cli.child.kill('SIGKILL');
@@ -78,6 +84,10 @@ describe.each(['sqlite', 'redis', 'postgres'] as const)('queue dashboard on %s',
       expect(await page.locator('tr[data-schedule="nightly"] td[data-next-tick] time').getAttribute('datetime')).toBe(
         new Date(nextTick).toISOString(),
       );
+      // Its last tick is read from the backend's ledger of fired ticks: none fired yet.
+      const last = page.locator('tr[data-schedule="nightly"] td[data-last-tick]');
+      expect(await last.getAttribute('data-last-tick-from')).toBe('ledger');
+      expect(await last.textContent()).toBe('none fired yet');
 
       await ok(['push', 'record']);
       await expect.poll(() => cell('ready').textContent(), { timeout: 15_000 }).toBe(String((expected?.ready ?? 0) + 1));

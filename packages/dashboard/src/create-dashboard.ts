@@ -102,9 +102,9 @@ export function createDashboard(options: DashboardOptions): DashboardHandler {
   app.get('/fragments/overview', async (c) => c.html(overviewFragment(view, await overview())));
   app.get('/api/health', async (c) => c.json(await collectHealth(options)));
   app.get('/api/overview', async (c) => c.json(await overview()));
-  app.get('/schedules', (c) => {
+  app.get('/schedules', async (c) => {
     const now = Date.now();
-    return c.html(schedulesPage(view, scheduleStatuses(options, now), now));
+    return c.html(schedulesPage(view, await scheduleStatuses(options, now), now));
   });
 
   app.get('/connections/:connection/queues/:queue', async (c) => {

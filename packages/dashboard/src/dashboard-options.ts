@@ -1,4 +1,4 @@
-import type { HealthThresholds, QueueManager, RateLimitRule } from '@queuekit/core';
+import type { HealthThresholds, QueueManager, RateLimitRule, ScheduleDefinition } from '@queuekit/core';
 import type { JobRateRecorder } from './job-rate-recorder.js';
 
 /** A cron schedule the dashboard lists with its previous and next tick. */
@@ -11,6 +11,12 @@ export interface DashboardSchedule {
   readonly timezone?: string;
   /** Connection its ticks are pushed to; default the manager's default connection. */
   readonly connection?: string;
+  /**
+   * The schedule's job, as core's ScheduleDefinition has it. With it (and a backend that keeps the
+   * schedule ledger) the last tick shown is the last one fired, with its job's state; without it,
+   * the expression's tick before now.
+   */
+  readonly job?: ScheduleDefinition['job'];
 }
 
 /** Options of {@link createDashboard}. */

@@ -8,11 +8,14 @@ import {
   describeError,
   type HealthReport,
   type HealthThresholds,
+  type ScheduleStatus as LedgerScheduleStatus,
+  scheduleStatuses as ledgerStatuses,
   type QueueStats,
+  type ScheduleDefinition,
   Scheduler,
   withTimeout,
 } from '@queuekit/core';
-import type { DashboardOptions } from './dashboard-options.js';
+import type { DashboardOptions, DashboardSchedule } from './dashboard-options.js';
 import type { QueueRates } from './job-rate-recorder.js';
 import { retainedRates } from './retained-rates.js';
 
@@ -41,8 +44,17 @@ export interface ScheduleStatus {
   readonly timezone: string;
   /** Connection its ticks go to. */
   readonly connection: string;
-  /** The tick before now (epoch ms); null when the expression is invalid. */
+  /**
+   * The last tick: the last one fired, from the backend's schedule ledger (`lastTickFrom: 'ledger'`),
+   * or the expression's tick before now where the ledger cannot be read (`'cron'`); null when the
+   * expression is invalid or the ledger has no fired tick yet.
+   */
   readonly lastTickAt: number | null;
+  readonly lastTickFrom: 'ledger' | 'cron';
+  /** State of the last fired tick's job, where the ledger and job lookups tell; null otherwise. */
+  readonly lastOutcome: string | null;
+  /** Why the ledger could not be read; null when it was, or was not tried. */
+  readonly ledgerError: string | null;
   /** The tick after now (epoch ms); null when the expression is invalid. */
   readonly nextTickAt: number | null;
   /** Why the schedule cannot tick; null when it can. */
@@ -139,7 +151,7 @@ export async function collectOverview(options: DashboardOptions, now = Date.now(
     if (!check.health.reachable) continue;
     capabilities[name] = (await options.manager.connection(name)).capabilities;
   }
-  const schedules = scheduleStatuses(options, now);
+  const schedules = await scheduleStatuses(options, now);
   // A connection the health check found unreachable is listed once, as unreachable.
   const rateErrors = collected.errors.filter((p) => health.connections.some((c) => c.name === p.connection && c.reachable));
   const problems = [...findProblems(health.connections, stats, schedules), ...rateErrors];
@@ -193,19 +205,66 @@ async function collectRates(
   return { rates: Object.keys(rates).length === 0 ? null : rates, errors };
 }
 
-/** Last and next tick of each configured schedule. */
-export function scheduleStatuses(options: DashboardOptions, now = Date.now()): ScheduleStatus[] {
-  return (options.schedules ?? []).map((schedule) => {
-    const base = {
-      name: schedule.name,
-      cron: schedule.cron,
-      timezone: schedule.timezone ?? 'UTC',
-      connection: schedule.connection ?? options.manager.defaultConnection,
-    };
+/**
+ * Last and next tick of each configured schedule. Schedules given with their job are read from the
+ * ledger of fired ticks their backend keeps (core's scheduleStatuses, one read per connection,
+ * within `timeoutMs`); the others, and those whose ledger cannot be read, show the expression's
+ * tick before now.
+ */
+export async function scheduleStatuses(options: DashboardOptions, now = Date.now()): Promise<ScheduleStatus[]> {
+  const schedules = options.schedules ?? [];
+  const connectionOf = (schedule: DashboardSchedule) => schedule.connection ?? options.manager.defaultConnection;
+  const fired = new Map<string, LedgerScheduleStatus>();
+  const ledgerErrors = new Map<string, string>();
+  const withJobs = new Map<string, ScheduleDefinition[]>();
+  for (const schedule of schedules) {
+    if (schedule.job === undefined) continue;
+    const list = withJobs.get(connectionOf(schedule)) ?? [];
+    list.push(schedule as ScheduleDefinition);
+    withJobs.set(connectionOf(schedule), list);
+  }
+  await Promise.all(
+    [...withJobs].map(async ([connection, list]) => {
+      try {
+        const driver = await options.manager.connection(connection);
+        if (driver.createCoordinationStore === undefined) return;
+        const statuses = await withTimeout(ledgerStatuses(driver, list), options.timeoutMs ?? 5_000, `schedule ledger of ${connection}`);
+        for (const status of statuses) fired.set(status.name, status);
+      } catch (error) {
+        for (const schedule of list) ledgerErrors.set(schedule.name, describeError(error));
+      }
+    }),
+  );
+  return schedules.map((schedule) => {
+    const base = { name: schedule.name, cron: schedule.cron, timezone: schedule.timezone ?? 'UTC', connection: connectionOf(schedule) };
+    const ledgerError = ledgerErrors.get(schedule.name) ?? null;
+    const status = fired.get(schedule.name);
     try {
-      return { ...base, lastTickAt: Scheduler.previousTick(schedule, now), nextTickAt: Scheduler.nextTick(schedule, now), error: null };
+      const nextTickAt = status?.nextTickAt ?? Scheduler.nextTick(schedule, now);
+      if (status !== undefined) {
+        const lastOutcome = status.lastOutcome ?? null;
+        return {
+          ...base,
+          lastTickAt: status.lastTickAt ?? null,
+          lastTickFrom: 'ledger' as const,
+          lastOutcome,
+          ledgerError,
+          nextTickAt,
+          error: null,
+        };
+      }
+      const lastTickAt = Scheduler.previousTick(schedule, now);
+      return { ...base, lastTickAt, lastTickFrom: 'cron' as const, lastOutcome: null, ledgerError, nextTickAt, error: null };
     } catch (error) {
-      return { ...base, lastTickAt: null, nextTickAt: null, error: describeError(error) };
+      return {
+        ...base,
+        lastTickAt: null,
+        lastTickFrom: 'cron' as const,
+        lastOutcome: null,
+        ledgerError,
+        nextTickAt: null,
+        error: describeError(error),
+      };
     }
   });
 }
@@ -249,6 +308,13 @@ function findProblems(
         connection: s.connection,
         queue: null,
         message: `schedule ${s.name}: its connection is unreachable`,
+      });
+    } else if (s.ledgerError !== null) {
+      problems.push({
+        severity: 'degraded',
+        connection: s.connection,
+        queue: null,
+        message: `schedule ${s.name}: its fired ticks could not be read: ${s.ledgerError}`,
       });
     }
   }

@@ -1,4 +1,4 @@
-import { createEnvelope, QueueManager } from '@queuekit/core';
+import { type CoordinationStore, createEnvelope, defineJob, QueueManager } from '@queuekit/core';
 import { createMemoryDriver } from '@queuekit/core/testing';
 import { describe, expect, it } from 'vitest';
 import { collectOverview } from '../src/index.js';
@@ -38,6 +38,45 @@ describe('collectOverview', () => {
     expect((ok?.nextTickAt as number) - (ok?.lastTickAt as number)).toBe(5 * 60_000);
     expect(model.rates).toBeNull();
     expect(model.capabilities.main?.delay).toBe('emulated');
+    expect(ok).toMatchObject({ lastTickFrom: 'cron', lastOutcome: null });
     await manager.close();
+  });
+
+  it("shows a schedule's last fired tick from the backend's ledger, with its job's state; a ledger that fails is a problem", async () => {
+    const driver = createMemoryDriver();
+    const manager = new QueueManager({ default: 'main', connections: { main: { driver: 'memory', create: () => driver } } });
+    const job = defineJob('tick', async () => undefined);
+    const tickAt = Date.UTC(2026, 10, 30, 12, 0, 0);
+    const fired = job.create({});
+    await fired.dispatch(driver);
+    expect(await driver.createCoordinationStore().recordTick('hourly', tickAt, fired.id)).toBe(true);
+    const schedules = [
+      { name: 'hourly', cron: '0 * * * *', job: () => job.create({}) },
+      { name: 'fresh', cron: '0 * * * *', job: () => job.create({}) },
+    ];
+    const model = await collectOverview({ manager, schedules });
+    expect(model.schedules.find((s) => s.name === 'hourly')).toMatchObject({
+      lastTickFrom: 'ledger',
+      lastTickAt: tickAt,
+      lastOutcome: 'waiting',
+    });
+    expect(model.schedules.find((s) => s.name === 'fresh')).toMatchObject({ lastTickFrom: 'ledger', lastTickAt: null });
+
+    const broken = Object.assign(Object.create(driver) as typeof driver, {
+      // A store whose clock answers and whose ledger does not (only what the read calls).
+      createCoordinationStore: () => {
+        const store = driver.createCoordinationStore();
+        return {
+          now: () => store.now(),
+          scheduleEntry: () => Promise.reject(new Error('ledger unreadable')),
+        } as unknown as CoordinationStore;
+      },
+    });
+    const other = new QueueManager({ default: 'main', connections: { main: { driver: 'memory', create: () => broken } } });
+    const failed = await collectOverview({ manager: other, schedules });
+    expect(failed.schedules[0]).toMatchObject({ lastTickFrom: 'cron', ledgerError: expect.stringContaining('ledger unreadable') });
+    expect(failed.problems.some((p) => p.message.startsWith('schedule hourly: its fired ticks could not be read'))).toBe(true);
+    await manager.close();
+    await other.close();
   });
 });

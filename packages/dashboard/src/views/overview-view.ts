@@ -124,13 +124,19 @@ function ratesNote(model: OverviewModel): Html {
 /** Schedules with their last and next tick. */
 export function schedulesTable(schedules: readonly ScheduleStatus[], now: number): Html {
   return html`<table data-schedules>
-<thead><tr><th>Schedule</th><th>Cron</th><th>Zone</th><th>Connection</th><th title="the expression's tick before now">Previous tick</th><th>Next tick</th></tr></thead>
+<thead><tr><th>Schedule</th><th>Cron</th><th>Zone</th><th>Connection</th><th title="the last tick fired, from the backend's ledger; else the expression's tick before now">Last tick</th><th>Outcome</th><th>Next tick</th></tr></thead>
 <tbody>${schedules.map(
     (
       s,
     ) => html`<tr data-schedule="${s.name}"><td>${s.name}</td><td><code>${s.cron}</code></td><td>${s.timezone}</td><td>${s.connection}</td>
-<td data-previous-tick>${s.error === null ? when(s.lastTickAt, now) : html`<span class="badge bad">${s.error}</span>`}</td><td data-next-tick>${when(s.nextTickAt, now)}</td></tr>`,
+<td data-last-tick data-last-tick-from="${s.lastTickFrom}">${s.error === null ? lastTick(s, now) : html`<span class="badge bad">${s.error}</span>`}</td><td data-last-outcome>${s.lastOutcome ?? '-'}</td><td data-next-tick>${when(s.nextTickAt, now)}</td></tr>`,
   )}</tbody></table>`;
+}
+
+/** The last fired tick, or (marked so) the expression's tick before now when no ledger was read. */
+function lastTick(s: ScheduleStatus, now: number): Html | string {
+  if (s.lastTickFrom === 'ledger') return s.lastTickAt === null ? 'none fired yet' : when(s.lastTickAt, now);
+  return html`${when(s.lastTickAt, now)} <span class="meta" title="no ledger read: the expression's tick before now">(by the expression)</span>`;
 }
 
 /** The schedules page. */
