@@ -98,8 +98,9 @@ async function redisBackend(): Promise<ChaosBackend> {
     queue,
     driver,
     async pushPoison(raw) {
-      // A valid envelope first, then its stored body overwritten: the job is indexed as usual.
-      const envelope = createEnvelope({ name: 'chaos-poison', queue });
+      // A valid envelope first, then its stored body overwritten: the job is indexed as usual. It
+      // is due a second later, so no worker claims the valid body before it is overwritten.
+      const envelope = createEnvelope({ name: 'chaos-poison', queue, availableAt: Date.now() + 1_000 });
       await driver.push([envelope]);
       await admin.hset(queueKeys(keyPrefix, queue).jobPrefix + envelope.id, 'b', raw);
     },
