@@ -142,6 +142,23 @@ describe.each(['sqlite', 'redis', 'postgres', 'beanstalk'] as const)('queue on %
     else expect(rateLimit).toEqual({ limit: 5, intervalMs: 600000, available: 3, used: 2, shared: true });
   });
 
+  it('work honours a shared budget across two runs: the second finds it spent', async () => {
+    writeConfig(
+      dir,
+      configSource(
+        backend.connection,
+        `sharedRateLimits: { 'partner-api': { limit: 2, intervalMs: 600000, queues: ['default', 'other'] } },`,
+      ),
+    );
+    for (let n = 1; n <= 3; n += 1) await push('record', { n });
+    const first = await runCli(['work', '--max-time', '2'], opts());
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain('2 completed');
+    // beanstalkd keeps no counters a bucket could live in: a new process starts with a full bucket.
+    const second = await runCli(['work', '--max-time', '1'], opts());
+    expect(second.stdout).toContain(backendName === 'beanstalk' ? '1 completed' : '0 job(s)');
+  });
+
   it('dlq purge asks for --yes when it cannot prompt, then deletes', async () => {
     await push('fail', {});
     await runCli(['work', '--once'], opts());

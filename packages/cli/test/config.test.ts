@@ -96,6 +96,10 @@ describe('config errors', () => {
       'queue.config.mjs: rateLimits.default.limit: expected a number > 0, got 0',
     ],
     [
+      `export default { connections: { main: { driver: 'memory' } }, sharedRateLimits: { api: { limit: 5, intervalMs: 1000, queues: [] } } };`,
+      'queue.config.mjs: sharedRateLimits.api.queues: expected a non-empty array of queue names, got an array',
+    ],
+    [
       `export default { connections: { main: { driver: 'memory' } }, schedules: [{ name: 'nightly', cron: '0 3 * * *', job: () => null, connection: 'other' }] };`,
       'queue.config.mjs: schedules[0].connection: expected one of main, got "other"',
     ],

@@ -159,7 +159,7 @@ export { type ThrottleExceptionsOptions, throttleExceptions } from './middleware
 export { type WithoutOverlappingOptions, withoutOverlapping } from './middleware/without-overlapping.js';
 export { MemoryRateLimitStore } from './rate-limit/memory-rate-limit-store.js';
 export type { RateLimitDecision, RateLimitRule, RateLimitStore } from './rate-limit/rate-limit-store.js';
-export { RateLimiter, type RateLimiterOptions } from './rate-limit/rate-limiter.js';
+export { type NamedRateLimit, RateLimiter, type RateLimiterOptions } from './rate-limit/rate-limiter.js';
 export { type DelayResult, RetryPolicy } from './retry/retry-policy.js';
 export {
   DEFAULT_SCHEDULE_GRACE_MS,

@@ -52,4 +52,64 @@ describe('RateLimiter', () => {
     expect(() => new RateLimiter({ store, queues: { q: { limit: 0, intervalMs: 1 } } })).toThrowError(ConfigError);
     expect(() => new RateLimiter({ store, queues: { q: { limit: 1, intervalMs: -1 } } })).toThrowError('intervalMs');
   });
+
+  it('charges the jobs of several queues to one named limit, shared across limiters over one store', async () => {
+    let now = 0;
+    const store = new MemoryRateLimitStore({ now: () => now });
+    const limits = { 'stripe-api': { limit: 3, intervalMs: 3_000, queues: ['invoices', 'refunds'] } };
+    // Two workers' limiters over one store: one serves invoices, the other refunds and mail.
+    const first = new RateLimiter({ store, limits });
+    const second = new RateLimiter({ store, limits, queues: { refunds: { limit: 10, intervalMs: 1_000 } } });
+    expect(first.limitsOf('invoices')).toEqual(['stripe-api']);
+    expect(first.limitsOf('mail')).toEqual([]);
+    expect((await first.tryAcquire('invoices')).granted).toBe(true);
+    expect((await second.tryAcquire('refunds')).granted).toBe(true);
+    expect((await first.tryAcquire('invoices')).granted).toBe(true);
+    // The budget is spent for both queues, whichever limiter asks; a queue outside it is free.
+    expect(await second.tryAcquire('refunds')).toMatchObject({
+      granted: false,
+      limitedBy: 'limit',
+      limit: 'stripe-api',
+      retryAfterMs: 1_000,
+    });
+    expect(await first.openQueues(['invoices', 'mail'])).toEqual({ open: ['mail'], retryAfterMs: 0 });
+    expect(await second.openQueues(['refunds'])).toEqual({ open: [], retryAfterMs: 1_000 });
+    // A refused named limit takes nothing from the queue's own bucket.
+    expect(await store.peek('refunds', { limit: 10, intervalMs: 1_000 })).toBe(9);
+    now += 1_000;
+    expect((await second.openQueues(['refunds'])).open).toEqual(['refunds']);
+    expect(await second.acquire('refunds')).toBe(true);
+    expect((await first.tryAcquire('invoices')).granted).toBe(false);
+  });
+
+  it('waits on an empty named limit without taking the group token again', async () => {
+    let now = 0;
+    const store = new MemoryRateLimitStore({ now: () => now });
+    const groupRule = { limit: 5, intervalMs: 1_000 };
+    const limiter = new RateLimiter({
+      store,
+      groups: { api: groupRule },
+      limits: { partner: { limit: 1, intervalMs: 50, queues: ['api'] } },
+    });
+    expect(await limiter.acquire('api', 'a')).toBe(true);
+    const refused = await limiter.tryAcquire('api', 'a');
+    expect(refused).toMatchObject({ granted: false, limitedBy: 'limit', limit: 'partner' });
+    setTimeout(() => {
+      now += 50;
+    }, 10);
+    expect(await limiter.acquire('api', 'a', undefined, refused)).toBe(true);
+    // Three group tokens taken: the first job's, the refused try's, and none again while waiting.
+    expect(await store.peek('api:a', groupRule)).toBe(3);
+  });
+
+  it('rejects a named limit without queues, or with a bad rule, naming it', () => {
+    const store = new MemoryRateLimitStore();
+    expect(() => new RateLimiter({ store, limits: { 'stripe-api': { limit: 1, intervalMs: 1_000, queues: [] } } })).toThrowError(
+      'named rate limit stripe-api: queues must list at least one queue name',
+    );
+    expect(() => new RateLimiter({ store, limits: { 'stripe-api': { limit: 0, intervalMs: 1_000, queues: ['a'] } } })).toThrowError(
+      'named rate limit stripe-api: limit must be a number > 0',
+    );
+    expect(() => new RateLimiter({ store, limits: { '': { limit: 1, intervalMs: 1_000, queues: ['a'] } } })).toThrowError(ConfigError);
+  });
 });

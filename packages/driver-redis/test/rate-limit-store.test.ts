@@ -1,6 +1,6 @@
-import { InvalidArgumentError } from '@queuekit/core';
+import { defineJob, InvalidArgumentError, Worker } from '@queuekit/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedisRateLimitStore } from '../src/index.js';
+import { createRedisDriver, RedisRateLimitStore } from '../src/index.js';
 import { deletePrefix, REDIS_URL, randomPrefix, sleep } from './helpers.js';
 
 const stores: RedisRateLimitStore[] = [];
@@ -57,5 +57,46 @@ describe('RedisRateLimitStore', () => {
     expect(await s.take('k', rule, 2)).toMatchObject({ granted: false, remaining: 1 });
     await expect(s.take('k', rule, 0)).rejects.toThrow(InvalidArgumentError);
     await expect(s.take('k', { limit: 0, intervalMs: 1 })).rejects.toThrow(InvalidArgumentError);
+  });
+
+  it('holds a named limit across two workers that serve different queues', async () => {
+    const prefix = randomPrefix();
+    prefixes.push(prefix);
+    const drivers = [
+      createRedisDriver({ connection: REDIS_URL, keyPrefix: prefix }),
+      createRedisDriver({ connection: REDIS_URL, keyPrefix: prefix }),
+    ];
+    const starts: { queue: string; at: number }[] = [];
+    const call = defineJob('call-stripe', async (_: unknown, ctx) => {
+      starts.push({ queue: ctx.queue, at: Date.now() });
+    });
+    const limits = { 'stripe-api': { limit: 4, intervalMs: 1_000, queues: ['invoices', 'refunds'] } };
+    for (const queue of ['invoices', 'refunds']) {
+      for (let i = 0; i < 20; i += 1) await call.create({}).onQueue(queue).dispatch(drivers[0]!);
+    }
+    const workers = ['invoices', 'refunds'].map(
+      (queue, i) =>
+        new Worker({
+          driver: drivers[i]!,
+          jobs: [call],
+          queues: [queue],
+          concurrency: 4,
+          waitMs: 100,
+          rateLimit: { store: drivers[i]!.createRateLimitStore(), limits },
+        }),
+    );
+    const started = Date.now();
+    const runs = workers.map((worker) => worker.run());
+    await sleep(2_500);
+    await Promise.all(workers.map((worker) => worker.stop({ graceMs: 1_000 })));
+    await Promise.all(runs);
+    await Promise.all(drivers.map((driver) => driver.close()));
+    // One bucket of 4 refilled at 4/s: at most 4 + 10 starts in the first 2.5 s, whichever queue
+    // (jobs that waited for a token may start during the stop's grace, on later tokens).
+    const inTime = starts.filter((s) => s.at - started < 2_500);
+    expect(inTime.length).toBeLessThanOrEqual(14);
+    expect(inTime.length).toBeGreaterThanOrEqual(8);
+    expect(starts.filter((s) => s.at - started < 500).length).toBeLessThanOrEqual(6);
+    expect(new Set(starts.map((s) => s.queue))).toEqual(new Set(['invoices', 'refunds']));
   });
 });

@@ -69,16 +69,19 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
   }
   const w = config.worker;
   const rateRules = Object.fromEntries(Object.entries(config.rateLimits).filter(([queue]) => queues.includes(queue)));
+  // Only the budgets that cover a queue this worker serves; each keeps its whole queue list.
+  const limits = Object.fromEntries(
+    Object.entries(config.sharedRateLimits).filter(([, budget]) => budget.queues.some((queue) => queues.includes(queue))),
+  );
   let rateLimit: WorkerOptions['rateLimit'];
-  if (Object.keys(rateRules).length > 0) {
-    const store = await connection.rateLimitStore(driver);
+  if (Object.keys(rateRules).length > 0 || Object.keys(limits).length > 0) {
+    let store = await connection.rateLimitStore(driver);
     if (store === undefined) {
       ctx.err(`warning: the ${driver.name} driver keeps no shared rate-limit buckets; limits hold within this process only`);
       const { MemoryRateLimitStore } = await import('@queuekit/core');
-      rateLimit = { store: new MemoryRateLimitStore(), queues: rateRules };
-    } else {
-      rateLimit = { store, queues: rateRules };
+      store = new MemoryRateLimitStore();
     }
+    rateLimit = { store, queues: rateRules, limits };
   }
   const maxJobs = options.maxJobs ?? w.maxJobs;
   const maxRuntimeMs = options.maxTime !== undefined ? options.maxTime * 1_000 : w.maxRuntimeMs;

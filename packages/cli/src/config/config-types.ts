@@ -1,6 +1,7 @@
 import type {
   ConnectionDefinition,
   LogLevel,
+  NamedRateLimit,
   QueueDriver,
   RateLimitRule,
   RateLimitStore,
@@ -95,6 +96,12 @@ export interface QueueCliConfig {
   readonly health?: HealthConfig;
   /** Token buckets per queue name, honoured by `queue work` and reported by `queue health`. */
   readonly rateLimits?: Readonly<Record<string, RateLimitRule>>;
+  /**
+   * Budgets shared by several queues, by name: `{ 'stripe-api': { limit, intervalMs, queues } }`.
+   * `queue work` claims from a listed queue only while its budget has a token; workers on one
+   * backend share each budget's bucket.
+   */
+  readonly sharedRateLimits?: Readonly<Record<string, NamedRateLimit>>;
   /** Cron schedules, listed and run by hand with `queue schedule`. */
   readonly schedules?: readonly ScheduleConfig[];
 }
@@ -121,6 +128,7 @@ export interface LoadedConfig {
   readonly worker: WorkerConfig;
   readonly health: HealthConfig;
   readonly rateLimits: Readonly<Record<string, RateLimitRule>>;
+  readonly sharedRateLimits: Readonly<Record<string, NamedRateLimit>>;
   readonly schedules: readonly CliSchedule[];
   /** Imports and returns the job definitions (once; later calls reuse them). */
   loadJobs(): Promise<readonly RegisteredJob[]>;

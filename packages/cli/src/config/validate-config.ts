@@ -2,6 +2,7 @@ import {
   type ConnectionDefinition,
   isQueueError,
   isValidQueueName,
+  type NamedRateLimit,
   quoteInput,
   type RateLimitRule,
   type RegisteredJob,
@@ -56,7 +57,7 @@ export function validateConfig(value: unknown, ctx: ValidateContext): LoadedConf
   };
   if (!isObject(value)) fail('default export', 'an object ({ connections: { … } })', value);
   const root = value as Record<string, unknown>;
-  const known = new Set(['default', 'connections', 'jobs', 'queues', 'worker', 'health', 'rateLimits', 'schedules']);
+  const known = new Set(['default', 'connections', 'jobs', 'queues', 'worker', 'health', 'rateLimits', 'sharedRateLimits', 'schedules']);
   for (const key of Object.keys(root)) {
     if (!known.has(key)) fail(key, `one of the keys ${[...known].join(', ')}`, key);
   }
@@ -119,6 +120,7 @@ export function validateConfig(value: unknown, ctx: ValidateContext): LoadedConf
     worker: validateWorker(root.worker, fail),
     health: validateHealth(root.health, fail),
     rateLimits: validateRateLimits(root.rateLimits, fail),
+    sharedRateLimits: validateSharedRateLimits(root.sharedRateLimits, fail),
     schedules: validateSchedules(root.schedules, defaultConnection, connections, fail, ctx.label),
     loadJobs,
   };
@@ -252,6 +254,26 @@ function validateRateLimits(raw: unknown, fail: Fail): Record<string, RateLimitR
     if (typeof limit !== 'number' || !(limit > 0)) fail(`${key}.limit`, 'a number > 0', limit);
     if (typeof intervalMs !== 'number' || !(intervalMs > 0)) fail(`${key}.intervalMs`, 'a number of ms > 0', intervalMs);
     out[queue] = { limit: limit as number, intervalMs: intervalMs as number };
+  }
+  return out;
+}
+
+function validateSharedRateLimits(raw: unknown, fail: Fail): Record<string, NamedRateLimit> {
+  if (raw === undefined) return {};
+  if (!isObject(raw)) return fail('sharedRateLimits', 'an object of { limit, intervalMs, queues } per budget name', raw);
+  const out: Record<string, NamedRateLimit> = {};
+  for (const [name, budget] of Object.entries(raw)) {
+    const key = `sharedRateLimits.${name}`;
+    if (name === '' || name.length > 100) fail(key, 'a name of 1-100 characters as the key', name);
+    if (!isObject(budget)) fail(key, '{ limit, intervalMs, queues }', budget);
+    const { limit, intervalMs, queues } = budget as Record<string, unknown>;
+    if (typeof limit !== 'number' || !(limit > 0)) fail(`${key}.limit`, 'a number > 0', limit);
+    if (typeof intervalMs !== 'number' || !(intervalMs > 0)) fail(`${key}.intervalMs`, 'a number of ms > 0', intervalMs);
+    if (!Array.isArray(queues) || queues.length === 0 || !queues.every((q) => typeof q === 'string' && isValidQueueName(q)))
+      fail(`${key}.queues`, 'a non-empty array of queue names', queues);
+    for (const k of Object.keys(budget as object))
+      if (!['limit', 'intervalMs', 'queues'].includes(k)) fail(`${key}.${k}`, 'one of the keys limit, intervalMs, queues', k);
+    out[name] = { limit: limit as number, intervalMs: intervalMs as number, queues: [...(queues as string[])] };
   }
   return out;
 }

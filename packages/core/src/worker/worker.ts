@@ -9,7 +9,7 @@ import { quoteInput } from '../errors/quote-input.js';
 import { JobRegistry, type RegisteredJob } from '../job/job-registry.js';
 import { type Logger, silentLogger } from '../logger/logger.js';
 import type { RateLimitRule, RateLimitStore } from '../rate-limit/rate-limit-store.js';
-import { RateLimiter, sleep } from '../rate-limit/rate-limiter.js';
+import { type NamedRateLimit, RateLimiter, sleep } from '../rate-limit/rate-limiter.js';
 import { JobExecutor } from './job-executor.js';
 import { assertMiddlewareSupported } from './job-runner.js';
 import { DEFAULT_MAX_LOST_DELIVERIES } from './requeue-helper.js';
@@ -31,6 +31,13 @@ export interface WorkerRateLimitOptions {
   readonly groups?: Readonly<Record<string, RateLimitRule>>;
   /** The group of a job (e.g. its tenant); undefined puts the job in no group. Needs `groups`. */
   readonly groupKey?: (reservation: Reservation) => string | undefined;
+  /**
+   * Budgets shared by several queues, by name (`{ 'stripe-api': { limit: 25, intervalMs: 1_000,
+   * queues: ['invoices', 'refunds'] } }`): a queue is claimed from only while its named budgets
+   * have tokens, and each of its jobs takes one. Workers over one shared store that name the same
+   * limit share its bucket, whichever queues they serve.
+   */
+  readonly limits?: Readonly<Record<string, NamedRateLimit>>;
 }
 
 /** Options of {@link Worker}. */
