@@ -85,7 +85,9 @@ export {
   type HealthReport,
   type HealthStatus,
   type HealthThresholds,
+  type QueueCountsJson,
   type QueueHealth,
+  queueCountsJson,
   type RateLimitUsage,
   type WorkersHealth,
 } from './health/connection-health.js';

@@ -1,4 +1,4 @@
-import { formatDuration } from '@queuekit/core';
+import { formatDuration, queueCountsJson } from '@queuekit/core';
 import { EXIT_OK } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { renderTable } from '../output/table.js';
@@ -19,17 +19,7 @@ export async function runStats(
         {
           connection: connection.name,
           driver: driver.name,
-          queues: stats.map((s) => ({
-            queue: s.queue,
-            ready: s.ready,
-            delayed: s.delayed,
-            reserved: s.reserved,
-            dead: s.dead,
-            paused: s.paused ?? null,
-            completed: s.completed ?? null,
-            oldestReadyAt: s.oldestReadyAt ?? null,
-            oldestReadyAgeMs: s.oldestReadyAt === undefined ? null : Math.max(0, now - s.oldestReadyAt),
-          })),
+          queues: stats.map((s) => ({ queue: s.queue, ...queueCountsJson(s, now) })),
         },
         null,
         2,

@@ -24,12 +24,8 @@ export interface RateLimitUsage {
   readonly shared: boolean;
 }
 
-/** One queue in the health report. */
-export interface QueueHealth {
-  /** Queue name. */
-  readonly name: string;
-  /** `degraded` when it exceeds a threshold (see `problems`). */
-  readonly status: 'healthy' | 'degraded';
+/** A queue's counts as JSON (`queue stats --json`, the health document's queues): what a driver does not report is null. */
+export interface QueueCountsJson {
   /** Jobs available now. */
   readonly ready: number;
   /** Jobs waiting for their time. */
@@ -46,6 +42,28 @@ export interface QueueHealth {
   readonly oldestReadyAt: number | null;
   /** How long the oldest ready job has waited, in ms; null when none is ready. */
   readonly oldestReadyAgeMs: number | null;
+}
+
+/** {@link QueueCountsJson} of a queue's stats, its oldest ready job's age taken at `now` (epoch ms). */
+export function queueCountsJson(stats: QueueStats, now: number): QueueCountsJson {
+  return {
+    ready: stats.ready,
+    delayed: stats.delayed,
+    reserved: stats.reserved,
+    dead: stats.dead,
+    paused: stats.paused ?? null,
+    completed: stats.completed ?? null,
+    oldestReadyAt: stats.oldestReadyAt ?? null,
+    oldestReadyAgeMs: stats.oldestReadyAt === undefined ? null : Math.max(0, now - stats.oldestReadyAt),
+  };
+}
+
+/** One queue in the health report. */
+export interface QueueHealth extends QueueCountsJson {
+  /** Queue name. */
+  readonly name: string;
+  /** `degraded` when it exceeds a threshold (see `problems`). */
+  readonly status: 'healthy' | 'degraded';
   /** Rate-limit usage; null when no rule is configured for the queue. */
   readonly rateLimit: RateLimitUsage | null;
   /** Thresholds this queue exceeds, in words. */
@@ -205,7 +223,8 @@ export async function checkConnection(options: ConnectionHealthOptions): Promise
   const queues: QueueHealth[] = [];
   for (const s of stats) {
     const problems: string[] = [];
-    const age = s.oldestReadyAt === undefined ? null : Math.max(0, now - s.oldestReadyAt);
+    const counts = queueCountsJson(s, now);
+    const age = counts.oldestReadyAgeMs;
     if (t.maxReady !== null && s.ready > t.maxReady) problems.push(`ready ${s.ready} > max ${t.maxReady}`);
     if (t.maxOldestAgeMs !== null && age !== null && age > t.maxOldestAgeMs) {
       problems.push(`oldest ready ${formatDuration(age)} > max ${formatDuration(t.maxOldestAgeMs)}`);
@@ -227,14 +246,7 @@ export async function checkConnection(options: ConnectionHealthOptions): Promise
     queues.push({
       name: s.queue,
       status: problems.length > 0 ? 'degraded' : 'healthy',
-      ready: s.ready,
-      delayed: s.delayed,
-      reserved: s.reserved,
-      dead: s.dead,
-      paused: s.paused ?? null,
-      completed: s.completed ?? null,
-      oldestReadyAt: s.oldestReadyAt ?? null,
-      oldestReadyAgeMs: age,
+      ...counts,
       rateLimit,
       problems,
     });
