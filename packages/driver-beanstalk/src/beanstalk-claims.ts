@@ -38,6 +38,12 @@ const ABORTED = Symbol('aborted');
 export const CLAIM_CHUNK = 8;
 /** Connections one claim spreads over at most. */
 const MAX_CLAIM_CONNECTIONS = 16;
+/**
+ * A reserve answered within its job's TTR less this margin cannot be stale: the TTR started on the
+ * server after the command was sent. Past it, a `touch` proves the job is still the connection's.
+ * (beanstalkd's own safety margin is 1 s.)
+ */
+const STALE_MARGIN_MS = 1_500;
 
 /**
  * Claiming: up to n jobs per call, pipelined on one connection, the queue order kept across tubes,
@@ -87,10 +93,13 @@ export class BeanstalkClaims {
     try {
       // One waiting reserve returns at once when a job is ready: no need to try without waiting first.
       const waitAtOnce = request.tubes.length === 1 && request.max === 1 && request.waitMs > 0;
-      let { jobs, tubes } = waitAtOnce ? { jobs: [], tubes: request.tubes } : await this.#reserveNow(client, request.tubes, request.max);
+      let { jobs, tubes, sentAt } = waitAtOnce
+        ? { jobs: [], tubes: request.tubes, sentAt: performance.now() }
+        : await this.#reserveNow(client, request.tubes, request.max);
       if (jobs.length === 0 && request.waitMs > 0) {
         const seconds = Math.ceil(request.waitMs / 1_000);
         const watched = client.watchOnly(request.tubes);
+        sentAt = performance.now();
         const pending = client.reserveWithTimeout(seconds);
         // Awaited below (or by #abandon); marked handled so a failed watch does not leave it unhandled.
         pending.catch(() => undefined);
@@ -104,7 +113,7 @@ export class BeanstalkClaims {
         jobs = typeof outcome === 'object' ? [outcome] : [];
         tubes = request.tubes;
       }
-      return await this.#hold(client, jobs, tubes, request.leaseMs);
+      return await this.#hold(client, jobs, tubes, request.leaseMs, sentAt);
     } finally {
       if (!handedOver) this.#c.pool.done(client);
     }
@@ -116,7 +125,7 @@ export class BeanstalkClaims {
    */
   async claimOn(client: BeanstalkClient, tubes: readonly string[], max: number, leaseMs: number): Promise<Reservation[]> {
     const reserved = await this.#reserveNow(client, tubes, max);
-    return this.#hold(client, reserved.jobs, reserved.tubes, leaseMs);
+    return this.#hold(client, reserved.jobs, reserved.tubes, leaseMs, reserved.sentAt);
   }
 
   /** Gives a job back unrun through the connection holding it: bury then kick counts as neither. */
@@ -129,18 +138,22 @@ export class BeanstalkClaims {
     return client.kickJob(jobId);
   }
 
-  /** Up to `max` ready jobs of the first of `tubes` that has any, without waiting, with the tube(s) they came from. */
+  /**
+   * Up to `max` ready jobs of the first of `tubes` that has any, without waiting, with the tube(s)
+   * they came from and when (performance.now()) their reserves were sent.
+   */
   async #reserveNow(
     client: BeanstalkClient,
     tubes: readonly string[],
     max: number,
-  ): Promise<{ jobs: BeanstalkJob[]; tubes: readonly string[] }> {
+  ): Promise<{ jobs: BeanstalkJob[]; tubes: readonly string[]; sentAt: number }> {
     for (const tube of tubes.length === 1 ? [tubes] : tubes.map((t) => [t])) {
+      const sentAt = performance.now();
       // DEADLINE_SOON: a job held on this connection is in its last second; none is taken now.
       const [, jobs] = await Promise.all([client.watchOnly(tube), client.reserveReady(max)]);
-      if (jobs.length > 0) return { jobs, tubes: tube };
+      if (jobs.length > 0) return { jobs, tubes: tube, sentAt };
     }
-    return { jobs: [], tubes: [] };
+    return { jobs: [], tubes: [], sentAt: performance.now() };
   }
 
   /** Reservations of held jobs in beanstalkd's own order: priority, then job id (put order). */
@@ -154,25 +167,37 @@ export class BeanstalkClaims {
   }
 
   /**
-   * Proves `jobs` are still this connection's, reads their counts and TTR and the pause markers of
-   * the `tubes` they came from (one round trip), hands back the jobs of paused queues, and decodes
-   * and starts holding the rest.
+   * Reads the counts and TTR of `jobs` and the pause markers of the `tubes` they came from (one
+   * round trip), proves the jobs whose answer may be stale are still this connection's, hands back
+   * the jobs of paused queues, and decodes and starts holding the rest.
    *
    * A reserve's answer can be read long after beanstalkd sent it: a process paused (SIGSTOP, a
    * frozen VM) while its reserve waited gets the job, its TTR runs out, another worker reserves
-   * it, and the paused process reads the stale answer when it wakes. A `touch` answers TOUCHED
-   * only on the connection that holds the job now, so a job it refuses is not taken.
+   * it, and the paused process reads the stale answer when it wakes. An answer read within the
+   * job's TTR (less {@link STALE_MARGIN_MS}) of sending the reserve (`reservedAt`,
+   * performance.now()) cannot be stale; for the others a `touch` answers TOUCHED only on the
+   * connection that holds the job now, so a job it refuses is not taken.
    */
-  async #hold(client: BeanstalkClient, jobs: readonly BeanstalkJob[], tubes: readonly string[], leaseMs: number): Promise<Reservation[]> {
+  async #hold(
+    client: BeanstalkClient,
+    jobs: readonly BeanstalkJob[],
+    tubes: readonly string[],
+    leaseMs: number,
+    reservedAt: number,
+  ): Promise<Reservation[]> {
     if (jobs.length === 0) return [];
     const generation = client.generation;
     const sentAt = Date.now();
     const ids = jobs.map((job) => job.id);
-    const [held, stats, paused] = await Promise.all([
-      Promise.all(ids.map((id) => client.touch(id))),
-      client.statsJobs(ids),
-      this.#c.pause.markedAmong(client, tubes),
-    ]);
+    const [stats, paused] = await Promise.all([client.statsJobs(ids), this.#c.pause.markedAmong(client, tubes)]);
+    const sinceReserve = performance.now() - reservedAt;
+    const held = await Promise.all(
+      ids.map((id, index) => {
+        const jobStats = stats[index];
+        if (jobStats === undefined) return false;
+        return sinceReserve < statNumber(jobStats, 'ttr') * 1_000 - STALE_MARGIN_MS ? true : client.touch(id);
+      }),
+    );
     const reservations: Reservation[] = [];
     const handBack: PausedJob[] = [];
     jobs.forEach((job, index) => {

@@ -179,3 +179,33 @@ describe('mapping onto beanstalkd', () => {
     }
   });
 });
+
+describe('claims answered in time', () => {
+  let own: OwnBeanstalkd;
+  beforeAll(async () => {
+    own = await OwnBeanstalkd.start();
+  });
+  afterAll(() => own.dispose());
+
+  it('send no touch: an answer read well within the TTR cannot be stale (one with a 1 s TTR is proved by a touch)', async () => {
+    const admin = new BeanstalkClient({ host: '127.0.0.1', port: own.port, connectTimeoutMs: 2_000 });
+    const touches = async () => Number((await admin.stats()).get('cmd-touch'));
+    for (const [ttrSeconds, touched] of [
+      [30, 0],
+      [1, 5],
+    ] as const) {
+      const driver = createBeanstalkDriver({ url: own.url, tubePrefix: randomTubePrefix(), ttrSeconds });
+      try {
+        await driver.push(Array.from({ length: 5 }, () => createEnvelope({ name: 'quick', queue: 'fresh' })));
+        const before = await touches();
+        const claimed = await (driver.claim as NonNullable<typeof driver.claim>)(['fresh'], { leaseMs: 30_000, waitMs: 0, max: 5 });
+        expect(claimed).toHaveLength(5);
+        expect((await touches()) - before).toBe(touched);
+        for (const reservation of claimed) await driver.ack(reservation);
+      } finally {
+        await driver.close();
+      }
+    }
+    admin.close();
+  });
+});
