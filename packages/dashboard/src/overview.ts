@@ -316,6 +316,14 @@ function findProblems(
         queue: null,
         message: `schedule ${s.name}: its fired ticks could not be read: ${s.ledgerError}`,
       });
+    } else if (s.lastOutcome === 'failed' || s.lastOutcome === 'cancelled') {
+      // The schedule runs, but the job of its last tick did not complete: worth a look before the next.
+      problems.push({
+        severity: 'warning',
+        connection: s.connection,
+        queue: null,
+        message: `schedule ${s.name}: the job of its last tick ${s.lastOutcome === 'failed' ? 'failed (dead-lettered)' : 'was cancelled'}`,
+      });
     }
   }
   return problems.sort((a, b) => ORDER[a.severity] - ORDER[b.severity]);

@@ -61,6 +61,25 @@ describe('collectOverview', () => {
       lastOutcome: 'waiting',
     });
     expect(model.schedules.find((s) => s.name === 'fresh')).toMatchObject({ lastTickFrom: 'ledger', lastTickAt: null });
+    expect(model.problems.filter((p) => p.message.startsWith('schedule '))).toEqual([]);
+
+    // The tick's job fails for good: the schedule is flagged until a later tick's job does better.
+    const [claimed] = await (driver.claim as NonNullable<typeof driver.claim>)(['default'], { leaseMs: 30_000, waitMs: 0, max: 1 });
+    await driver.deadLetter(claimed!, {
+      reason: 'failed',
+      error: { name: 'Error', message: 'boom' },
+      attempts: 1,
+      firstFailedAt: Date.now(),
+      failedAt: Date.now(),
+    });
+    const afterFailure = await collectOverview({ manager, schedules });
+    expect(afterFailure.schedules.find((s) => s.name === 'hourly')).toMatchObject({ lastOutcome: 'failed' });
+    expect(afterFailure.problems).toContainEqual({
+      severity: 'warning',
+      connection: 'main',
+      queue: null,
+      message: 'schedule hourly: the job of its last tick failed (dead-lettered)',
+    });
 
     const broken = Object.assign(Object.create(driver) as typeof driver, {
       // A store whose clock answers and whose ledger does not (only what the read calls).
