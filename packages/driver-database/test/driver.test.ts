@@ -130,6 +130,37 @@ describe.each(DIALECTS)('$name driver', ({ setup }) => {
     expect((await driver.push([c])).pushed).toEqual([c.id]);
   });
 
+  it('a push of 5,000 envelopes skips exactly the ids and unique keys already held, in the batch or stored', async () => {
+    const stored = Array.from({ length: 100 }, (_, i) => createEnvelope({ name: 'stored', queue, uniqueKey: `held-${i}` }));
+    expect((await driver.push(stored)).pushed).toHaveLength(100);
+    const batch = Array.from({ length: 5_000 }, (_, i) => {
+      // 0–99: keys held by stored jobs; 100–199: 50 keys, each twice in this batch; the rest: no key.
+      const uniqueKey = i < 100 ? `held-${i}` : i < 200 ? `twice-${i % 50}` : undefined;
+      return createEnvelope({ name: `job-${i}`, queue, payload: { i }, ...(uniqueKey === undefined ? {} : { uniqueKey }) });
+    });
+    // Ids already stored, and an id repeated inside the batch, are skipped too.
+    const input = [...batch, stored[0]!, stored[1]!, batch[300]!, batch[4_999]!];
+    const expectedSkipped = [
+      ...batch.slice(0, 100).map((e) => e.id),
+      ...batch.slice(150, 200).map((e) => e.id),
+      stored[0]!.id,
+      stored[1]!.id,
+      batch[300]!.id,
+      batch[4_999]!.id,
+    ];
+    const expectedPushed = [...batch.slice(100, 150), ...batch.slice(200)].map((e) => e.id);
+    const result = await driver.push(input);
+    expect(result.skipped).toEqual(expectedSkipped);
+    expect(result.pushed).toEqual(expectedPushed);
+    expect(result.pushed).toHaveLength(4_850);
+    expect(await driver.stats!(queue)).toMatchObject({ ready: 4_950, delayed: 0, reserved: 0 });
+    // Stored in push order: after the 100 stored jobs come the pushed ones, first to last.
+    for (const id of stored.map((e) => e.id)) expect((await reserveNow(driver, queue)).id).toBe(id);
+    const first = await reserveNow(driver, queue);
+    expect(first.id).toBe(batch[100]!.id);
+    expect(first.envelope?.payload).toEqual({ i: 100 });
+  });
+
   it('an undecodable body comes back as a poison reservation and can be dead-lettered', async () => {
     await driver.stats(queue);
     const id = await dialect.pushRaw(queue, '{not json');

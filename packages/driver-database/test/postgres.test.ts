@@ -61,6 +61,29 @@ describe('postgres: transactional enqueue', () => {
     expect(await driver.stats(queue)).toMatchObject({ ready: 0, delayed: 0, reserved: 0 });
   });
 
+  it('a large push inside a transaction is one statement: skipped keys reported, all or nothing with the transaction', async () => {
+    const queue = randomQueue();
+    await driver.migrate();
+    await driver.push([createEnvelope({ name: 'held', queue, uniqueKey: 'k-0' })]);
+    const batch = Array.from({ length: 5_000 }, (_, i) => createEnvelope({ name: 'bulk', queue, uniqueKey: `k-${i % 2_500}` }));
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await driver.push(batch, { transaction: client });
+      // k-0 is held by the stored job; every other key is taken by its first envelope in the batch.
+      expect(result.pushed).toEqual(batch.slice(1, 2_500).map((e) => e.id));
+      expect(result.skipped).toEqual([batch[0]!.id, ...batch.slice(2_500).map((e) => e.id)]);
+      expect(await driver.stats(queue)).toMatchObject({ ready: 1 });
+      await client.query('ROLLBACK');
+      await client.query('BEGIN');
+      expect((await driver.push(batch, { transaction: client })).pushed).toHaveLength(2_499);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    expect(await driver.stats(queue)).toMatchObject({ ready: 2_500, delayed: 0, reserved: 0 });
+  });
+
   it('a transaction handle that is not a pg client is refused', async () => {
     await expect(driver.push([createEnvelope({ name: 'x', queue: randomQueue() })], { transaction: {} })).rejects.toBeInstanceOf(
       InvalidArgumentError,
