@@ -214,7 +214,8 @@ export class InstrumentedQueueDecorator implements QueueDriver {
       if (meter !== undefined) {
         const [queue, name] = common(envelopes);
         meter.operation('send', performance.now() - startedAt, queue, name, errorType(error));
-        for (const envelope of envelopes) meter.enqueueFailed(envelope.queue, envelope.name, 1, errorType(error));
+        const type = errorType(error);
+        countRuns(envelopes, envelopeQueue, envelopeName, (queue, name, count) => meter.enqueueFailed(queue, name, count, type));
       }
       if (spans !== undefined) for (const span of spans) endWithError(span, error);
       throw error;
@@ -223,9 +224,8 @@ export class InstrumentedQueueDecorator implements QueueDriver {
       const [queue, name] = common(envelopes);
       meter.operation('send', performance.now() - startedAt, queue, name, '');
       const skipped = result.skipped.length === 0 ? undefined : new Set(result.skipped);
-      for (const envelope of envelopes) {
-        if (skipped === undefined || !skipped.has(envelope.id)) meter.enqueued(envelope.queue, envelope.name, 1);
-      }
+      const stored = skipped === undefined ? envelopes : envelopes.filter((envelope) => !skipped.has(envelope.id));
+      countRuns(stored, envelopeQueue, envelopeName, (queue, name, count) => meter.enqueued(queue, name, count));
     }
     if (spans !== undefined) {
       const skipped = result.skipped.length === 0 ? undefined : new Set(result.skipped);
@@ -262,18 +262,25 @@ export class InstrumentedQueueDecorator implements QueueDriver {
     const envelope = reservation.envelope;
     const name = envelope?.name ?? '';
     meter.operation('receive', reservedAt - startedAt, reservation.queue, name, '');
+    meter.reserved(reservation.queue, name, 1);
     this.#noteReserved(meter, reservation, reservedAt);
     return reservation;
   }
 
-  /** Counts a reserved job and tracks its delivery until it settles. */
+  /** Records a reserved job's queue wait and tracks its delivery until it settles (its count is the caller's). */
   #noteReserved(meter: QueueMetrics, reservation: Reservation, reservedAt: number): void {
     const envelope = reservation.envelope;
     const name = envelope?.name ?? '';
     // Drivers keep availableAt across retries, so only a first run's wait is a queue wait.
-    const first = reservation.attempt === 1 && reservation.lostDeliveries === 0;
-    meter.reserved(reservation.queue, name, envelope !== undefined && first ? Date.now() - envelope.availableAt : undefined);
+    if (envelope !== undefined && reservation.attempt === 1 && reservation.lostDeliveries === 0) {
+      meter.queueWait(reservation.queue, name, Date.now() - envelope.availableAt);
+    }
     this.#track(reservation.token, { queue: reservation.queue, name, reservedAt, span: undefined, outcome: undefined });
+  }
+
+  /** Counts claimed jobs: one add per run of jobs of the same queue and name. */
+  #countReserved(meter: QueueMetrics, reservations: readonly Reservation[]): void {
+    countRuns(reservations, reservationQueue, reservationName, (queue, name, count) => meter.reserved(queue, name, count));
   }
 
   /** Claims through the wrapped driver's batch member, counting each job. */
@@ -293,6 +300,7 @@ export class InstrumentedQueueDecorator implements QueueDriver {
     if (reservations.length === 0) meter.reserveEmpty();
     const [queue, name] = commonOf(reservations);
     meter.operation('receive', reservedAt - startedAt, queue, name, '', reservations.length === 0);
+    this.#countReserved(meter, reservations);
     for (const reservation of reservations) this.#noteReserved(meter, reservation, reservedAt);
     return reservations;
   }
@@ -310,13 +318,15 @@ export class InstrumentedQueueDecorator implements QueueDriver {
       meter?.operation('ack', performance.now() - startedAt, '', '', errorType(error));
       throw error;
     }
-    const lost = new Set(result.leaseLost);
-    for (const reservation of acks)
-      if (!lost.has(reservation)) this.#noteSettled(reservation, undefined, 0, 'completed', undefined, undefined);
+    const acked = result.leaseLost.length === 0 ? acks : withoutLost(acks, result.leaseLost);
+    // Completions are counted below, one add per run of the same queue and name.
+    for (const reservation of acked) this.#noteSettled(reservation, undefined, 0, 'completed', undefined, undefined, false);
     if (meter !== undefined) {
       const settledAt = performance.now();
       const [queue, name] = commonOf(acks);
       meter.operation('ack', settledAt - startedAt, queue, name, '');
+      countRuns(acked, reservationQueue, reservationName, (runQueue, runName, count) => meter.completed(runQueue, runName, count));
+      this.#countReserved(meter, result.claimed);
       for (const reservation of result.claimed) this.#noteReserved(meter, reservation, settledAt);
     }
     return result;
@@ -503,6 +513,7 @@ export class InstrumentedQueueDecorator implements QueueDriver {
     outcome: JobOutcome,
     error: ErrorInfo | undefined,
     reason: string | undefined,
+    countCompleted = true,
   ): void {
     const meter = this.#metrics;
     const queue = reservation.queue;
@@ -516,8 +527,9 @@ export class InstrumentedQueueDecorator implements QueueDriver {
     if (meter !== undefined) {
       const settledAt = performance.now();
       if (operation !== undefined) meter.operation(operation, settledAt - startedAt, queue, name, '');
-      if (outcome === 'completed') meter.completed(queue, name);
-      else if (outcome === 'retried') meter.retried(queue, name, type);
+      if (outcome === 'completed') {
+        if (countCompleted) meter.completed(queue, name);
+      } else if (outcome === 'retried') meter.retried(queue, name, type);
       else if (outcome === 'dead-lettered') meter.deadLettered(queue, name, type, reason ?? '');
       if (delivery?.reservedAt !== undefined) meter.processed(queue, name, outcome, type, settledAt - delivery.reservedAt);
     }
@@ -599,6 +611,45 @@ function newFailure(reservation: Reservation, options: ReleaseOptions): FailureH
 
 function withTrace(envelope: JobEnvelope, headers: Record<string, string> | undefined): JobEnvelope {
   return headers === undefined ? envelope : { ...envelope, trace: { ...envelope.trace, ...headers } };
+}
+
+/** The acks whose lease was not lost, in order. */
+function withoutLost(acks: readonly Reservation[], leaseLost: readonly Reservation[]): Reservation[] {
+  const lost = new Set(leaseLost);
+  return acks.filter((reservation) => !lost.has(reservation));
+}
+
+const envelopeQueue = (envelope: JobEnvelope): string => envelope.queue;
+const envelopeName = (envelope: JobEnvelope): string => envelope.name;
+const reservationQueue = (reservation: Reservation): string => reservation.queue;
+const reservationName = (reservation: Reservation): string => reservation.envelope?.name ?? '';
+
+/**
+ * Calls `record(queue, name, count)` once per run of consecutive items of the same queue and job
+ * name: a batch of one kind of job is one counter add (the SDK hashes the attributes per add).
+ */
+function countRuns<T>(
+  items: readonly T[],
+  queueOf: (item: T) => string,
+  nameOf: (item: T) => string,
+  record: (queue: string, name: string, count: number) => void,
+): void {
+  let queue = '';
+  let name = '';
+  let count = 0;
+  for (const item of items) {
+    const itemQueue = queueOf(item);
+    const itemName = nameOf(item);
+    if (count > 0 && itemQueue === queue && itemName === name) {
+      count += 1;
+      continue;
+    }
+    if (count > 0) record(queue, name, count);
+    queue = itemQueue;
+    name = itemName;
+    count = 1;
+  }
+  if (count > 0) record(queue, name, count);
 }
 
 /** The queue and job name shared by all reservations, each '' when they differ (or a body did not decode). */

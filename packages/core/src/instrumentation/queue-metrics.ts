@@ -19,6 +19,8 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
 const WAIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 /** Attribute sets kept for reuse; beyond this many (unbounded job or error names) they are built per call. */
 const MAX_CACHED_ATTRIBUTE_SETS = 2_000;
+/** (queue, job name) pairs whose per-job attribute sets are kept; beyond this many they are built per call. */
+const MAX_CACHED_JOB_SETS = 2_000;
 
 /** A messaging operation as recorded on `messaging.client.operation.duration`. */
 export type Operation = 'send' | 'receive' | 'ack' | 'release' | 'dead_letter';
@@ -32,13 +34,34 @@ const OPERATION_TYPE: Record<Operation, string> = {
 };
 
 /**
+ * The attribute sets of one (queue, job name) pair on the per-job path, built on first use and then
+ * handed to the SDK as the very same frozen objects every time.
+ */
+interface JobSets {
+  reserved?: Attributes;
+  wait?: Attributes;
+  completed?: Attributes;
+  /** `messaging.process.duration` per outcome, without an error type. */
+  readonly processed: Partial<Record<JobOutcome, Attributes>>;
+  /** `messaging.client.operation.duration` per operation, success only. */
+  readonly operations: Partial<Record<Operation, Attributes>>;
+  enqueued?: Attributes;
+}
+
+/**
  * The instruments of one decorated driver and the attribute sets they record with. Attribute sets
- * are built once per (operation, queue, job name, …) and reused: the SDK hashes them on every
- * record, and a queue sees few distinct combinations.
+ * are built once per (operation, queue, job name, …) and reused, so recording allocates nothing:
+ * the per-job ones sit in one record per (queue, job name) reached through two map lookups (no key
+ * string is built per call); the rare ones (errors, dead-letter reasons, empty reserves) through a
+ * composite key. The SDK still hashes an attribute set on every recording (sdk-metrics 2.x keys its
+ * aggregations by a string built from the set, identical object or not), so counters take a count:
+ * a caller with many jobs of one (queue, name) records them in one add.
  */
 export class QueueMetrics {
   readonly #system: string;
   readonly #cache = new Map<string, Attributes>();
+  readonly #jobs = new Map<string, Map<string, JobSets>>();
+  #jobSetCount = 0;
   readonly #enqueued: Counter;
   readonly #reserved: Counter;
   readonly #reserveEmpty: Counter;
@@ -81,10 +104,9 @@ export class QueueMetrics {
 
   /** A push stored `count` jobs of `queue`/`name`. */
   enqueued(queue: string, name: string, count: number): void {
-    this.#enqueued.add(
-      count,
-      this.#attributes('q', queue, name, '', '', () => this.#base(queue, name, 'send', 'send')),
-    );
+    const sets = this.#sets(queue, name);
+    sets.enqueued ??= Object.freeze(this.#base(queue, name, 'send', 'send'));
+    this.#enqueued.add(count, sets.enqueued);
   }
 
   /** A push of `count` jobs failed with `errorType`. */
@@ -98,16 +120,18 @@ export class QueueMetrics {
     );
   }
 
-  /** A reserve returned a job: counts it and its queue wait (first deliveries only, see the README). */
-  reserved(queue: string, name: string, waitMs: number | undefined): void {
-    const attributes = this.#attributes('r', queue, name, '', '', () => this.#base(queue, name, 'receive', 'receive'));
-    this.#reserved.add(1, attributes);
-    if (waitMs !== undefined) {
-      this.#queueWait.record(
-        Math.max(0, waitMs) / 1000,
-        this.#attributes('w', queue, name, '', '', () => this.#job(queue, name)),
-      );
-    }
+  /** A reserve or claim returned `count` jobs of `queue`/`name`. */
+  reserved(queue: string, name: string, count: number): void {
+    const sets = this.#sets(queue, name);
+    sets.reserved ??= Object.freeze(this.#base(queue, name, 'receive', 'receive'));
+    this.#reserved.add(count, sets.reserved);
+  }
+
+  /** The queue wait of a job reserved for the first time (see the README). */
+  queueWait(queue: string, name: string, waitMs: number): void {
+    const sets = this.#sets(queue, name);
+    sets.wait ??= Object.freeze(this.#job(queue, name));
+    this.#queueWait.record(Math.max(0, waitMs) / 1000, sets.wait);
   }
 
   /** A reserve returned nothing. */
@@ -120,36 +144,39 @@ export class QueueMetrics {
 
   /** How long a driver call took; `queue`/`name` empty when unknown or mixed; `errorType` empty on success. */
   operation(operation: Operation, durationMs: number, queue: string, name: string, errorType: string, empty = false): void {
-    const attributes = this.#attributes(`o${operation}${empty ? '0' : ''}`, queue, name, errorType, '', () => {
-      const result: Record<string, string | boolean> = this.#base(queue, name, OPERATION_TYPE[operation], operation);
-      if (errorType !== '') result[ATTR_ERROR_TYPE] = errorType;
-      if (operation === 'receive') result[ATTR_RESERVE_EMPTY] = empty;
-      return result;
-    });
+    if (errorType === '' && !empty) {
+      const sets = this.#sets(queue, name);
+      let attributes = sets.operations[operation];
+      if (attributes === undefined) {
+        attributes = Object.freeze(this.#operationAttributes(operation, queue, name, '', false));
+        sets.operations[operation] = attributes;
+      }
+      this.#operationDuration.record(durationMs / 1000, attributes);
+      return;
+    }
+    const attributes = this.#attributes(`o${operation}${empty ? '0' : ''}`, queue, name, errorType, '', () =>
+      this.#operationAttributes(operation, queue, name, errorType, empty),
+    );
     this.#operationDuration.record(durationMs / 1000, attributes);
   }
 
-  /** A delivery was acknowledged. */
-  completed(queue: string, name: string): void {
-    this.#completed.add(
-      1,
-      this.#attributes('c', queue, name, '', '', () => this.#job(queue, name)),
-    );
+  /** `count` deliveries of `queue`/`name` were acknowledged. */
+  completed(queue: string, name: string, count = 1): void {
+    const sets = this.#sets(queue, name);
+    sets.completed ??= Object.freeze(this.#job(queue, name));
+    this.#completed.add(count, sets.completed);
   }
 
   /** A delivery failed and was released for another attempt. */
   retried(queue: string, name: string, errorType: string): void {
-    const attributes = this.#attributes('f', queue, name, errorType, '', () => ({
-      ...this.#job(queue, name),
-      [ATTR_ERROR_TYPE]: errorType,
-    }));
+    const attributes = this.#failedAttributes(queue, name, errorType);
     this.#failed.add(1, attributes);
     this.#retried.add(1, attributes);
   }
 
   /** A delivery was dead-lettered with `reason`. */
   deadLettered(queue: string, name: string, errorType: string, reason: string): void {
-    const failed = this.#attributes('f', queue, name, errorType, '', () => ({ ...this.#job(queue, name), [ATTR_ERROR_TYPE]: errorType }));
+    const failed = this.#failedAttributes(queue, name, errorType);
     this.#failed.add(1, failed);
     this.#deadLettered.add(
       1,
@@ -159,12 +186,60 @@ export class QueueMetrics {
 
   /** Reserve-to-settle time of one delivery. */
   processed(queue: string, name: string, outcome: JobOutcome, errorType: string, durationMs: number): void {
-    const attributes = this.#attributes('p', queue, name, errorType, outcome, () => {
-      const result: Record<string, string> = { ...this.#base(queue, name, 'process', 'process'), [ATTR_JOB_OUTCOME]: outcome };
-      if (errorType !== '') result[ATTR_ERROR_TYPE] = errorType;
-      return result;
-    });
+    let attributes: Attributes;
+    if (errorType === '') {
+      const sets = this.#sets(queue, name);
+      const known = sets.processed[outcome];
+      if (known === undefined) {
+        attributes = Object.freeze(this.#processAttributes(queue, name, outcome, ''));
+        sets.processed[outcome] = attributes;
+      } else {
+        attributes = known;
+      }
+    } else {
+      attributes = this.#attributes('p', queue, name, errorType, outcome, () => this.#processAttributes(queue, name, outcome, errorType));
+    }
     this.#processDuration.record(durationMs / 1000, attributes);
+  }
+
+  /** The per-job attribute sets of `queue`/`name`; beyond the cache bound a fresh (uncached) record. */
+  #sets(queue: string, name: string): JobSets {
+    let names = this.#jobs.get(queue);
+    let sets = names?.get(name);
+    if (sets !== undefined) return sets;
+    sets = { processed: {}, operations: {} };
+    if (this.#jobSetCount < MAX_CACHED_JOB_SETS) {
+      if (names === undefined) {
+        names = new Map();
+        this.#jobs.set(queue, names);
+      }
+      names.set(name, sets);
+      this.#jobSetCount += 1;
+    }
+    return sets;
+  }
+
+  #failedAttributes(queue: string, name: string, errorType: string): Attributes {
+    return this.#attributes('f', queue, name, errorType, '', () => ({ ...this.#job(queue, name), [ATTR_ERROR_TYPE]: errorType }));
+  }
+
+  #operationAttributes(
+    operation: Operation,
+    queue: string,
+    name: string,
+    errorType: string,
+    empty: boolean,
+  ): Record<string, string | boolean> {
+    const result: Record<string, string | boolean> = this.#base(queue, name, OPERATION_TYPE[operation], operation);
+    if (errorType !== '') result[ATTR_ERROR_TYPE] = errorType;
+    if (operation === 'receive') result[ATTR_RESERVE_EMPTY] = empty;
+    return result;
+  }
+
+  #processAttributes(queue: string, name: string, outcome: JobOutcome, errorType: string): Record<string, string> {
+    const result: Record<string, string> = { ...this.#base(queue, name, 'process', 'process'), [ATTR_JOB_OUTCOME]: outcome };
+    if (errorType !== '') result[ATTR_ERROR_TYPE] = errorType;
+    return result;
   }
 
   #attributes(kind: string, queue: string, name: string, a: string, b: string, build: () => Attributes): Attributes {
