@@ -21,6 +21,8 @@ export interface StoredMessage {
   scheduledAt: number | undefined;
   /** The lock of the peek-lock delivery holding it, if any. */
   lock: { readonly token: string; until: number } | undefined;
+  /** Deferred: only a receive by sequence number hands it out (an abandon or a lost lock leaves it deferred). */
+  deferred: boolean;
 }
 
 /** Why a message left for the dead-letter sub-queue. */
@@ -62,6 +64,7 @@ export class BrokerEntity {
       deliveryCount: 0,
       scheduledAt: scheduledAt !== undefined && scheduledAt > now ? scheduledAt : undefined,
       lock: undefined,
+      deferred: false,
     });
     return sequenceNumber;
   }
@@ -69,7 +72,7 @@ export class BrokerEntity {
   /** The first active, unlocked message in sequence order, if any. */
   nextAvailable(): StoredMessage | undefined {
     for (const stored of this.#messages.values()) {
-      if (stored.lock === undefined && stored.scheduledAt === undefined) return stored;
+      if (stored.lock === undefined && stored.scheduledAt === undefined && !stored.deferred) return stored;
     }
     return undefined;
   }
@@ -113,6 +116,36 @@ export class BrokerEntity {
     mergeApplicationProperties(stored.message, propertiesToModify);
     this.#countFailedDelivery(stored);
     return true;
+  }
+
+  /**
+   * Defers the delivery (delivery count + 1, properties merged): it stays in the entity, handed out
+   * only by {@link takeDeferred}; false when the lock was lost.
+   */
+  defer(token: string, propertiesToModify: Record<string, unknown> | undefined): boolean {
+    const stored = this.locked(token);
+    if (stored === undefined) return false;
+    this.#unlock(stored);
+    mergeApplicationProperties(stored.message, propertiesToModify);
+    stored.deferred = true;
+    this.#countFailedDelivery(stored);
+    return true;
+  }
+
+  /**
+   * The deferred messages with these sequence numbers, for a receive by sequence number: all of
+   * them, or a refusal naming the first that is missing, not deferred or locked (nothing is taken then).
+   */
+  deferredMessages(sequenceNumbers: readonly number[]): StoredMessage[] | { readonly refused: string } {
+    const found: StoredMessage[] = [];
+    for (const sequenceNumber of sequenceNumbers) {
+      const stored = this.#messages.get(sequenceNumber);
+      if (stored === undefined) return { refused: `message ${sequenceNumber} does not exist in ${this.name}` };
+      if (!stored.deferred) return { refused: `message ${sequenceNumber} of ${this.name} is not deferred` };
+      if (stored.lock !== undefined) return { refused: `message ${sequenceNumber} of ${this.name} is locked` };
+      found.push(stored);
+    }
+    return found;
   }
 
   /** Moves the delivery to the dead-letter sub-queue with a reason; false when the lock was lost. */

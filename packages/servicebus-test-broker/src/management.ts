@@ -1,6 +1,6 @@
 import rhea, { type Message } from 'rhea';
 import type { BrokerEntity } from './broker-entity.js';
-import { bytesToUuid, messagesOfTransfer, toSequenceNumber, toWireMessage } from './wire-format.js';
+import { bytesToUuid, messagesOfTransfer, toSequenceNumber, toWireMessage, uuidToBytes } from './wire-format.js';
 
 const { types } = rhea;
 
@@ -21,10 +21,12 @@ export interface ManagementHost {
 }
 
 const LOCK_LOST = 'com.microsoft:message-lock-lost';
+const MESSAGE_NOT_FOUND = 'com.microsoft:message-not-found';
 
 /**
  * Answers one request to `<entity>/$management` (the Service Bus request/response node): peek,
- * lock renewal, scheduling and cancelling, and settlement by lock token.
+ * lock renewal, scheduling and cancelling, receive of deferred messages by sequence number, and
+ * settlement by lock token.
  */
 export function handleManagementRequest(entity: BrokerEntity, request: Message, host: ManagementHost): ManagementResponse {
   const operation = String(request.application_properties?.operation ?? '');
@@ -39,6 +41,8 @@ export function handleManagementRequest(entity: BrokerEntity, request: Message, 
     case 'com.microsoft:cancel-scheduled-message':
       entity.cancelScheduled(asArray(body['sequence-numbers']).map(toSequenceNumber));
       return { statusCode: 200, body: {} };
+    case 'com.microsoft:receive-by-sequence-number':
+      return receiveBySequenceNumber(entity, body);
     case 'com.microsoft:update-disposition':
       return updateDisposition(entity, body, host);
     default:
@@ -102,6 +106,29 @@ function schedule(entity: BrokerEntity, body: Record<string, unknown>, host: Man
   return { statusCode: 200, body: { 'sequence-numbers': types.wrap_array(sequenceNumbers, 0x81, undefined) } };
 }
 
+/**
+ * Hands out deferred messages by sequence number: peek-lock (`receiver-settle-mode` 1) locks each
+ * and answers its lock token (RFC-order UUID); receive-and-delete (0) removes them. A sequence
+ * number that is missing, not deferred or locked refuses the whole request (`message-not-found`).
+ */
+function receiveBySequenceNumber(entity: BrokerEntity, body: Record<string, unknown>): ManagementResponse {
+  const found = entity.deferredMessages(asArray(body['sequence-numbers']).map(toSequenceNumber));
+  if (!Array.isArray(found)) return { statusCode: 404, errorCondition: MESSAGE_NOT_FOUND, description: found.refused };
+  const peekLock = Number(body['receiver-settle-mode'] ?? 1) === 1;
+  const messages = found.map((stored) => {
+    if (!peekLock) {
+      entity.remove(stored.sequenceNumber);
+      return { message: rhea.message.encode(toWireMessage(stored)) };
+    }
+    const token = entity.lock(stored);
+    return {
+      message: rhea.message.encode(toWireMessage(stored, { lockedUntil: stored.lock!.until })),
+      'lock-token': types.wrap_uuid(uuidToBytes(token)),
+    };
+  });
+  return { statusCode: 200, body: { messages } };
+}
+
 function updateDisposition(entity: BrokerEntity, body: Record<string, unknown>, host: ManagementHost): ManagementResponse {
   const status = String(body['disposition-status'] ?? '');
   const properties = body['properties-to-modify'] as Record<string, unknown> | undefined;
@@ -109,6 +136,8 @@ function updateDisposition(entity: BrokerEntity, body: Record<string, unknown>, 
     let settled: boolean;
     if (status === 'completed') settled = entity.complete(token);
     else if (status === 'abandoned') settled = entity.abandon(token, properties);
+    // The SDK spells it so.
+    else if (status === 'defered' || status === 'deferred') settled = entity.defer(token, properties);
     else if (status === 'suspended') {
       const reason = body['deadletter-reason'] as string | undefined;
       const description = body['deadletter-description'] as string | undefined;

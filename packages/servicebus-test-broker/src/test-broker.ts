@@ -68,9 +68,9 @@ interface Consumer {
 /**
  * Starts a broker on a loopback port that speaks enough of Azure Service Bus for
  * `@azure/service-bus`: claims-based auth (any token), send and batch send, peek-lock and
- * receive-and-delete receivers with drain, complete / abandon / dead-letter by disposition or by
+ * receive-and-delete receivers with drain, complete / abandon / defer / dead-letter by disposition or by
  * lock token, lock renewal, scheduled messages and their cancellation, peek, lock expiry and the
- * dead-letter sub-queue. State lives in memory.
+ * dead-letter sub-queue, deferred messages received by sequence number. State lives in memory.
  */
 export async function startTestBroker(options: TestBrokerOptions = {}): Promise<TestBroker> {
   const host = options.host ?? '127.0.0.1';
@@ -258,14 +258,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
         rest,
       );
     } else if (kind === 'modified' && state?.undeliverable_here === true) {
-      // Deferral is not supported: leave the message locked until it expires, and say so.
-      delivery.update(
-        true,
-        outcomes
-          .rejected({ error: { condition: 'amqp:not-implemented', description: 'defer is not supported by the test broker' } })
-          .described(),
-      );
-      return;
+      ok = held.entity.defer(held.token, state?.message_annotations);
     } else ok = held.entity.abandon(held.token, state?.message_annotations);
     const outcome = ok
       ? outcomes.accepted().described()

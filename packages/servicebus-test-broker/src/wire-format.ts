@@ -6,7 +6,8 @@ const { types } = rhea;
 /** The AMQP message format Service Bus senders use for a batch: one data section per encoded message. */
 export const BATCH_MESSAGE_FORMAT = 0x80013700;
 
-/** Service Bus annotation `x-opt-message-state`: 2 marks a scheduled message in a peek. */
+/** Service Bus annotation `x-opt-message-state`: 1 marks a deferred message, 2 a scheduled one. */
+const DEFERRED_STATE = 1;
 const SCHEDULED_STATE = 2;
 
 /**
@@ -59,7 +60,7 @@ export function toWireMessage(stored: StoredMessage, options: WireMessageOptions
   if (stored.scheduledAt !== undefined) {
     annotations['x-opt-scheduled-enqueue-time'] = types.wrap_timestamp(stored.scheduledAt);
     annotations['x-opt-message-state'] = types.wrap_int(SCHEDULED_STATE);
-  }
+  } else if (stored.deferred) annotations['x-opt-message-state'] = types.wrap_int(DEFERRED_STATE);
   return {
     ...stored.message,
     delivery_count: stored.deliveryCount,

@@ -143,6 +143,60 @@ describe('servicebus test broker, driven by @azure/service-bus', () => {
     await expect(other.completeMessage(tokenOnly)).rejects.toMatchObject({ code: 'MessageLockLost' });
   });
 
+  it('defers a message: only a receive by sequence number hands it out, and it stays deferred until settled', async () => {
+    const queue = queueName('defer');
+    broker.createQueue(queue, { maxDeliveryCount: 10 });
+    await client.createSender(queue).sendMessages([{ body: 'later' }, { body: 'now' }]);
+    const receiver = peekLock(queue);
+    const [later] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 2_000 });
+    await receiver.deferMessage(later!, { mark: 'm1' });
+    const rest = await receiver.receiveMessages(5, { maxWaitTimeInMs: 300 });
+    expect(rest.map((m) => m.body)).toEqual(['now']);
+    await receiver.completeMessage(rest[0]!);
+    const [peeked] = await receiver.peekMessages(5, { fromSequenceNumber: Long.ZERO });
+    expect([peeked?.body, peeked?.state, peeked?.applicationProperties?.mark]).toEqual(['later', 'deferred', 'm1']);
+
+    const [deferred] = await receiver.receiveDeferredMessages(later!.sequenceNumber!);
+    expect([deferred?.body, deferred?.state, deferred?.deliveryCount, deferred?.applicationProperties?.mark]).toEqual([
+      'later',
+      'deferred',
+      1,
+      'm1',
+    ]);
+    expect(deferred!.lockToken).toMatch(/^[0-9a-f-]{36}$/);
+    // Locked: a second receive by sequence number is refused.
+    await expect(receiver.receiveDeferredMessages(later!.sequenceNumber!)).rejects.toMatchObject({ code: 'MessageNotFound' });
+    expect((await receiver.renewMessageLock(deferred!)).getTime()).toBeGreaterThan(Date.now());
+    // Abandoned (through $management, by lock token), it is deferred again, its count raised.
+    await receiver.abandonMessage(deferred!, { mark: 'm2' });
+    expect(await receiver.receiveMessages(1, { maxWaitTimeInMs: 300 })).toEqual([]);
+    const [again] = await receiver.receiveDeferredMessages(later!.sequenceNumber!);
+    expect([again?.deliveryCount, again?.applicationProperties?.mark]).toEqual([2, 'm2']);
+    // Deferred again through $management, then left to its lock: still deferred.
+    await receiver.deferMessage(again!, { mark: 'm3' });
+    const [third] = await receiver.receiveDeferredMessages(later!.sequenceNumber!);
+    expect([third?.deliveryCount, third?.applicationProperties?.mark]).toEqual([3, 'm3']);
+    await sleep(LOCK_MS + 300);
+    await expect(receiver.completeMessage(third!)).rejects.toMatchObject({ code: 'MessageLockLost' });
+    expect(await receiver.receiveMessages(1, { maxWaitTimeInMs: 300 })).toEqual([]);
+    const [fourth] = await receiver.receiveDeferredMessages(later!.sequenceNumber!);
+    expect(fourth?.deliveryCount).toBe(4);
+    await receiver.completeMessage(fourth!);
+    expect(await receiver.peekMessages(5, { fromSequenceNumber: Long.ZERO })).toEqual([]);
+    await expect(receiver.receiveDeferredMessages(later!.sequenceNumber!)).rejects.toMatchObject({ code: 'MessageNotFound' });
+  });
+
+  it('a receive by sequence number refuses a message that is not deferred', async () => {
+    const queue = queueName('not-deferred');
+    await client.createSender(queue).sendMessages({ body: 'active' });
+    const receiver = peekLock(queue);
+    const [peeked] = await receiver.peekMessages(1, { fromSequenceNumber: Long.ZERO });
+    await expect(receiver.receiveDeferredMessages(peeked!.sequenceNumber!)).rejects.toMatchObject({ code: 'MessageNotFound' });
+    const [active] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 2_000 });
+    expect(active?.deliveryCount).toBe(0);
+    await receiver.completeMessage(active!);
+  });
+
   it('receive-and-delete takes messages without locks', async () => {
     const queue = queueName('rad');
     await client.createSender(queue).sendMessages([{ body: 1 }, { body: 2 }]);
