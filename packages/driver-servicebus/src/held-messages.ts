@@ -17,6 +17,12 @@ export interface HeldMessage {
   readonly message: ServiceBusReceivedMessage;
   /** The receiver it came from: settling through it keeps the broker's link-bound fast path. */
   readonly receiver: ServiceBusReceiver;
+  /**
+   * For a deferred message brought back by a pointer (a delayed release): the pointer, locked as
+   * long as the message, settled after it. Should this holder die, the pointer's lock runs out
+   * with the message's and the pointer brings the message back again.
+   */
+  readonly pointer?: { readonly message: ServiceBusReceivedMessage; readonly receiver: ServiceBusReceiver } | undefined;
   /** Epoch ms (broker clock) until which the broker holds the lock. */
   lockedUntil: number;
   /** Epoch ms until which the lease was asked for (reserve's or extend's `leaseMs` from then). */
@@ -99,6 +105,7 @@ export class HeldMessages {
           throw this.#deadlinePassed(held, failure);
         }
         held.lockedUntil = outcome.getTime();
+        this.#renewPointer(held);
         return held.lockedUntil;
       } catch (error) {
         if (error instanceof LockDeadlinePassedError) throw error;
@@ -116,10 +123,34 @@ export class HeldMessages {
     }
   }
 
+  /**
+   * Renews the pointer's lock beside the message's, without waiting for it. A pointer whose lock is
+   * lost comes back while the message is still locked here and is left for later (the driver's
+   * pointer handling): nothing to do here beyond telling other failures.
+   */
+  #renewPointer(held: HeldMessage): void {
+    const { pointer } = held;
+    if (pointer === undefined) return;
+    pointer.receiver.renewMessageLock(pointer.message).catch((error: unknown) => {
+      if (!isLockLost(error))
+        this.onBackgroundError(wrapServiceBusError(error, `renewing the lock of a release pointer in ${held.queue}`, held.queue));
+    });
+  }
+
   /** Asks for the lease to last until `leaseUntil` and re-plans the renewals. */
   extendTo(held: HeldMessage, leaseUntil: number): void {
     held.leaseUntil = leaseUntil;
     this.#schedule(held);
+  }
+
+  /**
+   * Plans no renewal from now on (one already out still ends): a delayed release fences on the lock
+   * as it stands after its own renewal.
+   */
+  stopRenewing(held: HeldMessage): void {
+    clearTimeout(held.timer);
+    held.timer = undefined;
+    held.leaseUntil = 0;
   }
 
   /** Stops every renewal (at close). */

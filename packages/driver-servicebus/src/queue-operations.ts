@@ -2,7 +2,7 @@ import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusReceiver, S
 import { type JobEnvelope, PayloadTooLargeError, type QueueStats } from '@queuekit/core';
 import Long from 'long';
 import { peekAll } from './queue-peek.js';
-import { envelopeMessage } from './servicebus-message.js';
+import { envelopeMessage, pointerTarget } from './servicebus-message.js';
 
 /** Ready messages removed per receive-and-delete round trip by {@link purgeQueue}. */
 const PURGE_BATCH = 250;
@@ -39,8 +39,9 @@ export async function sendEnvelopes(sender: ServiceBusSender, envelopes: readonl
 }
 
 /**
- * The counts of a queue from a peek of its messages: scheduled ones are delayed, locked ones
- * reserved (by their locked-until), the rest ready.
+ * The counts of a queue from a peek of its messages: locked ones are reserved (by their
+ * locked-until), scheduled ones and deferred ones (a delayed release waiting for its pointer) are
+ * delayed, the rest ready. Release pointers are not jobs and are left out.
  */
 export function countMessages(queue: string, messages: readonly ServiceBusReceivedMessage[], dead: number): QueueStats {
   const now = Date.now();
@@ -49,8 +50,9 @@ export function countMessages(queue: string, messages: readonly ServiceBusReceiv
   let reserved = 0;
   let oldestReadyAt: number | undefined;
   for (const message of messages) {
-    if (message.state === 'scheduled') delayed += 1;
-    else if ((message.lockedUntilUtc?.getTime() ?? 0) > now) reserved += 1;
+    if (pointerTarget(message) !== undefined) continue;
+    if ((message.lockedUntilUtc?.getTime() ?? 0) > now) reserved += 1;
+    else if (message.state === 'scheduled' || message.state === 'deferred') delayed += 1;
     else {
       ready += 1;
       const at = message.enqueuedTimeUtc?.getTime();
@@ -62,8 +64,9 @@ export function countMessages(queue: string, messages: readonly ServiceBusReceiv
 
 /**
  * Deletes the ready and delayed messages of a queue: cancels the scheduled ones by sequence number
- * (found by a peek), then takes the ready ones with a receive-and-delete receiver. Locked messages
- * stay. Returns how many were removed.
+ * (found by a peek), takes the deferred ones (delayed releases) by sequence number and the ready
+ * ones with a receive-and-delete receiver. Locked messages stay. Returns how many jobs were removed
+ * (release pointers removed with them are not counted).
  */
 export async function purgeQueue(
   client: ServiceBusClient,
@@ -72,16 +75,25 @@ export async function purgeQueue(
   queue: string,
   peekLimit: number,
 ): Promise<number> {
-  const scheduled = (await peekAll(management, peekLimit)).filter((message) => message.state === 'scheduled');
+  const peeked = await peekAll(management, peekLimit);
+  const scheduled = peeked.filter((message) => message.state === 'scheduled');
   const sequenceNumbers = scheduled.map((message) => Long.fromValue(message.sequenceNumber!));
   if (sequenceNumbers.length > 0) await sender.cancelScheduledMessages(sequenceNumbers);
-  let removed = sequenceNumbers.length;
+  let removed = scheduled.filter((message) => pointerTarget(message) === undefined).length;
   const receiver = client.createReceiver(queue, { receiveMode: 'receiveAndDelete', skipParsingBodyAsJson: true });
   try {
+    for (const message of peeked.filter((m) => m.state === 'deferred')) {
+      try {
+        removed += (await receiver.receiveDeferredMessages(Long.fromValue(message.sequenceNumber!))).length;
+      } catch (error) {
+        // Locked (a delivery holds it, and it stays like other locked messages) or settled since the peek.
+        if ((error as { code?: unknown }).code !== 'MessageNotFound') throw error;
+      }
+    }
     for (;;) {
       const batch = await receiver.receiveMessages(PURGE_BATCH, { maxWaitTimeInMs: 0 });
       if (batch.length === 0) break;
-      removed += batch.length;
+      removed += batch.filter((message) => pointerTarget(message) === undefined).length;
     }
   } finally {
     await receiver.close();

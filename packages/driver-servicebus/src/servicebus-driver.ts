@@ -28,33 +28,29 @@ import {
 } from '@queuekit/core';
 import { InFlightCalls, refuseTransaction } from '@queuekit/core/driver';
 import Long from 'long';
+import { followPointer, type HeldPointer, releaseByDeferral, settlePointer } from './delayed-release.js';
 import { HeldMessages } from './held-messages.js';
 import { countMessages, purgeQueue, sendEnvelopes } from './queue-operations.js';
-import { peekAll, sequenceOf, stillThere } from './queue-peek.js';
+import { peekAll, stillThere } from './queue-peek.js';
 import { ReceiverPool } from './receiver-pool.js';
 import { serviceBusCapabilities } from './servicebus-capabilities.js';
 import { ServiceBusDeadLetterStore } from './servicebus-dead-letter-store.js';
 import { isLockLost, leaseLostError, wrapServiceBusError } from './servicebus-errors.js';
-import {
-  deadLetterProperties,
-  decodeMessage,
-  deliveryCounts,
-  envelopeBytes,
-  envelopeMessage,
-  messageJobId,
-  PROPERTY,
-} from './servicebus-message.js';
+import { deadLetterProperties, deferredProperties, envelopeBytes, PROPERTY, pointerTarget, reservationOf } from './servicebus-message.js';
 import { type ResolvedServiceBusOptions, resolveServiceBusOptions, type ServiceBusDriverOptions } from './servicebus-options.js';
-import { parseToken, type SettleTarget, tokenOf } from './settle-target.js';
+import { parseToken, type SettleTarget } from './settle-target.js';
 
 /** How often a reserve across several queues looks at them again while it waits, in ms. */
 const MULTI_QUEUE_POLL_MS = 100;
+/** Stale release pointers one receive passes over before it answers, when it was asked not to wait. */
+const STALE_POINTERS_PER_RESERVE = 16;
 /** The entity ping() peeks when the driver knows no queue yet (a missing entity still answers). */
 const PING_ENTITY = 'queuekit-ping';
 
 /**
  * The queuekit driver for Azure Service Bus, on `@azure/service-bus`: queues are Service Bus
- * queues, a lease is a peek-lock (renewed by `extend`), a delay is a scheduled message, dead
+ * queues, a lease is a peek-lock (renewed by `extend`), a delayed push is a scheduled message, a
+ * delayed release a deferred message brought back by a scheduled pointer, dead
  * letters live in each queue's dead-letter sub-queue. See the package README for the mapping.
  */
 export class ServiceBusDriver implements QueueDriver {
@@ -72,6 +68,7 @@ export class ServiceBusDriver implements QueueDriver {
   readonly #completed = new Set<string>();
   readonly #inFlight = new InFlightCalls();
   readonly #closing = new AbortController();
+  readonly #onBackgroundError: (error: QueueError) => void;
   #closed = false;
 
   constructor(options: ServiceBusDriverOptions) {
@@ -81,7 +78,8 @@ export class ServiceBusDriver implements QueueDriver {
     this.#pool = new ReceiverPool(this.#client);
     // Every waiting reserve listens to the close signal; a worker runs many at once.
     setMaxListeners(0, this.#closing.signal);
-    this.#held = new HeldMessages(options.onBackgroundError ?? (() => undefined));
+    this.#onBackgroundError = options.onBackgroundError ?? (() => undefined);
+    this.#held = new HeldMessages(this.#onBackgroundError);
     this.capabilities = serviceBusCapabilities(this.#options.maxMessageBytes);
     this.deadLetters = new ServiceBusDeadLetterStore({
       knownQueues: () => [...new Set([...this.#options.queues, ...this.#used])],
@@ -146,43 +144,51 @@ export class ServiceBusDriver implements QueueDriver {
     });
   }
 
-  /** Receives at most one message of `queue` in peek-lock mode, waiting up to `waitMs`, and holds it. */
+  /**
+   * Receives at most one message of `queue` in peek-lock mode, waiting up to `waitMs`, and holds it.
+   * A release pointer received is followed to its deferred message; a stale one is passed over.
+   */
   async #receiveOne(queue: string, leaseMs: number, waitMs: number, signal: AbortSignal): Promise<Reservation | undefined> {
-    if (signal.aborted) return undefined;
-    const receiver = this.#pool.borrow(queue);
-    let messages: ServiceBusReceivedMessage[];
-    try {
-      messages = await receiver.receiveMessages(1, { maxWaitTimeInMs: Math.ceil(waitMs), abortSignal: signal });
-    } catch (error) {
-      if (signal.aborted || (error as { name?: unknown }).name === 'AbortError') return undefined;
-      throw wrapServiceBusError(error, `reserve from queue ${queue}`, queue);
-    } finally {
-      this.#pool.giveBack(queue, receiver);
+    const deadline = Date.now() + waitMs;
+    for (let passed = 0; ; passed += 1) {
+      if (signal.aborted) return undefined;
+      const receiver = this.#pool.borrow(queue);
+      let messages: ServiceBusReceivedMessage[];
+      try {
+        const wait = Math.max(0, deadline - Date.now());
+        messages = await receiver.receiveMessages(1, { maxWaitTimeInMs: Math.ceil(wait), abortSignal: signal });
+      } catch (error) {
+        if (signal.aborted || (error as { name?: unknown }).name === 'AbortError') return undefined;
+        throw wrapServiceBusError(error, `reserve from queue ${queue}`, queue);
+      } finally {
+        this.#pool.giveBack(queue, receiver);
+      }
+      const message = messages[0];
+      if (message === undefined) return undefined;
+      const target = pointerTarget(message);
+      if (target === undefined) return this.#hold(queue, message, receiver, leaseMs);
+      const pointer: HeldPointer = { message, receiver };
+      const context = { management: this.#pool.management(queue), queue, onBackgroundError: this.#onBackgroundError };
+      const deferred = await followPointer(context, pointer, target).catch((error: unknown) => {
+        throw wrapServiceBusError(error, `reserve from queue ${queue} (following a release pointer)`, queue);
+      });
+      if (deferred !== undefined) return this.#hold(queue, deferred, this.#pool.management(queue), leaseMs, pointer);
+      if (Date.now() >= deadline && passed >= STALE_POINTERS_PER_RESERVE) return undefined;
     }
-    const message = messages[0];
-    if (message === undefined) return undefined;
-    return this.#hold(queue, message, receiver, leaseMs);
   }
 
-  #hold(queue: string, message: ServiceBusReceivedMessage, receiver: ServiceBusReceiver, leaseMs: number): Reservation {
-    const counts = deliveryCounts(message);
-    const decoded = decodeMessage(message);
-    const envelope = 'envelope' in decoded ? decoded.envelope : undefined;
+  #hold(
+    queue: string,
+    message: ServiceBusReceivedMessage,
+    receiver: ServiceBusReceiver,
+    leaseMs: number,
+    pointer?: HeldPointer,
+  ): Reservation {
     const lockToken = message.lockToken ?? '';
     const lockedUntil = message.lockedUntilUtc?.getTime() ?? Date.now();
     const leaseUntil = Date.now() + leaseMs;
-    this.#held.add({ lockToken, queue, message, receiver, lockedUntil, leaseUntil, lost: false, timer: undefined });
-    return {
-      token: tokenOf({ lockToken, sequenceNumber: sequenceOf(message), returns: counts.returns }),
-      id: messageJobId(message, envelope),
-      queue,
-      attempt: counts.attempt,
-      lostDeliveries: counts.lostDeliveries,
-      leaseExpiresAt: Math.max(lockedUntil, leaseUntil),
-      ...(envelope === undefined
-        ? { poison: { raw: (decoded as { raw: string }).raw, error: (decoded as { error: Error }).error } }
-        : { envelope }),
-    };
+    this.#held.add({ lockToken, queue, message, receiver, pointer, lockedUntil, leaseUntil, lost: false, timer: undefined });
+    return reservationOf(queue, message, Math.max(lockedUntil, leaseUntil));
   }
 
   ack(reservation: Reservation): Promise<void> {
@@ -192,10 +198,12 @@ export class ServiceBusDriver implements QueueDriver {
       async () => {
         const target = this.#target(reservation);
         if (this.#completed.has(target.lockToken)) return;
+        const pointer = this.#held.get(target.lockToken)?.pointer;
         try {
           if (this.#held.get(target.lockToken)?.lost === true) throw leaseLostError('ack', reservation);
           await target.receiver.completeMessage(target.message);
           this.#held.remove(target.lockToken);
+          if (pointer !== undefined) await this.#settlePointer(reservation.queue, pointer, 'complete');
         } catch (error) {
           this.#held.remove(target.lockToken);
           if (!isLockLost(error) && !isQueueError(error, 'LEASE_LOST')) throw error;
@@ -221,40 +229,62 @@ export class ServiceBusDriver implements QueueDriver {
         const envelope = options.envelope ?? reservation.envelope;
         if ((options.delayMs === 0 && options.envelope === undefined) || envelope === undefined) {
           // Abandon: the message goes back in its place, its counts written with the abandon.
-          await this.#settleOrLost('release', reservation, () =>
-            target.receiver.abandonMessage(target.message, {
-              [PROPERTY.failures]: reservation.attempt,
-              [PROPERTY.returns]: target.returns + 1,
-            }),
-          );
+          await this.#abandon('release', reservation, target, {
+            [PROPERTY.failures]: reservation.attempt,
+            [PROPERTY.returns]: target.returns + 1,
+          });
           return;
         }
-        await this.#releaseAsCopy(reservation, target, envelope, options.delayMs);
+        await this.#releaseByDeferral(reservation, target, envelope, options.delayMs);
       },
       reservation.queue,
     );
   }
 
-  /**
-   * A delayed (or rewritten) release: Service Bus cannot delay or change a message in place, so the
-   * driver checks the lock (renewing it), schedules a copy carrying the counts, then completes the
-   * original; if that completion finds the lock lost, the copy is cancelled. A crash between the
-   * two steps leaves both (at-least-once), never neither.
-   */
-  async #releaseAsCopy(reservation: Reservation, target: SettleTarget, envelope: JobEnvelope, delayMs: number): Promise<void> {
-    await this.#settleOrLost('release', reservation, () => target.receiver.renewMessageLock(target.message), true);
-    const sender = this.#sender(reservation.queue);
-    const counts: Record<string, number> = { [PROPERTY.failures]: reservation.attempt, [PROPERTY.lost]: reservation.lostDeliveries };
-    const [sequenceNumber] = await sender.scheduleMessages([envelopeMessage(envelope, counts)], new Date(Date.now() + delayMs));
-    try {
-      await target.receiver.completeMessage(target.message);
-    } catch (error) {
-      if (sequenceNumber !== undefined) await sender.cancelScheduledMessages([sequenceNumber]);
-      if (isLockLost(error)) throw leaseLostError('release', reservation, error);
-      throw error;
-    }
-    this.#held.remove(target.lockToken);
+  /** A delayed (or rewritten) release: see {@link releaseByDeferral}. */
+  async #releaseByDeferral(reservation: Reservation, target: SettleTarget, envelope: JobEnvelope, delayMs: number): Promise<void> {
+    const held = this.#held.get(target.lockToken);
+    if (held !== undefined) this.#held.stopRenewing(held);
+    await releaseByDeferral(
+      {
+        queue: reservation.queue,
+        sender: this.#sender(reservation.queue),
+        sequenceNumber: target.sequenceNumber,
+        onBackgroundError: this.#onBackgroundError,
+        renewLastTime: () =>
+          this.#settleOrLost(
+            'release',
+            reservation,
+            async () => (held === undefined ? (await target.receiver.renewMessageLock(target.message)).getTime() : this.#held.renew(held)),
+            true,
+          ),
+        defer: (nonce) =>
+          this.#settleOrLost('release', reservation, () =>
+            target.receiver.deferMessage(
+              target.message,
+              deferredProperties(envelope, nonce, { failures: reservation.attempt, returns: target.returns + 1 }),
+            ),
+          ),
+      },
+      delayMs,
+    );
     this.#remember(target.lockToken);
+    // The pointer that brought this delivery names the release before: it is stale now.
+    if (held?.pointer !== undefined) await this.#settlePointer(reservation.queue, held.pointer, 'complete');
+  }
+
+  #settlePointer(queue: string, pointer: HeldPointer, how: 'complete' | 'abandon'): Promise<void> {
+    return settlePointer({ queue, onBackgroundError: this.#onBackgroundError }, pointer, how);
+  }
+
+  /**
+   * Abandons a delivery with `properties`. A deferred one (brought back by a pointer) stays
+   * deferred: its pointer is abandoned after it, and brings it back at once.
+   */
+  async #abandon(action: string, reservation: Reservation, target: SettleTarget, properties: Record<string, number>): Promise<void> {
+    const pointer = this.#held.get(target.lockToken)?.pointer;
+    await this.#settleOrLost(action, reservation, () => target.receiver.abandonMessage(target.message, properties));
+    if (pointer !== undefined) await this.#settlePointer(reservation.queue, pointer, 'abandon');
   }
 
   giveBack(reservations: readonly Reservation[]): Promise<number> {
@@ -264,13 +294,13 @@ export class ServiceBusDriver implements QueueDriver {
       for (const reservation of reservations) {
         const target = this.#target(reservation);
         try {
-          await target.receiver.abandonMessage(target.message, { [PROPERTY.returns]: target.returns + 1 });
-          this.#held.remove(target.lockToken);
+          await this.#abandon('giveBack', reservation, target, { [PROPERTY.returns]: target.returns + 1 });
           given += 1;
         } catch (error) {
           this.#held.remove(target.lockToken);
           // A lease already lost is left alone: its job is with another delivery or back in the queue.
-          if (!isLockLost(error)) throw wrapServiceBusError(error, `giveBack to queue ${reservation.queue}`, reservation.queue);
+          if (!isLockLost(error) && !isQueueError(error, 'LEASE_LOST'))
+            throw wrapServiceBusError(error, `giveBack to queue ${reservation.queue}`, reservation.queue);
         }
       }
       return given;
@@ -306,9 +336,11 @@ export class ServiceBusDriver implements QueueDriver {
       'deadLetter',
       async () => {
         const target = this.#target(reservation);
+        const pointer = this.#held.get(target.lockToken)?.pointer;
         await this.#settleOrLost('deadLetter', reservation, () =>
           target.receiver.deadLetterMessage(target.message, deadLetterProperties(failure)),
         );
+        if (pointer !== undefined) await this.#settlePointer(reservation.queue, pointer, 'complete');
       },
       reservation.queue,
     );

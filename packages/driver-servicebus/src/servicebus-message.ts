@@ -1,6 +1,8 @@
 import type { ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
-import type { DeadLetterEntry, DeadLetterReason, ErrorInfo, JobEnvelope, JobFailure } from '@queuekit/core';
+import type { DeadLetterEntry, DeadLetterReason, ErrorInfo, JobEnvelope, JobFailure, Reservation } from '@queuekit/core';
 import { encodeEnvelope, fromBackend } from '@queuekit/core/driver';
+import { sequenceOf } from './queue-peek.js';
+import { tokenOf } from './settle-target.js';
 
 /**
  * Application properties the driver keeps on a message. Service Bus counts every delivery that
@@ -10,10 +12,18 @@ import { encodeEnvelope, fromBackend } from '@queuekit/core/driver';
  * - `qk-failures`: runs that failed (`release()`), so `attempt` = failures + 1;
  * - `qk-returns`: abandons by `release()` and `giveBack()`, which raised `deliveryCount` without a
  *   lost lease;
- * - `qk-lost`: lost deliveries carried over to a copy (a delayed release is a new message whose
- *   `deliveryCount` starts again at 0).
+ * - `qk-lost`: lost deliveries carried over to a copy, whose `deliveryCount` started again at 0
+ *   (releases of earlier versions sent copies; messages they left still count right).
  *
  * lostDeliveries = qk-lost + deliveryCount - qk-returns.
+ *
+ * A delayed release defers the message (see the driver's `#releaseByDeferral`) and writes on it:
+ *
+ * - `qk-release`: the release's nonce, which the pointer that brings it back must name;
+ * - `qk-envelope`: the envelope as the release rewrote it (a defer cannot change the body).
+ *
+ * The pointer is a small message of its own: `qk-deferred` = the deferred message's sequence
+ * number, `qk-release` = the nonce.
  */
 export const PROPERTY = {
   failures: 'qk-failures',
@@ -24,7 +34,13 @@ export const PROPERTY = {
   attempts: 'qk-attempts',
   firstFailedAt: 'qk-first-failed-at',
   failedAt: 'qk-failed-at',
+  release: 'qk-release',
+  envelope: 'qk-envelope',
+  deferred: 'qk-deferred',
 } as const;
+
+/** The `subject` of a pointer message (it carries no job). */
+const POINTER_SUBJECT = 'qk-release-pointer';
 
 /** Dead-letter descriptions are cut to this many characters (Service Bus caps the field). */
 const MAX_DESCRIPTION = 1_000;
@@ -68,8 +84,55 @@ export function envelopeBytes(envelope: JobEnvelope): number {
   return Buffer.byteLength(encodeEnvelope(envelope), 'utf8');
 }
 
-/** A received body as text (the driver sends bytes; anything else is read as the SDK decoded it). */
+/** What a pointer message names: the deferred message and the release that deferred it. */
+export interface PointerTarget {
+  readonly sequenceNumber: number;
+  readonly nonce: string;
+}
+
+/** The pointer message that brings back the message `target` names (sent as a scheduled message). */
+export function pointerMessage(target: PointerTarget): ServiceBusMessage {
+  return {
+    body: Buffer.alloc(0),
+    messageId: target.nonce,
+    subject: POINTER_SUBJECT,
+    applicationProperties: { [PROPERTY.deferred]: target.sequenceNumber, [PROPERTY.release]: target.nonce },
+  };
+}
+
+/** What a received pointer message names; undefined for any other message. */
+export function pointerTarget(message: ServiceBusReceivedMessage): PointerTarget | undefined {
+  const properties = message.applicationProperties ?? {};
+  const sequenceNumber = properties[PROPERTY.deferred];
+  const nonce = properties[PROPERTY.release];
+  if (message.subject !== POINTER_SUBJECT || typeof sequenceNumber !== 'number' || typeof nonce !== 'string') return undefined;
+  return { sequenceNumber, nonce };
+}
+
+/**
+ * The properties a delayed release writes with the defer: the counts (the defer raised
+ * `deliveryCount`, so it counts as a return), the release's nonce and the envelope as released.
+ */
+export function deferredProperties(
+  envelope: JobEnvelope,
+  nonce: string,
+  counts: { readonly failures: number; readonly returns: number },
+): Record<string, number | string> {
+  return {
+    [PROPERTY.failures]: counts.failures,
+    [PROPERTY.returns]: counts.returns,
+    [PROPERTY.release]: nonce,
+    [PROPERTY.envelope]: encodeEnvelope(envelope),
+  };
+}
+
+/**
+ * The envelope text of a received message: the envelope a delayed release wrote into its
+ * properties, else the body (the driver sends bytes; anything else is read as the SDK decoded it).
+ */
 export function bodyText(message: ServiceBusReceivedMessage): string {
+  const released = message.applicationProperties?.[PROPERTY.envelope];
+  if (typeof released === 'string') return released;
   const { body } = message;
   if (Buffer.isBuffer(body) || body instanceof Uint8Array) return Buffer.from(body).toString('utf8');
   if (typeof body === 'string') return body;
@@ -89,6 +152,21 @@ export function decodeMessage(message: ServiceBusReceivedMessage): { envelope: J
 /** The job id of a message: its envelope's id, else the message id. */
 export function messageJobId(message: ServiceBusReceivedMessage, envelope: JobEnvelope | undefined): string {
   return envelope?.id ?? String(message.messageId ?? message.sequenceNumber?.toString() ?? '');
+}
+
+/** The reservation of a received message (its lease ending at `leaseExpiresAt`). */
+export function reservationOf(queue: string, message: ServiceBusReceivedMessage, leaseExpiresAt: number): Reservation {
+  const counts = deliveryCounts(message);
+  const decoded = decodeMessage(message);
+  return {
+    token: tokenOf({ lockToken: message.lockToken ?? '', sequenceNumber: sequenceOf(message), returns: counts.returns }),
+    id: messageJobId(message, 'envelope' in decoded ? decoded.envelope : undefined),
+    queue,
+    attempt: counts.attempt,
+    lostDeliveries: counts.lostDeliveries,
+    leaseExpiresAt,
+    ...('envelope' in decoded ? { envelope: decoded.envelope } : { poison: { raw: decoded.raw, error: decoded.error } }),
+  };
 }
 
 /** Dead-letter options of `deadLetterMessage()`: the reason and description Service Bus shows, plus the failure record. */
