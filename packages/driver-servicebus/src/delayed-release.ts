@@ -34,11 +34,11 @@ export interface DeferralSteps {
  * between the two steps), so the job stays one message: the lock is renewed a last time (the
  * fence), a pointer is scheduled, then the message is deferred, carrying the counts, the envelope
  * as released and the release's nonce. The pointer brings the message back by its sequence number
- * when due ({@link followPointer}); a defer refused for a lost lock cancels it.
+ * when due ({@link followPointer}).
  *
- * The first pointer never falls due before the lock has run out: a crash between the steps leaves
- * the message undeferred, the pointer finds it so and is dropped, and the message comes back by
- * itself when its lock runs out. A release asking for less gets a second pointer for its due time
+ * The first pointer never falls due before the lock has run out: a crash between the steps, or a
+ * defer refused, leaves the message undeferred, the pointer finds it so and is dropped, and the
+ * message comes back by itself when its lock runs out. A release asking for less gets a second pointer for its due time
  * once the message is deferred, and the first is cancelled (left over, it finds its message
  * locked or settled by then, and at worst brings it back a second time: never two at once).
  */
@@ -50,12 +50,10 @@ export async function releaseByDeferral(steps: DeferralSteps, delayMs: number): 
   const dueAt = Date.now() + delayMs;
   const fenceEnd = lockedUntil + FENCE_MARGIN_MS;
   const [fencePointer] = await sender.scheduleMessages([pointer], new Date(Math.max(dueAt, fenceEnd)));
-  try {
-    await steps.defer(nonce);
-  } catch (error) {
-    await cancelPointer(steps, fencePointer);
-    throw error;
-  }
+  // A failed defer leaves the pointer: whether the broker applied it is not always known (an answer
+  // lost with a cut connection, a retried settle refused as already settled), and the pointer,
+  // falling due after the lock's end, finds the message deferred by this release or drops itself.
+  await steps.defer(nonce);
   if (dueAt < fenceEnd) {
     await sender.scheduleMessages([pointer], new Date(dueAt));
     await cancelPointer(steps, fencePointer);
@@ -117,14 +115,20 @@ export async function followPointer(
     throw error;
   }
   if (message === undefined) return undefined;
-  if (message.applicationProperties?.[PROPERTY.release] !== target.nonce) {
-    // Deferred again by a later release between the peek and the receive: back it goes, its
-    // delivery count raised by the abandon and recorded as a return.
-    await management.abandonMessage(message, { [PROPERTY.returns]: deliveryCounts(message).returns + 1 });
-    await settlePointer(context, pointer, 'complete');
-    return undefined;
+  if (message.applicationProperties?.[PROPERTY.release] === target.nonce) {
+    // The pointer was locked first: renewed now, its lock outlasts the message's, so that if this
+    // holder dies the pointer comes back when the message is free again.
+    await pointer.receiver.renewMessageLock(pointer.message).catch((error: unknown) => {
+      if (!isLockLost(error))
+        context.onBackgroundError(wrapServiceBusError(error, `renewing the lock of a release pointer in ${context.queue}`, context.queue));
+    });
+    return message;
   }
-  return message;
+  // Deferred again by a later release between the peek and the receive: back it goes, its delivery
+  // count raised by the abandon and recorded as a return.
+  await management.abandonMessage(message, { [PROPERTY.returns]: deliveryCounts(message).returns + 1 });
+  await settlePointer(context, pointer, 'complete');
+  return undefined;
 }
 
 /**
