@@ -48,11 +48,13 @@ const workers = positiveInteger('workers', values.workers);
 const concurrency = positiveInteger('concurrency', values.concurrency);
 const failOn = new Set(values['fail-on'].split(','));
 for (const kind of failOn) {
-  if (!['loss', 'overlap', 'crash'].includes(kind)) {
-    console.error(`chaos: --fail-on: expected a list of loss, overlap, crash, got ${JSON.stringify(kind)}`);
+  if (!['loss', 'concurrent', 'overlap', 'crash'].includes(kind)) {
+    console.error(`chaos: --fail-on: expected a list of loss, concurrent, overlap, crash, got ${JSON.stringify(kind)}`);
     process.exit(2);
   }
 }
+// `overlap` names every overlap check, concurrent runs included; `concurrent` those alone.
+if (failOn.has('overlap')) failOn.add('concurrent');
 const leaseMs = values.lease === undefined ? undefined : positiveInteger('lease', values.lease);
 
 console.log(

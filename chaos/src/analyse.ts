@@ -76,8 +76,13 @@ export interface Analysis {
   readonly problems: Problem[];
 }
 
-/** What kind of broken promise a problem is: `loss` (a job, follow-up or poison body not accounted for), `overlap` (two runs at once within a live lease, a zombie's settle accepted), `crash` (a worker died on its own). */
-export type ProblemKind = 'loss' | 'overlap' | 'crash';
+/**
+ * What kind of broken promise a problem is: `loss` (a job, follow-up or poison body not accounted
+ * for), `concurrent` (two runs at once within a live lease), `overlap` (a job taken from a paused
+ * worker sooner than its lease allows, a zombie's settle accepted), `crash` (a worker died on its
+ * own).
+ */
+export type ProblemKind = 'loss' | 'concurrent' | 'overlap' | 'crash';
 
 /** A failed check of a run. */
 export interface Problem {
@@ -311,7 +316,7 @@ export function analyse(input: AnalysisInput): Analysis {
   if (lost.length > 0) problems.push({ kind: 'loss', text: `${lost.length} job(s) lost: ${lost.slice(0, 5).join(', ')}` });
   if (concurrentLive.length > 0)
     problems.push({
-      kind: 'overlap',
+      kind: 'concurrent',
       text: `${concurrentLive.length} concurrent run(s) within a live lease: ${concurrentLive.slice(0, 3).join('; ')}`,
     });
   if (zombieTakenEarly > 0)
