@@ -1,4 +1,4 @@
-import { ServiceBusClient, type ServiceBusSender } from '@azure/service-bus';
+import { ServiceBusClient, type ServiceBusReceiver, type ServiceBusSender } from '@azure/service-bus';
 import { createEnvelope, type QueueDriver, type Reservation } from '@queuekit/core';
 import { sleep, waitUntil } from '@queuekit/driver-contract';
 import { startTestBroker, type TestBroker } from '@queuekit/servicebus-test-broker';
@@ -46,6 +46,29 @@ describe('servicebus driver: delayed release', () => {
       }) as ServiceBusSender['scheduleMessages'];
       return sender;
     };
+    const driver = createServiceBusDriver({ client });
+    drivers.push(driver);
+    return driver;
+  };
+
+  /** A driver whose next `deferMessage` is applied by the broker but answered with a failure (an answer lost on a cut connection). */
+  const openLosingDeferAnswer = () => {
+    const client = new ServiceBusClient(broker.connectionString);
+    clients.push(client);
+    let armed = true;
+    const createReceiver = client.createReceiver.bind(client) as (queue: string, options?: object) => ServiceBusReceiver;
+    client.createReceiver = ((queue: string, options?: object) => {
+      const receiver = createReceiver(queue, options);
+      const defer = receiver.deferMessage.bind(receiver);
+      receiver.deferMessage = async (...args: Parameters<ServiceBusReceiver['deferMessage']>) => {
+        await defer(...args);
+        if (armed) {
+          armed = false;
+          throw Object.assign(new Error('the connection was cut before the answer came'), { code: 'ECONNRESET' });
+        }
+      };
+      return receiver;
+    }) as ServiceBusClient['createReceiver'];
     const driver = createServiceBusDriver({ client });
     drivers.push(driver);
     return driver;
@@ -133,5 +156,25 @@ describe('servicebus driver: delayed release', () => {
     await expectNothingFor(other, queue, 1_000, 'after the job was dead-lettered');
     expect(await other.stats(queue)).toMatchObject({ ready: 0, delayed: 0, reserved: 0, dead: 1 });
     expect(await other.deadLetters.list({ queue })).toMatchObject([{ id: envelope.id, reason: 'failed', attempts: 4 }]);
+  }, 20_000);
+
+  it('a defer whose answer was lost leaves its pointer: the deferred job comes back once its lock has run out', async () => {
+    const queue = 'defer-answer-lost';
+    const [worker, other] = [openLosingDeferAnswer(), open()];
+    const envelope = createEnvelope({ name: 'job', queue, payload: {} });
+    await worker.push([envelope]);
+    const first = (await worker.reserve([queue], { leaseMs: 500, waitMs: 2_000 }))!;
+    const releasedAt = Date.now();
+    await expect(worker.release(first, { delayMs: 0, envelope: { ...envelope, payload: { n: 2 } } })).rejects.toMatchObject({
+      code: 'DRIVER_CONNECTION',
+    });
+    expect(await other.stats(queue)).toMatchObject({ ready: 0, delayed: 1, reserved: 0 });
+    const again = await waitUntil(() => other.reserve([queue], { leaseMs: 5_000, waitMs: 250 }), { timeoutMs: LOCK_MS + 5_000 });
+    // The pointer falls due no sooner than the lock's end (plus the fence margin).
+    expect(Date.now() - releasedAt).toBeGreaterThanOrEqual(LOCK_MS - 100);
+    expect(again).toMatchObject({ id: envelope.id, attempt: 2, lostDeliveries: 0, envelope: { payload: { n: 2 } } });
+    await other.ack(again);
+    await expectNothingFor(other, queue, 1_000, 'after the job was acknowledged');
+    expect(await other.stats(queue)).toMatchObject({ ready: 0, delayed: 0, reserved: 0 });
   }, 20_000);
 });
