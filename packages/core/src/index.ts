@@ -58,6 +58,8 @@ export {
   ENVELOPE_VERSION,
   type ErrorInfo,
   type FailureHistory,
+  GROUP_KEY_MAX_LENGTH,
+  isValidGroupKey,
   type JobCallbacks,
   type JobDescriptor,
   type JobEnvelope,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { fromBackend } from '../src/driver/index.js';
 import { defineJob, InvalidArgumentError, Priority } from '../src/index.js';
+import { followUpEnvelopes } from '../src/job/follow-up.js';
 
 describe('Job', () => {
   const send = defineJob('send-email', async (_p: { to: string }) => 'sent', { queue: 'mail', maxAttempts: 2 });
@@ -54,5 +56,25 @@ describe('Job', () => {
     expect(() => send.create({ to: 'x' }).attempts(0)).toThrowError('maxAttempts');
     expect(() => send.create({ to: 'x' }).delay(-5)).toThrowError(InvalidArgumentError);
     expect(() => defineJob('has spaces', async () => 1)).toThrowError('job name');
+    expect(() => send.create({ to: 'x' }).group('')).toThrowError(InvalidArgumentError);
+    expect(() => send.create({ to: 'x' }).group('g'.repeat(201))).toThrowError('group: expected a string of 1-200 characters');
+  });
+
+  it('carries its group into its envelope and its follow-up descriptors; none when unset', () => {
+    const follow = audit.create({}).group('tenant-7');
+    const job = send.create({ to: 'x' }).group('tenant-7').then(follow);
+    const envelope = job.toEnvelope();
+    expect(envelope.group).toBe('tenant-7');
+    expect(envelope.callbacks.then[0]?.group).toBe('tenant-7');
+    expect(followUpEnvelopes(envelope.callbacks.then, { id: job.id, name: job.name, status: 'completed' })[0]?.group).toBe('tenant-7');
+    expect('group' in send.create({ to: 'x' }).toEnvelope()).toBe(false);
+  });
+
+  it('reads an envelope group back, and refuses one that is not a 1-200 character string', () => {
+    const envelope = send.create({ to: 'x' }).group('tenant-7').toEnvelope();
+    expect(fromBackend(JSON.stringify(envelope)).group).toBe('tenant-7');
+    expect(fromBackend(JSON.stringify({ ...envelope, group: undefined })).group).toBeUndefined();
+    expect(() => fromBackend(JSON.stringify({ ...envelope, group: 42 }))).toThrowError('envelope.group');
+    expect(() => fromBackend(JSON.stringify({ ...envelope, group: '' }))).toThrowError('envelope.group');
   });
 });

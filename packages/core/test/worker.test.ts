@@ -486,6 +486,36 @@ describe('Worker', () => {
   });
 });
 
+describe('Worker groups', () => {
+  it('refuses groups on a driver that cannot enforce them in its claims, and a concurrency that is not an integer >= 1', () => {
+    const memory = createMemoryDriver();
+    const job = defineJob('noop', async () => undefined);
+    const without = { ...memory, name: 'plain', capabilities: { ...memory.capabilities, groups: false } } as unknown as QueueDriver;
+    expect(() => new Worker({ driver: without, jobs: [job], groups: { concurrency: 1 } })).toThrowError(
+      'worker option groups: the plain driver cannot enforce per-group concurrency',
+    );
+    expect(() => new Worker({ driver: memory, jobs: [job], groups: { concurrency: 0 } })).toThrowError('groups.concurrency');
+    expect(() => new Worker({ driver: memory, jobs: [job], groups: { concurrency: 1.5 } })).toThrowError('groups.concurrency');
+    expect(new Worker({ driver: memory, jobs: [job], groups: { concurrency: 2 } })).toBeInstanceOf(Worker);
+  });
+
+  it('tells the driver its per-group concurrency with every claim', async () => {
+    const driver = createMemoryDriver();
+    const seen: (number | undefined)[] = [];
+    const claim = driver.claim.bind(driver);
+    driver.claim = (queues, options) => {
+      seen.push(options.groupConcurrency);
+      return claim(queues, options);
+    };
+    const job = defineJob('noop', async () => undefined);
+    await job.create({}).group('a').dispatch(driver);
+    const { worker } = startWorker({ driver, jobs: [job], groups: { concurrency: 3 } });
+    await until(() => worker.processed === 1);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(new Set(seen)).toEqual(new Set([3]));
+  });
+});
+
 describe('Worker rate limits and leases', () => {
   it('keeps renewing the lease of a job that waits for a rate-limit token, so it is not taken for lost', async () => {
     const now = 1_000_000;

@@ -85,6 +85,8 @@ export class BeanstalkDriver implements QueueDriver {
       cancel: false,
       // Native pause-tube, made durable by a marker job (see queue-pause.ts).
       pause: true,
+      // reserve takes the next job of the watched tubes; it cannot pass over a busy group.
+      groups: false,
       maxMessageBytes: this.#options.maxJobBytes,
     } satisfies DriverCapabilities);
     this.#admin = this.#client(true, async (client) => {

@@ -67,6 +67,7 @@ const worker = new Worker({
   ...(options.waitMs === undefined ? {} : { waitMs: options.waitMs }),
   ...(options.maxLostDeliveries === undefined ? {} : { maxLostDeliveries: options.maxLostDeliveries }),
   ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
+  ...(options.groupConcurrency === undefined ? {} : { groups: { concurrency: options.groupConcurrency } }),
   handleSignals: options.handleSignals === true,
 });
 worker.on('dead-lettered', (event) => process.stdout.write(`dead-lettered ${event.id} ${event.reason}\n`));

@@ -20,6 +20,8 @@ export interface CrashChildOptions {
   readonly shutdownGraceMs?: number;
   /** Stop gracefully on SIGTERM (hand back what is unfinished after the grace period). */
   readonly handleSignals?: boolean;
+  /** The Worker's `groups.concurrency`: claim group by group (drivers with `capabilities.groups`). */
+  readonly groupConcurrency?: number;
 }
 
 /** A crash worker process and what it has printed so far. */

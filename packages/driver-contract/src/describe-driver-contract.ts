@@ -6,6 +6,7 @@ import { describeCoordination, type OptionalMembers } from './groups/coordinatio
 import { describeCrashRecovery } from './groups/crash.js';
 import { describeDeadLetters } from './groups/dead-letters.js';
 import { describeDelivery } from './groups/delivery.js';
+import { describeJobGroups } from './groups/job-groups.js';
 import { describeJobState } from './groups/job-state.js';
 import { describeLeases } from './groups/leases.js';
 import { describeOperations } from './groups/operations.js';
@@ -36,6 +37,7 @@ export function describeDriverContract(options: DriverContractOptions): void {
     describeCoordination(fixture, members);
     describeScheduleLedger(fixture, members);
     describeCrashRecovery(fixture);
+    describeJobGroups(fixture);
   });
 }
 

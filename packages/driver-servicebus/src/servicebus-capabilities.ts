@@ -36,6 +36,8 @@ export function serviceBusCapabilities(maxMessageBytes: number): DriverCapabilit
     // The data plane has no pause: a queue's status (ReceiveDisabled) is a management-plane setting
     // (ATOM over HTTPS, needing Manage rights), not a claim-side switch that waiting receives wake on.
     pause: false,
+    // Receivers take messages in the broker's order; a claim cannot skip a group that is busy.
+    groups: false,
     maxMessageBytes,
   });
 }

@@ -80,6 +80,7 @@ export class SyncDriver implements QueueDriver {
       progress: false,
       cancel: false,
       pause: false,
+      groups: false,
       maxMessageBytes: this.#serializer.maxBytes,
     });
     this.#executor = new JobExecutor({

@@ -27,4 +27,5 @@ export const BASELINE_CAPABILITIES: DriverCapabilities = Object.freeze({
   progress: false,
   cancel: false,
   pause: false,
+  groups: false,
 });

@@ -8,6 +8,7 @@ export { decodeFinishedJob, encodeFinishedJob, type FinishedJob } from '../envel
 export { encodeEnvelope, fromBackend } from '../envelope/job-envelope.js';
 export { deadLetterIds, deadLetterPaging, jobListPaging } from './dead-letter-paging.js';
 export { BASELINE_CAPABILITIES } from './default-capabilities.js';
+export { checkGroupConcurrency } from './group-concurrency.js';
 export { InFlightCalls } from './in-flight-calls.js';
 export { cancelledJob, finishedJobInfo, type LiveJobFacts, liveJobInfo } from './job-info-from.js';
 export { refuseTransaction } from './refuse-transaction.js';

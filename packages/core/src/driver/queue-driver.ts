@@ -57,6 +57,11 @@ export interface DriverCapabilities {
   readonly cancel: boolean;
   /** `pause()` / `resume()` stop and restart claims from a queue for every worker of the backend. */
   readonly pause: boolean;
+  /**
+   * Claims honour `groupConcurrency` (see {@link ReserveOptions.groupConcurrency}): turns between
+   * the groups of a queue, and at most that many leased jobs of one group across every worker.
+   */
+  readonly groups: boolean;
 }
 
 /** Options of {@link QueueDriver.push}. */
@@ -91,6 +96,16 @@ export interface ReserveOptions {
   readonly signal?: AbortSignal;
   /** Who claims (host, pid, worker), kept with the lease where the driver can (`JobInfo.lease.holder`). */
   readonly holder?: string;
+  /**
+   * Claim group by group (drivers with `capabilities.groups`; the Worker refuses its `groups` option
+   * for the others): the claim takes
+   * turns between the groups of each queue (`JobEnvelope.group`; the ungrouped jobs are one more
+   * turn), least recently served first, priority then FIFO within a group; and it leases a job of a
+   * group only while fewer than this many jobs of that group hold an unexpired lease, across every
+   * worker of the backend (>= 1). Absent: the claim ignores groups (priority then FIFO). Every
+   * worker of a queue with groups should claim with the same value.
+   */
+  readonly groupConcurrency?: number;
 }
 
 /** Options of {@link QueueDriver.claim}. */
@@ -107,6 +122,8 @@ export interface AckAndClaimOptions {
   readonly max: number;
   /** Who claims, as in {@link ReserveOptions.holder}. */
   readonly holder?: string;
+  /** Claim group by group, as in {@link ReserveOptions.groupConcurrency}. */
+  readonly groupConcurrency?: number;
   /**
    * Per acknowledgement, in the order of `acks`: the finished-job record to keep (see
    * {@link AckOptions.record}); absent, or an entry undefined, when none is kept.

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
-import { ENVELOPE_VERSION, type JobEnvelope, NO_CALLBACKS } from './job-envelope.js';
+import { quoteInput } from '../errors/quote-input.js';
+import { ENVELOPE_VERSION, GROUP_KEY_MAX_LENGTH, isValidGroupKey, type JobEnvelope, NO_CALLBACKS } from './job-envelope.js';
 
 /** Fields of {@link createEnvelope}; everything but `name` and `queue` has a default. */
 export type EnvelopeInit = Partial<Omit<JobEnvelope, 'v'>> & Pick<JobEnvelope, 'name'>;
@@ -30,7 +31,11 @@ export function createEnvelope(init: EnvelopeInit): JobEnvelope {
     ...(init.failure === undefined ? {} : { failure: init.failure }),
     ...(init.meta === undefined ? {} : { meta: init.meta }),
     ...(init.payloadVersion === undefined ? {} : { payloadVersion: init.payloadVersion }),
+    ...(init.group === undefined ? {} : { group: init.group }),
   };
+  if (envelope.group !== undefined && !isValidGroupKey(envelope.group)) {
+    throw new InvalidArgumentError(`group: expected a string of 1-${GROUP_KEY_MAX_LENGTH} characters, got ${quoteInput(envelope.group)}`);
+  }
   if (!Number.isInteger(envelope.maxAttempts) || envelope.maxAttempts < 1) {
     throw new InvalidArgumentError(`maxAttempts: expected an integer >= 1, got ${envelope.maxAttempts}`);
   }

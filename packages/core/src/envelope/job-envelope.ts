@@ -39,6 +39,8 @@ export interface JobDescriptor {
   readonly meta?: Record<string, JsonValue>;
   /** Version of the payload's shape (the job definition's `version`); absent = 1. */
   readonly payloadVersion?: number;
+  /** The group the follow-up job belongs to (see {@link JobEnvelope.group}); absent = none. */
+  readonly group?: string;
 }
 
 /** Durable callbacks: follow-up jobs per outcome of the parent. */
@@ -110,6 +112,21 @@ export interface JobEnvelope {
    * worker whose definition is newer upgrades the payload before the handler sees it.
    */
   readonly payloadVersion?: number;
+  /**
+   * The group the job belongs to (a tenant, a customer): workers that claim group by group
+   * (`Worker` option `groups`, drivers with `capabilities.groups`) take turns between the groups
+   * of a queue and lease at most their per-group concurrency of one group at once. Absent = the
+   * job is in no group (ungrouped jobs take their turn together, as one more group).
+   */
+  readonly group?: string;
+}
+
+/** Longest group key, in characters. */
+export const GROUP_KEY_MAX_LENGTH = 200;
+
+/** True when `key` is a valid group key: a string of 1–200 characters. */
+export function isValidGroupKey(key: unknown): key is string {
+  return typeof key === 'string' && key.length >= 1 && key.length <= GROUP_KEY_MAX_LENGTH;
 }
 
 /** Empty callbacks, shared. */
@@ -151,6 +168,8 @@ function validateEnvelope(value: unknown, owned: boolean): JobEnvelope {
   for (const key of ['priority', 'maxAttempts', 'createdAt', 'availableAt'] as const) {
     if (typeof e[key] !== 'number' || !Number.isFinite(e[key])) throw new PayloadDecodeError(`envelope.${key}: expected a number`);
   }
+  if (e.group !== undefined && !isValidGroupKey(e.group))
+    throw new PayloadDecodeError(`envelope.group: expected a string of 1-${GROUP_KEY_MAX_LENGTH} characters, got ${quoteInput(e.group)}`);
   if (typeof e.retry !== 'object' || e.retry === null) throw new PayloadDecodeError('envelope.retry: expected a retry spec');
   const callbacks = (e.callbacks ?? NO_CALLBACKS) as Record<string, unknown>;
   for (const slot of ['then', 'catch', 'finally'] as const) {

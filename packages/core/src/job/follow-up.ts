@@ -19,6 +19,7 @@ export function followUpEnvelopes(descriptors: readonly JobDescriptor[], parent:
       ...(descriptor.uniqueKey === undefined ? {} : { uniqueKey: descriptor.uniqueKey }),
       ...(descriptor.meta === undefined ? {} : { meta: descriptor.meta }),
       ...(descriptor.payloadVersion === undefined ? {} : { payloadVersion: descriptor.payloadVersion }),
+      ...(descriptor.group === undefined ? {} : { group: descriptor.group }),
     }),
   );
 }

@@ -1,6 +1,6 @@
 import { isValidQueueName } from '../driver/default-capabilities.js';
 import { DEFAULT_QUEUE } from '../envelope/create-envelope.js';
-import type { RetrySpec } from '../envelope/job-envelope.js';
+import { GROUP_KEY_MAX_LENGTH, isValidGroupKey, type RetrySpec } from '../envelope/job-envelope.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import { quoteInput } from '../errors/quote-input.js';
 import { RetryPolicy } from '../retry/retry-policy.js';
@@ -14,6 +14,7 @@ export class JobEnqueue {
   #priority: number = Priority.MEDIUM;
   #retry: RetrySpec = { type: 'none' };
   #timeoutMs: number | undefined;
+  #group: string | undefined;
 
   get queue(): string {
     return this.#queue;
@@ -75,5 +76,17 @@ export class JobEnqueue {
       throw new InvalidArgumentError(`timeoutMs: expected a number > 0, got ${quoteInput(value)}`);
     }
     this.#timeoutMs = value;
+  }
+
+  /** The group the job belongs to (see JobEnvelope.group); undefined = none. */
+  get group(): string | undefined {
+    return this.#group;
+  }
+
+  set group(key: string | undefined) {
+    if (key !== undefined && !isValidGroupKey(key)) {
+      throw new InvalidArgumentError(`group: expected a string of 1-${GROUP_KEY_MAX_LENGTH} characters, got ${quoteInput(key)}`);
+    }
+    this.#group = key;
   }
 }

@@ -139,6 +139,17 @@ export class Job<TPayload = unknown, TResult = unknown> {
     return this;
   }
 
+  /**
+   * The group the job belongs to (a tenant, a customer; 1-200 characters): workers with the
+   * `groups` option take turns between a queue's groups and run at most their per-group
+   * concurrency of one group at once, across every worker process of the backend.
+   */
+  group(key: string): this {
+    this.state.assertDraft('group');
+    this.enqueue.group = key;
+    return this;
+  }
+
   /** Skip this dispatch while another job with the same key is queued, delayed or reserved. */
   unique(key: string): this {
     this.state.assertDraft('unique');
@@ -206,6 +217,7 @@ export class Job<TPayload = unknown, TResult = unknown> {
       ...(this.state.uniqueKey === undefined ? {} : { uniqueKey: this.state.uniqueKey }),
       ...(this.#meta === undefined ? {} : { meta: this.#meta }),
       ...(this.#payloadVersion === undefined ? {} : { payloadVersion: this.#payloadVersion }),
+      ...(this.enqueue.group === undefined ? {} : { group: this.enqueue.group }),
     };
   }
 
@@ -227,6 +239,7 @@ export class Job<TPayload = unknown, TResult = unknown> {
       ...(this.state.uniqueKey === undefined ? {} : { uniqueKey: this.state.uniqueKey }),
       ...(this.#meta === undefined ? {} : { meta: this.#meta }),
       ...(this.#payloadVersion === undefined ? {} : { payloadVersion: this.#payloadVersion }),
+      ...(this.enqueue.group === undefined ? {} : { group: this.enqueue.group }),
     });
     serializer.assertSize(encodeEnvelope(envelope), `job ${this.name}`);
     return envelope;

@@ -97,6 +97,7 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
       token: undefined,
       leaseExpiresAt: 0,
       uniqueKey: envelope.uniqueKey,
+      ...(envelope.group === undefined ? {} : { group: envelope.group }),
     });
   }
 }

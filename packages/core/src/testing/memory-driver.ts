@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { CoordinationStore } from '../coordination/coordination-store.js';
 import { jobListPaging } from '../driver/dead-letter-paging.js';
 import { BASELINE_CAPABILITIES, isValidQueueName } from '../driver/default-capabilities.js';
+import { checkGroupConcurrency } from '../driver/group-concurrency.js';
 import type { AckOptions, CancelOutcome, JobInfo, JobListOptions, JobLookupOptions } from '../driver/job-info.js';
 import { cancelledJob, finishedJobInfo, liveJobInfo } from '../driver/job-info-from.js';
 import type {
@@ -105,6 +106,7 @@ export class MemoryDriver implements QueueDriver {
       progress: true,
       cancel: true,
       pause: true,
+      groups: true,
       ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
     });
     this.deadLetters = new MemoryDeadLetterStore(this.store, () => this.assertOpen());
@@ -126,7 +128,15 @@ export class MemoryDriver implements QueueDriver {
         return;
       }
       this.store.insert(
-        this.newJob(envelope.id, envelope.queue, bodies[index]!, envelope.priority, envelope.availableAt, envelope.uniqueKey),
+        this.newJob(
+          envelope.id,
+          envelope.queue,
+          bodies[index]!,
+          envelope.priority,
+          envelope.availableAt,
+          envelope.uniqueKey,
+          envelope.group,
+        ),
       );
       pushed.push(envelope.id);
     });
@@ -162,8 +172,9 @@ export class MemoryDriver implements QueueDriver {
     if (!Number.isFinite(options.waitMs) || options.waitMs < 0)
       throw new InvalidArgumentError(`memory: waitMs: expected a number >= 0, got ${options.waitMs}`);
     const { leaseMs, waitMs, signal, max, holder } = options;
+    const groups = checkGroupConcurrency(NAME, options.groupConcurrency);
     if (signal?.aborted) return [];
-    const claimed = this.claimNow(queues, leaseMs, max, holder);
+    const claimed = this.claimNow(queues, leaseMs, max, holder, groups);
     if (claimed.length > 0 || waitMs === 0) return claimed;
     return new Promise((resolve) => {
       const deadline = performance.now() + waitMs;
@@ -185,7 +196,7 @@ export class MemoryDriver implements QueueDriver {
           finish([]);
           return;
         }
-        const reservations = this.claimNow(queues, leaseMs, max, holder);
+        const reservations = this.claimNow(queues, leaseMs, max, holder, groups);
         if (reservations.length > 0) {
           finish(reservations);
           return;
@@ -222,6 +233,7 @@ export class MemoryDriver implements QueueDriver {
   async ackAndClaim(acks: readonly Reservation[], queues: readonly string[], options: AckAndClaimOptions): Promise<AckAndClaimResult> {
     this.assertOpen();
     for (const queue of queues) assertQueueName(queue);
+    const groups = checkGroupConcurrency(NAME, options.groupConcurrency);
     const leaseLost: Reservation[] = [];
     acks.forEach((reservation, index) => {
       const job = this.store.find(reservation.queue, reservation.id);
@@ -229,7 +241,7 @@ export class MemoryDriver implements QueueDriver {
       if (job.token !== reservation.token) leaseLost.push(reservation);
       else this.complete(job, options.records?.[index]);
     });
-    const claimed = options.max > 0 ? this.claimNow(queues, options.leaseMs, options.max, options.holder) : [];
+    const claimed = options.max > 0 ? this.claimNow(queues, options.leaseMs, options.max, options.holder, groups) : [];
     return { leaseLost, claimed };
   }
 
@@ -496,19 +508,30 @@ export class MemoryDriver implements QueueDriver {
     return this.store.getFinished(reservation.id, reservation.queue)?.state === 'cancelled';
   }
 
-  private claimNow(queues: readonly string[], leaseMs: number, max: number, holder: string | undefined): Reservation[] {
+  private claimNow(
+    queues: readonly string[],
+    leaseMs: number,
+    max: number,
+    holder: string | undefined,
+    groupConcurrency: number | undefined,
+  ): Reservation[] {
     const claimed: Reservation[] = [];
     while (claimed.length < max) {
-      const reservation = this.claimOne(queues, leaseMs, holder);
+      const reservation = this.claimOne(queues, leaseMs, holder, groupConcurrency);
       if (reservation === undefined) break;
       claimed.push(reservation);
     }
     return claimed;
   }
 
-  private claimOne(queues: readonly string[], leaseMs: number, holder: string | undefined): Reservation | undefined {
+  private claimOne(
+    queues: readonly string[],
+    leaseMs: number,
+    holder: string | undefined,
+    groupConcurrency: number | undefined,
+  ): Reservation | undefined {
     const token = randomUUID();
-    const job = this.store.claim(queues, leaseMs, token);
+    const job = this.store.claim(queues, leaseMs, token, groupConcurrency);
     if (job === undefined) return undefined;
     job.holder = holder;
     job.claimedAt = this.store.now();
@@ -556,8 +579,17 @@ export class MemoryDriver implements QueueDriver {
     return body;
   }
 
-  private newJob(id: string, queue: string, body: string, priority: number, availableAt: number, uniqueKey: string | undefined): StoredJob {
+  private newJob(
+    id: string,
+    queue: string,
+    body: string,
+    priority: number,
+    availableAt: number,
+    uniqueKey: string | undefined,
+    group?: string,
+  ): StoredJob {
     return {
+      ...(group === undefined ? {} : { group }),
       id,
       queue,
       body,

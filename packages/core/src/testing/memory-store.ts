@@ -26,6 +26,8 @@ export interface StoredJob {
   leaseExpiresAt: number;
   /** The unique key this job holds, if any. */
   readonly uniqueKey: string | undefined;
+  /** The job's group (JobEnvelope.group); absent when it has none. */
+  readonly group?: string | undefined;
   /** Who holds the current lease (ReserveOptions.holder); meaningless without a token. */
   holder?: string | undefined;
   /** When the current lease was taken (store clock); meaningless without a token. */
@@ -43,6 +45,8 @@ export interface MemoryStoreSnapshot {
   readonly finished?: readonly FinishedJob[];
   /** Paused queues. */
   readonly paused?: readonly string[];
+  /** When each lane of a queue was last served by a grouped claim: [queue, lane ('' = ungrouped), sequence]. */
+  readonly served?: readonly (readonly [string, string, number])[];
 }
 
 /** Options of {@link MemoryStore}. */
@@ -71,6 +75,8 @@ export class MemoryStore {
   private readonly finishedJobs = new Map<string, Map<string, FinishedJob>>();
   private readonly pausedQueues = new Set<string>();
   private sequence = 0;
+  /** Per queue, per lane (a group, or '' for the ungrouped jobs), when it was last served by a grouped claim. */
+  private readonly served = new Map<string, Map<string, number>>();
 
   constructor(options: MemoryStoreOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -95,6 +101,7 @@ export class MemoryStore {
     }
     for (const record of snapshot.finished ?? []) store.finishedOf(record.queue, true).set(record.id, record);
     for (const queue of snapshot.paused ?? []) store.pausedQueues.add(queue);
+    for (const [queue, lane, at] of snapshot.served ?? []) store.servedLanes(queue).set(lane, at);
     return store;
   }
 
@@ -106,6 +113,7 @@ export class MemoryStore {
       deadLetters: [...this.deadLetterEntries.values()].map(({ entry, seq }) => ({ entry, seq })),
       finished: [...this.finishedJobs.values()].flatMap((jobs) => [...jobs.values()]),
       paused: [...this.pausedQueues],
+      served: [...this.served].flatMap(([queue, lanes]) => [...lanes].map(([lane, at]) => [queue, lane, at] as const)),
     };
   }
 
@@ -175,14 +183,18 @@ export class MemoryStore {
    * out), due, lowest priority number, then lowest sequence. Leases it, counting a lost delivery
    * when it takes over a lease that ran out.
    */
-  claim(queues: readonly string[], leaseMs: number, token: string): StoredJob | undefined {
+  claim(queues: readonly string[], leaseMs: number, token: string, groupConcurrency?: number): StoredJob | undefined {
     const now = this.now();
     for (const queue of queues) {
       if (this.pausedQueues.has(queue)) continue;
       let best: StoredJob | undefined;
-      for (const job of this.jobsOf(queue)) {
-        if (!isDeliverable(job, now)) continue;
-        if (best === undefined || job.priority < best.priority || (job.priority === best.priority && job.seq < best.seq)) best = job;
+      if (groupConcurrency === undefined) {
+        for (const job of this.jobsOf(queue)) {
+          if (!isDeliverable(job, now)) continue;
+          if (best === undefined || isBefore(job, best)) best = job;
+        }
+      } else {
+        best = this.nextGrouped(queue, now, groupConcurrency);
       }
       if (best !== undefined) {
         if (best.token !== undefined) best.lostDeliveries += 1;
@@ -192,6 +204,45 @@ export class MemoryStore {
       }
     }
     return undefined;
+  }
+
+  /**
+   * The next job of `queue` for a grouped claim: from the lane (a group, or the ungrouped jobs)
+   * served least recently among those with a deliverable job and, for a group, fewer than
+   * `groupConcurrency` unexpired leases; priority then FIFO within the lane. Marks the lane served.
+   */
+  private nextGrouped(queue: string, now: number, groupConcurrency: number): StoredJob | undefined {
+    const lanes = new Map<string, { best: StoredJob | undefined; active: number }>();
+    for (const job of this.jobsOf(queue)) {
+      const key = job.group ?? '';
+      let lane = lanes.get(key);
+      if (lane === undefined) {
+        lane = { best: undefined, active: 0 };
+        lanes.set(key, lane);
+      }
+      if (job.token !== undefined && job.leaseExpiresAt > now) lane.active += 1;
+      else if (isDeliverable(job, now) && (lane.best === undefined || isBefore(job, lane.best))) lane.best = job;
+    }
+    const served = this.servedLanes(queue);
+    let pick: { key: string; best: StoredJob; at: number } | undefined;
+    for (const [key, lane] of lanes) {
+      if (lane.best === undefined || (key !== '' && lane.active >= groupConcurrency)) continue;
+      const at = served.get(key) ?? 0;
+      if (pick === undefined || at < pick.at || (at === pick.at && lane.best.seq < pick.best.seq)) pick = { key, best: lane.best, at };
+    }
+    if (pick === undefined) return undefined;
+    served.set(pick.key, this.nextSeq());
+    return pick.best;
+  }
+
+  /** When each lane of `queue` was last served (the store's sequence), by lane. */
+  private servedLanes(queue: string): Map<string, number> {
+    let served = this.served.get(queue);
+    if (served === undefined) {
+      served = new Map();
+      this.served.set(queue, served);
+    }
+    return served;
   }
 
   /** Earliest store-clock time at which a job of `queues` becomes due or a lease runs out. */
@@ -292,6 +343,11 @@ export class MemoryStore {
   notify(): void {
     for (const listener of [...this.listeners]) queueMicrotask(listener);
   }
+}
+
+/** True when `a` is delivered before `b`: lower priority number, then queued earlier. */
+function isBefore(a: StoredJob, b: StoredJob): boolean {
+  return a.priority < b.priority || (a.priority === b.priority && a.seq < b.seq);
 }
 
 /** True when `job` can be claimed at `now`: due, and free or its lease ran out. */

@@ -27,6 +27,8 @@ export interface SettlePipelineOptions {
   readonly signal: AbortSignal;
   /** Who claims, kept with each lease where the driver can (see ReserveOptions.holder). */
   readonly holder?: string;
+  /** Claim group by group with this per-group concurrency (see ReserveOptions.groupConcurrency). */
+  readonly groupConcurrency?: number;
   /** Reports an error of a background call (a give-back); the call's jobs return when their lease runs out. */
   readonly report: (error: Error, during: string) => void;
   /**
@@ -138,12 +140,9 @@ export class SettlePipeline {
    * that claims through its rate limits), checked as {@link live} checks a claim.
    */
   async reserve(queues: readonly string[]): Promise<Reservation | undefined> {
-    const { driver, leaseMs, waitMs, signal, holder } = this.#o;
+    const { driver, leaseMs, waitMs, signal } = this.#o;
     const sentAt = this.#o.stall.mark();
-    const reservation = await driver.reserve(
-      queues,
-      holder === undefined ? { leaseMs, waitMs, signal } : { leaseMs, waitMs, signal, holder },
-    );
+    const reservation = await driver.reserve(queues, { leaseMs, waitMs, signal, ...this.#claimOptions() });
     if (reservation === undefined) return undefined;
     return (await this.live([reservation], sentAt))[0];
   }
@@ -258,16 +257,19 @@ export class SettlePipeline {
 
   /** Claims up to `wanted` jobs (waiting up to waitMs for the first) for the waiting slots. */
   async #claim(wanted: number): Promise<void> {
-    const { driver, queues, leaseMs, waitMs, signal, holder } = this.#o;
+    const { driver, queues, leaseMs, waitMs, signal } = this.#o;
     const max = Math.min(CLAIM_MAX, wanted);
     this.#claiming += 1;
     const sentAt = this.#o.stall.mark();
     let claimed: readonly Reservation[];
     try {
-      claimed = await (driver.claim as NonNullable<QueueDriver['claim']>)(
-        queues,
-        holder === undefined ? { leaseMs, waitMs, signal, max } : { leaseMs, waitMs, signal, max, holder },
-      );
+      claimed = await (driver.claim as NonNullable<QueueDriver['claim']>)(queues, {
+        leaseMs,
+        waitMs,
+        signal,
+        max,
+        ...this.#claimOptions(),
+      });
     } catch (error) {
       this.#claiming -= 1;
       for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
@@ -298,7 +300,7 @@ export class SettlePipeline {
    * slots waiting, and the adaptive margin ahead, less what is held already.
    */
   async #flush(): Promise<void> {
-    const { driver, queues, leaseMs, holder } = this.#o;
+    const { driver, queues, leaseMs } = this.#o;
     this.#acking += 1;
     try {
       for (let first = true; this.#queued.length > 0; first = false) {
@@ -319,7 +321,7 @@ export class SettlePipeline {
           result = await (driver.ackAndClaim as NonNullable<QueueDriver['ackAndClaim']>)(
             batch.map((queued) => queued.reservation),
             queues,
-            { leaseMs, max, ...(holder === undefined ? {} : { holder }), ...(records === undefined ? {} : { records }) },
+            { leaseMs, max, ...this.#claimOptions(), ...(records === undefined ? {} : { records }) },
           );
         } catch (error) {
           if (max > 0) this.#ackClaiming -= 1;
@@ -342,6 +344,15 @@ export class SettlePipeline {
     } finally {
       this.#acking -= 1;
     }
+  }
+
+  /** The optional members every claim carries: who claims, and the per-group concurrency. */
+  #claimOptions(): { holder?: string; groupConcurrency?: number } {
+    const { holder, groupConcurrency } = this.#o;
+    return {
+      ...(holder === undefined ? {} : { holder }),
+      ...(groupConcurrency === undefined ? {} : { groupConcurrency }),
+    };
   }
 
   /** Hands claimed jobs to the waiting slots in order; the rest are held (or given back once closed). */

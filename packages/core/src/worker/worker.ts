@@ -40,6 +40,15 @@ export interface WorkerRateLimitOptions {
   readonly limits?: Readonly<Record<string, NamedRateLimit>>;
 }
 
+/** How a worker claims grouped jobs (see {@link WorkerOptions.groups}). */
+export interface WorkerGroupOptions {
+  /**
+   * Most jobs of one group (`job.group(key)`) leased at once across every worker of the backend
+   * (an integer >= 1); a group's further jobs wait until one of them is settled or its lease runs out.
+   */
+  readonly concurrency: number;
+}
+
 /** Options of {@link Worker}. */
 export interface WorkerOptions {
   readonly driver: QueueDriver;
@@ -95,6 +104,14 @@ export interface WorkerOptions {
   /** Stop gracefully on SIGTERM and SIGINT; default false. */
   readonly handleSignals?: boolean;
   readonly rateLimit?: WorkerRateLimitOptions;
+  /**
+   * Claim group by group, enforced by the backend in the claim (drivers with
+   * `capabilities.groups`; others refuse it with a ConfigError): the worker takes turns between
+   * the groups of a queue, so one group's backlog does not hold up another's jobs, and leases at
+   * most `concurrency` jobs of one group at once, counted across every worker. Give every worker
+   * of the queue the same value.
+   */
+  readonly groups?: WorkerGroupOptions;
   /** Who this worker is, kept with each lease it holds where the driver can (job lookups show it); default `host:pid`. */
   readonly holder?: string;
   readonly logger?: Logger;
@@ -118,6 +135,22 @@ const positive = (value: number | undefined, key: string, fallback: number, allo
   return result;
 };
 
+/** The `groups` option checked against the driver: its per-group concurrency, or undefined. */
+function groupConcurrency(options: WorkerOptions): number | undefined {
+  const { groups, driver } = options;
+  if (groups === undefined) return undefined;
+  const value = (groups as { concurrency?: unknown } | null)?.concurrency;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new ConfigError(`worker option groups.concurrency: expected an integer >= 1, got ${quoteInput(value)}`);
+  }
+  if (!driver.capabilities.groups) {
+    throw new ConfigError(
+      `worker option groups: the ${driver.name} driver cannot enforce per-group concurrency in its claims (capabilities.groups is false)`,
+    );
+  }
+  return value;
+}
+
 /**
  * Reserves jobs from several queues in priority order and runs them, `concurrency` at a time, each
  * through the {@link JobExecutor}. Coordinates the lifecycle: limits (maxJobs, maxRuntimeMs,
@@ -140,6 +173,8 @@ export class Worker {
   readonly #holder: string;
   readonly #limiter: RateLimiter | undefined;
   readonly #prefetch: number;
+  /** Per-group concurrency said to the driver with every claim; undefined claims ignore groups. */
+  readonly #groupConcurrency: number | undefined;
   /** Notices event-loop stalls as long as a heartbeat period: enough to doubt a claim's leases. */
   readonly #stall: StallDetector;
   #pipeline: SettlePipeline | undefined;
@@ -192,6 +227,7 @@ export class Worker {
       );
     }
     this.#limiter = rateLimit === undefined ? undefined : new RateLimiter(rateLimit);
+    this.#groupConcurrency = groupConcurrency(options);
     const heartbeatMs = positive(options.heartbeatMs, 'heartbeatMs', Math.max(10, Math.floor(this.#leaseMs / 3)));
     this.#stall = new StallDetector({ thresholdMs: Math.min(heartbeatMs, this.#leaseMs / 3) });
     this.#executor = new JobExecutor({
@@ -299,6 +335,7 @@ export class Worker {
       signal: this.#stopReserving.signal,
       report: (error, during) => this.#emit('error', { error, during }),
       holder: this.#holder,
+      ...(this.#groupConcurrency === undefined ? {} : { groupConcurrency: this.#groupConcurrency }),
       stall: this.#stall,
       logger: this.#log,
     });
