@@ -10,6 +10,8 @@ export interface DialectCapabilities {
   readonly maxMessageBytes: number;
   /** The driver's resolved retention: `capabilities.retention` is whether completed jobs are kept. */
   readonly retention: Retention;
+  /** Claims honour groupConcurrency (see DriverCapabilities.groups). */
+  readonly groups: boolean;
 }
 
 /**
@@ -33,5 +35,6 @@ export function databaseCapabilities(dialect: DialectCapabilities): DriverCapabi
     progress: true,
     cancel: true,
     pause: true,
+    groups: dialect.groups,
   });
 }

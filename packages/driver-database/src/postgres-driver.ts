@@ -106,6 +106,7 @@ export class PostgresDriver implements QueueDriver {
       transactionalPush: true,
       maxMessageBytes: this.#maxMessageBytes,
       retention: this.#retention,
+      groups: false,
     });
     this.schema = validateIdentifier(DIALECT, 'schema', options.schema ?? 'queuekit', MAX_SCHEMA_LENGTH);
     this.#migrateMode = migrateOption(DIALECT, options.migrate);

@@ -1,6 +1,7 @@
 import type { Reservation } from '@queuekit/core';
 import type { PruneBounds } from './job-rows.js';
 import { type ClaimedRow, toReservation } from './rows.js';
+import { claimGrouped } from './sqlite-group-claims.js';
 import { type FinishedToKeep, keepFinished } from './sqlite-jobs.js';
 import type { SqliteStatements } from './sqlite-statements.js';
 
@@ -20,7 +21,9 @@ interface ClaimRow extends ClaimedRow {
 /**
  * Claims up to `max` due jobs for `holder`: from the first of `queues` that has some (paused ones
  * have none), then the next, each in priority then FIFO order, one statement per queue visited.
- * Counts a lost delivery for every job whose expired lease it takes over. Run inside a transaction.
+ * Counts a lost delivery for every job whose expired lease it takes over. With `groupConcurrency`,
+ * a queue that has groups is claimed lane by lane (see claimGrouped); one that has none as usual,
+ * after one lookup of its lanes. Run inside a transaction.
  */
 export function claimJobs(
   db: SqliteStatements,
@@ -28,6 +31,7 @@ export function claimJobs(
   leaseMs: number,
   max: number,
   holder: string | null,
+  groupConcurrency?: number,
 ): Reservation[] {
   const claim = db.get('claim');
   const now = Date.now();
@@ -36,6 +40,13 @@ export function claimJobs(
   for (const queue of queues) {
     const wanted = max - claimed.length;
     if (wanted <= 0) break;
+    if (groupConcurrency !== undefined) {
+      const grouped = claimGrouped(db, { queue, now, leaseUntil, max: wanted, holder, groupConcurrency });
+      if (grouped !== undefined) {
+        claimed.push(...grouped);
+        continue;
+      }
+    }
     const rows = claim.all({ queue, now, lease_until: leaseUntil, max: wanted, holder }) as ClaimRow[];
     // RETURNING gives rows in no defined order.
     rows.sort((a, b) => a.priority - b.priority || a.seq - b.seq);

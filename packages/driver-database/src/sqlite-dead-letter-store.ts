@@ -7,6 +7,7 @@ import {
 } from '@queuekit/core';
 import { deadLetterIds } from '@queuekit/core/driver';
 import { assertMs, assertQueue, type DeadLetterRow, toDeadLetterEntry } from './rows.js';
+import { registerLanes } from './sqlite-group-claims.js';
 import type { SqliteStatements } from './sqlite-statements.js';
 
 const DIALECT = 'sqlite';
@@ -21,6 +22,7 @@ interface RetryRow {
   readonly priority: number;
   readonly unique_key: string | null;
   readonly body: string;
+  readonly group_key: string | null;
 }
 
 /**
@@ -102,6 +104,7 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
       for (const row of pick.all({ ...filter, job_id: id }) as RetryRow[]) {
         // Skipped while a live job holds the id or the unique key; the entry stays.
         if (insert.run({ ...row, available_at: now, created_at: now }).changes === 1) {
+          if (row.group_key !== null) registerLanes(db, row.queue, row.group_key);
           remove.run({ job_id: row.job_id });
           queues.add(row.queue);
           count++;

@@ -24,7 +24,14 @@ import {
   type Reservation,
   type ReserveOptions,
 } from '@queuekit/core';
-import { encodeEnvelope, InFlightCalls, type Retention, refuseTransaction, resolveRetention } from '@queuekit/core/driver';
+import {
+  checkGroupConcurrency,
+  encodeEnvelope,
+  InFlightCalls,
+  type Retention,
+  refuseTransaction,
+  resolveRetention,
+} from '@queuekit/core/driver';
 import Database from 'better-sqlite3';
 import { databaseCapabilities } from './database-capabilities.js';
 import { validateIdentifier } from './identifier.js';
@@ -39,6 +46,7 @@ import { type SqliteSql, sqliteSql } from './sql/sqlite-sql.js';
 import { ackJobs, claimJobs, extendLeases, giveBackJobs } from './sqlite-claims.js';
 import { SqliteCoordinationStore } from './sqlite-coordination-store.js';
 import { SqliteDeadLetterStore } from './sqlite-dead-letter-store.js';
+import { registerLanes } from './sqlite-group-claims.js';
 import { SqliteJobs } from './sqlite-jobs.js';
 import type { SqliteDriverOptions } from './sqlite-options.js';
 import { postponeSqlite } from './sqlite-postpone.js';
@@ -108,6 +116,7 @@ export class SqliteDriver implements QueueDriver {
       transactionalPush: false,
       maxMessageBytes: this.#maxMessageBytes,
       retention: this.#retention,
+      groups: true,
     });
     this.tablePrefix = validateIdentifier(DIALECT, 'tablePrefix', options.tablePrefix ?? 'queuekit_', MAX_PREFIX_LENGTH, true);
     this.#migrateMode = migrateOption(DIALECT, options.migrate);
@@ -196,8 +205,10 @@ export class SqliteDriver implements QueueDriver {
             unique_key: envelope.uniqueKey ?? null,
             created_at: now,
             body: bodies[index],
+            group_key: envelope.group ?? null,
           });
           if (info.changes === 1) {
+            if (envelope.group !== undefined) registerLanes(db, envelope.queue, envelope.group);
             pushed.push(envelope.id);
             queues.add(envelope.queue);
           } else {
@@ -234,12 +245,13 @@ export class SqliteDriver implements QueueDriver {
 
   async ackAndClaim(acks: readonly Reservation[], queues: readonly string[], options: AckAndClaimOptions): Promise<AckAndClaimResult> {
     assertAckAndClaimArguments(DIALECT, acks, queues, options);
+    const groups = checkGroupConcurrency(DIALECT, options.groupConcurrency);
     return this.#run('ackAndClaim', (db) => {
       if (acks.length === 0 && options.max === 0) return { leaseLost: [], claimed: [] };
       const records = acks.map((_, index) => this.#kept(options.records?.[index]));
       return db.immediate(() => ({
         leaseLost: ackJobs(db, acks, records, this.#bounds),
-        claimed: options.max > 0 ? claimJobs(db, queues, options.leaseMs, options.max, options.holder ?? null) : [],
+        claimed: options.max > 0 ? claimJobs(db, queues, options.leaseMs, options.max, options.holder ?? null, groups) : [],
       }));
     });
   }
@@ -399,11 +411,12 @@ export class SqliteDriver implements QueueDriver {
    * (or the next poll, for other processes' pushes) until `waitMs` has passed.
    */
   #claimWaiting(operation: string, queues: readonly string[], options: ReserveOptions, max: number): Promise<Reservation[]> {
+    const groups = checkGroupConcurrency(DIALECT, options.groupConcurrency);
     return this.#run(operation, async (db) => {
       const deadline = Date.now() + options.waitMs;
       let woken = false;
       for (;;) {
-        const claimed = db.immediate(() => claimJobs(db, queues, options.leaseMs, max, options.holder ?? null));
+        const claimed = db.immediate(() => claimJobs(db, queues, options.leaseMs, max, options.holder ?? null, groups));
         if (claimed.length > 0) {
           // Woken by a push and took all it could: more may be due, so pass the wake-up on.
           if (woken && claimed.length === max) this.#wakeOne(claimed[0]!.queue);

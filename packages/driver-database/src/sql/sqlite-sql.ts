@@ -1,4 +1,5 @@
 import type { Migration } from '../migration.js';
+import { sqliteGroupsSql } from './sqlite-groups-sql.js';
 import { sqliteJobsSql } from './sqlite-jobs-sql.js';
 
 /**
@@ -10,6 +11,7 @@ export function sqliteSql(prefix: string) {
   const t = (name: string) => `"${prefix}${name}"`;
   return {
     ...sqliteJobsSql(t),
+    ...sqliteGroupsSql(t),
     /** Schema steps, oldest first. Never edit a released step: add a new one. */
     migrations: [
       {
@@ -118,6 +120,33 @@ export function sqliteSql(prefix: string) {
           )`,
         ],
       },
+      {
+        version: 7,
+        name: 'job-groups',
+        // Job groups (#17). A job's group is a column (null: none), kept by its dead letter for a
+        // retry. Grouped claims walk one lane (a group, or the ungrouped jobs: null) through its
+        // own index in claim order; the lanes of a queue (its groups, and '' for its ungrouped jobs) and their turns are rows
+        // of job_groups, added by the push of a grouped job, so a queue without one has none and
+        // its claims stay the plain statement. group_leases holds the leases grouped claims took.
+        statements: [
+          `ALTER TABLE ${t('jobs')} ADD COLUMN group_key TEXT`,
+          `ALTER TABLE ${t('failed_jobs')} ADD COLUMN group_key TEXT`,
+          `CREATE INDEX ${t('jobs_group_idx')} ON ${t('jobs')} (queue, group_key, priority, seq)`,
+          `CREATE TABLE ${t('job_groups')} (
+            queue TEXT NOT NULL,
+            group_key TEXT NOT NULL,
+            served INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (queue, group_key)
+          ) WITHOUT ROWID`,
+          `CREATE TABLE ${t('group_leases')} (
+            seq INTEGER PRIMARY KEY,
+            queue TEXT NOT NULL,
+            group_key TEXT NOT NULL,
+            token TEXT NOT NULL
+          )`,
+          `CREATE INDEX ${t('group_leases_group_idx')} ON ${t('group_leases')} (queue, group_key)`,
+        ],
+      },
     ] satisfies Migration[],
 
     /** Creates the version table; no parameters. */
@@ -135,11 +164,11 @@ export function sqliteSql(prefix: string) {
 
     /**
      * One envelope (run once per envelope inside one transaction).
-     * In: @job_id, @queue, @priority, @available_at, @unique_key, @created_at, @body.
+     * In: @job_id, @queue, @priority, @available_at, @unique_key, @created_at, @body, @group_key (or null).
      * Out: changes = 1 when stored, 0 when its id or unique key is held.
      */
-    push: `INSERT INTO ${t('jobs')} (job_id, queue, priority, available_at, unique_key, created_at, body)
-      VALUES (@job_id, @queue, @priority, @available_at, @unique_key, @created_at, @body)
+    push: `INSERT INTO ${t('jobs')} (job_id, queue, priority, available_at, unique_key, created_at, body, group_key)
+      VALUES (@job_id, @queue, @priority, @available_at, @unique_key, @created_at, @body, @group_key)
       ON CONFLICT DO NOTHING`,
 
     /**
@@ -188,12 +217,13 @@ export function sqliteSql(prefix: string) {
      * In: @job_id, @token, @name, @poison, @reason, @error, @attempts, @first_failed_at, @failed_at.
      * Out: changes = 1 when copied.
      */
-    deadLetter: `INSERT INTO ${t('failed_jobs')} (job_id, queue, name, priority, unique_key, body, poison, reason, error, attempts, first_failed_at, failed_at)
-      SELECT job_id, queue, @name, priority, unique_key, body, @poison, @reason, @error, @attempts, @first_failed_at, @failed_at
+    deadLetter: `INSERT INTO ${t('failed_jobs')} (job_id, queue, name, priority, unique_key, body, poison, reason, error, attempts, first_failed_at, failed_at, group_key)
+      SELECT job_id, queue, @name, priority, unique_key, body, @poison, @reason, @error, @attempts, @first_failed_at, @failed_at, group_key
       FROM ${t('jobs')} WHERE job_id = @job_id AND token = @token
       ON CONFLICT (job_id) DO UPDATE SET queue = excluded.queue, name = excluded.name, priority = excluded.priority,
         unique_key = excluded.unique_key, body = excluded.body, poison = excluded.poison, reason = excluded.reason,
-        error = excluded.error, attempts = excluded.attempts, first_failed_at = excluded.first_failed_at, failed_at = excluded.failed_at`,
+        error = excluded.error, attempts = excluded.attempts, first_failed_at = excluded.first_failed_at, failed_at = excluded.failed_at,
+        group_key = excluded.group_key`,
 
     /** In: @queue, @now. Out: one row of counts, oldest_ready_at (or null), completed (kept) and paused (0/1). */
     stats: `SELECT
@@ -223,10 +253,10 @@ export function sqliteSql(prefix: string) {
     /** In: @queue, @failed_before. Out: changes. */
     dlqPurge: `DELETE FROM ${t('failed_jobs')} WHERE (@queue IS NULL OR queue = @queue) AND (@failed_before IS NULL OR failed_at < @failed_before)`,
     /**
-     * In: @queue, @failed_before, @job_id (or null). Out: rows { job_id, queue, priority, unique_key, body } of retryable
-     * entries, in failure order; `push` stores each as a fresh job (both counts 0, no lease).
+     * In: @queue, @failed_before, @job_id (or null). Out: rows { job_id, queue, priority, unique_key, body, group_key } of
+     * retryable entries, in failure order; `push` stores each as a fresh job (both counts 0, no lease).
      */
-    dlqPick: `SELECT job_id, queue, priority, unique_key, body FROM ${t('failed_jobs')}
+    dlqPick: `SELECT job_id, queue, priority, unique_key, body, group_key FROM ${t('failed_jobs')}
       WHERE poison = 0 AND (@queue IS NULL OR queue = @queue) AND (@failed_before IS NULL OR failed_at < @failed_before) AND (@job_id IS NULL OR job_id = @job_id)
       ORDER BY seq`,
     /** In: @job_id. Out: changes. */
