@@ -96,6 +96,11 @@ export function createProgram(io: CliIO, run: (command: Command, runner: Runner)
     .addOption(connectionOption())
     .addOption(new Option('--queue <names>', 'queues in priority order (repeatable or comma-separated)').argParser(list))
     .addOption(new Option('--concurrency <n>', 'jobs run at once (default 1)').argParser(integer(1)))
+    .addOption(
+      new Option('--group-concurrency <n>', 'claim group by group: at most n jobs of one group at once, across every worker').argParser(
+        integer(1),
+      ),
+    )
     .addOption(new Option('--max-jobs <n>', 'stop after taking this many jobs').argParser(integer(1)))
     .addOption(new Option('--max-time <seconds>', 'stop taking jobs after this long').argParser(seconds))
     .addOption(new Option('--memory <mb>', 'stop taking jobs once the resident set exceeds this many MiB').argParser(integer(1)))

@@ -47,6 +47,7 @@ describe('config errors', () => {
     ['concurrency: 1.5', 'worker.concurrency: expected an integer >= 1, got 1.5'],
     ['leaseMs: 0', 'worker.leaseMs: expected a number > 0, got 0'],
     ['prefetch: 2.5', 'worker.prefetch: expected an integer >= 0, got 2.5'],
+    ['groupConcurrency: 0', 'worker.groupConcurrency: expected an integer >= 1, got 0'],
   ])('worker { %s } fails at load in health and work, naming the file and the key', async (worker, message) => {
     writeConfig(dir, configSource(SQLITE, `worker: { ${worker} },`));
     for (const command of ['health', 'work']) {

@@ -3,6 +3,7 @@ import type { AckAndClaimResult, Reservation } from '@queuekit/core';
 import type pg from 'pg';
 import { keptRecords, type PruneBounds } from './job-rows.js';
 import { leaseLostError } from './lease-lost.js';
+import type { PostgresGroupClaims } from './postgres-group-claims.js';
 import { type ClaimedRow, toReservation } from './rows.js';
 import type { PostgresSql } from './sql/postgres-sql.js';
 import { isConnectionError } from './wrap-error.js';
@@ -22,6 +23,8 @@ export interface PostgresClaimsContext {
   retryOnConnectionLoss(query: () => Promise<pg.QueryResult>): Promise<pg.QueryResult>;
   /** Counts a connection loss the driver recovered from. */
   recovered(): void;
+  /** Claims group by group (ReserveOptions.groupConcurrency). */
+  readonly groups: PostgresGroupClaims;
   /** The bounds an ack that keeps a finished-job record prunes its queue's finished jobs by. */
   readonly bounds: PruneBounds;
 }
@@ -38,11 +41,24 @@ export class PostgresClaims {
     this.#context = context;
   }
 
-  /** Claims up to `max` due jobs of `queues`, first queue first, leased to `holder`; never waits. */
-  async claim(queues: readonly string[], leaseMs: number, max: number, holder: string | null): Promise<Reservation[]> {
+  /**
+   * Claims up to `max` due jobs of `queues`, first queue first, leased to `holder`; group by group
+   * with `groupConcurrency` (see PostgresGroupClaims). Never waits.
+   */
+  async claim(
+    queues: readonly string[],
+    leaseMs: number,
+    max: number,
+    holder: string | null,
+    groupConcurrency?: number,
+  ): Promise<Reservation[]> {
     const claimed: Reservation[] = [];
     for (const queue of queues) {
       if (claimed.length >= max) break;
+      if (groupConcurrency !== undefined) {
+        claimed.push(...(await this.#context.groups.claim(queue, leaseMs, max - claimed.length, holder, groupConcurrency)));
+        continue;
+      }
       const { rows } = await this.#context.pool.query(
         this.#context.prepared('claim', [queue, leaseMs, randomUUID(), max - claimed.length, holder]),
       );
@@ -76,12 +92,18 @@ export class PostgresClaims {
     leaseMs: number,
     max: number,
     holder: string | null,
+    groupConcurrency?: number,
   ): Promise<AckAndClaimResult> {
-    if (acks.length === 0) return { leaseLost: [], claimed: await this.claim(queues, leaseMs, max, holder) };
+    if (acks.length === 0) return { leaseLost: [], claimed: await this.claim(queues, leaseMs, max, holder, groupConcurrency) };
     const ids = acks.map((r) => r.id);
     const tokens = acks.map((r) => r.token);
     const acked = [ids, tokens, keptRecords(acks, records, this.#context.bounds.count), ...this.#bounds()];
     if (max === 0) return { leaseLost: await this.#ackBatch(acks, acked), claimed: [] };
+    if (groupConcurrency !== undefined) {
+      // A grouped claim is a transaction of its own: the acks go first, in their own statement.
+      const leaseLost = await this.#ackBatch(acks, acked);
+      return { leaseLost, claimed: await this.claim(queues, leaseMs, max, holder, groupConcurrency) };
+    }
     let rows: (ClaimRow & { claimed: boolean })[];
     try {
       ({ rows } = await this.#context.pool.query(

@@ -24,8 +24,9 @@ import {
   type Reservation,
   type ReserveOptions,
 } from '@queuekit/core';
-import { encodeEnvelope, InFlightCalls, type Retention, resolveRetention } from '@queuekit/core/driver';
+import { checkGroupConcurrency, encodeEnvelope, InFlightCalls, type Retention, resolveRetention } from '@queuekit/core/driver';
 import pg from 'pg';
+import { checkOut } from './checked-out-client.js';
 import { databaseCapabilities } from './database-capabilities.js';
 import { quoteIdentifier, validateIdentifier } from './identifier.js';
 import { pruneBounds } from './job-rows.js';
@@ -35,6 +36,7 @@ import { integerOption, migrateOption, numberOption } from './option-checks.js';
 import { PostgresClaims } from './postgres-claims.js';
 import { PostgresCoordinationStore } from './postgres-coordination-store.js';
 import { PostgresDeadLetterStore } from './postgres-dead-letter-store.js';
+import { PostgresGroupClaims } from './postgres-group-claims.js';
 import { PostgresJobs } from './postgres-jobs.js';
 import { PostgresListener } from './postgres-listener.js';
 import { assertPostgresOptions, type PostgresDriverOptions } from './postgres-options.js';
@@ -106,7 +108,7 @@ export class PostgresDriver implements QueueDriver {
       transactionalPush: true,
       maxMessageBytes: this.#maxMessageBytes,
       retention: this.#retention,
-      groups: false,
+      groups: true,
     });
     this.schema = validateIdentifier(DIALECT, 'schema', options.schema ?? 'queuekit', MAX_SCHEMA_LENGTH);
     this.#migrateMode = migrateOption(DIALECT, options.migrate);
@@ -166,6 +168,11 @@ export class PostgresDriver implements QueueDriver {
         this.#errors++;
       },
       bounds: pruneBounds(this.#retention),
+      groups: new PostgresGroupClaims({
+        pool: this.#pool,
+        prepared: (statement, values) => this.#prepared(statement, values),
+        checkOut: () => checkOut(this.#pool, (error) => this.#backgroundError('grouped claim connection', error)),
+      }),
     });
     this.#jobs = new PostgresJobs({
       pool: this.#pool,
@@ -237,11 +244,11 @@ export class PostgresDriver implements QueueDriver {
       }
       target = options.transaction as Queryable;
     }
-    const { ids, queues, priorities, delays, uniqueKeys, bodies } = pushColumns(envelopes, this.#maxMessageBytes);
+    const { ids, queues, priorities, delays, uniqueKeys, bodies, groups } = pushColumns(envelopes, this.#maxMessageBytes);
     if (envelopes.length === 0) return { pushed: [], skipped: [] };
     return this.#run('push', async () => {
       const result = await (target ?? this.#pool).query(
-        this.#prepared('push', [ids, queues, priorities, delays, uniqueKeys, bodies, this.#channel]),
+        this.#prepared('push', [ids, queues, priorities, delays, uniqueKeys, bodies, this.#channel, groups]),
       );
       const stored = new Set<string>(result.rows[0]?.ids ?? []);
       if (!this.#closed) this.#analyzer.noteStored(stored.size);
@@ -272,7 +279,8 @@ export class PostgresDriver implements QueueDriver {
     assertAckAndClaimArguments(DIALECT, acks, queues, options);
     const records = acks.map((_, index) => this.#kept(options.records?.[index]));
     const { leaseMs, max, holder } = options;
-    return this.#run('ackAndClaim', () => this.#claims.ackAndClaim(acks, records, queues, leaseMs, max, holder ?? null));
+    const groups = checkGroupConcurrency(DIALECT, options.groupConcurrency);
+    return this.#run('ackAndClaim', () => this.#claims.ackAndClaim(acks, records, queues, leaseMs, max, holder ?? null, groups));
   }
 
   async release(reservation: Reservation, options: ReleaseOptions): Promise<void> {
@@ -419,11 +427,12 @@ export class PostgresDriver implements QueueDriver {
    * this driver), with a poll as fallback that is short while the listener is down.
    */
   async #claimWaiting(queues: readonly string[], options: ReserveOptions, max: number): Promise<Reservation[]> {
+    const groups = checkGroupConcurrency(DIALECT, options.groupConcurrency);
     const deadline = Date.now() + options.waitMs;
     let woken = false;
     for (;;) {
       const seen = this.#notifications;
-      const claimed = await this.#claims.claim(queues, options.leaseMs, max, options.holder ?? null);
+      const claimed = await this.#claims.claim(queues, options.leaseMs, max, options.holder ?? null, groups);
       const first = claimed[0];
       if (first !== undefined) {
         // More may be waiting: pass the wake-up on to the next idle claim.

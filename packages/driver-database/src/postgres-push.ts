@@ -3,7 +3,7 @@ import { encodeEnvelope } from '@queuekit/core/driver';
 import { assertMessageSize } from './message-size.js';
 import { assertQueue } from './rows.js';
 
-/** The column arrays of the push statement ($1…$6), one entry per envelope in push order. */
+/** The column arrays of the push statement ($1…$6, $8), one entry per envelope in push order. */
 export interface PushColumns {
   readonly ids: string[];
   readonly queues: string[];
@@ -12,6 +12,7 @@ export interface PushColumns {
   readonly delays: number[];
   readonly uniqueKeys: (string | null)[];
   readonly bodies: string[];
+  readonly groups: (string | null)[];
 }
 
 /**
@@ -20,7 +21,7 @@ export interface PushColumns {
  */
 export function pushColumns(envelopes: readonly JobEnvelope[], maxMessageBytes: number): PushColumns {
   const now = Date.now();
-  const columns: PushColumns = { ids: [], queues: [], priorities: [], delays: [], uniqueKeys: [], bodies: [] };
+  const columns: PushColumns = { ids: [], queues: [], priorities: [], delays: [], uniqueKeys: [], bodies: [], groups: [] };
   for (const envelope of envelopes) {
     assertQueue('postgres', envelope.queue);
     columns.ids.push(envelope.id);
@@ -29,6 +30,7 @@ export function pushColumns(envelopes: readonly JobEnvelope[], maxMessageBytes: 
     // The producer's clock only decides the delay; the due time itself is the server's now() + delay.
     columns.delays.push(Math.max(0, envelope.availableAt - now));
     columns.uniqueKeys.push(envelope.uniqueKey ?? null);
+    columns.groups.push(envelope.group ?? null);
     const body = encodeEnvelope(envelope);
     assertMessageSize('postgres', envelope.id, body, maxMessageBytes);
     columns.bodies.push(body);

@@ -19,6 +19,8 @@ export interface WorkOptions {
   readonly connection?: string;
   readonly queue?: readonly string[];
   readonly concurrency?: number;
+  /** The Worker's groups.concurrency: jobs of one group leased at once across every worker. */
+  readonly groupConcurrency?: number;
   readonly maxJobs?: number;
   /** Seconds. */
   readonly maxTime?: number;
@@ -87,6 +89,7 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
   const maxRuntimeMs = options.maxTime !== undefined ? options.maxTime * 1_000 : w.maxRuntimeMs;
   const maxMemoryMb = options.memory ?? w.maxMemoryMb;
   const once = options.once === true;
+  const groupConcurrency = options.groupConcurrency ?? w.groupConcurrency;
   const worker = new Worker({
     driver,
     jobs,
@@ -110,6 +113,7 @@ export async function runWork(ctx: CliContext, options: WorkOptions): Promise<nu
     ...(maxRuntimeMs === undefined ? {} : { maxRuntimeMs }),
     ...(maxMemoryMb === undefined ? {} : { maxMemoryMb }),
     ...(rateLimit === undefined ? {} : { rateLimit }),
+    ...(groupConcurrency === undefined ? {} : { groups: { concurrency: groupConcurrency } }),
   });
 
   const tally: Tally = { completed: 0, failed: 0, retried: 0, deadLettered: 0, released: 0, cancelled: 0 };

@@ -49,6 +49,8 @@ export interface WorkerConfig {
   readonly maxLostDeliveries?: number;
   /** Jobs the worker may claim ahead of its free slots (Worker option); default 32. */
   readonly prefetch?: number;
+  /** Jobs of one group leased at once across every worker (Worker option groups.concurrency); default: claims ignore groups. */
+  readonly groupConcurrency?: number;
   /** Level of the worker's structured log on stderr; default `warn`. */
   readonly logLevel?: LogLevel;
   /** How long a worker's presence heartbeat lives without renewal, in ms; default 30,000. */

@@ -25,6 +25,7 @@ export const WORKER_NUMBER_RULES = {
   maxSettling: count(0),
   maxLostDeliveries: count(0),
   prefetch: count(0),
+  groupConcurrency: count(1),
   presenceTtlMs: ms(false),
 } as const satisfies Record<string, NumberRule>;
 

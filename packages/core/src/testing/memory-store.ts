@@ -163,10 +163,11 @@ export class MemoryStore {
     this.notify();
   }
 
-  /** Deletes a job and frees its unique key. */
+  /** Deletes a job and frees its unique key (and, for a leased grouped job, its group's place: waiting reservers wake). */
   remove(job: StoredJob): void {
     const jobs = this.queues.get(job.queue);
     jobs?.delete(job.id);
+    if (job.group !== undefined && job.token !== undefined) this.notify();
     if (jobs?.size === 0) this.queues.delete(job.queue);
     if (job.uniqueKey !== undefined && this.uniqueKeyHolders.get(uniqueSlot(job.queue, job.uniqueKey)) === job.id) {
       this.uniqueKeyHolders.delete(uniqueSlot(job.queue, job.uniqueKey));

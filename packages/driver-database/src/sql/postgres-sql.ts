@@ -1,4 +1,5 @@
 import type { Migration } from '../migration.js';
+import { postgresGroupsSql } from './postgres-groups-sql.js';
 import { postgresJobsSql, pruneFinished } from './postgres-jobs-sql.js';
 
 /**
@@ -28,8 +29,24 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
         WHERE req.record IS NOT NULL ORDER BY req.ord
         RETURNING queue
       )`;
+  // The claim of one queue; `extra` adds a condition on the queue.
+  const claimStatement = (extra: string) => `WITH next AS (
+        SELECT seq FROM ${s}.jobs
+        WHERE queue = $1 AND available_at <= now() AND (reserved_until IS NULL OR reserved_until <= now())
+          AND NOT EXISTS (SELECT 1 FROM ${s}.paused_queues WHERE queue = $1) ${extra}
+        ORDER BY priority, seq
+        LIMIT $4
+        FOR UPDATE SKIP LOCKED
+      )
+      UPDATE ${s}.jobs j
+      SET reserved_until = now() + $2 * interval '1 millisecond', token = $3 || ':' || j.seq,
+        lost_deliveries = j.lost_deliveries + (j.reserved_until IS NOT NULL)::int, holder = $5, claimed_at = now()
+      FROM next, ${settleCommit} AS commit_mode WHERE j.seq = next.seq
+      RETURNING j.job_id, j.queue, j.body, j.attempts, j.lost_deliveries, ${epochMs('j.reserved_until')} AS lease_expires_at,
+        j.token, j.priority, j.seq::float8 AS seq`;
   return {
     ...postgresJobsSql(s, epochMs, settleCommit),
+    ...postgresGroupsSql(s, epochMs),
     /** Schema steps, oldest first. Never edit a released step: add a new one. */
     migrations: [
       {
@@ -154,6 +171,36 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
           )`,
         ],
       },
+      {
+        version: 8,
+        name: 'job-groups',
+        // Job groups (#17). A job's group is a nullable column (adding it rewrites no row), kept by
+        // its dead letter for a retry. Grouped claims walk one lane (a group, or the ungrouped
+        // jobs: null) through its own index in claim order; a claim changes none of its columns,
+        // so claims stay HOT updates. The lanes of a queue (its groups, and '' for its ungrouped
+        // jobs) and their turns are rows of job_groups, added by the push of a grouped job, so a
+        // queue without one has none; group_leases holds the leases grouped claims took.
+        statements: [
+          `ALTER TABLE ${s}.jobs ADD COLUMN group_key text`,
+          `ALTER TABLE ${s}.failed_jobs ADD COLUMN group_key text`,
+          `CREATE INDEX jobs_group_idx ON ${s}.jobs (queue, group_key, priority, seq)`,
+          `CREATE SEQUENCE ${s}.job_groups_served_seq`,
+          `CREATE TABLE ${s}.job_groups (
+            queue text NOT NULL,
+            group_key text NOT NULL,
+            served bigint NOT NULL DEFAULT 0,
+            PRIMARY KEY (queue, group_key)
+          )`,
+          `CREATE INDEX job_groups_turn_idx ON ${s}.job_groups (queue, served, group_key)`,
+          `CREATE TABLE ${s}.group_leases (
+            seq bigint PRIMARY KEY,
+            queue text NOT NULL,
+            group_key text NOT NULL,
+            token text NOT NULL
+          )`,
+          `CREATE INDEX group_leases_group_idx ON ${s}.group_leases (queue, group_key)`,
+        ],
+      },
     ] satisfies Migration[],
 
     /** In: $1 lock key (text). Serialises migrators of one schema until the transaction ends. */
@@ -175,23 +222,25 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
     recordMigration: `INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`,
 
     /**
-     * Bulk insert of many envelopes in one statement, then one NOTIFY per queue that got a due job.
+     * Bulk insert of many envelopes in one statement, then one NOTIFY per queue that got a due job;
+     * a grouped job's lanes (its group's and its queue's ungrouped lane) are added when new.
      * In: $1 job ids text[], $2 queues text[], $3 priorities int[], $4 delays ms float8[] (from now),
-     * $5 unique keys text[] (nulls allowed), $6 bodies text[], $7 channel text.
+     * $5 unique keys text[] (nulls allowed), $6 bodies text[], $7 channel text, $8 groups text[] (nulls allowed).
      * Out: one row { ids text[] } with the ids stored; rows held by a unique key or id are skipped.
      */
     push: `WITH ins AS (
-        INSERT INTO ${s}.jobs (job_id, queue, priority, available_at, unique_key, body)
-        SELECT r.job_id, r.queue, r.priority, now() + r.delay_ms * interval '1 millisecond', r.unique_key, r.body
-        FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[], $5::text[], $6::text[])
-          WITH ORDINALITY AS r(job_id, queue, priority, delay_ms, unique_key, body, ord)
+        INSERT INTO ${s}.jobs (job_id, queue, priority, available_at, unique_key, body, group_key)
+        SELECT r.job_id, r.queue, r.priority, now() + r.delay_ms * interval '1 millisecond', r.unique_key, r.body, r.group_key
+        FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[], $5::text[], $6::text[], $8::text[])
+          WITH ORDINALITY AS r(job_id, queue, priority, delay_ms, unique_key, body, group_key, ord)
         ORDER BY r.ord
         ON CONFLICT DO NOTHING
-        RETURNING job_id, queue, available_at
-      ), notified AS (
+        RETURNING job_id, queue, available_at, group_key
+      ), ${registerLanes(s, 'ins')}, notified AS (
         SELECT pg_notify($7, q.queue) FROM (SELECT DISTINCT queue FROM ins WHERE available_at <= now()) q
       )
-      SELECT coalesce(array_agg(job_id), '{}') AS ids, (SELECT count(*) FROM notified)::int AS notified FROM ins`,
+      SELECT coalesce(array_agg(job_id), '{}') AS ids, (SELECT count(*) FROM notified)::int AS notified,
+        (SELECT count(*) FROM lanes)::int AS lanes FROM ins`,
 
     /**
      * Claims up to $4 due jobs of one queue: priority then insertion order, skipping rows other
@@ -203,21 +252,13 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
      * Out: up to $4 rows { job_id, queue, body, attempts, lost_deliveries, lease_expires_at (epoch
      * ms), token, priority, seq } in no particular order.
      */
-    claim: `WITH next AS (
-        SELECT seq FROM ${s}.jobs
-        WHERE queue = $1 AND available_at <= now() AND (reserved_until IS NULL OR reserved_until <= now())
-          AND NOT EXISTS (SELECT 1 FROM ${s}.paused_queues WHERE queue = $1)
-        ORDER BY priority, seq
-        LIMIT $4
-        FOR UPDATE SKIP LOCKED
-      )
-      UPDATE ${s}.jobs j
-      SET reserved_until = now() + $2 * interval '1 millisecond', token = $3 || ':' || j.seq,
-        lost_deliveries = j.lost_deliveries + (j.reserved_until IS NOT NULL)::int, holder = $5, claimed_at = now()
-      FROM next, ${settleCommit} AS commit_mode WHERE j.seq = next.seq
-      RETURNING j.job_id, j.queue, j.body, j.attempts, j.lost_deliveries, ${epochMs('j.reserved_until')} AS lease_expires_at,
-        j.token, j.priority, j.seq::float8 AS seq`,
-
+    claim: claimStatement(''),
+    /**
+     * `claim` for a queue without lanes (no grouped job was ever pushed to it): a claim with
+     * groupConcurrency tries it first, and claims group by group (see PostgresGroupClaims) only when
+     * it returns nothing and the queue has lanes. In and out as `claim`.
+     */
+    claimUnlessGrouped: claimStatement(`AND NOT EXISTS (SELECT 1 FROM ${s}.job_groups WHERE queue = $1)`),
     /**
      * Acknowledges one reservation (the common case at low concurrency), keeping its finished-job
      * record when one is given and pruning its queue's finished jobs (see pruneFinished).
@@ -336,13 +377,14 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
      */
     deadLetter: `WITH del AS (
         DELETE FROM ${s}.jobs USING ${settleCommit} AS commit_mode WHERE job_id = $1 AND token = $2
-        RETURNING job_id, queue, priority, unique_key, body
+        RETURNING job_id, queue, priority, unique_key, body, group_key
       ), ins AS (
-        INSERT INTO ${s}.failed_jobs (job_id, queue, name, priority, unique_key, body, poison, reason, error, attempts, first_failed_at, failed_at)
-        SELECT job_id, queue, $3, priority, unique_key, body, $4, $5, $6::jsonb, $7, $8, $9 FROM del
+        INSERT INTO ${s}.failed_jobs (job_id, queue, name, priority, unique_key, body, poison, reason, error, attempts, first_failed_at, failed_at, group_key)
+        SELECT job_id, queue, $3, priority, unique_key, body, $4, $5, $6::jsonb, $7, $8, $9, group_key FROM del
         ON CONFLICT (job_id) DO UPDATE SET queue = excluded.queue, name = excluded.name, priority = excluded.priority,
           unique_key = excluded.unique_key, body = excluded.body, poison = excluded.poison, reason = excluded.reason,
-          error = excluded.error, attempts = excluded.attempts, first_failed_at = excluded.first_failed_at, failed_at = excluded.failed_at
+          error = excluded.error, attempts = excluded.attempts, first_failed_at = excluded.first_failed_at, failed_at = excluded.failed_at,
+          group_key = excluded.group_key
         RETURNING 1
       )
       SELECT (SELECT count(*) FROM ins)::int AS changed, EXISTS (SELECT 1 FROM ${s}.jobs WHERE job_id = $1) AS present`,
@@ -380,20 +422,20 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
      * In: filter $1 $2, $3 job id or null (one entry), $4 channel. Out: { moved, blocked }.
      */
     dlqRetry: `WITH pick AS (
-        SELECT seq, job_id, queue, priority, unique_key, body FROM ${s}.failed_jobs
+        SELECT seq, job_id, queue, priority, unique_key, body, group_key FROM ${s}.failed_jobs
         WHERE NOT poison AND ($1::text IS NULL OR queue = $1) AND ($2::bigint IS NULL OR failed_at < $2) AND ($3::text IS NULL OR job_id = $3)
       ), ins AS (
-        INSERT INTO ${s}.jobs (job_id, queue, priority, available_at, unique_key, body)
-        SELECT job_id, queue, priority, now(), unique_key, body FROM pick ORDER BY seq
+        INSERT INTO ${s}.jobs (job_id, queue, priority, available_at, unique_key, body, group_key)
+        SELECT job_id, queue, priority, now(), unique_key, body, group_key FROM pick ORDER BY seq
         ON CONFLICT DO NOTHING
-        RETURNING job_id, queue
-      ), del AS (
+        RETURNING job_id, queue, group_key
+      ), ${registerLanes(s, 'ins')}, del AS (
         DELETE FROM ${s}.failed_jobs f USING ins WHERE f.job_id = ins.job_id RETURNING 1
       ), notified AS (
         SELECT pg_notify($4, q.queue) FROM (SELECT DISTINCT queue FROM ins) q
       )
       SELECT (SELECT count(*) FROM del)::int AS moved, (SELECT count(*) FROM pick)::int AS picked,
-        (SELECT count(*) FROM notified)::int AS notified`,
+        (SELECT count(*) FROM notified)::int AS notified, (SELECT count(*) FROM lanes)::int AS lanes`,
 
     /**
      * Token bucket take, atomic under the row lock of the upsert.
@@ -423,6 +465,22 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
     rateLimitPeek: `SELECT least($2::float8, tokens + greatest(0, extract(epoch from now() - updated_at) * 1000) * $2::float8 / $3::float8) AS tokens
       FROM ${s}.rate_limits WHERE key = $1`,
   };
+}
+
+/**
+ * The CTE `lanes` of a statement that stores jobs (`stored`: rows with queue and group_key): adds
+ * the lanes a grouped job needs (its group's, and its queue's ungrouped lane '') when new. For
+ * ungrouped jobs it adds nothing and reads only the rows just stored.
+ */
+function registerLanes(s: string, stored: string): string {
+  return `lanes AS (
+        INSERT INTO ${s}.job_groups (queue, group_key)
+        SELECT DISTINCT l.queue, l.group_key FROM ${stored},
+          LATERAL (VALUES (${stored}.queue, ${stored}.group_key), (${stored}.queue, '')) AS l(queue, group_key)
+        WHERE ${stored}.group_key IS NOT NULL
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+      )`;
 }
 
 /** The statements of one PostgreSQL schema. */
