@@ -47,29 +47,30 @@ export function claimGrouped(db: SqliteStatements, request: GroupClaimRequest): 
   if (lanes.length === 0) return undefined;
   if (db.get('queuePaused').get({ queue }) !== undefined) return [];
   // Leases each group may still take in this claim (the ungrouped lane has no bound).
+  db.get('dropStaleLeases').run({ queue, now });
+  const active = new Map(
+    (db.get('activeLeases').all({ queue }) as { group_key: string; active: number }[]).map((row) => [row.group_key, row.active]),
+  );
   const room = new Map<string, number>();
-  for (const lane of lanes) {
-    if (lane === UNGROUPED) {
-      room.set(lane, request.max);
-      continue;
-    }
-    db.get('dropStaleLeases').run({ queue, group_key: lane, now });
-    const { active } = db.get('activeLeases').get({ queue, group_key: lane }) as { active: number };
-    room.set(lane, request.groupConcurrency - active);
-  }
+  for (const lane of lanes) room.set(lane, lane === UNGROUPED ? request.max : request.groupConcurrency - (active.get(lane) ?? 0));
   const claimInGroup = db.get('claimInGroup');
   const claimUngrouped = db.get('claimUngrouped');
   const addLease = db.get('addLease');
   const markServed = db.get('markServed');
+  const dropIdleLane = db.get('dropIdleLane');
   const claimed: Reservation[] = [];
   let open = lanes.filter((lane) => (room.get(lane) ?? 0) > 0);
-  while (claimed.length < request.max && open.length > 0) {
+  for (let round = 0; claimed.length < request.max && open.length > 0; round += 1) {
     const next: string[] = [];
     for (const lane of open) {
       if (claimed.length >= request.max) break;
       const params = { queue, now, lease_until: request.leaseUntil, max: 1, holder: request.holder };
       const [row] = (lane === UNGROUPED ? claimUngrouped.all(params) : claimInGroup.all({ ...params, group_key: lane })) as GroupClaimRow[];
-      if (row === undefined) continue;
+      if (row === undefined) {
+        // A group with no job left has no lane, so later claims do not probe it.
+        if (lane !== UNGROUPED && round === 0) dropIdleLane.run({ queue, group_key: lane });
+        continue;
+      }
       if (lane !== UNGROUPED) addLease.run({ seq: row.seq, queue, group_key: lane, token: row.token });
       markServed.run({ queue, group_key: lane });
       claimed.push(toReservation(row, row.token));

@@ -156,6 +156,22 @@ export function describeJobGroups(f: ContractFixture): void {
       expect(two.filter((r) => r !== undefined).length).toBe(2);
     });
 
+    it('a group whose jobs all finished has its next job claimed when one is pushed again', async () => {
+      const queue = f.queue();
+      const driver = f.driver();
+      const [first] = grouped(queue, 'again', 1);
+      await driver.push([first!]);
+      const claimed = await reserve(driver, queue, 1);
+      expect(claimed?.id).toBe(first!.id);
+      await driver.ack(claimed!);
+      expect(await reserve(driver, queue, 1)).toBeUndefined();
+      const [second] = grouped(queue, 'again', 1);
+      const [ungrouped] = grouped(queue, undefined, 1);
+      await driver.push([second!, ungrouped!]);
+      const next = [await reserve(driver, queue, 1), await reserve(driver, queue, 1)];
+      expect(next.map((r) => r?.id).sort()).toEqual([second!.id, ungrouped!.id].sort());
+    });
+
     it('claims without groupConcurrency ignore groups: priority, then first in first out', async () => {
       const queue = f.queue();
       const envelopes = [...grouped(queue, 'a', 3), ...grouped(queue, 'b', 1)];

@@ -19,10 +19,17 @@ export function sqliteGroupsSql(t: (name: string) => string) {
     lanes: `SELECT group_key FROM ${t('job_groups')} WHERE queue = @queue ORDER BY served, group_key`,
     /** In: @queue. Out: one row when claims from the queue are paused. */
     queuePaused: `SELECT 1 AS paused FROM ${t('paused_queues')} WHERE queue = @queue`,
-    /** In: @queue, @group_key, @now. Deletes the group's lease rows no longer held. */
-    dropStaleLeases: `DELETE FROM ${t('group_leases')} AS l WHERE queue = @queue AND group_key = @group_key AND NOT ${held}`,
-    /** In: @queue, @group_key. Out: one row { active } — the group's lease rows (after dropStaleLeases: the held ones). */
-    activeLeases: `SELECT count(*) AS active FROM ${t('group_leases')} WHERE queue = @queue AND group_key = @group_key`,
+    /** In: @queue, @now. Deletes the queue's lease rows no longer held. */
+    dropStaleLeases: `DELETE FROM ${t('group_leases')} AS l WHERE queue = @queue AND NOT ${held}`,
+    /** In: @queue. Out: rows { group_key, active } — the lease rows per group (after dropStaleLeases: the held ones). */
+    activeLeases: `SELECT group_key, count(*) AS active FROM ${t('group_leases')} WHERE queue = @queue GROUP BY group_key`,
+    /**
+     * Drops a group's lane when the group has no job left (none queued, delayed or leased); a later
+     * push of the group adds it again. Run inside the claim's transaction, which no push can
+     * interleave with. In: @queue, @group_key. Out: changes.
+     */
+    dropIdleLane: `DELETE FROM ${t('job_groups')} WHERE queue = @queue AND group_key = @group_key
+      AND NOT EXISTS (SELECT 1 FROM ${t('jobs')} INDEXED BY ${t('jobs_group_idx')} WHERE queue = @queue AND group_key = @group_key)`,
     /**
      * Claims up to @max due jobs of one group (priority, then FIFO), as `claim` does.
      * In: @queue, @group_key, @now, @lease_until, @max, @holder. Out: rows as `claim`'s, plus group_key.
