@@ -244,18 +244,25 @@ export function describeJobGroups(f: ContractFixture): void {
         it('per-group concurrency 1 never runs two jobs of a group at once across 4 worker processes', { timeout: 120_000 }, async () => {
           const queue = f.queue();
           const groupOf = new Map<string, string>();
-          const envelopes = ['p', 'q', 'r'].flatMap((group) =>
-            Array.from({ length: 12 }, (_, i) => {
+          // More groups than one worker runs at once: jobs a worker claims ahead and cannot start
+          // go back (given back unrun) and the other processes take them.
+          const envelopes = Array.from({ length: 10 }, (_, g) => `g${g}`).flatMap((group) =>
+            Array.from({ length: 4 }, (_, i) => {
               const envelope = testEnvelope(queue, { name: CRASH_JOB_NAME, group, payload: { ms: 20 + ((i * 17) % 30) } });
               groupOf.set(envelope.id, group);
               return envelope;
             }),
           );
-          await f.driver().push(envelopes);
           const all = Array.from({ length: 4 }, () =>
-            spawnCrashChild(f.options.childDriverModule!, queue, { mode: 'chaos', concurrency: 3, waitMs: 200, groupConcurrency: 1 }),
+            spawnCrashChild(f.options.childDriverModule!, queue, { mode: 'chaos', concurrency: 2, waitMs: 200, groupConcurrency: 1 }),
           );
           for (const child of all) children.add(child);
+          // Every process is claiming before the jobs arrive, so that more than one takes part.
+          await waitUntil(() => all.every((child) => child.lines.includes('ready')) || all.some((child) => child.hasExited()), {
+            timeoutMs: 30_000,
+            description: 'the 4 worker processes to start',
+          });
+          await f.driver().push(envelopes);
           const done = async () => {
             const stats = await f.driver().stats(queue);
             return stats.ready + stats.delayed + stats.reserved === 0;
