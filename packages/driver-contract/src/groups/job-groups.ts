@@ -128,6 +128,47 @@ export function describeJobGroups(f: ContractFixture): void {
       expect(stats.ready).toBe(38);
     });
 
+    it('with groupConcurrency 2, eight claimers claiming and acknowledging at once never hold more than 2 jobs of a group', {
+      timeout: 60_000,
+    }, async () => {
+      const queue = f.queue();
+      const groups = ['a', 'b', 'c', 'd', 'e'];
+      await pushAll(groups.flatMap((group) => grouped(queue, group, 24)));
+      const drivers = [f.driver(), ...(await Promise.all(Array.from({ length: 3 }, () => f.openDriver())))];
+      const held = new Map<string, number>();
+      let most = 0;
+      let done = 0;
+      const claimer = async (driver: QueueDriver, index: number) => {
+        for (let idle = 0; idle < 20 && done < groups.length * 24; ) {
+          const batch =
+            caps.batch && index % 2 === 1
+              ? await driver.claim!([queue], { leaseMs: 30_000, waitMs: 0, max: 3, groupConcurrency: 2 })
+              : [await reserve(driver, queue, 2)].filter((r): r is Reservation => r !== undefined);
+          if (batch.length === 0) {
+            idle += 1;
+            await sleep(5);
+            continue;
+          }
+          for (const reservation of batch) {
+            const group = reservation.envelope?.group ?? '';
+            held.set(group, (held.get(group) ?? 0) + 1);
+            most = Math.max(most, held.get(group)!);
+          }
+          await sleep(2);
+          for (const reservation of batch) {
+            // Counted out before the ack is sent: the backend still counts it until the ack lands.
+            held.set(reservation.envelope?.group ?? '', held.get(reservation.envelope?.group ?? '')! - 1);
+            await driver.ack(reservation);
+            done += 1;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, (_, index) => claimer(drivers[index % drivers.length]!, index)));
+      expect(done).toBe(groups.length * 24);
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(2);
+    });
+
     it("a group's next job is claimable once its active job is acknowledged, released, or its lease runs out", async () => {
       const queue = f.queue();
       await pushAll(grouped(queue, 'a', 5));
