@@ -5,6 +5,7 @@
  * commit) as a system of its own, for before/after figures.
  *
  *   pnpm --filter @queuekit/bench ab redis --base /tmp/old --rounds 3 [--jobs 10000] [--systems a,b]
+ *   pnpm --filter @queuekit/bench ab groups --rounds 3   (each backend with and without 1,000 groups)
  *
  * Build first (`pnpm build` in each checkout). Results print as a table with ratios, and go to
  * bench/results/ab-<suite>-<time>.json with every round's figures.
@@ -23,6 +24,7 @@ const SYSTEMS: Record<string, readonly string[]> = {
   database: ['queuekit-postgres', 'queuekit-sqlite', 'pg-boss', 'graphile-worker'],
   heartbeat: ['batched', 'per-job'],
   beanstalk: ['queuekit-beanstalk', 'protocol-floor'],
+  groups: ['postgres', 'postgres-groups', 'sqlite', 'sqlite-groups'],
 };
 if (suite === undefined || SYSTEMS[suite] === undefined) {
   console.error(`usage: ab.ts <${Object.keys(SYSTEMS).join('|')}> [--base <checkout>] [--rounds n] [--systems a,b] [suite flags]`);
@@ -109,13 +111,20 @@ for (const run of runs) {
 const lowerIsBetter = (measure: string) => measure.endsWith('Ms') || measure.endsWith('Us');
 const ratioRows: string[][] = [];
 // queuekit against its base build and the peers; a suite of queuekit variants alone (heartbeat) compares the first with the rest.
-const firsts = runs.some((r) => r.system.startsWith('queuekit-'))
-  ? runs.filter((r) => r.system.startsWith('queuekit-') && r.root === undefined)
-  : runs.slice(0, 1);
+// A suite of X and X-groups systems (groups) compares each grouped system with its plain one.
+const grouped = runs.filter((r) => r.system.endsWith('-groups'));
+const firsts =
+  grouped.length > 0
+    ? grouped
+    : runs.some((r) => r.system.startsWith('queuekit-'))
+      ? runs.filter((r) => r.system.startsWith('queuekit-') && r.root === undefined)
+      : runs.slice(0, 1);
 for (const run of firsts) {
-  const peers = runs.filter(
-    (r) => r !== run && (r.system === run.system || r.system === `${run.system}-keep-none` || !r.system.startsWith('queuekit-')),
-  );
+  const peers = run.system.endsWith('-groups')
+    ? runs.filter((r) => r.system === run.system.replace(/-groups$/, ''))
+    : runs.filter(
+        (r) => r !== run && (r.system === run.system || r.system === `${run.system}-keep-none` || !r.system.startsWith('queuekit-')),
+      );
   for (const other of peers) {
     const a = medians.get(run.label)!;
     const b = medians.get(other.label)!;
