@@ -74,12 +74,17 @@ export async function runChaos(options: ChaosRunOptions): Promise<Analysis> {
     for (let i = 0; i < options.workers; i++) pool.spawn();
     const chaosStart = Date.now();
     const chaosEnd = chaosStart + options.chaosMs;
-    const pushing = pushOverTime(backend, jobs, plan.poison, chaosStart + options.chaosMs * 0.6, random);
+    // The runner's pushes and server restarts take turns: a batch cut by a restart fails its
+    // producer (as it should), and its jobs could not be told pushed or not; the chaos is the workers'.
+    const serverTurns = new Turns();
+    const pushing = pushOverTime(backend, jobs, plan.poison, chaosStart + options.chaosMs * 0.6, random, serverTurns);
+    // Awaited after the chaos; a failure before then is reported there, not as an unhandled rejection.
+    pushing.catch(() => undefined);
     const pauses: Promise<void>[] = [];
     while (Date.now() < chaosEnd) {
       await sleep(random.int(400, 1_600));
       if (Date.now() >= chaosEnd) break;
-      await act(random, pool, backend, leaseMs, record, pauses);
+      await act(random, pool, backend, leaseMs, record, pauses, serverTurns);
       // Replaces workers that exited on their own (one that finds its backend unreachable at start exits).
       while (pool.serving.length < options.workers) pool.spawn();
     }
@@ -136,6 +141,17 @@ export async function runChaos(options: ChaosRunOptions): Promise<Analysis> {
   }
 }
 
+/** Runs tasks one at a time, in the order they asked. */
+class Turns {
+  #last: Promise<unknown> = Promise.resolve();
+
+  take<T>(task: () => Promise<T>): Promise<T> {
+    const turn = this.#last.then(task);
+    this.#last = turn.catch(() => undefined);
+    return turn;
+  }
+}
+
 /** Pushes the jobs in about twenty batches until `until`, the poison bodies among them. */
 async function pushOverTime(
   backend: ChaosBackend,
@@ -143,14 +159,17 @@ async function pushOverTime(
   poison: readonly string[],
   until: number,
   random: Random,
+  serverTurns: Turns,
 ): Promise<void> {
   const batches = Math.min(20, jobs.length);
   const size = Math.ceil(jobs.length / batches);
   const poisonPerBatch = Math.ceil(poison.length / batches);
   const start = Date.now();
   for (let b = 0; b < batches; b++) {
-    await dispatchMany(backend.driver, jobs.slice(b * size, (b + 1) * size));
-    for (const raw of poison.slice(b * poisonPerBatch, (b + 1) * poisonPerBatch)) await backend.pushPoison(raw);
+    await serverTurns.take(async () => {
+      await dispatchMany(backend.driver, jobs.slice(b * size, (b + 1) * size));
+      for (const raw of poison.slice(b * poisonPerBatch, (b + 1) * poisonPerBatch)) await backend.pushPoison(raw);
+    });
     const due = start + ((until - start) * (b + 1)) / batches;
     await sleep(Math.max(0, due - Date.now() + random.int(0, 50)));
   }
@@ -164,6 +183,7 @@ async function act(
   leaseMs: number,
   record: (event: ChaosEvent) => void,
   pauses: Promise<void>[],
+  serverTurns: Turns,
 ): Promise<void> {
   const actions: [string, number][] = [
     ['kill', 3],
@@ -208,9 +228,11 @@ async function act(
       return;
     }
     case 'restart': {
-      const at = Date.now();
-      await backend.restart!.run();
-      record({ at, action: 'restart', pid: 0 });
+      await serverTurns.take(async () => {
+        const at = Date.now();
+        await backend.restart!.run();
+        record({ at, action: 'restart', pid: 0 });
+      });
       return;
     }
   }
