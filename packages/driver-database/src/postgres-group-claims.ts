@@ -6,12 +6,12 @@ import { type ClaimedRow, toReservation } from './rows.js';
 import type { PostgresSql } from './sql/postgres-sql.js';
 
 /** A row of the lane claims. */
-type LaneRow = ClaimedRow & { readonly token: string; readonly priority: number; readonly seq: number };
+type LaneRow = ClaimedRow & { readonly token: string; readonly priority: number; readonly seq: number; readonly group_key?: string | null };
 
 /** The statements of this file, sent as named (server-side prepared) statements. */
 export type GroupClaimStatement = keyof Pick<
   PostgresSql,
-  'claimUnlessGrouped' | 'hasLanes' | 'lockLanes' | 'activeLeases' | 'claimInGroup' | 'claimUngrouped' | 'recordTurns'
+  'claimUnlessGrouped' | 'hasLanes' | 'lockLanes' | 'activeLeases' | 'claimInGroups' | 'claimUngrouped' | 'recordTurns'
 >;
 
 /** What grouped claims borrow from their driver. */
@@ -41,6 +41,8 @@ const SPARE_LANES = 4;
  */
 export class PostgresGroupClaims {
   readonly #context: PostgresGroupClaimsContext;
+  /** Queues seen with lanes: lanes are never deleted, so their claims go straight to the lanes. */
+  readonly #laned = new Set<string>();
 
   constructor(context: PostgresGroupClaimsContext) {
     this.#context = context;
@@ -49,9 +51,12 @@ export class PostgresGroupClaims {
   /** Claims up to `max` due jobs of `queue` (paused: none) with at most `groupConcurrency` leases per group; never waits. */
   async claim(queue: string, leaseMs: number, max: number, holder: string | null, groupConcurrency: number): Promise<Reservation[]> {
     const { pool, prepared } = this.#context;
-    const { rows } = await pool.query(prepared('claimUnlessGrouped', [queue, leaseMs, randomUUID(), max, holder]));
-    if (rows.length > 0) return inClaimOrder(rows as LaneRow[]);
-    if ((await pool.query(prepared('hasLanes', [queue]))).rows.length === 0) return [];
+    if (!this.#laned.has(queue)) {
+      const { rows } = await pool.query(prepared('claimUnlessGrouped', [queue, leaseMs, randomUUID(), max, holder]));
+      if (rows.length > 0) return inClaimOrder(rows as LaneRow[]);
+      if ((await pool.query(prepared('hasLanes', [queue]))).rows.length === 0) return [];
+      this.#laned.add(queue);
+    }
     const { client, release } = await this.#context.checkOut();
     try {
       await client.query('BEGIN');
@@ -107,17 +112,30 @@ export class PostgresGroupClaims {
           more = true;
         });
       }
-      const perLane: Reservation[][] = [];
-      for (const [index, lane] of lanes.entries()) {
-        if (take[index] === 0) continue;
-        const statement = lane === UNGROUPED ? 'claimUngrouped' : 'claimInGroup';
-        const { rows } = await client.query(prepared(statement, [queue, lane, take[index], leaseMs, prefix, holder]));
-        if (rows.length === 0) continue;
-        served.push(lane);
-        if (lane !== UNGROUPED) {
-          for (const row of rows as LaneRow[]) leases.push({ seq: Number(row.seq), group: lane, token: row.token });
+      // Every grouped lane's share in one statement, the ungrouped lane's (if its turn came) in another.
+      const byLane = new Map<string, LaneRow[]>();
+      const grouped = lanes.flatMap((lane, index) => (lane !== UNGROUPED && take[index]! > 0 ? [index] : []));
+      if (grouped.length > 0) {
+        const { rows } = await client.query(
+          prepared('claimInGroups', [queue, grouped.map((i) => lanes[i]), grouped.map((i) => take[i]), leaseMs, prefix, holder]),
+        );
+        for (const row of rows as LaneRow[]) {
+          const lane = row.group_key as string;
+          byLane.set(lane, [...(byLane.get(lane) ?? []), row]);
+          leases.push({ seq: Number(row.seq), group: lane, token: row.token });
         }
-        perLane.push(inClaimOrder(rows as LaneRow[]));
+      }
+      const ungrouped = lanes.indexOf(UNGROUPED);
+      if (ungrouped !== -1 && take[ungrouped]! > 0) {
+        const { rows } = await client.query(prepared('claimUngrouped', [queue, UNGROUPED, take[ungrouped], leaseMs, prefix, holder]));
+        if (rows.length > 0) byLane.set(UNGROUPED, rows as LaneRow[]);
+      }
+      const perLane: Reservation[][] = [];
+      for (const lane of lanes) {
+        const rows = byLane.get(lane);
+        if (rows === undefined) continue;
+        served.push(lane);
+        perLane.push(inClaimOrder(rows));
       }
       // Handed out in turns too: the first job of each lane, then the second of each, …
       for (let turn = 0; perLane.some((jobs) => turn < jobs.length); turn += 1) {

@@ -53,14 +53,30 @@ export function postgresGroupsSql(s: string, epochMs: (column: string) => string
       SELECT group_key, count(*)::int AS active, (SELECT count(*) FROM stale)::int AS dropped
       FROM held WHERE live GROUP BY group_key`,
     /**
-     * Claims up to $3 due jobs of group $2 of queue $1.
-     * In: $1 queue, $2 group, $3 how many, $4 lease ms, $5 token prefix, $6 holder or null.
-     * Out: rows as `claim`'s.
+     * Claims, for each group of $2 (text[]) of queue $1, up to as many due jobs as $3 (int[]) says
+     * at the same place: every grouped lane of a claim in one statement.
+     * In: $1 queue, $2 groups, $3 how many of each, $4 lease ms, $5 token prefix, $6 holder or null.
+     * Out: rows as `claim`'s, with the job's group_key.
      */
-    claimInGroup: claimLane('group_key = $2'),
+    claimInGroups: `WITH next AS (
+        SELECT lane.seq FROM unnest($2::text[], $3::int[]) AS w(group_key, n)
+        CROSS JOIN LATERAL (
+          SELECT seq FROM ${s}.jobs
+          WHERE queue = $1 AND group_key = w.group_key AND available_at <= now() AND (reserved_until IS NULL OR reserved_until <= now())
+          ORDER BY priority, seq
+          LIMIT w.n
+          FOR UPDATE SKIP LOCKED
+        ) lane
+      )
+      UPDATE ${s}.jobs j
+      SET reserved_until = now() + $4 * interval '1 millisecond', token = $5 || ':' || j.seq,
+        lost_deliveries = j.lost_deliveries + (j.reserved_until IS NOT NULL)::int, holder = $6, claimed_at = now()
+      FROM next WHERE j.seq = next.seq
+      RETURNING j.job_id, j.queue, j.body, j.attempts, j.lost_deliveries, ${epochMs('j.reserved_until')} AS lease_expires_at,
+        j.token, j.priority, j.seq::float8 AS seq, j.group_key`,
     /**
      * Claims up to $3 due ungrouped jobs of queue $1 (their lane's turn); $2 is unused ('').
-     * In and out as claimInGroup.
+     * In and out as claimInGroups (one lane).
      */
     claimUngrouped: claimLane('group_key IS NULL AND $2::text IS NOT NULL'),
     /**

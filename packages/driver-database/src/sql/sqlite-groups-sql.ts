@@ -15,8 +15,17 @@ export function sqliteGroupsSql(t: (name: string) => string) {
   return {
     /** In: @queue, @group_key (a group, or '' for the ungrouped lane). Adds the lane when new. */
     registerLane: `INSERT INTO ${t('job_groups')} (queue, group_key) VALUES (@queue, @group_key) ON CONFLICT DO NOTHING`,
-    /** In: @queue. Out: rows { group_key } of the queue's lanes, least recently served first (none: no grouped job ever came). */
-    lanes: `SELECT group_key FROM ${t('job_groups')} WHERE queue = @queue ORDER BY served, group_key`,
+    /** In: @queue. Out: one row when the queue has lanes (a grouped job was pushed to it). */
+    hasLanes: `SELECT 1 AS present FROM ${t('job_groups')} WHERE queue = @queue LIMIT 1`,
+    /**
+     * A page of the queue's lanes, least recently served first, after the lane (@served,
+     * @group_key) in that order. In: @queue, @served, @group_key, @limit. Out: rows { group_key, served }.
+     */
+    lanes: `SELECT group_key, served FROM ${t('job_groups')} INDEXED BY ${t('job_groups_turn_idx')}
+      WHERE queue = @queue AND (served, group_key) > (@served, @group_key)
+      ORDER BY served, group_key LIMIT @limit`,
+    /** In: @queue. Out: one row { served }, the latest turn given in the queue (null: none). */
+    lastTurn: `SELECT max(served) AS served FROM ${t('job_groups')} WHERE queue = @queue`,
     /** In: @queue. Out: one row when claims from the queue are paused. */
     queuePaused: `SELECT 1 AS paused FROM ${t('paused_queues')} WHERE queue = @queue`,
     /** In: @queue, @now. Deletes the queue's lease rows no longer held. */
@@ -54,8 +63,7 @@ export function sqliteGroupsSql(t: (name: string) => string) {
       ${claimed}`,
     /** In: @seq, @queue, @group_key, @token. Records a grouped lease (replacing the job's older one). */
     addLease: `INSERT OR REPLACE INTO ${t('group_leases')} (seq, queue, group_key, token) VALUES (@seq, @queue, @group_key, @token)`,
-    /** In: @queue, @group_key. Marks the lane served now: after every other lane of its queue. */
-    markServed: `UPDATE ${t('job_groups')} SET served = (SELECT max(served) + 1 FROM ${t('job_groups')} WHERE queue = @queue)
-      WHERE queue = @queue AND group_key = @group_key`,
+    /** In: @queue, @group_key, @served. Marks the lane served at turn @served (after every lane served before). */
+    markServed: `UPDATE ${t('job_groups')} SET served = @served WHERE queue = @queue AND group_key = @group_key`,
   };
 }

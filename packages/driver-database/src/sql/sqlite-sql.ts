@@ -138,6 +138,7 @@ export function sqliteSql(prefix: string) {
             served INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (queue, group_key)
           ) WITHOUT ROWID`,
+          `CREATE INDEX ${t('job_groups_turn_idx')} ON ${t('job_groups')} (queue, served, group_key)`,
           `CREATE TABLE ${t('group_leases')} (
             seq INTEGER PRIMARY KEY,
             queue TEXT NOT NULL,
