@@ -25,7 +25,7 @@ import {
   UnsupportedError,
   type WorkerEventMap,
 } from '@queuekit/core';
-import { deadLetterIds, encodeEnvelope, refuseTransaction } from '@queuekit/core/driver';
+import { BASELINE_CAPABILITIES, deadLetterIds, encodeEnvelope, refuseTransaction } from '@queuekit/core/driver';
 import type { SyncDriverOptions } from './sync-options.js';
 
 interface Pending {
@@ -61,26 +61,16 @@ export class SyncDriver implements QueueDriver {
     this.#options = options;
     this.#serializer =
       options.serializer ?? new PayloadSerializer(options.maxMessageBytes === undefined ? {} : { maxBytes: options.maxMessageBytes });
+    // Jobs run inside push(): nothing is delayed, leased, waited for, looked up, paused or cancelled.
     this.capabilities = Object.freeze({
+      ...BASELINE_CAPABILITIES,
       delay: 'none',
       priority: false,
       lease: 'none',
       extend: false,
-      blockingReserve: false,
-      deadLetter: 'store',
       bulkPush: true,
-      transactionalPush: false,
-      uniqueKeys: false,
       inline: true,
       rewriteOnRelease: true,
-      batch: false,
-      // Jobs run inside push(): nothing waits to be looked up, paused or cancelled.
-      lookup: false,
-      retention: false,
-      progress: false,
-      cancel: false,
-      pause: false,
-      groups: false,
       maxMessageBytes: this.#serializer.maxBytes,
     });
     this.#executor = new JobExecutor({
