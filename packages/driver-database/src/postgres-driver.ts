@@ -24,7 +24,7 @@ import {
   type Reservation,
   type ReserveOptions,
 } from '@queuekit/core';
-import { checkGroupConcurrency, encodeEnvelope, InFlightCalls, type Retention, resolveRetention } from '@queuekit/core/driver';
+import { checkGroupConcurrency, InFlightCalls, type Retention, resolveRetention } from '@queuekit/core/driver';
 import pg from 'pg';
 import { checkOut } from './checked-out-client.js';
 import { databaseCapabilities } from './database-capabilities.js';
@@ -44,6 +44,7 @@ import { postponePostgres } from './postgres-postpone.js';
 import { pushColumns, splitStored } from './postgres-push.js';
 import { type PostgresExecutor, PostgresRateLimitStore } from './postgres-rate-limit-store.js';
 import { PostgresSchema } from './postgres-schema.js';
+import { PostgresSettle } from './postgres-settle.js';
 import { PostgresTableAnalyzer } from './postgres-table-analyzer.js';
 import { assertAckAndClaimArguments, assertClaimArguments, assertMs, assertQueue, assertQueues } from './rows.js';
 import { postgresCoordinationSql } from './sql/coordination-sql.js';
@@ -83,6 +84,7 @@ export class PostgresDriver implements QueueDriver {
   readonly #schema: PostgresSchema;
   readonly #claims: PostgresClaims;
   readonly #jobs: PostgresJobs;
+  readonly #settle: PostgresSettle;
   readonly #retention: Retention;
   readonly #channel: string;
   readonly #migrateMode: 'auto' | 'manual';
@@ -182,6 +184,14 @@ export class PostgresDriver implements QueueDriver {
       run: (operation, fn) => this.#run(operation, fn),
       wake: (queue) => this.#waiters.wakeOne(queue),
       backgroundError: (operation, error) => this.#backgroundError(operation, error),
+    });
+    this.#settle = new PostgresSettle({
+      pool: this.#pool,
+      prepared: (statement, values) => this.#prepared(statement, values),
+      retryOnConnectionLoss: (query) => this.#retryOnConnectionLoss(query),
+      jobs: this.#jobs,
+      channel: this.#channel,
+      wake: (queue) => this.#waiters.wakeOne(queue),
     });
     this.deadLetters = new PostgresDeadLetterStore({
       pool: this.#pool,
@@ -285,74 +295,27 @@ export class PostgresDriver implements QueueDriver {
 
   async release(reservation: Reservation, options: ReleaseOptions): Promise<void> {
     assertMs(DIALECT, 'delayMs', options.delayMs, 0);
-    const body = options.envelope === undefined ? null : encodeEnvelope(options.envelope);
-    const priority = options.envelope?.priority ?? null;
-    return this.#run('release', async () => {
-      const { rows } = await this.#pool.query(
-        this.#prepared('release', [reservation.id, reservation.token, options.delayMs, body, priority, this.#channel]),
-      );
-      const row = rows[0] as { changed: number; present: boolean };
-      if (row.changed === 0) throw await this.#jobs.refusal('release', reservation, row.present);
-      if (options.delayMs === 0) this.#waiters.wakeOne(reservation.queue);
-    });
+    return this.#run('release', () => this.#settle.release(reservation, options.delayMs, options.envelope));
   }
 
   async giveBack(reservations: readonly Reservation[]): Promise<number> {
     if (!Array.isArray(reservations)) throw new InvalidArgumentError(`${DIALECT}: giveBack: expected an array of reservations`);
-    return this.#run('giveBack', async () => {
-      if (reservations.length === 0) return 0;
-      const { rows } = await this.#retryOnConnectionLoss(() =>
-        this.#pool.query(this.#prepared('giveBack', [reservations.map((r) => r.id), reservations.map((r) => r.token), this.#channel])),
-      );
-      for (const queue of new Set(reservations.map((r) => r.queue))) this.#waiters.wakeOne(queue);
-      return (rows[0] as { returned: number }).returned;
-    });
+    return this.#run('giveBack', () => this.#settle.giveBack(reservations));
   }
 
   async extend(reservation: Reservation, leaseMs: number): Promise<number> {
     assertMs(DIALECT, 'leaseMs', leaseMs, 1);
-    return this.#run('extend', async () => {
-      const { rows } = await this.#pool.query(this.#prepared('extend', [reservation.id, reservation.token, leaseMs]));
-      const row = rows[0] as { lease_expires_at: number } | undefined;
-      if (row === undefined) throw await this.#jobs.refusal('extend', reservation);
-      return row.lease_expires_at;
-    });
+    return this.#run('extend', () => this.#settle.extend(reservation, leaseMs));
   }
 
   async extendMany(reservations: readonly Reservation[], leaseMs: number): Promise<(number | 'cancelled' | undefined)[]> {
     if (!Array.isArray(reservations)) throw new InvalidArgumentError(`${DIALECT}: extendMany: expected an array of reservations`);
     assertMs(DIALECT, 'leaseMs', leaseMs, 1);
-    return this.#run('extendMany', async () => {
-      const expiries: (number | 'cancelled' | undefined)[] = reservations.map(() => undefined);
-      if (reservations.length === 0) return expiries;
-      const { rows } = await this.#pool.query(
-        this.#prepared('extendMany', [reservations.map((r) => r.id), reservations.map((r) => r.token), leaseMs]),
-      );
-      for (const row of rows as { ord: number; lease_expires_at: number }[]) expiries[row.ord - 1] = row.lease_expires_at;
-      // Only the renewals that failed ask why: a cancelled job is told apart from a lost lease.
-      const cancelled = await this.#jobs.cancelledAmong(reservations.filter((_, i) => expiries[i] === undefined).map((r) => r.id));
-      return expiries.map((expiry, i) => (expiry === undefined && cancelled.has(reservations[i]!.id) ? 'cancelled' : expiry));
-    });
+    return this.#run('extendMany', () => this.#settle.extendMany(reservations, leaseMs));
   }
 
   async deadLetter(reservation: Reservation, failure: JobFailure): Promise<void> {
-    return this.#run('deadLetter', async () => {
-      const { rows } = await this.#pool.query(
-        this.#prepared('deadLetter', [
-          reservation.id,
-          reservation.token,
-          reservation.envelope?.name ?? null,
-          reservation.envelope === undefined,
-          failure.reason,
-          JSON.stringify(failure.error),
-          failure.attempts,
-          Math.round(failure.firstFailedAt),
-          Math.round(failure.failedAt),
-        ]),
-      );
-      const row = rows[0] as { changed: number; present: boolean };
-      if (row.changed === 0) throw await this.#jobs.refusal('deadLetter', reservation, row.present);
-    });
+    return this.#run('deadLetter', () => this.#settle.deadLetter(reservation, failure));
   }
 
   async stats(queue: string): Promise<QueueStats> {
