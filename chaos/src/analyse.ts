@@ -260,11 +260,15 @@ export function analyse(input: AnalysisInput): Analysis {
   const poisonEntries = input.deadLetters.filter((e) => e.raw?.includes('chaos-poison-'));
   let poisonDead = 0;
   let poisonOther = 0;
+  // What became of the bodies not dead-lettered as poison, for the problem's text.
+  const poisonUnaccounted: string[] = [];
   for (const raw of plan.poison) {
-    const entry = poisonEntries.find((e) => e.raw === raw);
-    if (entry === undefined) continue;
-    if (entry.reason === 'poison') poisonDead += 1;
-    else poisonOther += 1;
+    const entries = poisonEntries.filter((e) => e.raw === raw);
+    if (entries.some((e) => e.reason === 'poison')) poisonDead += 1;
+    else if (entries.length > 0) {
+      poisonOther += 1;
+      poisonUnaccounted.push(`${raw.slice(0, 40)}: dead-lettered as ${entries.map((e) => `${e.reason} (${e.id})`).join(', ')}`);
+    } else poisonUnaccounted.push(`${raw.slice(0, 40)}: not in the dead-letter store`);
   }
   const poisonMissing = plan.poison.length - poisonDead - poisonOther;
 
@@ -329,7 +333,10 @@ export function analyse(input: AnalysisInput): Analysis {
       text: `${unsettledParent.length} follow-up(s) ran for a parent that did not settle so: ${unsettledParent.slice(0, 5).join(', ')}`,
     });
   if (poisonMissing + poisonOther > 0)
-    problems.push({ kind: 'loss', text: `${poisonMissing + poisonOther} poison bod(ies) not dead-lettered as poison` });
+    problems.push({
+      kind: 'loss',
+      text: `${poisonMissing + poisonOther} poison bod(ies) not dead-lettered as poison: ${poisonUnaccounted.slice(0, 5).join('; ')}`,
+    });
   if (accepted.length > 0)
     problems.push({ kind: 'overlap', text: `${accepted.length} settle(s) by a woken zombie accepted: ${accepted.slice(0, 3).join('; ')}` });
   if (unexpectedExits > 0) problems.push({ kind: 'crash', text: `${unexpectedExits} worker(s) exited on their own` });

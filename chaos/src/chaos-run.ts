@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -130,7 +130,11 @@ export async function runChaos(options: ChaosRunOptions): Promise<Analysis> {
     );
     for (const problem of analysis.problems) options.log(`FAIL ${options.driver} (${problem.kind}): ${problem.text}`);
     for (const rerun of analysis.unexplainedReruns.slice(0, 5)) options.log(`${options.driver}: re-run no action explains: ${rerun}`);
-    if (analysis.problems.length > 0) logWorkerErrors(pool.all, options.log);
+    if (analysis.problems.length > 0) {
+      logWorkerErrors(pool.all, options.log);
+      // The store as the runner read it, kept with the ledger for a closer look.
+      writeFileSync(join(dir, 'dead-letters.json'), `${JSON.stringify(deadLetters, null, 2)}\n`);
+    }
     return analysis;
   } finally {
     await pool.shutdown(5_000);

@@ -19,7 +19,7 @@ const CONNECTION_CODES = new Set(['ServiceCommunicationProblem', 'ServiceTimeout
  */
 export function wrapServiceBusError(error: unknown, action: string, queue?: string): QueueError {
   if (isQueueError(error)) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = describeCause(error);
   if (isServiceBusError(error)) {
     if (error.code === 'MessagingEntityNotFound') {
       const what = queue === undefined ? 'the entity' : `queue '${queue}'`;
@@ -41,6 +41,21 @@ export function wrapServiceBusError(error: unknown, action: string, queue?: stri
     return new DriverConnectionError(`servicebus: ${action} failed: ${message}`, { cause: error });
   }
   return new DriverError(`servicebus: ${action} failed: ${message}`, { cause: error });
+}
+
+/**
+ * The text of a cause, never empty: some SDK and AMQP errors carry no message, only a name, an
+ * AMQP condition or a description, and an error that says nothing cannot be acted on.
+ */
+function describeCause(error: unknown): string {
+  if (!(error instanceof Error)) {
+    const text = typeof error === 'object' && error !== null ? JSON.stringify(error) : String(error);
+    return text === '' || text === '{}' ? `${typeof error === 'object' ? 'an object' : typeof error} with no detail` : text;
+  }
+  if (error.message !== '') return error.message;
+  const detail = error as { code?: unknown; condition?: unknown; description?: unknown };
+  const parts = [detail.code, detail.condition, detail.description].filter((part) => typeof part === 'string' && part !== '');
+  return parts.length > 0 ? `${error.name}: ${parts.join(', ')}` : `${error.name} with no message`;
 }
 
 /** The SDK's refusal to settle a delivery that was already settled (its text is its only mark). */

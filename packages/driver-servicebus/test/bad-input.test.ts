@@ -2,6 +2,7 @@ import { createEnvelope, type QueueDriver } from '@queuekit/core';
 import { startTestBroker, type TestBroker } from '@queuekit/servicebus-test-broker';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceBusDriver } from '../src/index.js';
+import { wrapServiceBusError } from '../src/servicebus-errors.js';
 
 describe('servicebus driver: bad input', () => {
   describe('a malformed connection string', () => {
@@ -91,5 +92,15 @@ describe('servicebus driver: bad input', () => {
       });
       expect(await driver.stats('present')).toMatchObject({ ready: 0, delayed: 0 });
     });
+  });
+});
+
+describe('servicebus driver: errors that carry no message', () => {
+  it('name what they do carry (name, AMQP condition, description) instead of ending in nothing', () => {
+    const bare = Object.assign(new Error(''), { name: 'AmqpError', condition: 'amqp:internal-error', description: 'link detached' });
+    expect(wrapServiceBusError(bare, 'ack').message).toBe('servicebus: ack failed: AmqpError: amqp:internal-error, link detached');
+    expect(wrapServiceBusError(new Error(''), 'ack').message).toBe('servicebus: ack failed: Error with no message');
+    expect(wrapServiceBusError({}, 'ack').message).toBe('servicebus: ack failed: an object with no detail');
+    expect(wrapServiceBusError(new Error('boom'), 'ack').message).toBe('servicebus: ack failed: boom');
   });
 });
