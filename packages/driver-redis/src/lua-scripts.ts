@@ -16,15 +16,20 @@ function read(name: string): string {
   return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 }
 
-function load(name: string): LuaScript {
-  const source = read(name).replace(/^-- @include (\w[\w-]*)$/gm, (_line, fragment: string) => {
-    let text = fragments.get(fragment);
-    if (text === undefined) {
-      text = read(fragment);
-      fragments.set(fragment, text);
+/** The text of `name` with each `-- @include <fragment>` line replaced by that fragment (itself expanded). */
+function expand(text: string): string {
+  return text.replace(/^-- @include (\w[\w-]*)$/gm, (_line, fragment: string) => {
+    let included = fragments.get(fragment);
+    if (included === undefined) {
+      included = expand(read(fragment));
+      fragments.set(fragment, included);
     }
-    return text;
+    return included;
   });
+}
+
+function load(name: string): LuaScript {
+  const source = expand(read(name));
   return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 

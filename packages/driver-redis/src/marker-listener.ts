@@ -23,6 +23,8 @@ export interface MarkerClaim {
   readonly max: number;
   /** Who claims, stored with each lease ('' when unknown). */
   readonly holder: string;
+  /** Claim group by group with this per-group concurrency; 0 claims without groups. */
+  readonly groupConcurrency: number;
 }
 
 /** What the listener needs from its driver for claiming on the blocking connection. */
@@ -146,6 +148,7 @@ export class MarkerListener {
         claim !== undefined &&
         claim.leaseMs === wanted.leaseMs &&
         claim.holder === wanted.holder &&
+        claim.groupConcurrency === wanted.groupConcurrency &&
         claim.max >= reservations.length &&
         waiter.deliver !== undefined
       ) {

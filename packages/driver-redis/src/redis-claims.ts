@@ -37,6 +37,8 @@ export interface ClaimCall {
   readonly signal?: AbortSignal | undefined;
   /** Who claims, stored with each lease ('' when unknown). */
   readonly holder: string;
+  /** Claim group by group with this per-group concurrency (ReserveOptions.groupConcurrency); 0 claims without groups. */
+  readonly groupConcurrency: number;
 }
 
 /**
@@ -61,7 +63,7 @@ export class RedisClaims {
   async claim(action: string, queues: readonly string[], call: ClaimCall): Promise<Reservation[]> {
     const deadline = Date.now() + Math.max(0, call.waitMs);
     for (;;) {
-      const attempt = await this.#ctx.run(action, () => this.claimNow(queues, call.leaseMs, call.max, call.holder));
+      const attempt = await this.#ctx.run(action, () => this.claimNow(queues, call.leaseMs, call.max, call.holder, call.groupConcurrency));
       if (attempt.reservations.length > 0) return attempt.reservations;
       const remaining = deadline - Date.now();
       if (remaining <= 0 || isAborted(call.signal) || this.#ctx.isClosing()) return [];
@@ -72,8 +74,11 @@ export class RedisClaims {
     }
   }
 
-  /** Claims up to `max` jobs held by `holder`, queue by queue in order, without waiting (paused queues give none). */
-  async claimNow(queues: readonly string[], leaseMs: number, max: number, holder: string): Promise<ClaimAttempt> {
+  /**
+   * Claims up to `max` jobs held by `holder`, queue by queue in order, without waiting (paused
+   * queues give none); group by group when `groupConcurrency` is >= 1.
+   */
+  async claimNow(queues: readonly string[], leaseMs: number, max: number, holder: string, groupConcurrency: number): Promise<ClaimAttempt> {
     let reservations: RedisReservation[] = [];
     let nextAt: number | undefined;
     let now = 0;
@@ -84,7 +89,7 @@ export class RedisClaims {
         this.#ctx.client,
         scripts.reserve,
         [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios, keys.paused],
-        [keys.jobPrefix, base, leaseMs, max - reservations.length, holder],
+        [keys.jobPrefix, base, leaseMs, max - reservations.length, holder, groupConcurrency],
       )) as [ScriptReply[], number, number];
       const claimed = claimedReservations(queue, base, flat);
       reservations = reservations.length === 0 ? claimed : reservations.concat(claimed);
@@ -128,7 +133,11 @@ export class RedisClaims {
       const done = (): void => finish([]);
       const waiter: MarkerWaiter =
         queues.length === 1
-          ? { wake: done, claim: { leaseMs: call.leaseMs, max: call.max, holder: call.holder }, deliver: finish }
+          ? {
+              wake: done,
+              claim: { leaseMs: call.leaseMs, max: call.max, holder: call.holder, groupConcurrency: call.groupConcurrency },
+              deliver: finish,
+            }
           : { wake: done };
       timer = setTimeout(done, ms);
       this.#waits.add(done);
@@ -147,7 +156,7 @@ export class RedisClaims {
       blocking.on('error', () => {});
       const keys = this.#ctx.keysOf(queue);
       const claimer: MarkerClaimer = {
-        blockThenClaim: async (connection, timeoutSeconds, { leaseMs, max, holder }) => {
+        blockThenClaim: async (connection, timeoutSeconds, { leaseMs, max, holder, groupConcurrency }) => {
           const base = this.#ctx.nextToken();
           const results = await connection
             .pipeline()
@@ -167,6 +176,7 @@ export class RedisClaims {
               leaseMs,
               max,
               holder,
+              groupConcurrency,
             )
             .exec();
           const [popResult, claimResult] = results ?? [];

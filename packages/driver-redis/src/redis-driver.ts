@@ -27,7 +27,7 @@ import {
   type Reservation,
   type ReserveOptions,
 } from '@queuekit/core';
-import { BASELINE_CAPABILITIES, encodeEnvelope, InFlightCalls, refuseTransaction } from '@queuekit/core/driver';
+import { BASELINE_CAPABILITIES, checkGroupConcurrency, encodeEnvelope, InFlightCalls, refuseTransaction } from '@queuekit/core/driver';
 import { type Cluster, Redis } from 'ioredis';
 import { choosePipelining, pipelineWhenBusy } from './adaptive-pipelining.js';
 import { runScript, scripts } from './lua-scripts.js';
@@ -104,6 +104,7 @@ export class RedisDriver implements QueueDriver {
       progress: true,
       cancel: true,
       pause: true,
+      groups: true,
       maxMessageBytes: this.#options.maxMessageBytes,
     } satisfies DriverCapabilities);
     this.deadLetters = new RedisDeadLetterStore({
@@ -171,6 +172,7 @@ export class RedisDriver implements QueueDriver {
       waitMs: options.waitMs,
       signal: options.signal,
       holder: options.holder ?? '',
+      groupConcurrency: checkGroupConcurrency(this.name, options.groupConcurrency) ?? 0,
     });
     return claimed[0];
   }
@@ -185,6 +187,7 @@ export class RedisDriver implements QueueDriver {
       waitMs: options.waitMs,
       signal: options.signal,
       holder: options.holder ?? '',
+      groupConcurrency: checkGroupConcurrency(this.name, options.groupConcurrency) ?? 0,
     });
   }
 
@@ -199,8 +202,9 @@ export class RedisDriver implements QueueDriver {
     else this.#assertOpen();
     if (acks.length === 0 && options.max === 0) return { leaseLost: [], claimed: [] };
     const leaseMs = options.max > 0 ? Math.ceil(options.leaseMs) : 0;
+    const groupConcurrency = checkGroupConcurrency(this.name, options.groupConcurrency) ?? 0;
     return this.#run('ackAndClaim', () =>
-      ackAndClaim(this.#context, acks, queues, leaseMs, options.max, options.holder ?? '', options.records),
+      ackAndClaim(this.#context, acks, queues, leaseMs, options.max, options.holder ?? '', options.records, groupConcurrency),
     );
   }
 

@@ -30,7 +30,11 @@ export interface QueueKeys {
   readonly cancelledInfo: string;
   /** String, present while the queue is paused: claims take nothing from it. */
   readonly paused: string;
-  /** Prefix of the per-job hashes: the job key is this plus the id. */
+  /**
+   * Prefix of the per-job hashes: the job key is this plus the id. The scripts derive the job
+   * groups' keys from it (`<prefix>:{<queue>}:` plus `grouped`, `gu`, `g:<group>`, `gl:<group>`,
+   * `gring`, `gserved`, `gstamp`; see src/lua/groups.lua), all under the queue's hash tag.
+   */
   readonly jobPrefix: string;
 }
 

@@ -72,7 +72,7 @@ function pushScript(
 ): Promise<number[]> {
   const args: (string | number)[] = [keys.jobPrefix, entries.length];
   for (const { envelope, body } of entries) {
-    args.push(envelope.id, envelope.priority, Math.floor(envelope.availableAt), envelope.uniqueKey ?? '', body);
+    args.push(envelope.id, envelope.priority, Math.floor(envelope.availableAt), envelope.uniqueKey ?? '', envelope.group ?? '', body);
   }
   return runScript(ctx.client, scripts.push, [keys.ready, keys.delayed, keys.seq, keys.marker, keys.unique, keys.prios], args) as Promise<
     number[]

@@ -57,6 +57,7 @@ export async function ackAndClaim(
   max: number,
   holder: string,
   records: readonly (string | undefined)[] | undefined,
+  groupConcurrency: number,
 ): Promise<AckAndClaimResult> {
   const groups = groupByQueue(acks);
   const kept = ctx.retention.completed && records !== undefined ? new Map(acks.map((r, index) => [r, records[index]])) : undefined;
@@ -73,7 +74,7 @@ export async function ackAndClaim(
       const triples: string[] = [];
       for (const reservation of group) triples.push(reservation.id, reservation.token, kept?.get(reservation) ?? '');
       const retention = [count, Math.ceil(ageMs), pruneStep];
-      const args = [keys.jobPrefix, base, leaseMs, wanted, holder, ...retention, ...triples];
+      const args = [keys.jobPrefix, base, leaseMs, wanted, holder, ...retention, groupConcurrency, ...triples];
       const [codes, flat] = (await runIdempotentScript(
         ctx.client,
         scripts.ackAndClaim,
@@ -90,7 +91,7 @@ export async function ackAndClaim(
           keys.completedInfo,
         ],
         args,
-        wanted > 0 ? [keys.jobPrefix, base, leaseMs, 0, holder, ...retention, ...triples] : args,
+        wanted > 0 ? [keys.jobPrefix, base, leaseMs, 0, holder, ...retention, 0, ...triples] : args,
       )) as [number[], ScriptReply[]];
       group.forEach((reservation, index) => {
         if (codes[index] === -1) lost.add(reservation);

@@ -22,6 +22,7 @@
   ARGV[6] retention count: completed records kept at most
   ARGV[7] retention age in ms
   ARGV[8] retention prune step (finished.lua)
+  ARGV[9] groupConcurrency of the claim: 0 claims without groups, n >= 1 group by group (claim.lua)
   then 3 values per delivery to acknowledge: id, fencing token, finished-job record ('' for none)
 
   Returns: {acks, claimed} where acks holds one code per delivery as in ack.lua (1 acknowledged,
@@ -35,7 +36,7 @@ local jobPrefix = ARGV[1]
 local acks = {}
 local kept = 0
 local score
-local i = 9
+local i = 10
 while ARGV[i] do
   local id, token, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local jk = jobPrefix .. id
@@ -64,6 +65,6 @@ if kept > 0 then pruneFinished(KEYS[9], KEYS[10], now, tonumber(ARGV[6]), tonumb
 local claimed = {}
 local wanted = tonumber(ARGV[4])
 if wanted > 0 then
-  claimed = claimUpTo(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8], jobPrefix, ARGV[2], ARGV[3], wanted, ARGV[5])[1]
+  claimed = claimUpTo(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8], jobPrefix, ARGV[2], ARGV[3], wanted, ARGV[5], groupConcurrencyOf(ARGV[9]))[1]
 end
 return {acks, claimed}

@@ -6,48 +6,125 @@
   (lost deliveries) by reclaim() in the promote fragment, when an expired lease is recovered.
 
   Defines:
+    leaseJob(id, leasedKey, jobPrefix, token, leaseMs, holder)
+      stores the fencing token, the lease holder (`h`) and the claim time (`c`, the run's start)
+      of a job taken out of the ready zset and leases it until now + leaseMs. Returns {id, body,
+      attempt, lostDeliveries, leaseExpiresAt} where attempt = a + 1 and lostDeliveries = l, or
+      nil when the job's hash is gone.
     claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs, holder)
-      pops the next ready job (priority, then FIFO), stores the fencing token, the lease holder
-      (`h`) and the claim time (`c`, the run's start) and leases the job until now + leaseMs.
-      Returns {id, body, attempt, lostDeliveries, leaseExpiresAt} where attempt = a + 1 and
-      lostDeliveries = l, or nil when no job is ready.
-    claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKey, pausedKey, jobPrefix, tokenBase, leaseMs, max, holder)
+      pops the next ready job (priority, then FIFO) and leases it (leaseJob); nil when none is ready.
+    groupActive(base, group, leasedKey)
+      how many jobs of `group` a grouped claim leased that still hold an unexpired lease (per the
+      leased zset, so an extended lease counts to its new expiry); drops the others from <base>gl:<group>
+    claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, holder, groupConcurrency)
+      the lanes in <base>gring (groups fragment), least recently served first: the first lane
+      that is the ungrouped one or a group with fewer than groupConcurrency active jobs gives its
+      next job (priority, then FIFO; entries no longer ready are dropped on the way); leases it,
+      marks the lane served (it moves to the back of the turns; one that emptied leaves the ring)
+      and, for a group, records the lease in <base>gl:<group>. nil when no lane can give a job.
+    groupConcurrencyOf(arg)
+      a script argument's groupConcurrency: nil for '0' (claims without groups), else the number
+    claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKey, pausedKey, jobPrefix, tokenBase, leaseMs, max, holder, groupConcurrency)
       claims nothing while pausedKey exists (nextAt -1: resume() sets the marker). Otherwise
       reclaims expired leases, promotes due delayed jobs, then claims up to `max` ready jobs with
-      claimReady, the n-th under the token `<tokenBase>:<n>`. When ready jobs remain it sets the
-      marker, so another blocked reserver wakes.
+      claimReady (groupConcurrency nil) or claimGrouped, the n-th under the token
+      `<tokenBase>:<n>`. When ready jobs remain it sets the marker, so another blocked reserver wakes.
       Returns {claimed, nextAt}: claimed holds 5 values per claimed job as claimReady returns
       them; nextAt is, when nothing was claimed, the epoch ms of the next delayed job or lease
       expiry (-1 when there is none, and -1 whenever a job was claimed).
 ]]
+local function leaseJob(id, leasedKey, jobPrefix, token, leaseMs, holder)
+  local jk = jobPrefix .. id
+  local f = redis.call('HMGET', jk, 'b', 'a', 'l')
+  local body = f[1]
+  if not body then return nil end
+  -- The counts are written when first counted (and a job stored before they existed has neither).
+  local attempt = (tonumber(f[2]) or 0) + 1
+  local lost = tonumber(f[3]) or 0
+  local expires = now + tonumber(leaseMs)
+  redis.call('HSET', jk, 't', token, 'h', holder, 'c', fmt(now))
+  redis.call('ZADD', leasedKey, fmt(expires), id)
+  return {id, body, attempt, lost, expires}
+end
+
 local function claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs, holder)
   for _ = 1, 100 do
     local popped = redis.call('ZPOPMIN', readyKey)
     if #popped == 0 then return nil end
-    local id = popped[1]
-    local jk = jobPrefix .. id
-    local f = redis.call('HMGET', jk, 'b', 'a', 'l')
-    local body = f[1]
-    if body then
-      -- The counts are written when first counted (and a job stored before they existed has neither).
-      local attempt = (tonumber(f[2]) or 0) + 1
-      local lost = tonumber(f[3]) or 0
-      local expires = now + tonumber(leaseMs)
-      redis.call('HSET', jk, 't', token, 'h', holder, 'c', fmt(now))
-      redis.call('ZADD', leasedKey, fmt(expires), id)
-      return {id, body, attempt, lost, expires}
-    end
+    local job = leaseJob(popped[1], leasedKey, jobPrefix, token, leaseMs, holder)
+    if job then return job end
   end
   return nil
 end
 
-local function claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKey, pausedKey, jobPrefix, tokenBase, leaseMs, max, holder)
+local function groupActive(base, group, leasedKey)
+  local key = base .. 'gl:' .. group
+  local active = 0
+  for _, id in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+    local expires = redis.call('ZSCORE', leasedKey, id)
+    if expires and tonumber(expires) > now then active = active + 1 else redis.call('ZREM', key, id) end
+  end
+  return active
+end
+
+local function claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, holder, groupConcurrency)
+  local base = groupBase(jobPrefix)
+  local ring = base .. 'gring'
+  local budget = 1000
+  local start = 0
+  while budget > 0 do
+    local lanes = redis.call('ZRANGE', ring, start, start + 99)
+    if #lanes == 0 then return nil end
+    local removed = 0
+    for _, lane in ipairs(lanes) do
+      if lane == '' or groupActive(base, lane, leasedKey) < groupConcurrency then
+        local key = laneKey(base, lane)
+        while budget > 0 do
+          budget = budget - 1
+          local head = redis.call('ZPOPMIN', key)
+          if #head == 0 then break end
+          local id = head[1]
+          -- An entry whose job left the ready zset (claimed without groups, cancelled, purged) is dropped.
+          if redis.call('ZREM', readyKey, id) == 1 then
+            local job = leaseJob(id, leasedKey, jobPrefix, token, leaseMs, holder)
+            if job then
+              local stamp = redis.call('INCR', base .. 'gstamp')
+              redis.call('HSET', base .. 'gserved', lane, stamp)
+              if redis.call('EXISTS', key) == 1 then redis.call('ZADD', ring, stamp, lane) else redis.call('ZREM', ring, lane) end
+              if lane ~= '' then redis.call('ZADD', base .. 'gl:' .. lane, job[5], id) end
+              return job
+            end
+          end
+        end
+        if redis.call('EXISTS', key) == 0 then
+          redis.call('ZREM', ring, lane)
+          removed = removed + 1
+        end
+      end
+    end
+    start = start + #lanes - removed
+  end
+  return nil
+end
+
+local function groupConcurrencyOf(arg)
+  local n = tonumber(arg)
+  if n and n >= 1 then return n end
+  return nil
+end
+
+local function claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKey, pausedKey, jobPrefix, tokenBase, leaseMs, max, holder, groupConcurrency)
   if redis.call('EXISTS', pausedKey) == 1 then return {{}, -1} end
   reclaim(readyKey, leasedKey, priosKey, jobPrefix)
   promote(readyKey, delayedKey, seqKey, priosKey, jobPrefix)
   local claimed = {}
   for n = 1, max do
-    local job = claimReady(readyKey, leasedKey, jobPrefix, tokenBase .. ':' .. n, leaseMs, holder)
+    local job
+    if groupConcurrency then
+      job = claimGrouped(readyKey, leasedKey, jobPrefix, tokenBase .. ':' .. n, leaseMs, holder, groupConcurrency)
+    else
+      job = claimReady(readyKey, leasedKey, jobPrefix, tokenBase .. ':' .. n, leaseMs, holder)
+    end
     if not job then break end
     for _, v in ipairs(job) do claimed[#claimed + 1] = v end
   end

@@ -18,6 +18,7 @@
   Returns: 1 retried, 0 no such dead letter, -1 its body is not a JSON object with a numeric
   priority (poison), -2 a live job with the same id exists. Nothing changes unless 1.
 ]]
+-- @include groups
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local id = ARGV[2]
@@ -37,7 +38,14 @@ local seq = redis.call('INCR', KEYS[2])
 local score = string.format('%.0f', env.priority * 4294967296 + seq)
 -- A fresh job: no attempts or lost deliveries counted (the fields are written when first counted).
 redis.call('HSET', jk, 'b', body, 'p', prio, 'u', uk, 't', '', 's', score, 'r', now)
+local group = false
+if type(env.group) == 'string' and env.group ~= '' then
+  group = env.group
+  markGrouped(ARGV[1], KEYS[1])
+  redis.call('HSET', jk, 'k', group)
+end
 redis.call('ZADD', KEYS[1], score, id)
+groupReady(ARGV[1], id, score, group)
 redis.call('ZADD', KEYS[5], prio, prio)
 redis.call('ZADD', KEYS[3], 0, '0')
 redis.call('ZREM', KEYS[6], id)

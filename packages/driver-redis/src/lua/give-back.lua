@@ -14,18 +14,20 @@
 
   Returns: how many jobs were given back.
 ]]
+-- @include groups
 local jobPrefix = ARGV[1]
 local given = 0
 local i = 2
 while ARGV[i] do
   local id, token = ARGV[i], ARGV[i + 1]
   local jk = jobPrefix .. id
-  local f = redis.call('HMGET', jk, 't', 's', 'p')
+  local f = redis.call('HMGET', jk, 't', 's', 'p', 'k')
   if token ~= '' and f[1] == token and f[2] and redis.call('ZSCORE', KEYS[2], id) ~= false then
     redis.call('ZREM', KEYS[2], id)
     redis.call('HSET', jk, 't', '')
     redis.call('ZADD', KEYS[1], f[2], id)
     redis.call('ZADD', KEYS[4], f[3], f[3])
+    groupReady(jobPrefix, id, f[2], f[4])
     given = given + 1
   end
   i = i + 2

@@ -17,11 +17,12 @@
 
   Returns: 1 postponed, -1 the lease was lost or the job is gone: nothing changed.
 ]]
+-- @include groups
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local jk = ARGV[1]
 local id = ARGV[2]
-local f = redis.call('HMGET', jk, 't', 'p')
+local f = redis.call('HMGET', jk, 't', 'p', 'k')
 if f[1] ~= ARGV[3] or redis.call('ZSCORE', KEYS[3], id) == false then return -1 end
 redis.call('ZREM', KEYS[3], id)
 redis.call('HSET', jk, 't', '')
@@ -34,6 +35,7 @@ else
   redis.call('HSET', jk, 's', score, 'r', now)
   redis.call('ZADD', KEYS[1], score, id)
   redis.call('ZADD', KEYS[6], f[2], f[2])
+  groupReady(string.sub(jk, 1, #jk - #id), id, score, f[3])
 end
 redis.call('ZADD', KEYS[5], 0, '0')
 return 1

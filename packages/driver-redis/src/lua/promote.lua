@@ -13,8 +13,10 @@
               moves jobs whose lease ran out back to the front of their priority band (at most
               1,000 per call), counts a lost delivery on each (HINCRBY l: the holder never
               settled it), and clears their fencing token, so the old holder's settle calls fail
+  Both index a grouped job in its lane as well (groups fragment, included here).
   Score of a ready job: priority * 2^32 + sequence, so ZPOPMIN yields priority, then FIFO.
 ]]
+-- @include groups
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local BAND = 4294967296
@@ -32,13 +34,15 @@ local function promote(readyKey, delayedKey, seqKey, priosKey, jobPrefix)
   for i = 1, #due, 2 do
     local id = due[i]
     local jk = jobPrefix .. id
-    local p = redis.call('HGET', jk, 'p')
+    local pk = redis.call('HMGET', jk, 'p', 'k')
+    local p = pk[1]
     if p then
       seq = seq + 1
       local score = fmt(tonumber(p) * BAND + seq)
       redis.call('HSET', jk, 's', score, 'r', due[i + 1])
       redis.call('ZADD', readyKey, score, id)
       redis.call('ZADD', priosKey, p, p)
+      groupReady(jobPrefix, id, score, pk[2])
     end
     ids[#ids + 1] = id
   end
@@ -51,12 +55,13 @@ local function reclaim(readyKey, leasedKey, priosKey, jobPrefix)
   if #expired == 0 then return 0 end
   for _, id in ipairs(expired) do
     local jk = jobPrefix .. id
-    local fields = redis.call('HMGET', jk, 's', 'p')
+    local fields = redis.call('HMGET', jk, 's', 'p', 'k')
     if fields[1] then
       redis.call('HSET', jk, 't', '', 'r', fmt(now))
       redis.call('HINCRBY', jk, 'l', 1)
       redis.call('ZADD', readyKey, fields[1], id)
       redis.call('ZADD', priosKey, fields[2], fields[2])
+      groupReady(jobPrefix, id, fields[1], fields[3])
     end
   end
   redis.call('ZREM', leasedKey, unpack(expired))

@@ -10,9 +10,10 @@
 
   ARGV[1] job key prefix, `<prefix>:{<queue>}:j:` (one hash per job)
   ARGV[2] n, the number of jobs
-  then 5 values per job: id, priority, availableAt (epoch ms), uniqueKey ('' for none), body
+  then 6 values per job: id, priority, availableAt (epoch ms), uniqueKey ('' for none), group ('' for
+  none), body
 
-  Job hash fields: b body, p priority, u uniqueKey, s ready score, r ready since (epoch ms), t
+  Job hash fields: b body, p priority, u uniqueKey, k group (absent for none; see groups.lua), s ready score, r ready since (epoch ms), t
   fencing token of the current lease ('' when not leased); a attempts (failed runs, counted by
   release) and l lost deliveries (expired leases, counted by reclaim) are written only when first
   counted: a job without them has 0 of each.
@@ -20,24 +21,32 @@
   Returns: an array with one entry per job: 1 stored, 0 skipped (its unique key is held by a
   queued, delayed or reserved job, or a job with the same id exists).
 ]]
+-- @include groups
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local BAND = 4294967296
 local jobPrefix = ARGV[1]
 local n = tonumber(ARGV[2])
 local seq = redis.call('INCRBY', KEYS[3], n) - n
+for i = 0, n - 1 do
+  if ARGV[3 + i * 6 + 4] ~= '' then
+    markGrouped(jobPrefix, KEYS[1])
+    break
+  end
+end
 local out = {}
 local ready = {}
 local delayed = {}
 local prios = {}
 for i = 0, n - 1 do
-  local b = 3 + i * 5
-  local id, prio, at, uk, body = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2]), ARGV[b + 3], ARGV[b + 4]
+  local b = 3 + i * 6
+  local id, prio, at, uk, group, body = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2]), ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]
   local jk = jobPrefix .. id
   if (uk ~= '' and redis.call('HEXISTS', KEYS[5], uk) == 1) or redis.call('EXISTS', jk) == 1 then
     out[i + 1] = 0
   else
     if uk ~= '' then redis.call('HSET', KEYS[5], uk, id) end
+    if group ~= '' then redis.call('HSET', jk, 'k', group) end
     if at > now then
       redis.call('HSET', jk, 'b', body, 'p', prio, 'u', uk, 't', '')
       delayed[#delayed + 1] = string.format('%.0f', at)
@@ -49,6 +58,7 @@ for i = 0, n - 1 do
       ready[#ready + 1] = score
       ready[#ready + 1] = id
       prios[prio] = true
+      groupReady(jobPrefix, id, score, group)
     end
     out[i + 1] = 1
   end

@@ -20,11 +20,12 @@
   Returns: 1 released, -2 the job was cancelled, -1 the lease was lost or the job is gone
   otherwise: nothing changed unless 1.
 ]]
+-- @include groups
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local jk = ARGV[1]
 local id = ARGV[2]
-local f = redis.call('HMGET', jk, 't', 'p')
+local f = redis.call('HMGET', jk, 't', 'p', 'k')
 if f[1] ~= ARGV[3] or redis.call('ZSCORE', KEYS[3], id) == false then
   if f[1] == false and redis.call('ZSCORE', KEYS[7], id) ~= false then return -2 end
   return -1
@@ -44,6 +45,7 @@ else
   redis.call('HSET', jk, 's', score, 'r', now)
   redis.call('ZADD', KEYS[1], score, id)
   redis.call('ZADD', KEYS[6], prio, prio)
+  groupReady(string.sub(jk, 1, #jk - #id), id, score, f[3])
 end
 redis.call('ZADD', KEYS[5], 0, '0')
 return 1

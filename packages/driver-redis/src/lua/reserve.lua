@@ -16,6 +16,7 @@
   ARGV[3] lease length in ms
   ARGV[4] max, how many jobs to claim at most (>= 1)
   ARGV[5] lease holder stored with the claimed jobs ('' when unknown)
+  ARGV[6] groupConcurrency: 0 claims without groups, n >= 1 group by group (claim.lua, claimGrouped)
 
   Returns: {claimed, nextAt, now} where claimed holds 5 values per claimed job, in claim order:
   id, body, attempt (failed runs + 1), lostDeliveries, leaseExpiresAt; nextAt is, when nothing was
@@ -25,5 +26,5 @@
 ]]
 -- @include promote
 -- @include claim
-local result = claimUpTo(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5])
+local result = claimUpTo(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], groupConcurrencyOf(ARGV[6]))
 return {result[1], result[2], now}
