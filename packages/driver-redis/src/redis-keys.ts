@@ -33,7 +33,7 @@ export interface QueueKeys {
   /**
    * Prefix of the per-job hashes: the job key is this plus the id. The scripts derive the job
    * groups' keys from it (`<prefix>:{<queue>}:` plus `grouped`, `gu`, `g:<group>`, `gl:<group>`,
-   * `gring`, `gserved`, `gstamp`; see src/lua/groups.lua), all under the queue's hash tag.
+   * `gring`, `gstamp`; see src/lua/groups.lua), all under the queue's hash tag.
    */
   readonly jobPrefix: string;
 }

@@ -40,7 +40,7 @@ local i = 10
 while ARGV[i] do
   local id, token, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local jk = jobPrefix .. id
-  local f = redis.call('HMGET', jk, 't', 'u')
+  local f = redis.call('HMGET', jk, 't', 'u', 'k')
   if f[1] == false then
     redis.call('ZREM', KEYS[3], id)
     acks[#acks + 1] = 0
@@ -52,6 +52,7 @@ while ARGV[i] do
     if f[2] and f[2] ~= '' and redis.call('HGET', KEYS[7], f[2]) == id then redis.call('HDEL', KEYS[7], f[2]) end
     redis.call('DEL', jk)
     redis.call('ZREM', KEYS[3], id)
+    groupLeaseEnded(jobPrefix, id, f[3])
     if record ~= '' then
       if score then score = score + 1 else score = finishedScore(KEYS[9], now) end
       keepFinished(KEYS[9], KEYS[10], score, id, record)

@@ -1,7 +1,8 @@
 --[[
   ack: settles a completed job whose lease this token holds: deletes it, frees its unique key, and
   keeps its finished-job record when one is given (pruning the queue's completed records past the
-  retention bounds in the same step).
+  retention bounds in the same step). For a grouped job it sets the queue's marker while ready jobs
+  wait, so a blocked grouped claim that found the group at its limit looks again (groups.lua).
 
   KEYS[1] leased          zset  id -> lease expiry
   KEYS[2] unique          hash  uniqueKey -> id
@@ -21,9 +22,10 @@
   job, or it was made available again): nothing changed.
 ]]
 -- @include finished
+-- @include groups
 local jk = ARGV[1]
 local id = ARGV[2]
-local f = redis.call('HMGET', jk, 't', 'u')
+local f = redis.call('HMGET', jk, 't', 'u', 'k')
 if f[1] == false then
   redis.call('ZREM', KEYS[1], id)
   return 0
@@ -34,6 +36,7 @@ if ARGV[3] == '' or f[1] ~= ARGV[3] then return -1 end
 if f[2] and f[2] ~= '' and redis.call('HGET', KEYS[2], f[2]) == id then redis.call('HDEL', KEYS[2], f[2]) end
 redis.call('DEL', jk)
 redis.call('ZREM', KEYS[1], id)
+groupLeaseEnded(string.sub(jk, 1, #jk - #id), id, f[3])
 if ARGV[4] ~= '' then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

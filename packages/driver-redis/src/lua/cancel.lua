@@ -28,9 +28,10 @@
   Returns: 1 cancelled, 0 the job is gone, -1 it changed since it was read: nothing changed.
 ]]
 -- @include finished
+-- @include groups
 local jk = ARGV[1]
 local id = ARGV[2]
-local f = redis.call('HMGET', jk, 't', 'a', 'g', 'u')
+local f = redis.call('HMGET', jk, 't', 'a', 'g', 'u', 'k')
 if f[1] == false then return 0 end
 if f[1] ~= ARGV[3] or (f[2] or '0') ~= ARGV[4] or (f[3] or '') ~= ARGV[5] then return -1 end
 redis.call('ZREM', KEYS[1], id)
@@ -38,6 +39,7 @@ redis.call('ZREM', KEYS[2], id)
 redis.call('ZREM', KEYS[3], id)
 if f[4] and f[4] ~= '' and redis.call('HGET', KEYS[4], f[4]) == id then redis.call('HDEL', KEYS[4], f[4]) end
 redis.call('DEL', jk)
+if f[1] ~= '' then groupLeaseEnded(string.sub(jk, 1, #jk - #id), id, f[5]) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 keepFinished(KEYS[5], KEYS[6], finishedScore(KEYS[5], now), id, ARGV[6])

@@ -17,7 +17,8 @@
       how many jobs of `group` a grouped claim leased that still hold an unexpired lease (per the
       leased zset, so an extended lease counts to its new expiry); drops the others from <base>gl:<group>
     claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, holder, groupConcurrency)
-      the lanes in <base>gring (groups fragment), least recently served first: the first lane
+      on a queue that never had a grouped job, claimReady; otherwise the lanes in <base>gring
+      (groups fragment), least recently served first: the first lane
       that is the ungrouped one or a group with fewer than groupConcurrency active jobs gives its
       next job (priority, then FIFO; entries no longer ready are dropped on the way); leases it,
       marks the lane served (it moves to the back of the turns; one that emptied leaves the ring)
@@ -69,6 +70,9 @@ end
 
 local function claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, holder, groupConcurrency)
   local base = groupBase(jobPrefix)
+  if groupedQueue == nil then groupedQueue = redis.call('EXISTS', base .. 'grouped') == 1 end
+  -- A queue that never had a grouped job has the ungrouped lane alone: the plain claim serves it.
+  if not groupedQueue then return claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs, holder) end
   local ring = base .. 'gring'
   local budget = 1000
   local start = 0
@@ -89,7 +93,6 @@ local function claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, hold
             local job = leaseJob(id, leasedKey, jobPrefix, token, leaseMs, holder)
             if job then
               local stamp = redis.call('INCR', base .. 'gstamp')
-              redis.call('HSET', base .. 'gserved', lane, stamp)
               if redis.call('EXISTS', key) == 1 then redis.call('ZADD', ring, stamp, lane) else redis.call('ZREM', ring, lane) end
               if lane ~= '' then redis.call('ZADD', base .. 'gl:' .. lane, job[5], id) end
               return job

@@ -1,5 +1,6 @@
 --[[
-  dead-letter: moves a leased job into the queue's dead-letter store and frees its unique key.
+  dead-letter: moves a leased job into the queue's dead-letter store and frees its unique key (and,
+  for a grouped job, wakes a blocked grouped claim: groups.lua, groupLeaseEnded).
 
   KEYS[1] leased    zset  id -> lease expiry
   KEYS[2] unique    hash  uniqueKey -> id
@@ -18,9 +19,10 @@
   Returns: 1 dead-lettered, -2 the job was cancelled, -1 the lease was lost or the job is gone
   otherwise: nothing changed unless 1.
 ]]
+-- @include groups
 local jk = ARGV[1]
 local id = ARGV[2]
-local f = redis.call('HMGET', jk, 't', 'u', 'b')
+local f = redis.call('HMGET', jk, 't', 'u', 'b', 'k')
 if f[1] ~= ARGV[3] or redis.call('ZSCORE', KEYS[1], id) == false then
   if f[1] == false and redis.call('ZSCORE', KEYS[7], id) ~= false then return -2 end
   return -1
@@ -32,4 +34,5 @@ local seq = redis.call('INCR', KEYS[6])
 redis.call('ZADD', KEYS[3], string.format('%.0f', tonumber(ARGV[4]) * 1024 + seq % 1024), id)
 redis.call('HSET', KEYS[4], id, ARGV[5])
 redis.call('HSET', KEYS[5], id, f[3])
+groupLeaseEnded(string.sub(jk, 1, #jk - #id), id, f[4])
 return 1

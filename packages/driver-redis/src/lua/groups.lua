@@ -11,9 +11,10 @@
     <base>gu          zset  the ungrouped ready job ids, kept only once the queue had a grouped job
                             (<base>grouped exists), so a queue without groups pays nothing for it
     <base>gring       zset  lane ('' = ungrouped, else the group) -> when it was last served (the
-                            <base>gstamp counter), for the lanes with an indexed job
-    <base>gserved     hash  lane -> when it was last served, so a lane that empties and refills
-                            keeps its place in the turns
+                            <base>gstamp counter, raised at each grouped claim), for the lanes with
+                            an indexed job; a lane that enters the ring counts as served at the
+                            last claim, so it waits at most one round, and nothing is kept of a
+                            lane without ready jobs (a queue may have any number of groups)
     <base>gl:<group>  zset  ids a grouped claim leased for the group (see claim.lua, groupActive)
   The lane indexes are added to wherever a job becomes ready and are pruned lazily: a grouped
   claim drops an entry whose job is no longer in the ready zset (claimed without groups,
@@ -27,6 +28,11 @@
     markGrouped(jobPrefix, readyKey)
                            before a queue's first grouped job is stored: marks the queue and indexes
                            its ready jobs (all ungrouped then) in the ungrouped lane
+    groupLeaseEnded(jobPrefix, id, group)
+                           after the lease of a job ended with the job (ack, dead letter, cancel):
+                           for a grouped job, drops it from <base>gl:<group> and sets the queue's
+                           marker while it has ready jobs, so a blocked grouped claim that found the
+                           group at its limit looks again
 ]]
 local groupedQueue
 
@@ -42,7 +48,7 @@ end
 local function enterRing(base, lane)
   local ring = base .. 'gring'
   if redis.call('ZSCORE', ring, lane) == false then
-    redis.call('ZADD', ring, redis.call('HGET', base .. 'gserved', lane) or 0, lane)
+    redis.call('ZADD', ring, redis.call('GET', base .. 'gstamp') or 0, lane)
   end
 end
 
@@ -64,4 +70,11 @@ local function markGrouped(jobPrefix, readyKey)
   redis.call('SET', base .. 'grouped', '1')
   groupedQueue = true
   if redis.call('ZUNIONSTORE', base .. 'gu', 1, readyKey) > 0 then enterRing(base, '') end
+end
+
+local function groupLeaseEnded(jobPrefix, id, group)
+  if not group or group == '' then return end
+  local base = groupBase(jobPrefix)
+  redis.call('ZREM', base .. 'gl:' .. group, id)
+  if redis.call('EXISTS', base .. 'ready') == 1 then redis.call('ZADD', base .. 'marker', 0, '0') end
 end
