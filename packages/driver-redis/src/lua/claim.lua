@@ -22,7 +22,8 @@
       that is the ungrouped one or a group with fewer than groupConcurrency active jobs gives its
       next job (priority, then FIFO; entries no longer ready are dropped on the way); leases it,
       marks the lane served (it moves to the back of the turns; one that emptied leaves the ring)
-      and, for a group, records the lease in <base>gl:<group>. nil when no lane can give a job.
+      and, for a group, records the lease in <base>gl:<group>. nil when no lane can give a job, or
+      after 1,000 steps (lanes looked at and entries dropped), so one claim's work stays bounded.
     groupConcurrencyOf(arg)
       a script argument's groupConcurrency: nil for '0' (claims without groups), else the number
     claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKey, pausedKey, jobPrefix, tokenBase, leaseMs, max, holder, groupConcurrency)
@@ -81,6 +82,8 @@ local function claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, hold
     if #lanes == 0 then return nil end
     local removed = 0
     for _, lane in ipairs(lanes) do
+      budget = budget - 1
+      if budget <= 0 then return nil end
       if lane == '' or groupActive(base, lane, leasedKey) < groupConcurrency then
         local key = laneKey(base, lane)
         while budget > 0 do
