@@ -10,11 +10,12 @@
       stores the fencing token, the lease holder (`h`) and the claim time (`c`, the run's start)
       of a job taken out of the ready zset and leases it until now + leaseMs. Returns {id, body,
       attempt, lostDeliveries, leaseExpiresAt} where attempt = a + 1 and lostDeliveries = l, or
-      nil when the job's hash is gone.
+      nil when the job's hash is gone. A grouped job's lease is recorded in <base>gl:<group>
+      (groups.lua), whichever claim takes it, so it counts against the group's limit.
     claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs, holder)
       pops the next ready job (priority, then FIFO) and leases it (leaseJob); nil when none is ready.
     groupActive(base, group, leasedKey)
-      how many jobs of `group` a grouped claim leased that still hold an unexpired lease (per the
+      how many jobs of `group` a claim leased that still hold an unexpired lease (per the
       leased zset, so an extended lease counts to its new expiry); drops the others from <base>gl:<group>
     claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, holder, groupConcurrency)
       on a queue that never had a grouped job, claimReady; otherwise the lanes in <base>gring
@@ -22,7 +23,7 @@
       that is the ungrouped one or a group with fewer than groupConcurrency active jobs gives its
       next job (priority, then FIFO; entries no longer ready are dropped on the way); leases it,
       marks the lane served (it moves to the back of the turns; one that emptied leaves the ring)
-      and, for a group, records the lease in <base>gl:<group>. nil when no lane can give a job, or
+      (leaseJob records a grouped job's lease in <base>gl:<group>). nil when no lane can give a job, or
       after 1,000 steps (lanes looked at and entries dropped), so one claim's work stays bounded.
     groupConcurrencyOf(arg)
       a script argument's groupConcurrency: nil for '0' (claims without groups), else the number
@@ -37,9 +38,11 @@
 ]]
 local function leaseJob(id, leasedKey, jobPrefix, token, leaseMs, holder)
   local jk = jobPrefix .. id
-  local f = redis.call('HMGET', jk, 'b', 'a', 'l')
+  local f = redis.call('HMGET', jk, 'b', 'a', 'l', 'k')
   local body = f[1]
   if not body then return nil end
+  -- Every lease of a grouped job counts against its group, whichever claim took it.
+  if f[4] then redis.call('ZADD', groupBase(jobPrefix) .. 'gl:' .. f[4], fmt(now + tonumber(leaseMs)), id) end
   -- The counts are written when first counted (and a job stored before they existed has neither).
   local attempt = (tonumber(f[2]) or 0) + 1
   local lost = tonumber(f[3]) or 0
@@ -97,7 +100,6 @@ local function claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, hold
             if job then
               local stamp = redis.call('INCR', base .. 'gstamp')
               if redis.call('EXISTS', key) == 1 then redis.call('ZADD', ring, stamp, lane) else redis.call('ZREM', ring, lane) end
-              if lane ~= '' then redis.call('ZADD', base .. 'gl:' .. lane, job[5], id) end
               return job
             end
           end

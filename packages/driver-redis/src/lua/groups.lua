@@ -15,7 +15,7 @@
                             an indexed job; a lane that enters the ring counts as served at the
                             last claim, so it waits at most one round, and nothing is kept of a
                             lane without ready jobs (a queue may have any number of groups)
-    <base>gl:<group>  zset  ids a grouped claim leased for the group (see claim.lua, groupActive)
+    <base>gl:<group>  zset  ids of the group's jobs a claim leased (see claim.lua, leaseJob, groupActive)
   The lane indexes are added to wherever a job becomes ready and are pruned lazily: a grouped
   claim drops an entry whose job is no longer in the ready zset (claimed without groups,
   cancelled, purged), so the scripts where a job stops being ready do not change.
