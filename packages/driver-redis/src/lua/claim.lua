@@ -18,13 +18,13 @@
       how many jobs of `group` a claim leased that still hold an unexpired lease (per the
       leased zset, so an extended lease counts to its new expiry); drops the others from <base>gl:<group>
     claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, holder, groupConcurrency)
-      on a queue that never had a grouped job, claimReady; otherwise the lanes in <base>gring
-      (groups fragment), least recently served first: the first lane
-      that is the ungrouped one or a group with fewer than groupConcurrency active jobs gives its
-      next job (priority, then FIFO; entries no longer ready are dropped on the way); leases it,
-      marks the lane served (it moves to the back of the turns; one that emptied leaves the ring)
-      (leaseJob records a grouped job's lease in <base>gl:<group>). nil when no lane can give a job, or
-      after 1,000 steps (lanes looked at and entries dropped), so one claim's work stays bounded.
+      on a queue that never had a grouped job, claimReady. Otherwise it goes through the lanes
+      in <base>gring (groups fragment), least recently served first: the first that is the
+      ungrouped lane or a group with fewer than groupConcurrency active jobs gives its next job
+      (priority, then FIFO; entries no longer ready are dropped on the way), leased with
+      leaseJob, and the lane is marked served (to the back of the turns; a lane left empty leaves
+      the ring). nil when no lane can give a job, or after 1,000 steps (lanes looked at and
+      entries taken), so one claim's work stays bounded.
     groupConcurrencyOf(arg)
       a script argument's groupConcurrency: nil for '0' (claims without groups), else the number
     claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKey, pausedKey, jobPrefix, tokenBase, leaseMs, max, holder, groupConcurrency)
