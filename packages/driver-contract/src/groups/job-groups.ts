@@ -213,6 +213,19 @@ export function describeJobGroups(f: ContractFixture): void {
       expect(next.map((r) => r?.id).sort()).toEqual([second!.id, ungrouped!.id].sort());
     });
 
+    it('a grouped claim on a queue whose jobs have no group hands them all out: the ungrouped lane has no bound', async () => {
+      const queue = f.queue();
+      const jobs = grouped(queue, undefined, 5);
+      await f.driver().push(jobs);
+      const claimed: Reservation[] = [];
+      for (let i = 0; i < 5; i += 1) {
+        const reservation = await reserve(f.driver(), queue, 1);
+        if (reservation !== undefined) claimed.push(reservation);
+      }
+      expect(claimed.map((r) => r.id).sort()).toEqual(jobs.map((j) => j.id).sort());
+      for (const reservation of claimed) await f.driver().ack(reservation);
+    });
+
     it('claims without groupConcurrency ignore groups: priority, then first in first out', async () => {
       const queue = f.queue();
       const envelopes = [...grouped(queue, 'a', 3), ...grouped(queue, 'b', 1)];
