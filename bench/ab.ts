@@ -24,7 +24,7 @@ const SYSTEMS: Record<string, readonly string[]> = {
   database: ['queuekit-postgres', 'queuekit-sqlite', 'pg-boss', 'graphile-worker'],
   heartbeat: ['batched', 'per-job'],
   beanstalk: ['queuekit-beanstalk', 'protocol-floor'],
-  groups: ['postgres', 'postgres-groups', 'sqlite', 'sqlite-groups'],
+  groups: ['redis', 'redis-groups', 'postgres', 'postgres-groups', 'sqlite', 'sqlite-groups'],
 };
 if (suite === undefined || SYSTEMS[suite] === undefined) {
   console.error(`usage: ab.ts <${Object.keys(SYSTEMS).join('|')}> [--base <checkout>] [--rounds n] [--systems a,b] [suite flags]`);
