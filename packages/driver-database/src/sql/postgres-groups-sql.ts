@@ -1,3 +1,4 @@
+import { claimedColumns, claimLeaseSet } from './claim-lease.js';
 /**
  * The PostgreSQL statements of grouped claims (ReserveOptions.groupConcurrency), run in one
  * transaction per claim on one connection: the lanes of a queue (`job_groups`: one row per group,
@@ -19,11 +20,9 @@ export function postgresGroupsSql(s: string, epochMs: (column: string) => string
         FOR UPDATE SKIP LOCKED
       )
       UPDATE ${s}.jobs j
-      SET reserved_until = now() + $4 * interval '1 millisecond', token = $5 || ':' || j.seq,
-        lost_deliveries = j.lost_deliveries + (j.reserved_until IS NOT NULL)::int, holder = $6, claimed_at = now()
+      SET ${claimLeaseSet('$4', '$5', '$6')}
       FROM next WHERE j.seq = next.seq
-      RETURNING j.job_id, j.queue, j.body, j.attempts, j.lost_deliveries, ${epochMs('j.reserved_until')} AS lease_expires_at,
-        j.token, j.priority, j.seq::float8 AS seq`;
+      RETURNING ${claimedColumns(epochMs)}`;
   return {
     /** In: $1 queue. Out: zero or one row — whether the queue has lanes (a grouped job was pushed to it). */
     hasLanes: `SELECT 1 AS present FROM ${s}.job_groups WHERE queue = $1 LIMIT 1`,
@@ -69,11 +68,9 @@ export function postgresGroupsSql(s: string, epochMs: (column: string) => string
         ) lane
       )
       UPDATE ${s}.jobs j
-      SET reserved_until = now() + $4 * interval '1 millisecond', token = $5 || ':' || j.seq,
-        lost_deliveries = j.lost_deliveries + (j.reserved_until IS NOT NULL)::int, holder = $6, claimed_at = now()
+      SET ${claimLeaseSet('$4', '$5', '$6')}
       FROM next WHERE j.seq = next.seq
-      RETURNING j.job_id, j.queue, j.body, j.attempts, j.lost_deliveries, ${epochMs('j.reserved_until')} AS lease_expires_at,
-        j.token, j.priority, j.seq::float8 AS seq, j.group_key`,
+      RETURNING ${claimedColumns(epochMs)}, j.group_key`,
     /**
      * Claims up to $3 due ungrouped jobs of queue $1 (their lane's turn); $2 is unused ('').
      * In and out as claimInGroups (one lane).

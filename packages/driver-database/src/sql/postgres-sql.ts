@@ -1,4 +1,5 @@
 import type { Migration } from '../migration.js';
+import { claimedColumns, claimLeaseSet } from './claim-lease.js';
 import { postgresGroupsSql } from './postgres-groups-sql.js';
 import { postgresJobsSql, pruneFinished } from './postgres-jobs-sql.js';
 
@@ -39,11 +40,9 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
         FOR UPDATE SKIP LOCKED
       )
       UPDATE ${s}.jobs j
-      SET reserved_until = now() + $2 * interval '1 millisecond', token = $3 || ':' || j.seq,
-        lost_deliveries = j.lost_deliveries + (j.reserved_until IS NOT NULL)::int, holder = $5, claimed_at = now()
+      SET ${claimLeaseSet('$2', '$3', '$5')}
       FROM next, ${settleCommit} AS commit_mode WHERE j.seq = next.seq
-      RETURNING j.job_id, j.queue, j.body, j.attempts, j.lost_deliveries, ${epochMs('j.reserved_until')} AS lease_expires_at,
-        j.token, j.priority, j.seq::float8 AS seq`;
+      RETURNING ${claimedColumns(epochMs)}`;
   return {
     ...postgresJobsSql(s, epochMs, settleCommit),
     ...postgresGroupsSql(s, epochMs),
@@ -308,8 +307,7 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
         FOR UPDATE SKIP LOCKED
       ), claimed AS (
         UPDATE ${s}.jobs j
-        SET reserved_until = now() + $8 * interval '1 millisecond', token = $9 || ':' || j.seq,
-          lost_deliveries = j.lost_deliveries + (j.reserved_until IS NOT NULL)::int, holder = $11, claimed_at = now()
+        SET ${claimLeaseSet('$8', '$9', '$11')}
         FROM next WHERE j.seq = next.seq
         RETURNING j.job_id, j.token, j.queue, j.body, j.attempts, j.lost_deliveries, ${epochMs('j.reserved_until')} AS lease_expires_at,
           j.priority, j.seq::float8 AS seq
