@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import { createServer, type Server, Socket } from 'node:net';
-import { createEnvelope, defineJob, type QueueDriver, type QueueError, type Reservation, Worker } from '@queuekit/core';
+import { createEnvelope, defineJob, type QueueError, type Reservation, Worker } from '@queuekit/core';
 import { sleep, waitUntil } from '@queuekit/driver-contract';
-import { startTestBroker, type TestBroker } from '@queuekit/servicebus-test-broker';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createServiceBusDriver } from '../src/index.js';
+import { useTestBroker } from './broker.js';
 
 const LOCK_MS = 2_000;
 
@@ -69,35 +69,23 @@ class CuttingProxy {
 }
 
 describe('servicebus driver: lock renewals while the connection is cut', () => {
-  let broker: TestBroker;
+  const scope = useTestBroker(LOCK_MS);
   let proxy: CuttingProxy;
-  const drivers: QueueDriver[] = [];
   const errors: QueueError[] = [];
-  const throughProxy = () => {
-    const driver = createServiceBusDriver({ connectionString: proxy.connectionString, onBackgroundError: (error) => errors.push(error) });
-    drivers.push(driver);
-    return driver;
-  };
-  const direct = () => {
-    const driver = createServiceBusDriver({ connectionString: broker.connectionString });
-    drivers.push(driver);
-    return driver;
-  };
+  const throughProxy = () =>
+    scope.track(createServiceBusDriver({ connectionString: proxy.connectionString, onBackgroundError: (error) => errors.push(error) }));
+  const direct = () => scope.open();
 
-  beforeAll(async () => {
-    broker = await startTestBroker({ lockDurationMs: LOCK_MS, maxDeliveryCount: 100 });
-  });
   afterEach(async () => {
     proxy.up();
-    await Promise.all(drivers.splice(0).map((driver) => driver.close()));
+    await scope.closeAll();
     await proxy.close();
   });
-  afterAll(() => broker.close());
 
   it('extend() answers LeaseLostError once the lock runs out unrenewed, and the broker hands the job out again', {
     timeout: 30_000,
   }, async () => {
-    proxy = await CuttingProxy.start(broker.port);
+    proxy = await CuttingProxy.start(scope.broker.port);
     const queue = `cut-extend-${Date.now()}`;
     const holder = throughProxy();
     const envelope = createEnvelope({ name: 'job', queue, payload: {} });
@@ -132,7 +120,7 @@ describe('servicebus driver: lock renewals while the connection is cut', () => {
   });
 
   it('a Worker whose connection stays cut aborts the running job with LeaseLostError', { timeout: 30_000 }, async () => {
-    proxy = await CuttingProxy.start(broker.port);
+    proxy = await CuttingProxy.start(scope.broker.port);
     const queue = `cut-worker-${Date.now()}`;
     const driver = throughProxy();
     let started = false;

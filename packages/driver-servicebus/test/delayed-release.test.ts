@@ -1,9 +1,9 @@
 import { ServiceBusClient, type ServiceBusReceiver, type ServiceBusSender } from '@azure/service-bus';
 import { createEnvelope, type QueueDriver, type Reservation } from '@queuekit/core';
 import { sleep, waitUntil } from '@queuekit/driver-contract';
-import { startTestBroker, type TestBroker } from '@queuekit/servicebus-test-broker';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createServiceBusDriver } from '../src/index.js';
+import { useTestBroker } from './broker.js';
 
 const LOCK_MS = 1_000;
 
@@ -19,18 +19,11 @@ async function expectNothingFor(driver: QueueDriver, queue: string, ms: number, 
 // A delayed release keeps one deliverable message per job (the job's message is deferred, a
 // pointer brings it back): a release interrupted between its steps must not leave two.
 describe('servicebus driver: delayed release', () => {
-  let broker: TestBroker;
-  const drivers: QueueDriver[] = [];
-  const clients: ServiceBusClient[] = [];
-  const open = () => {
-    const driver = createServiceBusDriver({ connectionString: broker.connectionString });
-    drivers.push(driver);
-    return driver;
-  };
+  const scope = useTestBroker(LOCK_MS);
+  const { open } = scope;
   /** A driver whose next `scheduleMessages` answers only after `pauseMs`: a worker paused between the release's steps. */
   const openPausing = (pauseMs: number) => {
-    const client = new ServiceBusClient(broker.connectionString);
-    clients.push(client);
+    const client = scope.track(new ServiceBusClient(scope.broker.connectionString));
     let armed = true;
     const createSender = client.createSender.bind(client);
     client.createSender = (queue: string) => {
@@ -46,15 +39,12 @@ describe('servicebus driver: delayed release', () => {
       }) as ServiceBusSender['scheduleMessages'];
       return sender;
     };
-    const driver = createServiceBusDriver({ client });
-    drivers.push(driver);
-    return driver;
+    return scope.track(createServiceBusDriver({ client }));
   };
 
   /** A driver whose next `deferMessage` is applied by the broker but answered with a failure (an answer lost on a cut connection). */
   const openLosingDeferAnswer = () => {
-    const client = new ServiceBusClient(broker.connectionString);
-    clients.push(client);
+    const client = scope.track(new ServiceBusClient(scope.broker.connectionString));
     let armed = true;
     const createReceiver = client.createReceiver.bind(client) as (queue: string, options?: object) => ServiceBusReceiver;
     client.createReceiver = ((queue: string, options?: object) => {
@@ -69,19 +59,8 @@ describe('servicebus driver: delayed release', () => {
       };
       return receiver;
     }) as ServiceBusClient['createReceiver'];
-    const driver = createServiceBusDriver({ client });
-    drivers.push(driver);
-    return driver;
+    return scope.track(createServiceBusDriver({ client }));
   };
-
-  beforeAll(async () => {
-    broker = await startTestBroker({ lockDurationMs: LOCK_MS, maxDeliveryCount: 100 });
-  });
-  afterEach(async () => {
-    await Promise.all(drivers.splice(0).map((driver) => driver.close()));
-    await Promise.all(clients.splice(0).map((client) => client.close()));
-  });
-  afterAll(() => broker.close());
 
   it('a release whose lock runs out between its steps leaves one deliverable message: the redelivery, never a second copy', async () => {
     const queue = 'interrupted-release';

@@ -1,29 +1,14 @@
-import { createEnvelope, type QueueDriver } from '@queuekit/core';
+import { createEnvelope } from '@queuekit/core';
 import { sleep, waitUntil } from '@queuekit/driver-contract';
-import { startTestBroker, type TestBroker } from '@queuekit/servicebus-test-broker';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createServiceBusDriver } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { useTestBroker } from './broker.js';
 
 const LOCK_MS = 1_000;
 
 // How leaseMs maps onto a queue whose lock duration is fixed (here 1 s): a longer lease is held by
 // renewals until it ends, a shorter one lasts the lock.
 describe('servicebus driver: leases against the queue lock duration', () => {
-  let broker: TestBroker;
-  const drivers: QueueDriver[] = [];
-  const open = () => {
-    const driver = createServiceBusDriver({ connectionString: broker.connectionString });
-    drivers.push(driver);
-    return driver;
-  };
-
-  beforeAll(async () => {
-    broker = await startTestBroker({ lockDurationMs: LOCK_MS, maxDeliveryCount: 100 });
-  });
-  afterEach(async () => {
-    await Promise.all(drivers.splice(0).map((driver) => driver.close()));
-  });
-  afterAll(() => broker.close());
+  const { open } = useTestBroker(LOCK_MS);
 
   it('a lease longer than the lock keeps the job hidden past several lock durations, then frees it within one lock once it ends', async () => {
     const [holder, other] = [open(), open()];
