@@ -42,9 +42,18 @@ export async function pushSpaced(count: number, push: (i: number) => Promise<unk
 /** What a queuekit system uses of core: passed in, so that a run can load another checkout's build. */
 export type CoreModule = Pick<typeof Core, 'createEnvelope' | 'defineJob' | 'Worker'>;
 
+/** A variant of the workload: jobs in groups, and the Worker options that go with them (the groups suite). */
+export interface WorkloadVariant {
+  /** The group of the i-th job; absent: no groups. */
+  readonly group?: (i: number) => string;
+  /** More Worker options for the process runs. */
+  readonly worker?: { readonly groups?: { readonly concurrency: number } };
+}
+
 /**
  * queuekit through the core Worker, on any driver: `open()` makes a driver, `cleanup()` removes
- * what the runs left, `core` is the core build the driver belongs to.
+ * what the runs left, `core` is the core build the driver belongs to, `variant` changes the jobs
+ * and the Worker of the process runs.
  */
 export function queuekitSystem(
   name: string,
@@ -52,12 +61,21 @@ export function queuekitSystem(
   cleanup: () => Promise<void>,
   core: CoreModule,
   serverCpu?: ServerCpu,
+  variant: WorkloadVariant = {},
 ): BenchSystem {
   const { createEnvelope, defineJob, Worker } = core;
   const producer = open();
   let cost = { clientUs: Number.NaN, serverUs: Number.NaN };
-  const envelopes = (queue: string, count: number): JobEnvelope[] =>
-    Array.from({ length: count }, (_, i) => createEnvelope({ name: 'noop', queue, payload: payload(i) }));
+  // `first` numbers the jobs across batches, for their groups.
+  const envelopes = (queue: string, count: number, first = 0): JobEnvelope[] =>
+    Array.from({ length: count }, (_, i) =>
+      createEnvelope({
+        name: 'noop',
+        queue,
+        payload: payload(i),
+        ...(variant.group === undefined ? {} : { group: variant.group(first + i) }),
+      }),
+    );
   return {
     name,
     async enqueueSingle(count) {
@@ -80,7 +98,7 @@ export function queuekitSystem(
     },
     async process(count, concurrency) {
       const queue = `process-${tag()}`;
-      for (let i = 0; i < count; i += 1_000) await producer.push(envelopes(queue, Math.min(1_000, count - i)));
+      for (let i = 0; i < count; i += 1_000) await producer.push(envelopes(queue, Math.min(1_000, count - i), i));
       const driver = open();
       let first = 0;
       let last = 0;
@@ -88,7 +106,7 @@ export function queuekitSystem(
       const job = defineJob('noop', async () => {
         if (first === 0) first = nowMs();
       });
-      const worker = new Worker({ driver, jobs: [job], queues: [queue], concurrency, waitMs: 1_000 });
+      const worker = new Worker({ driver, jobs: [job], queues: [queue], concurrency, waitMs: 1_000, ...variant.worker });
       worker.on('completed', () => {
         done += 1;
         last = nowMs();

@@ -9,12 +9,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEnvelope, defineJob, type JobEnvelope, type QueueDriver, Worker } from '@queuekit/core';
+import type { QueueDriver } from '@queuekit/core';
+import * as core from '@queuekit/core';
 import { createPostgresDriver, createSqliteDriver } from '@queuekit/driver-database';
 import { createRedisDriver } from '@queuekit/driver-redis';
 import pg from 'pg';
-import { type BenchRow, flag, localServerCpu, nowMs, type ServerCpu } from '../lib.js';
-import { payload, tag, until } from '../queuekit-system.js';
+import { type BenchRow, flag, localServerCpu, type ServerCpu } from '../lib.js';
+import { type BenchSystem, queuekitSystem, tag } from '../queuekit-system.js';
 import { deleteKeys } from '../redis-keys.js';
 
 /** Settings of the suite, from its command-line flags. */
@@ -37,73 +38,21 @@ export function parse(args: string[]): Settings {
   };
 }
 
-/** One backend under the Worker, with or without groups. */
-export interface System {
-  readonly name: string;
-  /** Processes `count` jobs at `concurrency`; resolves jobs/s and the CPU µs per job of this process and the server. */
-  process(count: number, concurrency: number): Promise<{ jps: number; clientUs: number; serverUs: number }>;
-  cleanup(): Promise<void>;
-}
-
-function system(name: string, open: () => QueueDriver, cleanup: () => Promise<void>, settings: Settings, serverCpu?: ServerCpu): System {
+/** One backend under the Worker, without groups or with its jobs spread over `settings.groups` groups. */
+function system(
+  name: string,
+  open: () => QueueDriver,
+  cleanup: () => Promise<void>,
+  settings: Settings,
+  serverCpu?: ServerCpu,
+): BenchSystem {
   const grouped = name.endsWith('-groups');
-  const producer = open();
-  return {
-    name,
-    async process(count, concurrency) {
-      const queue = `groups-${tag()}`;
-      for (let i = 0; i < count; i += 1_000) {
-        const batch: JobEnvelope[] = [];
-        for (let j = i; j < Math.min(count, i + 1_000); j += 1) {
-          batch.push(
-            createEnvelope({ name: 'noop', queue, payload: payload(j), ...(grouped ? { group: `g${j % settings.groups}` } : {}) }),
-          );
-        }
-        await producer.push(batch);
-      }
-      const driver = open();
-      let first = 0;
-      let last = 0;
-      let done = 0;
-      const job = defineJob('noop', async () => {
-        if (first === 0) first = nowMs();
-      });
-      const worker = new Worker({
-        driver,
-        jobs: [job],
-        queues: [queue],
-        concurrency,
-        waitMs: 1_000,
-        ...(grouped ? { groups: { concurrency: 1 } } : {}),
-      });
-      worker.on('completed', () => {
-        done += 1;
-        last = nowMs();
-      });
-      const serverBefore = serverCpu === undefined ? Number.NaN : await serverCpu();
-      const clientBefore = process.cpuUsage();
-      const running = worker.run();
-      await until(() => done >= count, 300_000, `${name} processing`);
-      const client = process.cpuUsage(clientBefore);
-      const serverAfter = serverCpu === undefined ? Number.NaN : await serverCpu();
-      await worker.stop();
-      await running;
-      await driver.close();
-      return {
-        jps: count / ((last - first) / 1000),
-        clientUs: (client.user + client.system) / count,
-        serverUs: ((serverAfter - serverBefore) * 1e6) / count,
-      };
-    },
-    async cleanup() {
-      await producer.close();
-      await cleanup();
-    },
-  };
+  const variant = grouped ? { group: (i: number) => `g${i % settings.groups}`, worker: { groups: { concurrency: 1 } } } : {};
+  return queuekitSystem(name, open, cleanup, core, serverCpu, variant);
 }
 
 /** The systems bench/ab.ts runs: each backend without groups, and with 1,000 groups. */
-export function makeSystem(name: string, settings: Settings): System {
+export function makeSystem(name: string, settings: Settings): BenchSystem {
   const backend = name.replace(/-groups$/, '');
   switch (backend) {
     case 'redis': {
@@ -146,8 +95,9 @@ export function makeSystem(name: string, settings: Settings): System {
 }
 
 /** One round of one system: a warm-up, then the figures. */
-export async function measure(s: System, settings: Settings): Promise<BenchRow> {
+export async function measure(s: BenchSystem, settings: Settings): Promise<BenchRow> {
   await s.process(1_000, settings.concurrency);
-  const { jps, clientUs, serverUs } = await s.process(settings.jobs, settings.concurrency);
+  const jps = await s.process(settings.jobs, settings.concurrency);
+  const { clientUs, serverUs } = s.lastProcessCost?.() ?? { clientUs: Number.NaN, serverUs: Number.NaN };
   return { system: s.name, [`process${settings.concurrency}Jps`]: jps, clientUs, serverUs };
 }
