@@ -1,16 +1,17 @@
 import { createEnvelope } from '@queuekit/core';
+import { CuttingProxy } from '@queuekit/driver-contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BeanstalkClient, createBeanstalkDriver } from '../src/index.js';
-import { CuttableProxy, expectNothingLeft, OwnBeanstalkd, randomTubePrefix, recordingWorker } from './helpers.js';
+import { expectNothingLeft, OwnBeanstalkd, randomTubePrefix, recordingWorker } from './helpers.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let server: OwnBeanstalkd;
-let proxy: CuttableProxy;
+let proxy: CuttingProxy;
 
 beforeAll(async () => {
   server = await OwnBeanstalkd.start();
-  proxy = await CuttableProxy.start(server.port);
+  proxy = await CuttingProxy.start(server.port);
 });
 
 afterAll(async () => {
@@ -25,7 +26,7 @@ describe('connections cut mid-run', () => {
       await client.use('replay-used');
       await client.watchOnly(['replay-a', 'replay-b']);
       const generation = client.generation;
-      proxy.cutAll();
+      proxy.cut();
       await sleep(100);
       // Sent while the connection may still be down: they wait for the reconnect, behind the replay.
       const [used, watched] = await Promise.all([client.listTubeUsed(), client.listTubesWatched()]);
@@ -39,7 +40,7 @@ describe('connections cut mid-run', () => {
 
   it('a reserve waiting when its socket dies fails with DriverConnectionError, and the next reserve reconnects and gets the job', async () => {
     const tubePrefix = randomTubePrefix();
-    const driver = createBeanstalkDriver({ url: proxy.url, tubePrefix });
+    const driver = createBeanstalkDriver({ url: `beanstalk://127.0.0.1:${proxy.port}`, tubePrefix });
     const producer = createBeanstalkDriver({ url: server.url, tubePrefix });
     try {
       const waiting = driver.reserve(['cut'], { leaseMs: 5_000, waitMs: 10_000 });
@@ -48,7 +49,7 @@ describe('connections cut mid-run', () => {
         (error: Error) => error,
       );
       await sleep(200);
-      proxy.cutAll();
+      proxy.cut();
       const error = await outcome;
       expect(error).toMatchObject({ name: 'DriverConnectionError', code: 'DRIVER_CONNECTION' });
       expect((error as Error).message).toMatch(/beanstalk: the connection to 127\.0\.0\.1:\d+ was lost/);
@@ -69,7 +70,7 @@ describe('connections cut mid-run', () => {
     timeout: 90_000,
   }, async () => {
     const tubePrefix = randomTubePrefix();
-    const driver = createBeanstalkDriver({ url: proxy.url, tubePrefix });
+    const driver = createBeanstalkDriver({ url: `beanstalk://127.0.0.1:${proxy.port}`, tubePrefix });
     const producer = createBeanstalkDriver({ url: server.url, tubePrefix });
     const total = 600;
     const worker = recordingWorker(driver, 'cut-job', 2, 50);
@@ -79,7 +80,7 @@ describe('connections cut mid-run', () => {
       for (const threshold of [total * 0.2, total * 0.45, total * 0.7]) {
         await worker.ranAtLeast(threshold, 20_000);
         expect(worker.ran.size).toBeLessThan(total);
-        proxy.cutAll();
+        proxy.cut();
       }
       await worker.ranAtLeast(total, 40_000);
       const diagnosis = `stats ${JSON.stringify(await producer.stats('work'))}; errors: ${worker.errors.slice(0, 3).join(' | ')}`;

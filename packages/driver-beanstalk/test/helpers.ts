@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineJob, type QueueDriver, Worker } from '@queuekit/core';
@@ -98,54 +98,6 @@ function accepts(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
-}
-
-/** A TCP proxy in front of a server, whose connections a test can cut as a network failure would. */
-export class CuttableProxy {
-  readonly port: number;
-  readonly url: string;
-  readonly #server: Server;
-  readonly #sockets: Set<Socket>;
-
-  private constructor(server: Server, port: number, sockets: Set<Socket>) {
-    this.#server = server;
-    this.port = port;
-    this.url = `beanstalk://127.0.0.1:${port}`;
-    this.#sockets = sockets;
-  }
-
-  /** Listens on a free loopback port and forwards every connection to `targetPort`. */
-  static async start(targetPort: number): Promise<CuttableProxy> {
-    const sockets = new Set<Socket>();
-    const server = createServer((client) => {
-      const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.on('close', () => {
-          sockets.delete(socket);
-          client.destroy();
-          upstream.destroy();
-        });
-        socket.on('error', () => socket.destroy());
-      }
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    return new CuttableProxy(server, typeof address === 'object' && address !== null ? address.port : 0, sockets);
-  }
-
-  /** Destroys every connection through the proxy (both ends); new ones are still accepted. */
-  cutAll(): void {
-    for (const socket of this.#sockets) socket.destroy();
-  }
-
-  /** Stops accepting and cuts everything. */
-  async close(): Promise<void> {
-    this.cutAll();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
 }
 
 /** A worker on queue `work` whose jobs (named `name`) take `handlerMs`; it records what ran, what was dead-lettered and its errors. */

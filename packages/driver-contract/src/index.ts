@@ -1,5 +1,6 @@
 export type { ContractDriverSettings, ContractFixture, DriverContractOptions } from './contract-fixture.js';
 export { tsxImport } from './crash-protocol.js';
+export { CuttingProxy } from './cutting-proxy.js';
 export { describeDriverContract } from './describe-driver-contract.js';
 export {
   completedRecord,

@@ -1,71 +1,14 @@
-import { once } from 'node:events';
-import { createServer, type Server, Socket } from 'node:net';
 import { createEnvelope, defineJob, type QueueError, type Reservation, Worker } from '@queuekit/core';
-import { sleep, waitUntil } from '@queuekit/driver-contract';
+import { CuttingProxy, sleep, waitUntil } from '@queuekit/driver-contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServiceBusDriver } from '../src/index.js';
 import { useTestBroker } from './broker.js';
 
 const LOCK_MS = 2_000;
 
-/** A loopback proxy to the broker that can cut every connection and refuse new ones until it is up again. */
-class CuttingProxy {
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-  #down = false;
-
-  private constructor(server: Server) {
-    this.#server = server;
-  }
-
-  static async start(targetPort: number): Promise<CuttingProxy> {
-    const server = createServer();
-    const proxy = new CuttingProxy(server);
-    server.on('connection', (inbound) => {
-      if (proxy.#down) {
-        inbound.destroy();
-        return;
-      }
-      const outbound = new Socket();
-      proxy.#sockets.add(inbound).add(outbound);
-      const forget = () => {
-        inbound.destroy();
-        outbound.destroy();
-        proxy.#sockets.delete(inbound);
-        proxy.#sockets.delete(outbound);
-      };
-      inbound.on('error', forget).on('close', forget);
-      outbound.on('error', forget).on('close', forget);
-      outbound.connect(targetPort, '127.0.0.1', () => {
-        inbound.pipe(outbound);
-        outbound.pipe(inbound);
-      });
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    return proxy;
-  }
-
-  get connectionString(): string {
-    const { port } = this.#server.address() as { port: number };
-    return `Endpoint=sb://127.0.0.1:${port};SharedAccessKeyName=x;SharedAccessKey=y;UseDevelopmentEmulator=true`;
-  }
-
-  /** Cuts every connection and refuses new ones. */
-  down(): void {
-    this.#down = true;
-    for (const socket of this.#sockets) socket.destroy();
-    this.#sockets.clear();
-  }
-
-  up(): void {
-    this.#down = false;
-  }
-
-  async close(): Promise<void> {
-    this.down();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
+/** The connection string of the test broker reached through `proxy`. */
+function throughProxyConnectionString(proxy: CuttingProxy): string {
+  return `Endpoint=sb://127.0.0.1:${proxy.port};SharedAccessKeyName=x;SharedAccessKey=y;UseDevelopmentEmulator=true`;
 }
 
 describe('servicebus driver: lock renewals while the connection is cut', () => {
@@ -73,7 +16,9 @@ describe('servicebus driver: lock renewals while the connection is cut', () => {
   let proxy: CuttingProxy;
   const errors: QueueError[] = [];
   const throughProxy = () =>
-    scope.track(createServiceBusDriver({ connectionString: proxy.connectionString, onBackgroundError: (error) => errors.push(error) }));
+    scope.track(
+      createServiceBusDriver({ connectionString: throughProxyConnectionString(proxy), onBackgroundError: (error) => errors.push(error) }),
+    );
   const direct = () => scope.open();
 
   afterEach(async () => {
