@@ -70,27 +70,23 @@ export class Delivery {
     this.startedAt = now;
     this.renewedAt = now;
     this.#o = options;
-    const delivery = this;
-    // `signal` and `log` are own enumerable getters: made on first read (a spread copy reads them,
-    // so it keeps them), as most handlers use neither.
-    this.ctx = {
-      id: envelope.id,
-      name: envelope.name,
-      queue: reservation.queue,
-      attempt: reservation.attempt,
-      maxAttempts: envelope.maxAttempts,
-      parent: envelope.parent,
-      envelope,
-      get signal() {
-        return delivery.#signal();
-      },
-      get log() {
-        delivery.#log ??= options.logger.child({ job: envelope.name, jobId: envelope.id });
-        return delivery.#log;
-      },
-      extendLease: (leaseMs?: number) => this.renew(leaseMs),
-      progress: (value: JsonValue) => this.#progress(value),
-    };
+    this.ctx = new HandlerContext(this, envelope, reservation);
+  }
+
+  /** The handler's signal, made on first read. */
+  handlerSignal(): AbortSignal {
+    return this.#signal();
+  }
+
+  /** The handler's logger, made on first read. */
+  handlerLog(): Logger {
+    this.#log ??= this.#o.logger.child({ job: this.name, jobId: this.id });
+    return this.#log;
+  }
+
+  /** Reports progress for the handler (ctx.progress). */
+  handlerProgress(value: JsonValue): void {
+    this.#progress(value);
   }
 
   #signal(): AbortSignal {
@@ -198,5 +194,54 @@ export class Delivery {
         this.#progressWriting = false;
         this.#writeProgress();
       });
+  }
+}
+
+/**
+ * The `ctx` a handler gets: a plain object of its own members, so a handler may copy or destructure
+ * it. `signal` and `log` are own enumerable getters (a spread copy reads them, so it keeps them),
+ * made on first read, as most handlers use neither; they are defined with the same two descriptors
+ * on every ctx, so all share one hidden class (a getter in an object literal costs a new closure
+ * and a slow property definition per job).
+ */
+class HandlerContext implements JobContext {
+  static readonly #signal: PropertyDescriptor = {
+    get(this: HandlerContext) {
+      return this.#delivery.handlerSignal();
+    },
+    enumerable: true,
+  };
+  static readonly #log: PropertyDescriptor = {
+    get(this: HandlerContext) {
+      return this.#delivery.handlerLog();
+    },
+    enumerable: true,
+  };
+  declare readonly signal: AbortSignal;
+  declare readonly log: Logger;
+  readonly id: string;
+  readonly name: string;
+  readonly queue: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly parent: JobEnvelope['parent'];
+  readonly envelope: JobEnvelope;
+  readonly extendLease: (leaseMs?: number) => Promise<number>;
+  readonly progress: (value: JsonValue) => void;
+  readonly #delivery: Delivery;
+
+  constructor(delivery: Delivery, envelope: JobEnvelope, reservation: Reservation) {
+    this.id = envelope.id;
+    this.name = envelope.name;
+    this.queue = reservation.queue;
+    this.attempt = reservation.attempt;
+    this.maxAttempts = envelope.maxAttempts;
+    this.parent = envelope.parent;
+    this.envelope = envelope;
+    this.extendLease = (leaseMs?: number) => delivery.renew(leaseMs);
+    this.progress = (value: JsonValue) => delivery.handlerProgress(value);
+    this.#delivery = delivery;
+    Object.defineProperty(this, 'signal', HandlerContext.#signal);
+    Object.defineProperty(this, 'log', HandlerContext.#log);
   }
 }

@@ -1,6 +1,6 @@
 import { onAbort } from '../driver/on-abort.js';
 import type { QueueDriver, Reservation } from '../driver/queue-driver.js';
-import { encodeFinishedJob } from '../envelope/finished-job.js';
+import { encodeFinishedJob, type FinishedJob } from '../envelope/finished-job.js';
 import { type JobEnvelope, type JsonValue, toErrorInfo } from '../envelope/job-envelope.js';
 import { PayloadSerializer } from '../envelope/payload-serializer.js';
 import { InvalidPayloadError } from '../errors/invalid-payload-error.js';
@@ -225,19 +225,21 @@ export class JobExecutor {
   /** The finished-job record a driver with retention keeps of a completed delivery. */
   #finishedRecord(delivery: Delivery, result: unknown): string {
     const { envelope, reservation } = delivery;
-    return encodeFinishedJob({
+    // Built without spreads: this runs once per completed job.
+    const record: { -readonly [K in keyof FinishedJob]: FinishedJob[K] } = {
       id: envelope.id,
       queue: reservation.queue,
       name: envelope.name,
       state: 'completed',
       attempts: reservation.attempt,
-      ...(result === undefined ? {} : { result: result as JsonValue }),
-      ...(delivery.lastProgress === undefined ? {} : { progress: delivery.lastProgress }),
       createdAt: envelope.createdAt,
       availableAt: envelope.availableAt,
       startedAt: delivery.startedAt,
       finishedAt: this.#now(),
-    });
+    };
+    if (result !== undefined) record.result = result as JsonValue;
+    if (delivery.lastProgress !== undefined) record.progress = delivery.lastProgress;
+    return encodeFinishedJob(record);
   }
 
   async #execute(reservation: Reservation, shutdown?: AbortSignal, onHandled?: () => void): Promise<ExecutionOutcome> {
