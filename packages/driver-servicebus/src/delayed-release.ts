@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServiceBusReceivedMessage, ServiceBusReceiver, ServiceBusSender } from '@azure/service-bus';
 import type { QueueError } from '@queuekit/core';
 import Long from 'long';
+import type { LinkSettlements } from './link-settlements.js';
 import { sequenceOf } from './queue-peek.js';
 import { isLockLost, wrapServiceBusError } from './servicebus-errors.js';
 import { deliveryCounts, type PointerTarget, PROPERTY, pointerMessage } from './servicebus-message.js';
@@ -79,6 +80,8 @@ export interface PointerContext {
   /** The queue's management receiver: peeks, and receives deferred messages by sequence number. */
   readonly management: ServiceBusReceiver;
   readonly queue: string;
+  /** Settles the pointer (see {@link LinkSettlements}). */
+  readonly settlements: LinkSettlements;
   readonly onBackgroundError: (error: QueueError) => void;
 }
 
@@ -137,13 +140,14 @@ export async function followPointer(
  * comes back and finds its message settled or deferred anew.
  */
 export async function settlePointer(
-  context: Pick<PointerContext, 'queue' | 'onBackgroundError'>,
+  context: Pick<PointerContext, 'queue' | 'settlements' | 'onBackgroundError'>,
   pointer: HeldPointer,
   how: 'complete' | 'abandon',
 ): Promise<void> {
   try {
-    if (how === 'complete') await pointer.receiver.completeMessage(pointer.message);
-    else await pointer.receiver.abandonMessage(pointer.message);
+    const subject = { queue: context.queue, ...pointer };
+    if (how === 'complete') await context.settlements.settle(subject, (receiver, message) => receiver.completeMessage(message));
+    else await context.settlements.settle(subject, (receiver, message) => receiver.abandonMessage(message));
   } catch (error) {
     if (!isLockLost(error))
       context.onBackgroundError(wrapServiceBusError(error, `settling a release pointer in ${context.queue}`, context.queue));

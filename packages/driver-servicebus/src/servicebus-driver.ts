@@ -30,6 +30,7 @@ import { InFlightCalls, refuseTransaction } from '@queuekit/core/driver';
 import Long from 'long';
 import { followPointer, type HeldPointer, releaseByDeferral, settlePointer } from './delayed-release.js';
 import { HeldMessages } from './held-messages.js';
+import { byLockToken, LinkSettlements } from './link-settlements.js';
 import { countMessages, purgeQueue, sendEnvelopes } from './queue-operations.js';
 import { peekAll, stillThere } from './queue-peek.js';
 import { ReceiverPool } from './receiver-pool.js';
@@ -62,6 +63,7 @@ export class ServiceBusDriver implements QueueDriver {
   readonly #ownsClient: boolean;
   readonly #pool: ReceiverPool;
   readonly #held: HeldMessages;
+  readonly #settlements: LinkSettlements;
   readonly #senders = new Map<string, ServiceBusSender>();
   readonly #used = new Set<string>();
   /** Lock tokens this driver completed, so that a second ack is a no-op without a round trip. */
@@ -80,6 +82,7 @@ export class ServiceBusDriver implements QueueDriver {
     setMaxListeners(0, this.#closing.signal);
     this.#onBackgroundError = options.onBackgroundError ?? (() => undefined);
     this.#held = new HeldMessages(this.#onBackgroundError);
+    this.#settlements = new LinkSettlements((queue) => this.#pool.management(queue));
     this.capabilities = serviceBusCapabilities(this.#options.maxMessageBytes);
     this.deadLetters = new ServiceBusDeadLetterStore({
       knownQueues: () => [...new Set([...this.#options.queues, ...this.#used])],
@@ -168,7 +171,12 @@ export class ServiceBusDriver implements QueueDriver {
       const target = pointerTarget(message);
       if (target === undefined) return this.#hold(queue, message, receiver, leaseMs);
       const pointer: HeldPointer = { message, receiver };
-      const context = { management: this.#pool.management(queue), queue, onBackgroundError: this.#onBackgroundError };
+      const context = {
+        management: this.#pool.management(queue),
+        queue,
+        settlements: this.#settlements,
+        onBackgroundError: this.#onBackgroundError,
+      };
       const deferred = await followPointer(context, pointer, target).catch((error: unknown) => {
         throw wrapServiceBusError(error, `reserve from queue ${queue} (following a release pointer)`, queue);
       });
@@ -201,7 +209,7 @@ export class ServiceBusDriver implements QueueDriver {
         const pointer = this.#held.get(target.lockToken)?.pointer;
         try {
           if (this.#held.get(target.lockToken)?.lost === true) throw leaseLostError('ack', reservation);
-          await target.receiver.completeMessage(target.message);
+          await this.#settlements.settle(target, (receiver, message) => receiver.completeMessage(message));
           this.#held.remove(target.lockToken);
           if (pointer !== undefined) await this.#settlePointer(reservation.queue, pointer, 'complete');
         } catch (error) {
@@ -260,9 +268,11 @@ export class ServiceBusDriver implements QueueDriver {
           ),
         defer: (nonce) =>
           this.#settleOrLost('release', reservation, () =>
-            target.receiver.deferMessage(
-              target.message,
-              deferredProperties(envelope, nonce, { failures: reservation.attempt, returns: target.returns + 1 }),
+            this.#settlements.settle(target, (receiver, message) =>
+              receiver.deferMessage(
+                message,
+                deferredProperties(envelope, nonce, { failures: reservation.attempt, returns: target.returns + 1 }),
+              ),
             ),
           ),
       },
@@ -274,7 +284,7 @@ export class ServiceBusDriver implements QueueDriver {
   }
 
   #settlePointer(queue: string, pointer: HeldPointer, how: 'complete' | 'abandon'): Promise<void> {
-    return settlePointer({ queue, onBackgroundError: this.#onBackgroundError }, pointer, how);
+    return settlePointer({ queue, settlements: this.#settlements, onBackgroundError: this.#onBackgroundError }, pointer, how);
   }
 
   /**
@@ -283,7 +293,9 @@ export class ServiceBusDriver implements QueueDriver {
    */
   async #abandon(action: string, reservation: Reservation, target: SettleTarget, properties: Record<string, number>): Promise<void> {
     const pointer = this.#held.get(target.lockToken)?.pointer;
-    await this.#settleOrLost(action, reservation, () => target.receiver.abandonMessage(target.message, properties));
+    await this.#settleOrLost(action, reservation, () =>
+      this.#settlements.settle(target, (receiver, message) => receiver.abandonMessage(message, properties)),
+    );
     if (pointer !== undefined) await this.#settlePointer(reservation.queue, pointer, 'abandon');
   }
 
@@ -338,7 +350,7 @@ export class ServiceBusDriver implements QueueDriver {
         const target = this.#target(reservation);
         const pointer = this.#held.get(target.lockToken)?.pointer;
         await this.#settleOrLost('deadLetter', reservation, () =>
-          target.receiver.deadLetterMessage(target.message, deadLetterProperties(failure)),
+          this.#settlements.settle(target, (receiver, message) => receiver.deadLetterMessage(message, deadLetterProperties(failure))),
         );
         if (pointer !== undefined) await this.#settlePointer(reservation.queue, pointer, 'complete');
       },
@@ -371,14 +383,9 @@ export class ServiceBusDriver implements QueueDriver {
   #target(reservation: Reservation): SettleTarget {
     const parsed = parseToken(reservation.token);
     const held = this.#held.get(parsed.lockToken);
-    if (held !== undefined) return { ...parsed, message: held.message, receiver: held.receiver };
-    return {
-      ...parsed,
-      // The SDK settles a message whose link it does not know through the $management node by lock
-      // token (its path for deferred messages); only the token is read.
-      message: { lockToken: parsed.lockToken, delivery: {}, body: undefined } as unknown as ServiceBusReceivedMessage,
-      receiver: this.#pool.management(reservation.queue),
-    };
+    const { queue } = reservation;
+    if (held !== undefined) return { ...parsed, queue, message: held.message, receiver: held.receiver };
+    return { ...parsed, queue, message: byLockToken(parsed.lockToken), receiver: this.#pool.management(queue) };
   }
 
   #remember(lockToken: string): void {

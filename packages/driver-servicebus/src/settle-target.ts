@@ -13,6 +13,7 @@ export interface TokenParts {
 
 /** A reservation resolved to what settles it: a received message and its receiver, or a lock token alone. */
 export interface SettleTarget extends TokenParts {
+  readonly queue: string;
   readonly message: ServiceBusReceivedMessage;
   readonly receiver: ServiceBusReceiver;
 }
