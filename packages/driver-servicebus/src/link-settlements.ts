@@ -19,13 +19,14 @@ interface AmqpLink {
  * Settles received messages (complete, abandon, defer, dead-letter) with at most one settlement in
  * flight per AMQP link, and never over a link that went down.
  *
- * - One at a time: rhea (the AMQP library under `@azure/service-bus`, 3.0.5 at least) writes the
- *   dispositions a session has due at once as ranges of delivery ids, and compares the outcome of a
- *   delivery with the previous one's only from the third delivery of a range on. Two settlements
- *   of adjacent deliveries of one link made together were sent as one range with the first one's
- *   outcome: a dead-letter sent together with a complete completed the message, and the SDK
- *   resolved the dead-letter as done. Each receiver link has a session of its own, so waiting for
- *   the link's previous settlement to be answered keeps every disposition in a frame of its own.
+ * - One at a time: rhea 3.0.5 (the AMQP library under `@azure/service-bus` 7.9.x) writes the
+ *   dispositions a session has due at once as ranges of delivery ids, and never compares the
+ *   outcome of a range's second delivery with the first one's. Two settlements of adjacent
+ *   deliveries of one link made together went out as one range with the first one's outcome: a
+ *   dead-letter made together with the complete of the delivery before it completed the message,
+ *   and the SDK resolved the dead-letter as done. Each receiver link has a session of its own, so
+ *   waiting for the link's previous settlement to be answered keeps every disposition in a frame
+ *   of its own.
  * - Never over a dead link: after a connection loss the SDK attaches the receiver again under the
  *   same name and settles a message of the old link with the old delivery, whose disposition goes
  *   nowhere (and whose delivery id a delivery of the new link reuses). A message whose link is
