@@ -146,7 +146,7 @@ export async function settlePointer(
 ): Promise<void> {
   try {
     const subject = { queue: context.queue, ...pointer };
-    if (how === 'complete') await context.settlements.settle(subject, (receiver, message) => receiver.completeMessage(message));
+    if (how === 'complete') await context.settlements.complete(subject);
     else await context.settlements.settle(subject, (receiver, message) => receiver.abandonMessage(message));
   } catch (error) {
     if (!isLockLost(error))

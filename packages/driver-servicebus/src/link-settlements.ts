@@ -15,18 +15,28 @@ interface AmqpLink {
   is_open(): boolean;
 }
 
+/** The settlements of one link: the last exclusive one admitted, and the completes admitted since. */
+interface LinkTurns {
+  exclusive: Promise<void>;
+  readonly completes: Set<Promise<void>>;
+}
+
 /**
- * Settles received messages (complete, abandon, defer, dead-letter) with at most one settlement in
- * flight per AMQP link, and never over a link that went down.
+ * Settles received messages (complete, abandon, defer, dead-letter) so that no two settlements
+ * with different outcomes are in flight on one AMQP link at once, and never over a link that went
+ * down.
  *
- * - One at a time: rhea 3.0.5 (the AMQP library under `@azure/service-bus` 7.9.x) writes the
+ * - Outcomes apart: rhea 3.0.5 (the AMQP library under `@azure/service-bus` 7.9.x) writes the
  *   dispositions a session has due at once as ranges of delivery ids, and never compares the
- *   outcome of a range's second delivery with the first one's. Two settlements of adjacent
- *   deliveries of one link made together went out as one range with the first one's outcome: a
- *   dead-letter made together with the complete of the delivery before it completed the message,
- *   and the SDK resolved the dead-letter as done. Each receiver link has a session of its own, so
- *   waiting for the link's previous settlement to be answered keeps every disposition in a frame
- *   of its own.
+ *   outcome (or the properties) of a range's second delivery with the first one's. Two settlements
+ *   of adjacent deliveries of one link made together went out as one range with the first one's
+ *   outcome: a dead-letter made together with the complete of the delivery before it completed the
+ *   message, and the SDK resolved the dead-letter as done. So an abandon, defer or dead-letter
+ *   (`settle`) waits until every settlement of its link admitted before it was answered, and
+ *   settlements admitted after it wait for it; completes (`complete`), which carry no properties,
+ *   may go out together: merged into one range they still each complete their own message. Each
+ *   receiver link has a session of its own, so a waiting settlement's disposition goes out in a
+ *   frame of its own.
  * - Never over a dead link: after a connection loss the SDK attaches the receiver again under the
  *   same name and settles a message of the old link with the old delivery, whose disposition goes
  *   nowhere (and whose delivery id a delivery of the new link reuses). A message whose link is
@@ -36,38 +46,60 @@ interface AmqpLink {
  * alone) is settled through `$management` by the SDK itself and needs neither.
  */
 export class LinkSettlements {
-  readonly #inFlight = new WeakMap<AmqpLink, Promise<void>>();
+  readonly #turns = new WeakMap<AmqpLink, LinkTurns>();
 
   /** @param management the `$management` receiver of a queue (settlement by lock token). */
   constructor(private readonly management: (queue: string) => ServiceBusReceiver) {}
 
+  /** Completes the subject's message, beside other completes of its link. */
+  complete(subject: SettleSubject): Promise<void> {
+    return this.#run(subject, (receiver, message) => receiver.completeMessage(message), false);
+  }
+
   /**
-   * Runs `step` (one settlement call) on the subject's receiver and message once no other
-   * settlement of its link is in flight, or on the queue's management receiver and the message's
-   * lock token when its link is down. Resolves or rejects as `step` does.
+   * Runs `step` (one abandon, defer or dead-letter call) on the subject's receiver and message once
+   * every settlement of its link admitted before was answered, or on the queue's management
+   * receiver and the message's lock token when its link is down. Resolves or rejects as `step` does.
    */
-  async settle<T>(
+  settle<T>(subject: SettleSubject, step: (receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage) => Promise<T>): Promise<T> {
+    return this.#run(subject, step, true);
+  }
+
+  async #run<T>(
     subject: SettleSubject,
     step: (receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage) => Promise<T>,
+    exclusive: boolean,
   ): Promise<T> {
     const link = linkOf(subject.message);
     if (link === undefined) return step(subject.receiver, subject.message);
-    for (;;) {
-      if (!link.is_open()) return step(this.management(subject.queue), byLockToken(subject.message.lockToken ?? ''));
-      const previous = this.#inFlight.get(link);
-      if (previous === undefined) break;
-      await settledOrTimeout(previous, LINK_CHECK_MS);
+    let turns = this.#turns.get(link);
+    if (turns === undefined) {
+      turns = { exclusive: Promise.resolve(), completes: new Set() };
+      this.#turns.set(link, turns);
     }
-    const call = step(subject.receiver, subject.message);
-    const done = call.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#inFlight.set(link, done);
-    void done.then(() => {
-      if (this.#inFlight.get(link) === done) this.#inFlight.delete(link);
+    // Admitted now, in call order: what this settlement waits for, and its own turn for later ones.
+    const before = exclusive ? Promise.all([turns.exclusive, ...turns.completes]).then(() => undefined) : turns.exclusive;
+    let answered!: () => void;
+    const turn = new Promise<void>((resolve) => {
+      answered = resolve;
     });
-    return call;
+    if (exclusive) {
+      turns.exclusive = turn;
+      turns.completes.clear();
+    } else {
+      turns.completes.add(turn);
+    }
+    const completes = turns.completes;
+    try {
+      while (!(await settledWithin(before, LINK_CHECK_MS))) {
+        if (!link.is_open()) break;
+      }
+      if (!link.is_open()) return await step(this.management(subject.queue), byLockToken(subject.message.lockToken ?? ''));
+      return await step(subject.receiver, subject.message);
+    } finally {
+      completes.delete(turn);
+      answered();
+    }
   }
 }
 
@@ -84,8 +116,15 @@ function linkOf(message: ServiceBusReceivedMessage): AmqpLink | undefined {
   return typeof link?.is_open === 'function' ? (link as AmqpLink) : undefined;
 }
 
-/** Resolves when `promise` has settled or after `ms`, whichever comes first. */
-function settledOrTimeout(promise: Promise<void>, ms: number): Promise<void> {
+/** Whether `promise` (which never rejects) settled within `ms`. */
+async function settledWithin(promise: Promise<void>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(resolve, ms, false);
+  });
+  try {
+    return await Promise.race([promise.then(() => true as const), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -209,7 +209,7 @@ export class ServiceBusDriver implements QueueDriver {
         const pointer = this.#held.get(target.lockToken)?.pointer;
         try {
           if (this.#held.get(target.lockToken)?.lost === true) throw leaseLostError('ack', reservation);
-          await this.#settlements.settle(target, (receiver, message) => receiver.completeMessage(message));
+          await this.#settlements.complete(target);
           this.#held.remove(target.lockToken);
           if (pointer !== undefined) await this.#settlePointer(reservation.queue, pointer, 'complete');
         } catch (error) {

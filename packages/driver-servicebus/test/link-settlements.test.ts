@@ -59,6 +59,31 @@ describe('servicebus driver: settlements of deliveries that share a link', () =>
     });
   }
 
+  it('acks made at once go out together and complete each their own job; a dead-letter between them keeps its outcome', async () => {
+    const queue = `shared-link-acks-${Date.now()}`;
+    const driver = scope.open();
+    const envelopes = Array.from({ length: 4 }, (_, i) => createEnvelope({ name: 'job', queue, payload: { i } }));
+    const raw = `poison-body-${Date.now()}`;
+    await driver.push(envelopes.slice(0, 2));
+    await pushRaw(scope.broker.connectionString, queue, raw);
+    await driver.push(envelopes.slice(2));
+    const reserved: Reservation[] = [];
+    for (let i = 0; i < 5; i += 1) reserved.push(await reserveOne(driver, queue));
+    const poison = reserved.find((reservation) => reservation.poison !== undefined);
+    expect(poison?.poison?.raw).toBe(raw);
+
+    await Promise.all(
+      reserved.map((reservation) =>
+        reservation === poison ? driver.deadLetter(reservation, poisonFailure(reservation)) : driver.ack(reservation),
+      ),
+    );
+
+    expect((await driver.deadLetters.list({ queue })).map((entry) => ({ raw: entry.raw, reason: entry.reason }))).toEqual([
+      { raw, reason: 'poison' },
+    ]);
+    expect(await driver.stats(queue)).toMatchObject({ ready: 0, delayed: 0, reserved: 0, dead: 1 });
+  });
+
   it('a release and a dead-letter made at once each keep their own outcome', async () => {
     const queue = `shared-link-release-${Date.now()}`;
     const driver = scope.open();
