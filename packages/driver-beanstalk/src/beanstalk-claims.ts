@@ -1,7 +1,7 @@
-import { DriverError, type QueueError, type Reservation } from '@queuekit/core';
+import { DriverError, type JobEnvelope, type QueueError, type Reservation } from '@queuekit/core';
 import { fromBackend } from '@queuekit/core/driver';
 import type { BeanstalkClient, BeanstalkJob, ReserveOutcome } from './client/beanstalk-client.js';
-import { statNumber } from './client/reply-parser.js';
+import type { JobStats } from './client/reply-parser.js';
 import type { Holdings } from './holdings.js';
 import type { PausedJob, QueuePause } from './queue-pause.js';
 import type { ReserverPool } from './reserver-pool.js';
@@ -191,34 +191,35 @@ export class BeanstalkClaims {
     const ids = jobs.map((job) => job.id);
     const [stats, paused] = await Promise.all([client.statsJobs(ids), this.#c.pause.markedAmong(client, tubes)]);
     const sinceReserve = performance.now() - reservedAt;
-    const held = await Promise.all(
-      ids.map((id, index) => {
-        const jobStats = stats[index];
-        if (jobStats === undefined) return false;
-        return sinceReserve < statNumber(jobStats, 'ttr') * 1_000 - STALE_MARGIN_MS ? true : client.touch(id);
-      }),
-    );
+    // Touches only for answers that may be stale; with none (the usual case) nothing more is awaited.
+    let touches: (Promise<boolean> | undefined)[] | undefined;
+    stats.forEach((jobStats, index) => {
+      if (jobStats === undefined || sinceReserve < jobStats.ttrSeconds * 1_000 - STALE_MARGIN_MS) return;
+      touches ??= [];
+      touches[index] = client.touch(ids[index] as number);
+    });
+    const touched = touches === undefined ? undefined : await Promise.all(touches);
     const reservations: Reservation[] = [];
     const handBack: PausedJob[] = [];
     jobs.forEach((job, index) => {
       const jobStats = stats[index];
       // Gone already (only a delete by another client can do that to a reserved job), or no longer ours.
-      if (jobStats === undefined || held[index] !== true) return;
-      const tube = jobStats.get('tube') ?? '';
-      if (paused.has(tube)) {
-        handBack.push({ jobId: job.id, priority: statNumber(jobStats, 'pri'), tube });
+      if (jobStats === undefined || touched?.[index] === false) return;
+      const { tube } = jobStats;
+      if (paused.size > 0 && paused.has(tube)) {
+        handBack.push({ jobId: job.id, priority: jobStats.priority, tube });
         return;
       }
       const reservation = this.#reservation(job, jobStats, leaseMs);
       this.#c.holdings.add({
         reservation,
         jobId: job.id,
-        priority: statNumber(jobStats, 'pri'),
-        ttrMs: statNumber(jobStats, 'ttr') * 1_000,
+        priority: jobStats.priority,
+        ttrMs: jobStats.ttrSeconds * 1_000,
         client,
         generation,
         // time-left is whole seconds rounded down: the deadline is at least this far off.
-        serverDeadline: sentAt + statNumber(jobStats, 'time-left') * 1_000,
+        serverDeadline: sentAt + jobStats.timeLeftSeconds * 1_000,
         leaseUntil: reservation.leaseExpiresAt,
         renewing: false,
       });
@@ -236,23 +237,21 @@ export class BeanstalkClaims {
     return reservations;
   }
 
-  #reservation(job: BeanstalkJob, stats: ReadonlyMap<string, string>, leaseMs: number): Reservation {
-    const reserves = statNumber(stats, 'reserves');
-    const releases = statNumber(stats, 'releases');
-    const buries = statNumber(stats, 'buries');
-    const base = {
-      token: `${job.id}:${reserves}`,
-      queue: this.#c.queueOf(stats.get('tube') ?? ''),
-      attempt: releases + 1,
-      lostDeliveries: Math.max(0, reserves - 1 - releases - buries),
-      leaseExpiresAt: Date.now() + leaseMs,
-    };
+  #reservation(job: BeanstalkJob, stats: JobStats, leaseMs: number): Reservation {
+    const { reserves, releases, buries } = stats;
+    const token = `${job.id}:${reserves}`;
+    const queue = this.#c.queueOf(stats.tube);
+    const attempt = releases + 1;
+    const lostDeliveries = Math.max(0, reserves - 1 - releases - buries);
+    const leaseExpiresAt = Date.now() + leaseMs;
+    let envelope: JobEnvelope;
     try {
-      const envelope = fromBackend(job.body);
-      return { ...base, id: envelope.id, envelope };
+      envelope = fromBackend(job.body);
     } catch (error) {
-      return { ...base, id: `beanstalk-job-${job.id}`, poison: { raw: job.body.toString('utf8'), error: error as Error } };
+      const poison = { raw: job.body.toString('utf8'), error: error as Error };
+      return { token, id: `beanstalk-job-${job.id}`, queue, attempt, lostDeliveries, leaseExpiresAt, poison };
     }
+    return { token, id: envelope.id, queue, attempt, lostDeliveries, leaseExpiresAt, envelope };
   }
 
   /**
@@ -264,7 +263,7 @@ export class BeanstalkClaims {
       .then(async (outcome) => {
         if (typeof outcome !== 'object') return;
         const stats = await client.statsJob(outcome.id);
-        const priority = stats === undefined ? 0 : statNumber(stats, 'pri');
+        const priority = stats === undefined ? 0 : stats.priority;
         await BeanstalkClaims.giveBackJob(client, outcome.id, priority, true);
       })
       .catch((error: unknown) => {

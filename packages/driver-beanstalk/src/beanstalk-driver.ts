@@ -253,7 +253,7 @@ export class BeanstalkDriver implements QueueDriver {
     const [, job] = await Promise.all([this.#admin.use(tube), this.#admin.peekReady()]);
     if (job === undefined) return undefined;
     const stats = await this.#admin.statsJob(job.id);
-    return stats === undefined ? undefined : Date.now() - statNumber(stats, 'age') * 1_000;
+    return stats === undefined ? undefined : Date.now() - stats.ageSeconds * 1_000;
   }
 
   ping(): Promise<number> {

@@ -9,3 +9,4 @@ export {
 } from './beanstalk-options.js';
 export { BeanstalkClient, type BeanstalkJob, type ReserveOutcome } from './client/beanstalk-client.js';
 export type { BeanstalkConnectionOptions } from './client/beanstalk-connection.js';
+export type { JobStats } from './client/reply-parser.js';

@@ -35,7 +35,7 @@ describe('BeanstalkClient', () => {
       expect(jobs.map((j) => j.id)).toEqual(ids);
       expect(jobs.map((j) => j.body.toString())).toEqual(['job 1', 'job 2', 'job 3']);
       const stats = await client.statsJobs([...ids, 999_999_999]);
-      expect(stats.slice(0, 3).map((s) => s?.get('state'))).toEqual(['reserved', 'reserved', 'reserved']);
+      expect(stats.slice(0, 3).map((s) => s?.state)).toEqual(['reserved', 'reserved', 'reserved']);
       expect(stats[3]).toBeUndefined();
       expect(await client.deleteAll([ids[0]!, 999_999_999, ids[1]!, ids[2]!])).toEqual([true, false, true, true]);
     } finally {

@@ -30,10 +30,10 @@ describe("a worker's lease renewal on beanstalkd", () => {
         else expect(typeof (await driver.extendMany([reservation!], TTR_SECONDS * 1_000))[0]).toBe('number');
         const askedAt = Date.now();
         const stats = await admin.statsJob((ready as { id: number }).id);
-        expect(stats?.get('state')).toBe('reserved');
+        expect(stats?.state).toBe('reserved');
         // time-left is whole seconds rounded down, so asking time + time-left is at or before the
         // server's deadline; only a touch after the claim can put that past a TTR from the claim.
-        const timeLeftMs = Number(stats?.get('time-left')) * 1_000;
+        const timeLeftMs = Number(stats?.timeLeftSeconds) * 1_000;
         expect(askedAt + timeLeftMs).toBeGreaterThan(claimedAt + TTR_SECONDS * 1_000);
         await driver.ack(reservation!);
       } finally {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseList, parseStats, ReplyParser } from '../src/client/reply-parser.js';
+import { parseJobStats, parseList, parseStats, ReplyParser } from '../src/client/reply-parser.js';
 
 describe('ReplyParser', () => {
   it('splits replies and their data chunks however the bytes arrive', () => {
@@ -28,5 +28,27 @@ describe('ReplyParser', () => {
       ]),
     );
     expect(parseList(Buffer.from('---\n- default\n- mail;high\n'))).toEqual(['default', 'mail;high']);
+  });
+
+  it('reads the fields of a stats-job reply, a negative time-left included, and names a missing one', () => {
+    const reply = (timeLeft: string) =>
+      Buffer.from(
+        `---\nid: 598502\ntube: a;b\nstate: reserved\npri: 12\nage: 3\ndelay: 0\nttr: 60\ntime-left: ${timeLeft}\n` +
+          'file: 0\nreserves: 4\ntimeouts: 1\nreleases: 2\nburies: 1\nkicks: 1\n',
+      );
+    expect(parseJobStats(reply('59'))).toEqual({
+      tube: 'a;b',
+      state: 'reserved',
+      priority: 12,
+      ageSeconds: 3,
+      ttrSeconds: 60,
+      timeLeftSeconds: 59,
+      reserves: 4,
+      releases: 2,
+      buries: 1,
+    });
+    expect(parseJobStats(reply('-1')).timeLeftSeconds).toBe(-1);
+    expect(() => parseJobStats(reply(''))).toThrow(/no number for time-left/);
+    expect(() => parseJobStats(Buffer.from('---\nid: 1\nstate: ready\n'))).toThrow(/no tube/);
   });
 });

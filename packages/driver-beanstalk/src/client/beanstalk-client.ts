@@ -1,6 +1,6 @@
 import { DriverError, PayloadTooLargeError, type QueueError } from '@queuekit/core';
 import { BeanstalkConnection, unexpectedReply } from './beanstalk-connection.js';
-import { parseList, parseStats, type Reply } from './reply-parser.js';
+import { type JobStats, parseJobStats, parseList, parseStats, type Reply } from './reply-parser.js';
 
 /** A job as `reserve` and the `peek` commands return it. */
 export interface BeanstalkJob {
@@ -46,6 +46,12 @@ function failure(command: string, reply: Reply): Error {
   return replyError(command, reply) ?? unexpectedReply(command, reply);
 }
 
+function jobStatsOf(reply: Reply): JobStats | undefined {
+  if (reply.word === 'OK') return parseJobStats(reply.body as Buffer);
+  if (reply.word === 'NOT_FOUND') return undefined;
+  throw failure('stats-job', reply);
+}
+
 function jobOf(reply: Reply): BeanstalkJob {
   return { id: Number(reply.args[0]), body: reply.body as Buffer };
 }
@@ -86,13 +92,9 @@ export class BeanstalkClient extends BeanstalkConnection {
   }
 
   /** `stats-job` of each id in one go; undefined for a job that does not exist. */
-  async statsJobs(ids: readonly number[]): Promise<(Map<string, string> | undefined)[]> {
+  async statsJobs(ids: readonly number[]): Promise<(JobStats | undefined)[]> {
     const replies = await this.sendAll(ids.map((id) => `stats-job ${id}`));
-    return replies.map((reply) => {
-      if (reply.word === 'OK') return parseStats(reply.body as Buffer);
-      if (reply.word === 'NOT_FOUND') return undefined;
-      throw failure('stats-job', reply);
-    });
+    return replies.map(jobStatsOf);
   }
 
   /** `stats-tube` of each tube in one go; undefined for a tube that does not exist. */
@@ -168,8 +170,8 @@ export class BeanstalkClient extends BeanstalkConnection {
   }
 
   /** `stats-job`: the job's statistics; undefined when there is no such job. */
-  statsJob(id: number): Promise<Map<string, string> | undefined> {
-    return this.#stats('stats-job', `stats-job ${id}`);
+  async statsJob(id: number): Promise<JobStats | undefined> {
+    return jobStatsOf(await this.send(`stats-job ${id}`));
   }
 
   /** `stats-tube`: the tube's statistics; undefined when the tube does not exist (never used, or empty and unwatched). */

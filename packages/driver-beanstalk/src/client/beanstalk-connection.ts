@@ -149,6 +149,8 @@ export class BeanstalkConnection {
    * list is never empty); the commands are pipelined and the list is replayed after a reconnect.
    */
   async watchOnly(tubes: readonly string[]): Promise<void> {
+    // The usual case on a claim: the list is already `tubes`, in the same order.
+    if (tubes.length === this.#watching.length && tubes.every((tube, i) => tube === this.#watching[i])) return;
     const current = new Set(this.#watching);
     const wanted = new Set(tubes);
     const calls: Promise<Reply>[] = [];

@@ -35,8 +35,10 @@ export class ReplyParser {
         if (this.#buffer[bytes] !== 0x0d || this.#buffer[bytes + 1] !== 0x0a) {
           throw new Error(`beanstalk: the ${bytes}-byte data chunk of a ${word} reply is not followed by CRLF`);
         }
-        // A copy, so that a job body kept by the caller does not pin the whole read buffer.
-        replies.push({ word, args, body: Buffer.from(this.#buffer.subarray(0, bytes)) });
+        // A job body is copied, so that one the caller keeps does not pin the whole read buffer; the
+        // YAML of an OK reply is read at once and let go.
+        const data = this.#buffer.subarray(0, bytes);
+        replies.push({ word, args, body: word === 'OK' ? data : Buffer.from(data) });
         this.#buffer = this.#buffer.subarray(bytes + 2);
         this.#pending = undefined;
         continue;
@@ -81,6 +83,69 @@ export function parseStats(body: Buffer): Map<string, string> {
     stats.set(line.slice(0, colon).trim(), value);
   }
   return stats;
+}
+
+/** The fields of a `stats-job` reply the driver reads (times in whole seconds, as beanstalkd gives them). */
+export interface JobStats {
+  readonly tube: string;
+  /** `ready`, `reserved`, `delayed` or `buried`. */
+  readonly state: string;
+  readonly priority: number;
+  readonly ageSeconds: number;
+  readonly ttrSeconds: number;
+  /** Until the TTR runs out (reserved) or the delay ends (delayed); rounded down. */
+  readonly timeLeftSeconds: number;
+  readonly reserves: number;
+  readonly releases: number;
+  readonly buries: number;
+}
+
+/**
+ * Reads a `stats-job` reply without building a map of all its fields: it is read for every claimed
+ * job. Throws naming the field when one is missing or not a number.
+ */
+export function parseJobStats(body: Buffer): JobStats {
+  const text = body.toString('latin1');
+  return {
+    tube: textField(text, 'tube'),
+    state: textField(text, 'state'),
+    priority: numberField(text, 'pri'),
+    ageSeconds: numberField(text, 'age'),
+    ttrSeconds: numberField(text, 'ttr'),
+    timeLeftSeconds: numberField(text, 'time-left'),
+    reserves: numberField(text, 'reserves'),
+    releases: numberField(text, 'releases'),
+    buries: numberField(text, 'buries'),
+  };
+}
+
+/** Where the value of `key` starts in the YAML `text` (the key opens a line), or -1. */
+function valueAt(text: string, key: string): number {
+  const at = text.indexOf(`\n${key}: `);
+  return at < 0 ? -1 : at + key.length + 3;
+}
+
+function textField(text: string, key: string): string {
+  const start = valueAt(text, key);
+  if (start < 0) throw new Error(`beanstalk: the stats reply has no ${key}`);
+  const end = text.indexOf('\n', start);
+  return text.slice(start, end < 0 ? text.length : end).trim();
+}
+
+/** An integer field (`time-left` of a job past its deadline can be negative). */
+function numberField(text: string, key: string): number {
+  const at = valueAt(text, key);
+  const negative = at >= 0 && text.charCodeAt(at) === 45; // '-'
+  const start = negative ? at + 1 : at;
+  let value = 0;
+  let end = start;
+  for (; start >= 0 && end < text.length; end += 1) {
+    const digit = text.charCodeAt(end) - 48;
+    if (digit < 0 || digit > 9) break;
+    value = value * 10 + digit;
+  }
+  if (start < 0 || end === start) throw new Error(`beanstalk: the stats reply has no number for ${key}`);
+  return negative ? -value : value;
 }
 
 /** Reads the YAML list of `list-tubes` and `list-tubes-watched` replies (`- name` per line). */
