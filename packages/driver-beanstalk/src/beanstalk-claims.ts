@@ -62,6 +62,7 @@ const STALE_MARGIN_MS = 1_500;
  */
 export class BeanstalkClaims {
   readonly #c: ClaimContext;
+  #backlog = false;
 
   constructor(context: ClaimContext) {
     this.#c = context;
@@ -151,9 +152,19 @@ export class BeanstalkClaims {
       const sentAt = performance.now();
       // DEADLINE_SOON: a job held on this connection is in its last second; none is taken now.
       const [, jobs] = await Promise.all([client.watchOnly(tube), client.reserveReady(max)]);
+      // A claim of one job that got it says nothing about a backlog.
+      if (max > 1) this.#backlog = jobs.length === max;
       if (jobs.length > 0) return { jobs, tubes: tube, sentAt };
     }
     return { jobs: [], tubes: [], sentAt: performance.now() };
+  }
+
+  /**
+   * True when the latest claim that did not wait got every job it asked for: the queues have a
+   * backlog. Only decides how claims are spread over connections (see BeanstalkSettle.ackAndClaim).
+   */
+  get backlog(): boolean {
+    return this.#backlog;
   }
 
   /** Reservations of held jobs in beanstalkd's own order: priority, then job id (put order). */

@@ -6,11 +6,13 @@ import { type HeldJob, type Holdings, isKept, isSafelyHeld, leaseLost } from './
 import type { ReserverPool } from './reserver-pool.js';
 
 /**
- * Jobs an ackAndClaim claims at most on one connection that held acks. Larger than the claims of
- * {@link BeanstalkClaims.claim} (CLAIM_CHUNK): the Worker keeps two such calls in flight, so the
- * longer pipeline on one connection costs it no wait, while every claim group costs a write, a
- * read and a pause-marker read of its own (at concurrency 50: 3.3 commands and 45 µs of client
- * CPU per job with claims of what each connection freed, about 3.05 and 35 µs with this).
+ * Jobs an ackAndClaim claims at most on one connection that held acks, while the queues have a
+ * backlog. Larger than the claims of {@link BeanstalkClaims.claim} (CLAIM_CHUNK): the Worker keeps
+ * two such calls in flight, so the longer pipeline on one connection costs it no wait, while every
+ * claim group costs a write, a read and a pause-marker read of its own (at concurrency 50: 3.3
+ * commands and 45 µs of client CPU per job with claims of what each connection freed, about 3.05
+ * and 35 µs with this). Without a backlog most of those reserves answer TIMED_OUT, and a job put
+ * meanwhile would wait behind the rest of them on its connection: claims then stay spread.
  */
 const ACK_CLAIM_CHUNK = 32;
 
@@ -51,7 +53,8 @@ export class BeanstalkSettle {
   /**
    * Acknowledges `acks` and claims the next jobs right behind the deletes (one write per
    * connection): on the connections that held acks, most freed first, up to {@link ACK_CLAIM_CHUNK}
-   * each; what is left on idle connections, side by side.
+   * each while the queues have a backlog (as many as each freed otherwise); what is left on idle
+   * connections, side by side.
    */
   async ackAndClaim(acks: readonly Reservation[], tubes: readonly string[], leaseMs: number, max: number): Promise<AckAndClaimResult> {
     const taken = acks.map((reservation) => ({ reservation, job: this.#c.holdings.take(reservation) }));
@@ -60,13 +63,14 @@ export class BeanstalkSettle {
       const deletes = this.#deleteAll(taken.map((t) => t.job));
       const claims: Promise<Reservation[]>[] = [];
       let left = max;
-      // The connections that freed the most first, each taking up to ACK_CLAIM_CHUNK (more than it
-      // freed): one call's claims then go to a few connections, in a few writes, with one pause
-      // marker read per connection.
+      // With a backlog, the connections that freed the most first, each taking up to ACK_CLAIM_CHUNK
+      // (more than it freed): one call's claims then go to a few connections, in a few writes, with
+      // one pause marker read per connection. Without, each takes what it freed.
+      const chunk = this.#c.claims.backlog ? ACK_CLAIM_CHUNK : 0;
       const byClient = [...countByClient(jobs)].sort((a, b) => b[1] - a[1]);
       for (const [client, freed] of byClient) {
         if (left === 0) break;
-        const n = Math.min(left, Math.max(freed, ACK_CLAIM_CHUNK));
+        const n = Math.min(left, Math.max(freed, chunk));
         claims.push(this.#c.claims.claimOn(client, tubes, n, leaseMs));
         left -= n;
       }
