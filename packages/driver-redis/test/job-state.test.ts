@@ -87,6 +87,21 @@ describe('retention in the ack scripts', () => {
     expect((await d.getJob(result.claimed[0]!.id))?.lease?.holder).toBe('batch-host:7');
   });
 
+  it('ackAndClaim() of 1,200 deliveries (stored in chunks of 500 per command) deletes every job and keeps every record, in ack order', async () => {
+    const d = driver({ retention: { count: 5_000 } });
+    const queue = randomQueue();
+    const keys = queueKeys(d.keyPrefix, queue);
+    await d.push(Array.from({ length: 1_200 }, (_, i) => createEnvelope({ name: 'n', queue, payload: i })));
+    const claimed = await d.claim([queue], { leaseMs: 30_000, waitMs: 0, max: 1_200 });
+    expect(claimed).toHaveLength(1_200);
+    const result = await d.ackAndClaim(claimed, [queue], { leaseMs: 30_000, max: 0, records: claimed.map((r, i) => record(r, i)) });
+    expect(result.leaseLost).toEqual([]);
+    expect(await raw.zrange(keys.completed, 0, -1)).toEqual(claimed.map((r) => r.id));
+    expect(await raw.hget(keys.completedInfo, claimed[1_100]!.id)).toContain('"result":1100');
+    expect(await d.stats(queue)).toMatchObject({ completed: 1_200, reserved: 0, ready: 0 });
+    expect(await raw.exists(...claimed.slice(0, 10).map((r) => `${keys.jobPrefix}${r.id}`))).toBe(0);
+  });
+
   it('with a count of 20 (prune step 2), the records past the count are popped two at a time: never more than 21 kept', async () => {
     const d = driver({ retention: { count: 20 } });
     const queue = randomQueue();

@@ -36,6 +36,10 @@ local jobPrefix = ARGV[1]
 local acks = {}
 local kept = 0
 local score
+-- The records to keep: score, id pairs for the zset and id, record pairs for the hash.
+local scored, records = {}, {}
+-- The acknowledged jobs' keys and ids, deleted and unleased together after the loop.
+local doneKeys, doneIds = {}, {}
 local i = 10
 while ARGV[i] do
   local id, token, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -50,19 +54,31 @@ while ARGV[i] do
     acks[#acks + 1] = -1
   else
     if f[2] and f[2] ~= '' and redis.call('HGET', KEYS[7], f[2]) == id then redis.call('HDEL', KEYS[7], f[2]) end
-    redis.call('DEL', jk)
-    redis.call('ZREM', KEYS[3], id)
+    doneKeys[#doneKeys + 1] = jk
+    doneIds[#doneIds + 1] = id
     groupLeaseEnded(jobPrefix, id, f[3])
     if record ~= '' then
       if score then score = score + 1 else score = finishedScore(KEYS[9], now) end
-      keepFinished(KEYS[9], KEYS[10], score, id, record)
+      scored[#scored + 1] = string.format('%.0f', score)
+      scored[#scored + 1] = id
+      records[#records + 1] = id
+      records[#records + 1] = record
       kept = kept + 1
     end
     acks[#acks + 1] = 1
   end
   i = i + 3
 end
-if kept > 0 then pruneFinished(KEYS[9], KEYS[10], now, tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])) end
+if #doneIds > 0 then
+  for from = 1, #doneKeys, 1000 do
+    redis.call('DEL', unpack(doneKeys, from, math.min(from + 999, #doneKeys)))
+  end
+  callInChunks('ZREM', KEYS[3], doneIds)
+end
+if kept > 0 then
+  keepFinishedMany(KEYS[9], KEYS[10], scored, records)
+  pruneFinished(KEYS[9], KEYS[10], now, tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
+end
 local claimed = {}
 local wanted = tonumber(ARGV[4])
 if wanted > 0 then

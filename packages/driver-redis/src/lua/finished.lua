@@ -14,6 +14,12 @@
       the score of the next record stored in zsetKey (add 1 for each further one of the same call)
     keepFinished(zsetKey, infoKey, score, id, record)
       stores one record under `score` (replacing one of the same id)
+    callInChunks(command, key, values)
+      runs `command key ...values` once per 1,000 values (an even number, for pairs): one
+      redis.call for many members costs far less than one each
+    keepFinishedMany(zsetKey, infoKey, scored, records)
+      stores many: `scored` holds score, id pairs and `records` id, record pairs, in one ZADD and one
+      HSET per 500 records
     pruneFinished(zsetKey, infoKey, nowMs, count, ageMs, step)
       deletes records older than ageMs, then, once `step` or more are kept beyond count, the oldest
       beyond count (so a queue holds up to count + step - 1 at times, and the pops are batched);
@@ -30,6 +36,17 @@ end
 local function keepFinished(zsetKey, infoKey, score, id, record)
   redis.call('ZADD', zsetKey, string.format('%.0f', score), id)
   redis.call('HSET', infoKey, id, record)
+end
+
+local function callInChunks(command, key, values)
+  for from = 1, #values, 1000 do
+    redis.call(command, key, unpack(values, from, math.min(from + 999, #values)))
+  end
+end
+
+local function keepFinishedMany(zsetKey, infoKey, scored, records)
+  callInChunks('ZADD', zsetKey, scored)
+  callInChunks('HSET', infoKey, records)
 end
 
 local function pruneFinished(zsetKey, infoKey, nowMs, count, ageMs, step)
