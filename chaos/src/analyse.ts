@@ -2,6 +2,14 @@ import type { DeadLetterEntry } from '@queuekit/core';
 import type { RunPlan } from './plan.js';
 import type { ChaosEvent, WorkerProcess } from './worker-pool.js';
 
+/**
+ * How long before its run starts a job may have been claimed: the Worker holds a job it claimed
+ * ahead at most 50 ms before a slot starts it (older ones are given back), and this leaves room for
+ * a loaded event loop. A server restart or connection cut in that time ends the reservation as one
+ * during the run does.
+ */
+const CLAIM_HELD_MS = 250;
+
 /** One handler run as the ledger holds it. Times are epoch ms. */
 export interface LedgerRun {
   readonly run: number;
@@ -207,7 +215,8 @@ export function analyse(input: AnalysisInput): Analysis {
     const to = second.started_at;
     if (pidEventsBetween(first.pid, from - 1, to, 'kill').length > 0) return 'worker SIGKILLed before its ack';
     if (pidEventsBetween(first.pid, first.started_at, to, 'stop').length > 0) return 'worker paused (SIGSTOP) before its ack';
-    const server = serverEventsBetween(first.started_at, to);
+    // From the claim on: a restart or cut between the claim and the run's start ends the reservation too.
+    const server = serverEventsBetween(first.started_at - CLAIM_HELD_MS, to);
     if (server.some((e) => e.action === 'restart')) return 'server restarted before the ack';
     if (server.length > 0) return 'connection cut before the ack';
     if (first.aborted_at !== null) return `first run aborted (${first.abort_reason})`;
