@@ -1,12 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, Socket } from 'node:net';
+import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceBusClient } from '@azure/service-bus';
 import { createEnvelope, type QueueDriver } from '@queuekit/core';
 import { BeanstalkClient, createBeanstalkDriver } from '@queuekit/driver-beanstalk';
+import { CuttingProxy } from '@queuekit/driver-contract/cutting-proxy';
 import { createPostgresDriver, createSqliteDriver } from '@queuekit/driver-database';
 import { createRedisDriver, queueKeys } from '@queuekit/driver-redis';
 import { createServiceBusDriver } from '@queuekit/driver-servicebus';
@@ -289,54 +290,9 @@ async function beanstalkBackend(settings: BackendSettings): Promise<ChaosBackend
   };
 }
 
-/** A TCP proxy on loopback whose connections the runner can cut (the Service Bus test broker has no such command). */
-class CuttingProxy {
-  readonly #sockets = new Set<Socket>();
-  readonly #server: Server;
-  port = 0;
-
-  constructor(targetPort: number) {
-    this.#server = createServer((inbound) => {
-      const outbound = new Socket();
-      this.#sockets.add(inbound).add(outbound);
-      const forget = () => {
-        inbound.destroy();
-        outbound.destroy();
-        this.#sockets.delete(inbound);
-        this.#sockets.delete(outbound);
-      };
-      inbound.on('error', forget).on('close', forget);
-      outbound.on('error', forget).on('close', forget);
-      outbound.connect(targetPort, '127.0.0.1', () => {
-        inbound.pipe(outbound);
-        outbound.pipe(inbound);
-      });
-    });
-  }
-
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.#server.address() as { port: number }).port;
-  }
-
-  /** Destroys every proxied connection; returns how many client connections were cut. */
-  cut(): number {
-    const count = this.#sockets.size / 2;
-    for (const socket of this.#sockets) socket.destroy();
-    this.#sockets.clear();
-    return count;
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
-}
-
 async function serviceBusBackend(settings: BackendSettings): Promise<ChaosBackend> {
   const broker: TestBroker = await startTestBroker({ lockDurationMs: settings.leaseMs, maxDeliveryCount: 100 });
-  const proxy = new CuttingProxy(broker.port);
-  await proxy.listen();
+  const proxy = await CuttingProxy.start(broker.port);
   const queue = `chaos-${tag()}`;
   broker.createQueue(queue);
   const connectionString = (port: number) =>

@@ -3,7 +3,9 @@ import { createServer, type Server, Socket } from 'node:net';
 
 /**
  * A TCP proxy on loopback in front of a server, whose connections a test can cut as a network
- * failure would (both ends destroyed), and which can refuse new ones until it is up again.
+ * failure would (both ends destroyed), and which can refuse new ones until it is up again. Also
+ * exported as `@queuekit/driver-contract/cutting-proxy`, which loads no test runner (the chaos
+ * runner uses it).
  */
 export class CuttingProxy {
   /** The loopback port clients connect to. */
@@ -48,10 +50,12 @@ export class CuttingProxy {
     });
   }
 
-  /** Destroys every connection through the proxy (both ends); new ones are still accepted. */
-  cut(): void {
+  /** Destroys every connection through the proxy (both ends); new ones are still accepted. Returns how many client connections were cut. */
+  cut(): number {
+    const count = this.#sockets.size / 2;
     for (const socket of this.#sockets) socket.destroy();
     this.#sockets.clear();
+    return count;
   }
 
   /** Cuts every connection and refuses new ones until {@link up}. */
