@@ -73,23 +73,14 @@ export class Delivery {
     this.ctx = new HandlerContext(this, envelope, reservation);
   }
 
-  /** The handler's signal, made on first read. */
-  handlerSignal(): AbortSignal {
-    return this.#signal();
-  }
-
   /** The handler's logger, made on first read. */
   handlerLog(): Logger {
     this.#log ??= this.#o.logger.child({ job: this.name, jobId: this.id });
     return this.#log;
   }
 
-  /** Reports progress for the handler (ctx.progress). */
-  handlerProgress(value: JsonValue): void {
-    this.#progress(value);
-  }
-
-  #signal(): AbortSignal {
+  /** The handler's signal (ctx.signal), made on first read. */
+  handlerSignal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
       if (this.#aborted !== undefined) this.#controller.abort(this.#aborted.reason);
@@ -143,7 +134,8 @@ export class Delivery {
     if (this.#progressTimer !== undefined) clearTimeout(this.#progressTimer);
   }
 
-  #progress(value: JsonValue): void {
+  /** Reports progress for the handler (ctx.progress). */
+  handlerProgress(value: JsonValue): void {
     let text: string | undefined;
     try {
       text = JSON.stringify(value);
