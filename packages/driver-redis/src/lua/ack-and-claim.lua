@@ -69,12 +69,8 @@ while ARGV[i] do
   end
   i = i + 3
 end
-if #doneIds > 0 then
-  for from = 1, #doneKeys, 1000 do
-    redis.call('DEL', unpack(doneKeys, from, math.min(from + 999, #doneKeys)))
-  end
-  callInChunks('ZREM', KEYS[3], doneIds)
-end
+callInChunks('DEL', false, doneKeys)
+callInChunks('ZREM', KEYS[3], doneIds)
 if kept > 0 then
   keepFinishedMany(KEYS[9], KEYS[10], scored, records)
   pruneFinished(KEYS[9], KEYS[10], now, tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))

@@ -15,8 +15,8 @@
     keepFinished(zsetKey, infoKey, score, id, record)
       stores one record under `score` (replacing one of the same id)
     callInChunks(command, key, values)
-      runs `command key ...values` once per 1,000 values (an even number, for pairs): one
-      redis.call for many members costs far less than one each
+      runs `command key ...values` (`command ...values` when key is false) once per 1,000 values
+      (an even number, for pairs): one redis.call for many members costs far less than one each
     keepFinishedMany(zsetKey, infoKey, scored, records)
       stores many: `scored` holds score, id pairs and `records` id, record pairs, in one ZADD and one
       HSET per 500 records
@@ -40,7 +40,12 @@ end
 
 local function callInChunks(command, key, values)
   for from = 1, #values, 1000 do
-    redis.call(command, key, unpack(values, from, math.min(from + 999, #values)))
+    local to = math.min(from + 999, #values)
+    if key then
+      redis.call(command, key, unpack(values, from, to))
+    else
+      redis.call(command, unpack(values, from, to))
+    end
   end
 end
 
