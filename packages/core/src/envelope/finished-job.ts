@@ -27,23 +27,50 @@ export interface FinishedJob {
   readonly finishedAt: number;
 }
 
+/**
+ * The record as stored: one JSON array, positional, so the Worker writes ~100 bytes per completed
+ * job rather than an object of ~200 (the names of its fields), and builds it without
+ * JSON.stringify walking an object:
+ *
+ *   [1, id, queue, state, name, attempts, createdAt, availableAt, startedAt, finishedAt, extra?]
+ *
+ * 1 is the format; absent times and name are null; `extra` is present only when the record has a
+ * result, a resultOmitted or a progress: `{ "result"?, "resultOmitted"?, "progress"? }`.
+ * Records kept as a JSON object (the earlier format) still decode.
+ */
+const FORMAT = 1;
+
 /** Encodes a finished-job record; a result that JSON cannot carry or that is too large is left out, and why is kept. */
 export function encodeFinishedJob(job: FinishedJob): string {
-  if (job.result === undefined) return JSON.stringify(job);
-  let resultText: string | undefined;
-  let omitted: string | undefined;
-  try {
-    resultText = JSON.stringify(job.result);
-  } catch (error) {
-    omitted = `result is not JSON: ${(error as Error).message}`;
-  }
-  if (resultText !== undefined && Buffer.byteLength(resultText, 'utf8') > MAX_KEPT_RESULT_BYTES) {
-    omitted = `result of ${Buffer.byteLength(resultText, 'utf8')} bytes is larger than the ${MAX_KEPT_RESULT_BYTES} bytes kept`;
-  }
-  if (omitted === undefined && resultText !== undefined) return JSON.stringify(job);
-  const { result: _dropped, ...rest } = job;
-  return JSON.stringify({ ...rest, resultOmitted: omitted ?? 'result is not JSON' });
+  const head = `[${FORMAT},${JSON.stringify(job.id)},${JSON.stringify(job.queue)},"${job.state}",${text(job.name)},${num(job.attempts)},${num(job.createdAt)},${num(job.availableAt)},${num(job.startedAt)},${num(job.finishedAt)}`;
+  const extra = extraOf(job);
+  return extra === undefined ? `${head}]` : `${head},${extra}]`;
 }
+
+/** The `extra` member's JSON, or undefined when the record has none of its fields. */
+function extraOf(job: FinishedJob): string | undefined {
+  if (job.result === undefined && job.resultOmitted === undefined && job.progress === undefined) return undefined;
+  const extra: { result?: JsonValue; resultOmitted?: string; progress?: JsonValue } = {};
+  let omitted = job.resultOmitted;
+  if (job.result !== undefined) {
+    let resultText: string | undefined;
+    try {
+      resultText = JSON.stringify(job.result);
+    } catch (error) {
+      omitted = `result is not JSON: ${(error as Error).message}`;
+    }
+    if (resultText === undefined) omitted ??= 'result is not JSON';
+    else if (Buffer.byteLength(resultText, 'utf8') > MAX_KEPT_RESULT_BYTES) {
+      omitted = `result of ${Buffer.byteLength(resultText, 'utf8')} bytes is larger than the ${MAX_KEPT_RESULT_BYTES} bytes kept`;
+    } else extra.result = job.result;
+  }
+  if (omitted !== undefined) extra.resultOmitted = omitted;
+  if (job.progress !== undefined) extra.progress = job.progress;
+  return JSON.stringify(extra);
+}
+
+const num = (value: number | undefined): string => (value === undefined || !Number.isFinite(value) ? 'null' : String(value));
+const text = (value: string | undefined): string => (value === undefined ? 'null' : JSON.stringify(value));
 
 /** Reads a record written by {@link encodeFinishedJob}; throws PayloadDecodeError naming what is wrong. */
 export function decodeFinishedJob(text: string): FinishedJob {
@@ -53,11 +80,31 @@ export function decodeFinishedJob(text: string): FinishedJob {
   } catch (error) {
     throw new PayloadDecodeError(`finished-job record is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
-  const r = value as Record<string, unknown> | null;
+  const r = Array.isArray(value) ? fromArray(value) : (value as Record<string, unknown> | null);
   if (typeof r !== 'object' || r === null || typeof r.id !== 'string' || typeof r.queue !== 'string') {
     throw new PayloadDecodeError('finished-job record: expected an object with id and queue');
   }
   if (r.state !== 'completed' && r.state !== 'cancelled') throw new PayloadDecodeError(`finished-job record ${r.id}: unknown state`);
   if (typeof r.finishedAt !== 'number') throw new PayloadDecodeError(`finished-job record ${r.id}: finishedAt is not a number`);
   return r as unknown as FinishedJob;
+}
+
+/** The record's fields from its array form; members that are null are left out. */
+function fromArray(value: unknown[]): Record<string, unknown> {
+  if (value[0] !== FORMAT) throw new PayloadDecodeError(`finished-job record: unknown format ${JSON.stringify(value[0])}`);
+  const [, id, queue, state, name, attempts, createdAt, availableAt, startedAt, finishedAt, extra] = value;
+  const r: Record<string, unknown> = { id, queue, state, name: name ?? undefined, attempts, createdAt: createdAt ?? undefined };
+  if (availableAt !== null) r.availableAt = availableAt;
+  if (startedAt !== null) r.startedAt = startedAt;
+  r.finishedAt = finishedAt;
+  if (extra !== undefined) {
+    if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) {
+      throw new PayloadDecodeError(`finished-job record ${String(id)}: its last member is not an object`);
+    }
+    const { result, resultOmitted, progress } = extra as Record<string, unknown>;
+    if (result !== undefined) r.result = result;
+    if (resultOmitted !== undefined) r.resultOmitted = resultOmitted;
+    if (progress !== undefined) r.progress = progress;
+  }
+  return r;
 }
