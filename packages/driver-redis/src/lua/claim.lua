@@ -17,6 +17,9 @@
     groupActive(base, group, leasedKey)
       how many jobs of `group` a claim leased that still hold an unexpired lease (per the
       leased zset, so an extended lease counts to its new expiry); drops the others from <base>gl:<group>
+    claimReadyUpTo(readyKey, leasedKey, jobPrefix, tokenBase, leaseMs, holder, max, claimed)
+      up to `max` jobs as claimReady would take them one by one, appended to `claimed` (5 values
+      each) under the tokens `<tokenBase>:<n>`, with one ZPOPMIN and one ZADD to the leased zset
     claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, holder, groupConcurrency)
       on a queue that never had a grouped job, claimReady. Otherwise it goes through the lanes
       in <base>gring (groups fragment), least recently served first: the first that is the
@@ -30,26 +33,30 @@
     claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKey, pausedKey, jobPrefix, tokenBase, leaseMs, max, holder, groupConcurrency)
       claims nothing while pausedKey exists (nextAt -1: resume() sets the marker). Otherwise
       reclaims expired leases, promotes due delayed jobs, then claims up to `max` ready jobs with
-      claimReady (groupConcurrency nil) or claimGrouped, the n-th under the token
+      claimReadyUpTo (groupConcurrency nil) or claimGrouped, the n-th under the token
       `<tokenBase>:<n>`. When ready jobs remain it sets the marker, so another blocked reserver wakes.
       Returns {claimed, nextAt}: claimed holds 5 values per claimed job as claimReady returns
       them; nextAt is, when nothing was claimed, the epoch ms of the next delayed job or lease
       expiry (-1 when there is none, and -1 whenever a job was claimed).
 ]]
-local function leaseJob(id, leasedKey, jobPrefix, token, leaseMs, holder)
-  local jk = jobPrefix .. id
-  local f = redis.call('HMGET', jk, 'b', 'a', 'l', 'k')
-  local body = f[1]
-  if not body then return nil end
+-- leaseJob without the leased zset's ZADD: `f` is the job's HMGET of b, a, l, k (body present).
+local function markLeased(jk, id, f, jobPrefix, token, leaseMs, holder)
   -- Every lease of a grouped job counts against its group, whichever claim took it.
   if f[4] then redis.call('ZADD', groupBase(jobPrefix) .. 'gl:' .. f[4], fmt(now + tonumber(leaseMs)), id) end
   -- The counts are written when first counted (and a job stored before they existed has neither).
   local attempt = (tonumber(f[2]) or 0) + 1
   local lost = tonumber(f[3]) or 0
-  local expires = now + tonumber(leaseMs)
   redis.call('HSET', jk, 't', token, 'h', holder, 'c', fmt(now))
-  redis.call('ZADD', leasedKey, fmt(expires), id)
-  return {id, body, attempt, lost, expires}
+  return {id, f[1], attempt, lost, now + tonumber(leaseMs)}
+end
+
+local function leaseJob(id, leasedKey, jobPrefix, token, leaseMs, holder)
+  local jk = jobPrefix .. id
+  local f = redis.call('HMGET', jk, 'b', 'a', 'l', 'k')
+  if not f[1] then return nil end
+  local job = markLeased(jk, id, f, jobPrefix, token, leaseMs, holder)
+  redis.call('ZADD', leasedKey, fmt(job[5]), id)
+  return job
 end
 
 local function claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs, holder)
@@ -60,6 +67,31 @@ local function claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs, holder
     if job then return job end
   end
   return nil
+end
+
+local function claimReadyUpTo(readyKey, leasedKey, jobPrefix, tokenBase, leaseMs, holder, max, claimed)
+  local n = 0
+  local leased = {}
+  for _ = 1, 100 do
+    if n >= max then break end
+    local popped = redis.call('ZPOPMIN', readyKey, max - n)
+    if #popped == 0 then break end
+    for k = 1, #popped, 2 do
+      local id = popped[k]
+      local jk = jobPrefix .. id
+      local f = redis.call('HMGET', jk, 'b', 'a', 'l', 'k')
+      if f[1] then
+        n = n + 1
+        local job = markLeased(jk, id, f, jobPrefix, tokenBase .. ':' .. n, leaseMs, holder)
+        for _, v in ipairs(job) do claimed[#claimed + 1] = v end
+        leased[#leased + 1] = fmt(job[5])
+        leased[#leased + 1] = id
+      end
+    end
+  end
+  for from = 1, #leased, 1000 do
+    redis.call('ZADD', leasedKey, unpack(leased, from, math.min(from + 999, #leased)))
+  end
 end
 
 local function groupActive(base, group, leasedKey)
@@ -126,15 +158,14 @@ local function claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, pri
   reclaim(readyKey, leasedKey, priosKey, jobPrefix)
   promote(readyKey, delayedKey, seqKey, priosKey, jobPrefix)
   local claimed = {}
-  for n = 1, max do
-    local job
-    if groupConcurrency then
-      job = claimGrouped(readyKey, leasedKey, jobPrefix, tokenBase .. ':' .. n, leaseMs, holder, groupConcurrency)
-    else
-      job = claimReady(readyKey, leasedKey, jobPrefix, tokenBase .. ':' .. n, leaseMs, holder)
+  if groupConcurrency then
+    for n = 1, max do
+      local job = claimGrouped(readyKey, leasedKey, jobPrefix, tokenBase .. ':' .. n, leaseMs, holder, groupConcurrency)
+      if not job then break end
+      for _, v in ipairs(job) do claimed[#claimed + 1] = v end
     end
-    if not job then break end
-    for _, v in ipairs(job) do claimed[#claimed + 1] = v end
+  else
+    claimReadyUpTo(readyKey, leasedKey, jobPrefix, tokenBase, leaseMs, holder, max, claimed)
   end
   if #claimed > 0 then
     if redis.call('ZCARD', readyKey) > 0 then redis.call('ZADD', markerKey, 0, '0') end
