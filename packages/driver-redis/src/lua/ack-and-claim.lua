@@ -35,7 +35,7 @@
 local jobPrefix = ARGV[1]
 local acks = {}
 local kept = 0
-local score
+local score, newestBefore
 -- The records to keep: score, id pairs for the zset and id, record pairs for the hash.
 local scored, records = {}, {}
 -- The acknowledged jobs' keys and ids, deleted and unleased together after the loop.
@@ -58,7 +58,7 @@ while ARGV[i] do
     doneIds[#doneIds + 1] = id
     groupLeaseEnded(jobPrefix, id, f[3])
     if record ~= '' then
-      if score then score = score + 1 else score = finishedScore(KEYS[9], now) end
+      if score then score = score + 1 else score, newestBefore = finishedScore(KEYS[9], now) end
       scored[#scored + 1] = string.format('%.0f', score)
       scored[#scored + 1] = id
       records[#records + 1] = id
@@ -73,7 +73,7 @@ callInChunks('DEL', false, doneKeys)
 callInChunks('ZREM', KEYS[3], doneIds)
 if kept > 0 then
   keepFinishedMany(KEYS[9], KEYS[10], scored, records)
-  pruneFinished(KEYS[9], KEYS[10], now, tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
+  pruneFinished(KEYS[9], KEYS[10], now, tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), newestBefore)
 end
 local claimed = {}
 local wanted = tonumber(ARGV[4])

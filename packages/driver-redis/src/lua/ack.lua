@@ -40,7 +40,8 @@ groupLeaseEnded(string.sub(jk, 1, #jk - #id), id, f[3])
 if ARGV[4] ~= '' then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  keepFinished(KEYS[3], KEYS[4], finishedScore(KEYS[3], now), id, ARGV[4])
-  pruneFinished(KEYS[3], KEYS[4], now, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
+  local score, newestBefore = finishedScore(KEYS[3], now)
+  keepFinished(KEYS[3], KEYS[4], score, id, ARGV[4])
+  pruneFinished(KEYS[3], KEYS[4], now, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), newestBefore)
 end
 return 1

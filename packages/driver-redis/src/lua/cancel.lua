@@ -42,6 +42,7 @@ redis.call('DEL', jk)
 if f[1] ~= '' then groupLeaseEnded(string.sub(jk, 1, #jk - #id), id, f[5]) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-keepFinished(KEYS[5], KEYS[6], finishedScore(KEYS[5], now), id, ARGV[6])
-pruneFinished(KEYS[5], KEYS[6], now, tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]))
+local score, newestBefore = finishedScore(KEYS[5], now)
+keepFinished(KEYS[5], KEYS[6], score, id, ARGV[6])
+pruneFinished(KEYS[5], KEYS[6], now, tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), newestBefore)
 return 1
