@@ -6,6 +6,7 @@
  *
  *   pnpm --filter @queuekit/bench ab redis --base /tmp/old --rounds 3 [--jobs 10000] [--systems a,b]
  *   pnpm --filter @queuekit/bench ab groups --rounds 3   (each backend with and without 1,000 groups)
+ *   pnpm --filter @queuekit/bench ab instrumentation --rounds 5   (bare, no-SDK and SDK modes against bare)
  *
  * Build first (`pnpm build` in each checkout). Results print as a table with ratios, and go to
  * bench/results/ab-<suite>-<time>.json with every round's figures.
@@ -25,7 +26,10 @@ const SYSTEMS: Record<string, readonly string[]> = {
   heartbeat: ['batched', 'per-job'],
   beanstalk: ['queuekit-beanstalk', 'protocol-floor'],
   groups: ['redis', 'redis-groups', 'postgres', 'postgres-groups', 'sqlite', 'sqlite-groups'],
+  instrumentation: ['bare', 'noop', 'sdk'],
 };
+/** Suites whose systems are variants of one baseline: every other system's ratio is to it (system / baseline). */
+const BASELINE: Record<string, string> = { instrumentation: 'bare' };
 if (suite === undefined || SYSTEMS[suite] === undefined) {
   console.error(`usage: ab.ts <${Object.keys(SYSTEMS).join('|')}> [--base <checkout>] [--rounds n] [--systems a,b] [suite flags]`);
   process.exit(2);
@@ -35,6 +39,10 @@ const rounds = Number(flag(args, '--rounds') ?? 3);
 const baseFlag = flag(args, '--base');
 const base = baseFlag === undefined ? undefined : resolve(process.env.INIT_CWD ?? process.cwd(), baseFlag);
 const chosen = flag(args, '--systems')?.split(',') ?? SYSTEMS[suite]!;
+if (base !== undefined && !chosen.some((system) => system.startsWith('queuekit-'))) {
+  console.error(`ab.ts: --base needs a queuekit-* system; the ${suite} suite runs one build (${chosen.join(', ')})`);
+  process.exit(2);
+}
 const passOn = args.filter(
   (_, i) => !['--rounds', '--base', '--systems'].includes(args[i - 1] ?? '') && !['--rounds', '--base', '--systems'].includes(args[i]!),
 );
@@ -102,7 +110,7 @@ for (const run of runs) {
     // A measure a system does not have is null in its JSON (NaN): shown as '-'.
     const values = rows.map((r) => (r[m] === null ? Number.NaN : Number(r[m])));
     med[m] = median(values);
-    return `${fmt(med[m])} (${fmt(Math.min(...values))}-${fmt(Math.max(...values))})`;
+    return values.every(Number.isNaN) ? '-' : `${fmt(med[m])} (${fmt(Math.min(...values))}-${fmt(Math.max(...values))})`;
   });
   medians.set(run.label, med);
   table.push([run.label, ...cells]);
@@ -113,18 +121,24 @@ const ratioRows: string[][] = [];
 // queuekit against its base build and the peers; a suite of queuekit variants alone (heartbeat) compares the first with the rest.
 // A suite of X and X-groups systems (groups) compares each grouped system with its plain one.
 const grouped = runs.filter((r) => r.system.endsWith('-groups'));
+const baseline = runs.find((r) => r.system === BASELINE[suite]);
 const firsts =
-  grouped.length > 0
-    ? grouped
-    : runs.some((r) => r.system.startsWith('queuekit-'))
-      ? runs.filter((r) => r.system.startsWith('queuekit-') && r.root === undefined)
-      : runs.slice(0, 1);
+  baseline !== undefined
+    ? runs.filter((r) => r !== baseline)
+    : grouped.length > 0
+      ? grouped
+      : runs.some((r) => r.system.startsWith('queuekit-'))
+        ? runs.filter((r) => r.system.startsWith('queuekit-') && r.root === undefined)
+        : runs.slice(0, 1);
 for (const run of firsts) {
-  const peers = run.system.endsWith('-groups')
-    ? runs.filter((r) => r.system === run.system.replace(/-groups$/, ''))
-    : runs.filter(
-        (r) => r !== run && (r.system === run.system || r.system === `${run.system}-keep-none` || !r.system.startsWith('queuekit-')),
-      );
+  const peers =
+    baseline !== undefined
+      ? [baseline]
+      : run.system.endsWith('-groups')
+        ? runs.filter((r) => r.system === run.system.replace(/-groups$/, ''))
+        : runs.filter(
+            (r) => r !== run && (r.system === run.system || r.system === `${run.system}-keep-none` || !r.system.startsWith('queuekit-')),
+          );
   for (const other of peers) {
     const a = medians.get(run.label)!;
     const b = medians.get(other.label)!;

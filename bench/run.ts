@@ -8,5 +8,9 @@ if (suite === undefined || !/^[a-z0-9-]+$/.test(suite)) {
   console.error('usage: pnpm bench <suite> [options]   (suites: see bench/suites/)');
   process.exit(2);
 }
-const module = (await import(`./suites/${suite}.ts`)) as { run(args: string[]): Promise<void> };
+const module = (await import(`./suites/${suite}.ts`)) as { run?(args: string[]): Promise<void> };
+if (module.run === undefined) {
+  console.error(`bench: the ${suite} suite runs each system in a fresh process: pnpm bench ${suite} (from the repository root)`);
+  process.exit(2);
+}
 await module.run(process.argv.slice(3));
