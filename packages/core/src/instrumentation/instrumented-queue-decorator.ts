@@ -10,6 +10,7 @@ import {
   ProxyTracerProvider,
   type Span,
   SpanKind,
+  type SpanOptions,
   SpanStatusCode,
   type Tracer,
   type TracerProvider,
@@ -263,17 +264,20 @@ export class InstrumentedQueueDecorator implements QueueDriver {
     const name = envelope?.name ?? '';
     meter.operation('receive', reservedAt - startedAt, reservation.queue, name, '');
     meter.reserved(reservation.queue, name, 1);
-    this.#noteReserved(meter, reservation, reservedAt);
+    this.#noteReserved(meter, reservation, reservedAt, Date.now());
     return reservation;
   }
 
-  /** Records a reserved job's queue wait and tracks its delivery until it settles (its count is the caller's). */
-  #noteReserved(meter: QueueMetrics, reservation: Reservation, reservedAt: number): void {
+  /**
+   * Records a reserved job's queue wait and tracks its delivery until it settles (its count is the
+   * caller's); `reservedAt` (performance.now()) and `now` (epoch ms) are read once per call or batch.
+   */
+  #noteReserved(meter: QueueMetrics, reservation: Reservation, reservedAt: number, now: number): void {
     const envelope = reservation.envelope;
     const name = envelope?.name ?? '';
     // Drivers keep availableAt across retries, so only a first run's wait is a queue wait.
     if (envelope !== undefined && reservation.attempt === 1 && reservation.lostDeliveries === 0) {
-      meter.queueWait(reservation.queue, name, Date.now() - envelope.availableAt);
+      meter.queueWait(reservation.queue, name, now - envelope.availableAt);
     }
     this.#track(reservation.token, { queue: reservation.queue, name, reservedAt, span: undefined, outcome: undefined });
   }
@@ -301,7 +305,8 @@ export class InstrumentedQueueDecorator implements QueueDriver {
     const [queue, name] = commonOf(reservations);
     meter.operation('receive', reservedAt - startedAt, queue, name, '', reservations.length === 0);
     this.#countReserved(meter, reservations);
-    for (const reservation of reservations) this.#noteReserved(meter, reservation, reservedAt);
+    const now = Date.now();
+    for (const reservation of reservations) this.#noteReserved(meter, reservation, reservedAt, now);
     return reservations;
   }
 
@@ -318,16 +323,17 @@ export class InstrumentedQueueDecorator implements QueueDriver {
       meter?.operation('ack', performance.now() - startedAt, '', '', errorType(error));
       throw error;
     }
+    const settledAt = performance.now();
     const acked = result.leaseLost.length === 0 ? acks : withoutLost(acks, result.leaseLost);
     // Completions are counted below, one add per run of the same queue and name.
-    for (const reservation of acked) this.#noteSettled(reservation, undefined, 0, 'completed', undefined, undefined, false);
+    for (const reservation of acked) this.#noteSettled(reservation, undefined, 0, settledAt, 'completed', undefined, undefined, false);
     if (meter !== undefined) {
-      const settledAt = performance.now();
       const [queue, name] = commonOf(acks);
       meter.operation('ack', settledAt - startedAt, queue, name, '');
       countRuns(acked, reservationQueue, reservationName, (runQueue, runName, count) => meter.completed(runQueue, runName, count));
       this.#countReserved(meter, result.claimed);
-      for (const reservation of result.claimed) this.#noteReserved(meter, reservation, settledAt);
+      const now = Date.now();
+      for (const reservation of result.claimed) this.#noteReserved(meter, reservation, settledAt, now);
     }
     return result;
   }
@@ -342,9 +348,10 @@ export class InstrumentedQueueDecorator implements QueueDriver {
     const startedAt = performance.now();
     const given = await this.#inner.giveBack(reservations);
     if (this.#metrics !== undefined || this.#deliveries.size > 0) {
-      for (const reservation of reservations) this.#noteSettled(reservation, undefined, 0, 'released', undefined, undefined);
+      const settledAt = performance.now();
+      for (const reservation of reservations) this.#noteSettled(reservation, undefined, 0, settledAt, 'released', undefined, undefined);
       const [queue, name] = commonOf(reservations);
-      this.#metrics?.operation('release', performance.now() - startedAt, queue, name, '');
+      this.#metrics?.operation('release', settledAt - startedAt, queue, name, '');
     }
     return given;
   }
@@ -443,15 +450,9 @@ export class InstrumentedQueueDecorator implements QueueDriver {
       const envelope = reservation.envelope;
       const parent = envelope?.trace === undefined ? active : extractTraceContext(envelope.trace, active);
       const producer = parent === active ? undefined : trace.getSpanContext(parent);
-      span = tracer.startSpan(
-        `process ${reservation.queue}`,
-        {
-          kind: SpanKind.CONSUMER,
-          attributes: this.#consumerAttributes(reservation),
-          ...(producer === undefined ? {} : { links: [{ context: producer }] }),
-        },
-        parent,
-      );
+      const options: SpanOptions = { kind: SpanKind.CONSUMER, attributes: this.#consumerAttributes(reservation) };
+      if (producer !== undefined) options.links = [{ context: producer }];
+      span = tracer.startSpan(`process ${reservation.queue}`, options, parent);
       active = trace.setSpan(parent, span);
       if (delivery === undefined) {
         delivery = { queue: reservation.queue, name: reservation.envelope?.name ?? '', reservedAt: undefined, span, outcome: undefined };
@@ -499,17 +500,19 @@ export class InstrumentedQueueDecorator implements QueueDriver {
       meter?.operation(operation, performance.now() - startedAt, reservation.queue, reservation.envelope?.name ?? '', errorType(failure));
       throw failure;
     }
-    this.#noteSettled(reservation, operation, startedAt, outcome, error, reason);
+    this.#noteSettled(reservation, operation, startedAt, meter === undefined ? 0 : performance.now(), outcome, error, reason);
   }
 
   /**
    * Records a settled delivery: its outcome on the span and in the metrics, and the duration of
    * its settle call when it had one of its own (`operation`; a batch call is timed once by its caller).
+   * `settledAt` is performance.now() when the settle returned, read once per call or batch.
    */
   #noteSettled(
     reservation: Reservation,
     operation: Operation | undefined,
     startedAt: number,
+    settledAt: number,
     outcome: JobOutcome,
     error: ErrorInfo | undefined,
     reason: string | undefined,
@@ -525,7 +528,6 @@ export class InstrumentedQueueDecorator implements QueueDriver {
     }
     const type = error?.name ?? '';
     if (meter !== undefined) {
-      const settledAt = performance.now();
       if (operation !== undefined) meter.operation(operation, settledAt - startedAt, queue, name, '');
       if (outcome === 'completed') {
         if (countCompleted) meter.completed(queue, name);
