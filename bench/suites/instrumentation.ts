@@ -19,7 +19,8 @@
  * Worker and the decorator, a probe of their fixed cost), and, in `sdk` mode, floorUs: the SDK's
  * own CPU cost per job when a bare loop does only what the decorator must do per job (start and end
  * one consumer span with its attributes, record one histogram value with a cached attribute set),
- * and checks that the SDK exported one consumer span per job (a run whose spans were dropped
+ * and floorFullUs: the same for everything the decorator's semantics ask of the SDK per job (see
+ * `floor`), and checks that the SDK exported one consumer span per job (a run whose spans were dropped
  * fails rather than count as a faster one).
  */
 
@@ -29,7 +30,14 @@ import { instrumentDriver, type QueueDriver } from '@queuekit/core';
 import { createMemoryDriver, MemoryStore } from '@queuekit/core/testing';
 import { createRedisDriver } from '@queuekit/driver-redis';
 // The SDK comes from core's test fixtures, the same one its tests use.
-import { createTestSdk, SpanKind, type TestSdk } from '../../packages/core/test/fixtures/instrumentation-sdk.js';
+import {
+  context,
+  createTestSdk,
+  propagation,
+  SpanKind,
+  type TestSdk,
+  trace,
+} from '../../packages/core/test/fixtures/instrumentation-sdk.js';
 import { flag, localServerCpu } from '../lib.js';
 import { type BenchSystem, queuekitSystem, tag } from '../queuekit-system.js';
 import { deleteKeys } from '../redis-keys.js';
@@ -131,20 +139,26 @@ export async function measure(system: System, settings: Settings): Promise<Recor
     redis16ClientUs,
     memoryWorker1Jps,
     memoryWorker16Jps,
-    floorUs: system.sdk === undefined ? Number.NaN : await floor(system.sdk, settings.floorCalls),
+    floorUs: system.sdk === undefined ? Number.NaN : await floor(system.sdk, settings.floorCalls, false),
+    floorFullUs: system.sdk === undefined ? Number.NaN : await floor(system.sdk, settings.floorCalls, true),
   };
 }
 
 /**
  * CPU µs per job the SDK itself costs for the least the decorator must record per job: one consumer
  * span (started with a preallocated attribute object, ended) and one histogram value recorded with
- * the same frozen attribute set every time; the same loop without them is subtracted. Best of three
- * passes after a warm-up pass. The loop yields to the event loop as often as a busy Worker does, so
- * the batching span processor exports as it would there.
+ * the same frozen attribute set every time; the same loop without them is subtracted. With `full`,
+ * everything the decorator's semantics ask of the SDK per job on the Worker's batched path: the
+ * producer's context extracted from the job's headers, the span with it as parent and as a link,
+ * made active around the run, its outcome attribute set, and two histogram values (processing time
+ * and queue wait). Best of three passes after a warm-up pass. The loop yields to the event loop as
+ * often as a busy Worker does, so the batching span processor exports as it would there.
  */
-async function floor(sdk: TestSdk, calls: number): Promise<number> {
+async function floor(sdk: TestSdk, calls: number, full: boolean): Promise<number> {
   const tracer = sdk.tracerProvider.getTracer('queuekit-bench-floor');
-  const histogram = sdk.meterProvider.getMeter('queuekit-bench-floor').createHistogram('floor.duration', { unit: 's' });
+  const meter = sdk.meterProvider.getMeter('queuekit-bench-floor');
+  const histogram = meter.createHistogram('floor.duration', { unit: 's' });
+  const waitHistogram = meter.createHistogram('floor.wait', { unit: 's' });
   const spanAttributes = {
     'messaging.system': 'redis',
     'messaging.destination.name': 'floor',
@@ -162,14 +176,41 @@ async function floor(sdk: TestSdk, calls: number): Promise<number> {
     'messaging.operation.name': 'process',
     'queuekit.job.outcome': 'completed',
   });
+  const waitAttributes = Object.freeze({
+    'messaging.system': 'redis',
+    'messaging.destination.name': 'floor',
+    'queuekit.job.name': 'noop',
+  });
+  // The headers a pushed job carries: a producer span's W3C trace context.
+  const headers: Record<string, string> = {};
+  const producer = tracer.startSpan('send floor', { kind: SpanKind.PRODUCER });
+  propagation.inject(trace.setSpan(context.active(), producer), headers);
+  producer.end();
+  const inside = () => undefined;
+  const one = (): void => {
+    if (!full) {
+      const span = tracer.startSpan('process floor', { kind: SpanKind.CONSUMER, attributes: spanAttributes });
+      span.end();
+      histogram.record(0.001, recordAttributes);
+      return;
+    }
+    const parent = propagation.extract(context.active(), headers);
+    const link = trace.getSpanContext(parent);
+    const span = tracer.startSpan(
+      'process floor',
+      { kind: SpanKind.CONSUMER, attributes: { ...spanAttributes }, ...(link === undefined ? {} : { links: [{ context: link }] }) },
+      parent,
+    );
+    context.with(trace.setSpan(parent, span), inside);
+    span.setAttribute('queuekit.job.outcome', 'completed');
+    span.end();
+    waitHistogram.record(0.001, waitAttributes);
+    histogram.record(0.001, recordAttributes);
+  };
   const pass = async (record: boolean): Promise<number> => {
     const before = process.cpuUsage();
     for (let i = 0; i < calls; i += 1) {
-      if (record) {
-        const span = tracer.startSpan('process floor', { kind: SpanKind.CONSUMER, attributes: spanAttributes });
-        span.end();
-        histogram.record(0.001, recordAttributes);
-      }
+      if (record) one();
       if (i % 16 === 15) await setImmediate();
     }
     const used = process.cpuUsage(before);
