@@ -40,6 +40,27 @@ export function describeJobGroups(f: ContractFixture): void {
       expect(byId.get(without!.id)?.group).toBeUndefined();
     });
 
+    it.skipIf(!caps.batch)(
+      "one claim of many jobs takes each group's best jobs up to groupConcurrency, in priority then FIFO order, and every ungrouped job",
+      async () => {
+        const queue = f.queue();
+        const driver = f.driver();
+        if (driver.claim === undefined) throw new Error(`${driver.name} declares capabilities.batch but lacks claim`);
+        const a = [...grouped(queue, 'a', 2, { priority: 30 }), ...grouped(queue, 'a', 2, { priority: 5 })];
+        const b = grouped(queue, 'b', 3);
+        const ungrouped = grouped(queue, undefined, 3);
+        await f.driver().push([...a, ...b, ...ungrouped]);
+        const claimed = await driver.claim([queue], { max: 20, leaseMs: 30_000, waitMs: 0, groupConcurrency: 2 });
+        const of = (group: string | undefined) => claimed.filter((r) => r.envelope?.group === group).map((r) => r.id);
+        expect(of('a')).toEqual([a[2]!.id, a[3]!.id]);
+        expect(of('b')).toEqual([b[0]!.id, b[1]!.id]);
+        expect(of(undefined)).toEqual(ungrouped.map((e) => e.id));
+        expect(claimed).toHaveLength(7);
+        // The groups' other jobs wait for a lease of their group to end.
+        expect(await driver.claim([queue], { max: 20, leaseMs: 30_000, waitMs: 0, groupConcurrency: 2 })).toEqual([]);
+      },
+    );
+
     it("a group with 2,000 queued jobs holds up another group's single job by a few claims at most", async () => {
       const queue = f.queue();
       await pushAll(grouped(queue, 'big', 2_000));

@@ -40,30 +40,48 @@ export function sqliteGroupsSql(t: (name: string) => string) {
     dropIdleLane: `DELETE FROM ${t('job_groups')} WHERE queue = @queue AND group_key = @group_key
       AND NOT EXISTS (SELECT 1 FROM ${t('jobs')} INDEXED BY ${t('jobs_group_idx')} WHERE queue = @queue AND group_key = @group_key)`,
     /**
-     * Claims up to @max due jobs of one group (priority, then FIFO), as `claim` does.
-     * In: @queue, @group_key, @now, @lease_until, @max, @holder. Out: rows as `claim`'s, plus group_key.
+     * The next due job of each lane of @lanes (a JSON array of [group_key, priority, seq]: the lane,
+     * and the place in claim order its next job comes after), read without claiming it.
+     * In: @queue, @now, @lanes. Out: a row { ord, seq, priority } per lane in @lanes order (ord its
+     * index; seq and priority null when the lane has no due job past its place).
      */
-    claimInGroup: `UPDATE ${t('jobs')} SET ${lease}
-      WHERE seq IN (
+    pickInGroups: `SELECT p.key AS ord, j.seq, j.priority FROM json_each(@lanes) AS p
+      LEFT JOIN ${t('jobs')} AS j ON j.seq = (
         SELECT seq FROM ${t('jobs')} INDEXED BY ${t('jobs_group_idx')}
-        WHERE queue = @queue AND group_key = @group_key AND ${due}
-        ORDER BY priority, seq LIMIT @max
+        WHERE queue = @queue AND group_key = json_extract(p.value, '$[0]')
+          AND (priority, seq) > (json_extract(p.value, '$[1]'), json_extract(p.value, '$[2]')) AND ${due}
+        ORDER BY priority, seq LIMIT 1
       )
+      ORDER BY p.key`,
+    /**
+     * The next due ungrouped job of a queue that has groups, past (@priority, @seq) in claim order,
+     * read without claiming it. In: @queue, @now, @priority, @seq. Out: zero or one row { seq, priority }.
+     */
+    pickUngrouped: `SELECT seq, priority FROM ${t('jobs')} INDEXED BY ${t('jobs_group_idx')}
+      WHERE queue = @queue AND group_key IS NULL AND (priority, seq) > (@priority, @seq) AND ${due}
+      ORDER BY priority, seq LIMIT 1`,
+    /**
+     * Claims the jobs @seqs (a JSON array of seqs, picked by pickInGroups or pickUngrouped in the
+     * same transaction), as `claim` does. In: @seqs, @now, @lease_until, @holder.
+     * Out: rows as `claim`'s, plus group_key.
+     */
+    claimPicked: `UPDATE ${t('jobs')} SET ${lease}
+      WHERE seq IN (SELECT value FROM json_each(@seqs))
       ${claimed}`,
     /**
-     * Claims up to @max due ungrouped jobs of a queue that has groups (their lane's turn).
-     * In: @queue, @now, @lease_until, @max, @holder. Out: rows as `claimInGroup`'s.
+     * Records grouped leases (replacing a job's older one). In: @queue, @leases (a JSON array of
+     * [seq, group_key, token]).
      */
-    claimUngrouped: `UPDATE ${t('jobs')} SET ${lease}
-      WHERE seq IN (
-        SELECT seq FROM ${t('jobs')} INDEXED BY ${t('jobs_group_idx')}
-        WHERE queue = @queue AND group_key IS NULL AND ${due}
-        ORDER BY priority, seq LIMIT @max
-      )
-      ${claimed}`,
-    /** In: @seq, @queue, @group_key, @token. Records a grouped lease (replacing the job's older one). */
-    addLease: `INSERT OR REPLACE INTO ${t('group_leases')} (seq, queue, group_key, token) VALUES (@seq, @queue, @group_key, @token)`,
-    /** In: @queue, @group_key, @served. Marks the lane served at turn @served (after every lane served before). */
-    markServed: `UPDATE ${t('job_groups')} SET served = @served WHERE queue = @queue AND group_key = @group_key`,
+    addLeases: `INSERT OR REPLACE INTO ${t('group_leases')} (seq, queue, group_key, token)
+      SELECT json_extract(value, '$[0]'), @queue, json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(@leases)`,
+    /**
+     * Marks lanes served: each lane of @served (a JSON array of [group_key, turn], a lane at most
+     * once) at its turn, after every lane served before. The lanes are there (a job of each was
+     * just claimed), so the upsert only updates: it is the form that looks each lane up by its key.
+     * In: @queue, @served.
+     */
+    markServed: `INSERT INTO ${t('job_groups')} (queue, group_key, served)
+      SELECT @queue, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(@served) WHERE true
+      ON CONFLICT (queue, group_key) DO UPDATE SET served = excluded.served`,
   };
 }
