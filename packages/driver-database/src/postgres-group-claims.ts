@@ -5,14 +5,16 @@ import type { CheckedOutClient } from './checked-out-client.js';
 import { type ClaimedRow, toReservation } from './rows.js';
 import type { PostgresSql } from './sql/postgres-sql.js';
 
-/** A row of the lane claims. */
-type LaneRow = ClaimedRow & { readonly token: string; readonly priority: number; readonly seq: number; readonly group_key?: string | null };
+/** A row of the lane claims (lane_ord: the 1-based place of its lane among those claimed from). */
+type LaneRow = ClaimedRow & {
+  readonly token: string;
+  readonly priority: number;
+  readonly seq: number;
+  readonly lane_ord?: string | number;
+};
 
 /** The statements of this file, sent as named (server-side prepared) statements. */
-export type GroupClaimStatement = keyof Pick<
-  PostgresSql,
-  'claimUnlessGrouped' | 'hasLanes' | 'lockLanes' | 'activeLeases' | 'claimInGroups' | 'claimUngrouped' | 'recordTurns'
->;
+export type GroupClaimStatement = keyof Pick<PostgresSql, 'claimUnlessGrouped' | 'hasLanes' | 'lockLanes' | 'claimLanes'>;
 
 /** What grouped claims borrow from their driver. */
 export interface PostgresGroupClaimsContext {
@@ -34,10 +36,12 @@ const SPARE_LANES = 4;
  * Claims of one queue group by group (ReserveOptions.groupConcurrency). A queue without lanes (no
  * grouped job was ever pushed to it) is claimed by the plain statement, which checks that in the
  * same statement: one more index probe than a claim without groups. A queue with lanes is claimed
- * in one transaction: lock the lanes least recently served first (skipping lanes other claims
- * hold), count each group's held leases (a statement after the lock sees every claim of the group
- * that committed before), share the jobs wanted among the lanes one per lane per round within
- * each group's room, claim each lane's share, record the leases and the turns, commit.
+ * in one transaction: lock the lanes least recently served first that have a due job and room
+ * (skipping lanes other claims hold), share the jobs wanted among them one per lane per round
+ * within each group's room, then claim each lane's share in one statement, which counts each
+ * group's live leases again (it starts after the lock, so it sees every claim of the group that
+ * committed before), records the leases and the turns; commit. Lanes that turn out empty or full
+ * make room for another round, at most LOCK_ROUNDS.
  */
 export class PostgresGroupClaims {
   readonly #context: PostgresGroupClaimsContext;
@@ -84,26 +88,20 @@ export class PostgresGroupClaims {
     const prefix = randomUUID();
     const visited: string[] = [];
     const claimed: Reservation[] = [];
-    const leases: { seq: number; group: string; token: string }[] = [];
-    const served: string[] = [];
     for (let round = 0; round < LOCK_ROUNDS && claimed.length < max; round += 1) {
-      const locked = (await client.query(prepared('lockLanes', [queue, visited, max - claimed.length + SPARE_LANES]))).rows as {
+      const wanted = max - claimed.length;
+      const locked = (await client.query(prepared('lockLanes', [queue, visited, wanted + SPARE_LANES, groupConcurrency]))).rows as {
         group_key: string;
         paused: boolean;
+        active: number;
       }[];
       if (locked.length === 0 || locked[0]!.paused) break;
       const lanes = locked.map((row) => row.group_key);
       visited.push(...lanes);
-      const groups = lanes.filter((lane) => lane !== UNGROUPED);
-      const active = new Map<string, number>();
-      if (groups.length > 0) {
-        const { rows } = await client.query(prepared('activeLeases', [queue, groups]));
-        for (const row of rows as { group_key: string; active: number }[]) active.set(row.group_key, row.active);
-      }
       // One job per lane per round, each group within its room, until the jobs wanted are shared out.
-      const room = lanes.map((lane) => (lane === UNGROUPED ? max : groupConcurrency - (active.get(lane) ?? 0)));
+      const room = locked.map((row) => (row.group_key === UNGROUPED ? wanted : groupConcurrency - row.active));
       const take = lanes.map(() => 0);
-      for (let left = max - claimed.length, more = true; left > 0 && more; ) {
+      for (let left = wanted, more = true; left > 0 && more; ) {
         more = false;
         lanes.forEach((_, index) => {
           if (left === 0 || take[index]! >= room[index]!) return;
@@ -112,40 +110,14 @@ export class PostgresGroupClaims {
           more = true;
         });
       }
-      // Every grouped lane's share in one statement, the ungrouped lane's (if its turn came) in another.
-      const byLane = new Map<string, LaneRow[]>();
-      const grouped = lanes.flatMap((lane, index) => (lane !== UNGROUPED && take[index]! > 0 ? [index] : []));
-      if (grouped.length > 0) {
-        const { rows } = await client.query(
-          prepared('claimInGroups', [queue, grouped.map((i) => lanes[i]), grouped.map((i) => take[i]), leaseMs, prefix, holder]),
-        );
-        for (const row of rows as LaneRow[]) {
-          const lane = row.group_key as string;
-          byLane.set(lane, [...(byLane.get(lane) ?? []), row]);
-          leases.push({ seq: Number(row.seq), group: lane, token: row.token });
-        }
-      }
-      const ungrouped = lanes.indexOf(UNGROUPED);
-      if (ungrouped !== -1 && take[ungrouped]! > 0) {
-        const { rows } = await client.query(prepared('claimUngrouped', [queue, UNGROUPED, take[ungrouped], leaseMs, prefix, holder]));
-        if (rows.length > 0) byLane.set(UNGROUPED, rows as LaneRow[]);
-      }
-      const perLane: Reservation[][] = [];
-      for (const lane of lanes) {
-        const rows = byLane.get(lane);
-        if (rows === undefined) continue;
-        served.push(lane);
-        perLane.push(inClaimOrder(rows));
-      }
+      const { rows } = await client.query(prepared('claimLanes', [queue, lanes, take, groupConcurrency, leaseMs, prefix, holder]));
+      const byLane = lanes.map((): LaneRow[] => []);
+      for (const row of rows as LaneRow[]) byLane[Number(row.lane_ord) - 1]!.push(row);
+      const perLane = byLane.filter((jobs) => jobs.length > 0).map(inClaimOrder);
       // Handed out in turns too: the first job of each lane, then the second of each, …
       for (let turn = 0; perLane.some((jobs) => turn < jobs.length); turn += 1) {
         for (const jobs of perLane) if (turn < jobs.length) claimed.push(jobs[turn]!);
       }
-    }
-    if (served.length > 0) {
-      await client.query(
-        prepared('recordTurns', [queue, leases.map((l) => l.seq), leases.map((l) => l.group), leases.map((l) => l.token), served]),
-      );
     }
     return claimed;
   }

@@ -365,3 +365,34 @@ describe('postgres: a migration whose connection the server ends', () => {
     }
   });
 });
+
+describe('postgres: job groups across the upgrade that moved the leases into the lanes', () => {
+  it('a lease a grouped claim held before the upgrade still holds its group after it, until its job is settled', async () => {
+    const schema = randomSchema();
+    const queue = randomQueue();
+    const driver = createPostgresDriver({ connectionString: DATABASE_URL, schema, migrate: 'manual' });
+    try {
+      expect(await driver.migrate({ to: 8 })).toMatchObject({ to: 8 });
+      // A job of group g leased by a grouped claim as version 8 recorded it: a row of group_leases.
+      const [held] = await sql<{ seq: string; token: string }>(
+        `INSERT INTO "${schema}".jobs (job_id, queue, priority, available_at, reserved_until, body, group_key)
+         VALUES ('held', $1, 0, now(), now() + interval '30 seconds', '{}', 'g') RETURNING seq`,
+        [queue],
+      );
+      const token = `before:${held!.seq}`;
+      await sql(`UPDATE "${schema}".jobs SET token = $2 WHERE seq = $1`, [held!.seq, token]);
+      await sql(`INSERT INTO "${schema}".job_groups (queue, group_key) VALUES ($1, 'g'), ($1, '')`, [queue]);
+      await sql(`INSERT INTO "${schema}".group_leases (seq, queue, group_key, token) VALUES ($1, $2, 'g', $3)`, [held!.seq, queue, token]);
+      expect(await driver.migrate()).toMatchObject({ from: 8, to: driver.latestVersion });
+      const next = createEnvelope({ name: 'next', queue, group: 'g' });
+      await driver.push([next]);
+      expect(await driver.reserve([queue], { leaseMs: 30_000, waitMs: 0, groupConcurrency: 1 })).toBeUndefined();
+      // Settled (as an acknowledgement deletes it): the group is free.
+      await sql(`DELETE FROM "${schema}".jobs WHERE seq = $1`, [held!.seq]);
+      expect((await driver.reserve([queue], { leaseMs: 30_000, waitMs: 0, groupConcurrency: 1 }))?.id).toBe(next.id);
+    } finally {
+      await driver.close();
+      await dropSchema(schema);
+    }
+  });
+});

@@ -8,6 +8,11 @@ export function claimLeaseSet(leaseMs: string, tokenPrefix: string, holder: stri
         lost_deliveries = j.lost_deliveries + (j.reserved_until IS NOT NULL)::int, holder = ${holder}, claimed_at = now()`;
 }
 
+/** The seq of the job a fencing token of claimLeaseSet was given to (`<prefix>:<seq>`), of a token expression. */
+export function tokenSeq(token: string): string {
+  return `split_part(${token}, ':', 2)::bigint`;
+}
+
 /** The columns a claim returns (a ClaimedRow with its token, priority and seq), of the claimed rows aliased `j`. */
 export function claimedColumns(epochMs: (column: string) => string): string {
   return `j.job_id, j.queue, j.body, j.attempts, j.lost_deliveries, ${epochMs('j.reserved_until')} AS lease_expires_at,

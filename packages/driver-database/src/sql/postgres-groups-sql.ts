@@ -1,97 +1,89 @@
-import { claimedColumns, claimLeaseSet } from './claim-lease.js';
+import { claimedColumns, claimLeaseSet, tokenSeq } from './claim-lease.js';
 /**
  * The PostgreSQL statements of grouped claims (ReserveOptions.groupConcurrency), run in one
- * transaction per claim on one connection: the lanes of a queue (`job_groups`: one row per group,
- * and '' for the ungrouped jobs, with when each was last served) are locked first, so that a
- * statement afterwards sees every claim of those groups that committed before; the leases grouped
- * claims took are rows of `group_leases`, checked against the jobs table, so settling a job needs
- * no statement here (a lease row whose job is gone, re-leased or expired is stale and dropped by
- * the next claim of its group). `s` is the quoted schema; times are the server's now().
+ * transaction per claim round of two statements on one connection: the lanes of a queue
+ * (`job_groups`: one row per group, and '' for the ungrouped jobs, with when each was last served)
+ * are locked first, so that the claim statement afterwards sees every claim of those groups that
+ * committed before; the leases grouped
+ * claims took are the fencing tokens in their lane's row (`job_groups.leases`), checked against the
+ * jobs table, so settling a job needs no statement here (a token whose job is gone, re-leased or
+ * expired is stale and dropped when its lane is next served), and a claim writes no row per job
+ * besides the job's own. `s` is the quoted schema; times are the server's now().
  */
 export function postgresGroupsSql(s: string, epochMs: (column: string) => string) {
-  // The claim of one lane: due rows in priority then FIFO order, skipping rows other claims hold;
-  // a lease that ran out unsettled counts its lost delivery (as the plain claim does).
+  // A due job (aliased j): a lease that ran out unsettled counts its lost delivery when claimed (as the plain claim does).
   const due = 'j.available_at <= now() AND (j.reserved_until IS NULL OR j.reserved_until <= now())';
-  const claimLane = (lane: string) => `WITH next AS (
-        SELECT seq FROM ${s}.jobs
-        WHERE queue = $1 AND ${lane} AND available_at <= now() AND (reserved_until IS NULL OR reserved_until <= now())
-        ORDER BY priority, seq
-        LIMIT $3
-        FOR UPDATE SKIP LOCKED
-      )
-      UPDATE ${s}.jobs j
-      SET ${claimLeaseSet('$4', '$5', '$6')}
-      FROM next WHERE j.seq = next.seq
-      RETURNING ${claimedColumns(epochMs)}`;
+  // The tokens of lane g's leases still held: each one's job carries it and the lease has not run out.
+  const held = `ARRAY(SELECT t FROM unnest(g.leases) AS t
+          WHERE EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.seq = ${tokenSeq('t')} AND j.token = t AND j.reserved_until > now()))`;
   return {
     /** In: $1 queue. Out: zero or one row — whether the queue has lanes (a grouped job was pushed to it). */
     hasLanes: `SELECT 1 AS present FROM ${s}.job_groups WHERE queue = $1 LIMIT 1`,
     /**
-     * Locks up to $3 lanes of queue $1 that have a due job and are not in $2 (text[]), least
-     * recently served first, skipping lanes another claim holds. In: $1 queue, $2 lanes already
-     * visited, $3 how many. Out: rows { group_key, paused } in turn order ('' is the ungrouped lane).
+     * Locks up to $3 lanes of queue $1 that have a due job, are not in $2 (text[]) and, as far as
+     * this statement sees, hold fewer than $4 live leases, least recently served first, skipping
+     * lanes another claim holds. The count is read before the lock and may miss a claim that
+     * committed in between: claimLanes counts again. In: $1 queue, $2 lanes already visited, $3 how
+     * many, $4 group concurrency. Out: rows { group_key, paused, active } in turn order ('' is
+     * the ungrouped lane, whose active is 0).
      */
-    lockLanes: `SELECT g.group_key, EXISTS (SELECT 1 FROM ${s}.paused_queues WHERE queue = $1) AS paused
-      FROM ${s}.job_groups g WHERE g.queue = $1 AND g.group_key <> ALL($2::text[])
+    lockLanes: `SELECT g.group_key, EXISTS (SELECT 1 FROM ${s}.paused_queues WHERE queue = $1) AS paused, a.active
+      FROM ${s}.job_groups g
+      CROSS JOIN LATERAL (SELECT cardinality(${held}) AS active) a
+      WHERE g.queue = $1 AND g.group_key <> ALL($2::text[])
         AND CASE WHEN g.group_key = '' THEN EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.queue = $1 AND j.group_key IS NULL AND ${due})
           ELSE EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.queue = $1 AND j.group_key = g.group_key AND ${due}) END
+        AND a.active < $4
       ORDER BY g.served, g.group_key
       LIMIT $3
       FOR UPDATE OF g SKIP LOCKED`,
     /**
-     * Drops the stale lease rows of groups $2 (text[]) of queue $1 and counts the held ones.
-     * Run after lockLanes locked those groups. Out: rows { group_key, active } of groups holding leases.
+     * Claims the share of each lane locked by lockLanes in one statement, which starts after the
+     * lock and so sees every claim of those groups that committed before: each group of $2 at most
+     * $3 jobs (at the same place) and no more than its room under $4 live leases, the ungrouped
+     * lane '' its $3; marks the lanes served, in $2 order, after every other lane of the queue,
+     * each with its live leases and the new ones.
+     * In: $1 queue, $2 lanes text[], $3 shares int[], $4 group concurrency, $5 lease ms,
+     * $6 token prefix, $7 holder or null. Out: rows as `claim`'s, with lane_ord (the lane's
+     * 1-based place in $2).
      */
-    activeLeases: `WITH held AS (
-        SELECT l.seq, l.group_key,
-          EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.seq = l.seq AND j.token = l.token AND j.reserved_until > now()) AS live
-        FROM ${s}.group_leases l WHERE l.queue = $1 AND l.group_key = ANY($2::text[])
-      ), stale AS (
-        DELETE FROM ${s}.group_leases l USING held WHERE l.seq = held.seq AND NOT held.live RETURNING 1
-      )
-      SELECT group_key, count(*)::int AS active, (SELECT count(*) FROM stale)::int AS dropped
-      FROM held WHERE live GROUP BY group_key`,
-    /**
-     * Claims, for each group of $2 (text[]) of queue $1, up to as many due jobs as $3 (int[]) says
-     * at the same place: every grouped lane of a claim in one statement.
-     * In: $1 queue, $2 groups, $3 how many of each, $4 lease ms, $5 token prefix, $6 holder or null.
-     * Out: rows as `claim`'s, with the job's group_key.
-     */
-    claimInGroups: `WITH next AS (
-        SELECT lane.seq FROM unnest($2::text[], $3::int[]) AS w(group_key, n)
-        CROSS JOIN LATERAL (
+    claimLanes: `WITH wanted AS (
+        SELECT w.group_key, w.ord, h.held,
+          CASE WHEN w.group_key = '' THEN w.n ELSE least(w.n, $4 - cardinality(h.held)) END AS n
+        FROM unnest($2::text[], $3::int[]) WITH ORDINALITY AS w(group_key, n, ord)
+        JOIN ${s}.job_groups g ON g.queue = $1 AND g.group_key = w.group_key
+        CROSS JOIN LATERAL (SELECT ${held} AS held) h
+      ), next AS (
+        SELECT lane.seq, wanted.ord FROM wanted CROSS JOIN LATERAL (
           SELECT seq FROM ${s}.jobs
-          WHERE queue = $1 AND group_key = w.group_key AND available_at <= now() AND (reserved_until IS NULL OR reserved_until <= now())
+          WHERE queue = $1 AND group_key = wanted.group_key AND available_at <= now() AND (reserved_until IS NULL OR reserved_until <= now())
           ORDER BY priority, seq
-          LIMIT w.n
+          LIMIT greatest(wanted.n, 0)
           FOR UPDATE SKIP LOCKED
-        ) lane
-      )
-      UPDATE ${s}.jobs j
-      SET ${claimLeaseSet('$4', '$5', '$6')}
-      FROM next WHERE j.seq = next.seq
-      RETURNING ${claimedColumns(epochMs)}, j.group_key`,
-    /**
-     * Claims up to $3 due ungrouped jobs of queue $1 (their lane's turn); $2 is unused ('').
-     * In and out as claimInGroups (one lane).
-     */
-    claimUngrouped: claimLane('group_key IS NULL AND $2::text IS NOT NULL'),
-    /**
-     * Records the leases of grouped claims and marks lanes served, in turn order, after every other
-     * lane of the queue. In: $1 queue, $2 seqs bigint[], $3 groups text[], $4 tokens text[],
-     * $5 lanes served text[] (in the order they were served).
-     */
-    recordTurns: `WITH leases AS (
-        INSERT INTO ${s}.group_leases (seq, queue, group_key, token)
-        SELECT r.seq, $1, r.group_key, r.token FROM unnest($2::bigint[], $3::text[], $4::text[]) AS r(seq, group_key, token)
-        ON CONFLICT (seq) DO UPDATE SET queue = excluded.queue, group_key = excluded.group_key, token = excluded.token
-        RETURNING 1
+        ) lane WHERE wanted.group_key <> ''
+        UNION ALL
+        SELECT lane.seq, wanted.ord FROM wanted CROSS JOIN LATERAL (
+          SELECT seq FROM ${s}.jobs
+          WHERE queue = $1 AND group_key IS NULL AND available_at <= now() AND (reserved_until IS NULL OR reserved_until <= now())
+          ORDER BY priority, seq
+          LIMIT wanted.n
+          FOR UPDATE SKIP LOCKED
+        ) lane WHERE wanted.group_key = ''
+      ), claimed AS (
+        UPDATE ${s}.jobs j
+        SET ${claimLeaseSet('$5', '$6', '$7')}
+        FROM next WHERE j.seq = next.seq
+        RETURNING ${claimedColumns(epochMs)}, next.ord AS lane_ord
       ), turns AS (
-        SELECT u.group_key, u.ord, nextval('${s}.job_groups_served_seq') AS served
-        FROM unnest($5::text[]) WITH ORDINALITY AS u(group_key, ord) ORDER BY u.ord
+        SELECT t.group_key, t.leases, nextval('${s}.job_groups_served_seq') AS served
+        FROM (
+          SELECT w.ord, w.group_key, CASE WHEN w.group_key = '' THEN '{}' ELSE w.held || array_agg(c.token) END AS leases
+          FROM wanted w JOIN claimed c ON c.lane_ord = w.ord GROUP BY w.ord, w.group_key, w.held
+        ) t ORDER BY t.ord
       ), marked AS (
-        UPDATE ${s}.job_groups g SET served = turns.served FROM turns WHERE g.queue = $1 AND g.group_key = turns.group_key RETURNING 1
+        UPDATE ${s}.job_groups g SET served = turns.served, leases = turns.leases
+        FROM turns WHERE g.queue = $1 AND g.group_key = turns.group_key
       )
-      SELECT (SELECT count(*) FROM leases)::int AS leases, (SELECT count(*) FROM marked)::int AS marked`,
+      SELECT job_id, queue, body, attempts, lost_deliveries, lease_expires_at, token, priority, seq, lane_ord FROM claimed`,
   };
 }
