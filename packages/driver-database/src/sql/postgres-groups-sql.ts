@@ -25,15 +25,21 @@ export function postgresGroupsSql(s: string, epochMs: (column: string) => string
      * lanes another claim holds. The count is read before the lock and may miss a claim that
      * committed in between: claimLanes counts again. In: $1 queue, $2 lanes already visited, $3 how
      * many, $4 group concurrency. Out: rows { group_key, paused, active } in turn order ('' is
-     * the ungrouped lane, whose active is 0).
+     * the ungrouped lane, whose active is 0). The due job of each lane is looked for through the
+     * lane index, lane by lane as the walk reaches it (a lateral LIMIT 1: an EXISTS may be planned
+     * as one pass over every job of the table), and the count is taken once per lane (OFFSET 0
+     * keeps it from being copied into the filter and the output).
      */
     lockLanes: `SELECT g.group_key, EXISTS (SELECT 1 FROM ${s}.paused_queues WHERE queue = $1) AS paused, a.active
       FROM ${s}.job_groups g
-      CROSS JOIN LATERAL (SELECT cardinality(${held}) AS active) a
-      WHERE g.queue = $1 AND g.group_key <> ALL($2::text[])
-        AND CASE WHEN g.group_key = '' THEN EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.queue = $1 AND j.group_key IS NULL AND ${due})
-          ELSE EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.queue = $1 AND j.group_key = g.group_key AND ${due}) END
-        AND a.active < $4
+      CROSS JOIN LATERAL (
+        (SELECT 1 FROM ${s}.jobs j WHERE g.group_key <> '' AND j.queue = $1 AND j.group_key = g.group_key AND ${due} LIMIT 1)
+        UNION ALL
+        (SELECT 1 FROM ${s}.jobs j WHERE g.group_key = '' AND j.queue = $1 AND j.group_key IS NULL AND ${due} LIMIT 1)
+        LIMIT 1
+      ) d
+      CROSS JOIN LATERAL (SELECT cardinality(${held}) AS active OFFSET 0) a
+      WHERE g.queue = $1 AND g.group_key <> ALL($2::text[]) AND a.active < $4
       ORDER BY g.served, g.group_key
       LIMIT $3
       FOR UPDATE OF g SKIP LOCKED`,
