@@ -61,6 +61,24 @@ export function describeJobGroups(f: ContractFixture): void {
       },
     );
 
+    it('a claim finds the one group with room behind 40 groups at their limit', async () => {
+      const queue = f.queue();
+      const driver = f.driver();
+      const busy = Array.from({ length: 40 }, (_, i) => grouped(queue, `busy-${i}`, 2)).flat();
+      await pushAll(busy);
+      const held: Reservation[] = [];
+      for (let i = 0; i < 40; i += 1) {
+        const reservation = await reserve(driver, queue, 1);
+        expect(reservation).toBeDefined();
+        held.push(reservation!);
+      }
+      expect(new Set(held.map((r) => r.envelope?.group)).size).toBe(40);
+      const [free] = grouped(queue, 'free', 1);
+      await driver.push([free!]);
+      expect((await reserve(driver, queue, 1))?.id).toBe(free!.id);
+      expect(await reserve(driver, queue, 1)).toBeUndefined();
+    });
+
     it("a group with 2,000 queued jobs holds up another group's single job by a few claims at most", async () => {
       const queue = f.queue();
       await pushAll(grouped(queue, 'big', 2_000));

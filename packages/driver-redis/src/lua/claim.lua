@@ -112,8 +112,12 @@ local function claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, hold
   local ring = base .. 'gring'
   local budget = 1000
   local start = 0
+  -- The ring is read a few lanes at a time: the first lanes usually have room, and a claim runs
+  -- this once per job it takes.
+  local page = 8
   while budget > 0 do
-    local lanes = redis.call('ZRANGE', ring, start, start + 99)
+    local lanes = redis.call('ZRANGE', ring, start, start + page - 1)
+    page = math.min(page * 2, 128)
     if #lanes == 0 then return nil end
     local removed = 0
     for _, lane in ipairs(lanes) do
