@@ -260,12 +260,12 @@ export class PostgresDriver implements QueueDriver {
       const result = await (target ?? this.#pool).query(
         this.#prepared('push', [ids, queues, priorities, delays, uniqueKeys, bodies, this.#channel, groups]),
       );
-      const stored = new Set<string>(result.rows[0]?.ids ?? []);
-      if (!this.#closed) this.#analyzer.noteStored(stored.size);
+      const row = result.rows[0] as { stored: number; ids: string[] | null };
+      if (!this.#closed) this.#analyzer.noteStored(row.stored);
       if (target === undefined) {
         for (const queue of new Set(queues)) this.#waiters.wakeOne(queue);
       }
-      return splitStored(ids, stored);
+      return splitStored(ids, row.ids);
     });
   }
 

@@ -130,6 +130,32 @@ describe.each(DIALECTS)('$name driver', ({ setup }) => {
     expect((await driver.push([c])).pushed).toEqual([c.id]);
   });
 
+  it('a bulk push stores every payload as it was: line breaks, quotes, backslashes and separators in any field', async () => {
+    const texts = [
+      'line\nbreak',
+      'carriage\r\nreturn',
+      'quote " and \\ backslash',
+      '{"looks":"like json"}',
+      'sep\u2028arators\u2029',
+      'tab\there',
+      '',
+    ];
+    const batch = Array.from({ length: 300 }, (_, i) =>
+      createEnvelope({
+        name: `job\n${i}`,
+        queue,
+        payload: { i, text: texts[i % texts.length]!, nested: { list: [texts[(i + 1) % texts.length]!] } },
+      }),
+    );
+    expect((await driver.push(batch)).pushed).toEqual(batch.map((e) => e.id));
+    for (const envelope of batch) {
+      const reservation = await reserveNow(driver, queue);
+      expect(reservation.id).toBe(envelope.id);
+      expect(reservation.envelope?.name).toBe(envelope.name);
+      expect(reservation.envelope?.payload).toEqual(envelope.payload);
+    }
+  });
+
   it('a push of 5,000 envelopes skips exactly the ids and unique keys already held, in the batch or stored', async () => {
     const stored = Array.from({ length: 100 }, (_, i) => createEnvelope({ name: 'stored', queue, uniqueKey: `held-${i}` }));
     expect((await driver.push(stored)).pushed).toHaveLength(100);

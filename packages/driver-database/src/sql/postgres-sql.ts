@@ -239,13 +239,15 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
      * Bulk insert of many envelopes in one statement, then one NOTIFY per queue that got a due job;
      * a grouped job's lanes (its group's and its queue's ungrouped lane) are added when new.
      * In: $1 job ids text[], $2 queues text[], $3 priorities int[], $4 delays ms float8[] (from now),
-     * $5 unique keys text[] (nulls allowed), $6 bodies text[], $7 channel text, $8 groups text[] (nulls allowed).
-     * Out: one row { ids text[] } with the ids stored; rows held by a unique key or id are skipped.
+     * $5 unique keys text[] (nulls allowed), $6 bodies text (one per job, joined by a line break,
+     * which no encoded envelope holds), $7 channel text, $8 groups text[] (nulls allowed).
+     * Out: one row { stored int, ids text[] or null }: the ids stored, null when every job was;
+     * rows held by a unique key or id are skipped.
      */
     push: `WITH ins AS (
         INSERT INTO ${s}.jobs (job_id, queue, priority, available_at, unique_key, body, group_key)
         SELECT r.job_id, r.queue, r.priority, now() + r.delay_ms * interval '1 millisecond', r.unique_key, r.body, r.group_key
-        FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[], $5::text[], $6::text[], $8::text[])
+        FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[], $5::text[], string_to_array($6::text, E'\\n'), $8::text[])
           WITH ORDINALITY AS r(job_id, queue, priority, delay_ms, unique_key, body, group_key, ord)
         ORDER BY r.ord
         ON CONFLICT DO NOTHING
@@ -253,8 +255,10 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
       ), ${registerLanes(s, 'ins')}, notified AS (
         SELECT pg_notify($7, q.queue) FROM (SELECT DISTINCT queue FROM ins WHERE available_at <= now()) q
       )
-      SELECT coalesce(array_agg(job_id), '{}') AS ids, (SELECT count(*) FROM notified)::int AS notified,
-        (SELECT count(*) FROM lanes)::int AS lanes FROM ins`,
+      SELECT count(*)::int AS stored,
+        -- The stored ids are only needed to tell which were skipped (the subquery runs only then).
+        CASE WHEN count(*) < cardinality($1::text[]) THEN coalesce((SELECT array_agg(job_id) FROM ins), '{}') END AS ids,
+        (SELECT count(*) FROM notified)::int AS notified, (SELECT count(*) FROM lanes)::int AS lanes FROM ins`,
 
     /**
      * Claims up to $4 due jobs of one queue: priority then insertion order, skipping rows other
