@@ -22,7 +22,7 @@ const suite = process.argv[2];
 const args = process.argv.slice(3);
 const SYSTEMS: Record<string, readonly string[]> = {
   redis: ['queuekit-redis', 'bullmq'],
-  database: ['queuekit-postgres', 'queuekit-sqlite', 'pg-boss', 'graphile-worker'],
+  database: ['queuekit-postgres', 'queuekit-sqlite', 'pg-boss', 'graphile-worker', 'graphile-worker-tuned'],
   heartbeat: ['batched', 'per-job'],
   beanstalk: ['queuekit-beanstalk', 'protocol-floor'],
   groups: ['redis', 'redis-groups', 'postgres', 'postgres-groups', 'sqlite', 'sqlite-groups'],

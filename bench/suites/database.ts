@@ -101,7 +101,9 @@ export function makeSystem(name: string, settings: Settings, modules?: DatabaseM
     case 'bullmq-postgres':
       return bullmqPostgres(settings);
     case 'graphile-worker':
-      return graphileWorker(settings);
+      return graphileWorker(settings, false);
+    case 'graphile-worker-tuned':
+      return graphileWorker(settings, true);
     case 'pg-boss':
       return pgBoss(settings);
     default:
@@ -189,7 +191,11 @@ function bullmqPostgres(settings: Settings): System {
   };
 }
 
-function graphileWorker(settings: Settings): System {
+/**
+ * graphile-worker at its defaults, or `tuned`: with its batching features, a local queue (fetch and
+ * lock many jobs at once) and batched completion.
+ */
+function graphileWorker(settings: Settings, tuned: boolean): System {
   const schema = `graphilebench_${tag()}`;
   let utils: Awaited<ReturnType<typeof makeWorkerUtils>> | undefined;
   const getUtils = async () => {
@@ -205,12 +211,11 @@ function graphileWorker(settings: Settings): System {
       noHandleSignals: true,
       pollInterval: 1_000,
       taskList: { noop: async (data) => task(data) },
-      // Its batching features: a local queue (fetch and lock many jobs at once) and batched completion.
-      preset: { worker: { localQueue: { size: concurrency + 1 }, completeJobBatchDelay: 0 } },
+      ...(tuned ? { preset: { worker: { localQueue: { size: concurrency + 1 }, completeJobBatchDelay: 0 } } } : {}),
       logger: silentLogger,
     });
   return {
-    name: 'graphile-worker',
+    name: tuned ? 'graphile-worker-tuned' : 'graphile-worker',
     async enqueueSingle(count) {
       const u = await getUtils();
       const queue = `single_${tag()}`;
@@ -428,7 +433,8 @@ export async function run(args: string[]): Promise<void> {
     ['queuekit-postgres', () => queuekitPostgres(settings)],
     ['queuekit-sqlite', () => queuekitSqlite()],
     ['bullmq-postgres', () => bullmqPostgres(settings)],
-    ['graphile-worker', () => graphileWorker(settings)],
+    ['graphile-worker', () => graphileWorker(settings, false)],
+    ['graphile-worker-tuned', () => graphileWorker(settings, true)],
     ['pg-boss', () => pgBoss(settings)],
   ];
   const rows: BenchRow[] = [];
@@ -444,6 +450,6 @@ export async function run(args: string[]): Promise<void> {
       await system.cleanup();
     }
   }
-  report('database', rows, ['bullmq-postgres', 'graphile-worker', 'pg-boss']);
+  report('database', rows, ['bullmq-postgres', 'graphile-worker', 'graphile-worker-tuned', 'pg-boss']);
   if (settings.only === undefined || settings.only.includes('plan')) await claimPlan(settings);
 }
