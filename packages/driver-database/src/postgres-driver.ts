@@ -53,6 +53,8 @@ import { Waiters } from './waiters.js';
 import { isConnectionError, wrapError } from './wrap-error.js';
 
 const DIALECT = 'postgres';
+/** The SQLSTATE of a unique index refusing a row. */
+const UNIQUE_VIOLATION = '23505';
 const MAX_SCHEMA_LENGTH = 50;
 
 /** Anything with pg's `query(text, values)`: a PoolClient inside the application's transaction. */
@@ -254,12 +256,23 @@ export class PostgresDriver implements QueueDriver {
       }
       target = options.transaction as Queryable;
     }
-    const { ids, queues, priorities, delays, uniqueKeys, bodies, groups } = pushColumns(envelopes, this.#maxMessageBytes);
+    const { ids, queues, priorities, delays, uniqueKeys, bodies, groups, repeats } = pushColumns(envelopes, this.#maxMessageBytes);
     if (envelopes.length === 0) return { pushed: [], skipped: [] };
+    const values = [ids, queues, priorities, delays, uniqueKeys, bodies, this.#channel, groups];
     return this.#run('push', async () => {
-      const result = await (target ?? this.#pool).query(
-        this.#prepared('push', [ids, queues, priorities, delays, uniqueKeys, bodies, this.#channel, groups]),
-      );
+      let result: pg.QueryResult;
+      if (target !== undefined || repeats) {
+        result = await (target ?? this.#pool).query(this.#prepared('push', values));
+      } else {
+        // Outside the application's transaction a failed statement changed nothing, so the
+        // plain insert can be tried first and `push` run when a concurrent push won a race.
+        try {
+          result = await this.#pool.query(this.#prepared('pushFresh', values));
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+          result = await this.#pool.query(this.#prepared('push', values));
+        }
+      }
       const row = result.rows[0] as { stored: number; ids: string[] | null };
       if (!this.#closed) this.#analyzer.noteStored(row.stored);
       if (target === undefined) {

@@ -24,6 +24,8 @@ export interface PushColumns {
    */
   readonly bodies: string;
   readonly groups: (string | null)[];
+  /** Whether two envelopes share an id, or a unique key in one queue (see `pushFresh`). */
+  readonly repeats: boolean;
 }
 
 /**
@@ -39,6 +41,10 @@ export function pushColumns(envelopes: readonly JobEnvelope[], maxMessageBytes: 
   const uniqueKeys: (string | null)[] = [];
   const bodies: string[] = [];
   const groups: (string | null)[] = [];
+  const seenIds = new Set<string>();
+  // A queue name holds no line break (see isValidQueueName), so queue + '\n' + key names one key.
+  const seenKeys = new Set<string>();
+  let repeats = false;
   for (const envelope of envelopes) {
     assertQueue('postgres', envelope.queue);
     ids.push(envelope.id);
@@ -51,8 +57,15 @@ export function pushColumns(envelopes: readonly JobEnvelope[], maxMessageBytes: 
     const body = encodeEnvelope(envelope);
     assertMessageSize('postgres', envelope.id, body, maxMessageBytes);
     bodies.push(body);
+    if (seenIds.has(envelope.id)) repeats = true;
+    seenIds.add(envelope.id);
+    if (envelope.uniqueKey !== undefined) {
+      const key = `${envelope.queue}\n${envelope.uniqueKey}`;
+      if (seenKeys.has(key)) repeats = true;
+      seenKeys.add(key);
+    }
   }
-  return { ids, queues, priorities, delays, uniqueKeys, bodies: bodies.join(BODY_SEPARATOR), groups };
+  return { ids, queues, priorities, delays, uniqueKeys, bodies: bodies.join(BODY_SEPARATOR), groups, repeats };
 }
 
 /**

@@ -84,6 +84,51 @@ describe('postgres: transactional enqueue', () => {
     expect(await driver.stats(queue)).toMatchObject({ ready: 2_500, delayed: 0, reserved: 0 });
   });
 
+  it('a push racing a transaction that stores the same ids or keys skips them once it commits, and stores them once it rolls back', async () => {
+    const queue = randomQueue();
+    await driver.migrate();
+    // Until the transaction ends, a push of the same ids or keys waits on its rows.
+    const waitingOnLocks = async (count: number) => {
+      const read = async () => {
+        const { rows } = await pool.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%'`,
+          [`"${schema}".jobs`],
+        );
+        return (rows[0] as { n: number }).n;
+      };
+      expect(await eventually(read, (n) => n >= count)).toBe(count);
+    };
+    for (const outcome of ['COMMIT', 'ROLLBACK'] as const) {
+      const batch = Array.from({ length: 200 }, (_, i) =>
+        createEnvelope({ name: 'race', queue, ...(i % 2 === 0 ? { uniqueKey: `${outcome}-${i}` } : {}) }),
+      );
+      const ids = batch.map((e) => e.id);
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        expect((await driver.push(batch, { transaction: client })).pushed).toEqual(ids);
+        const sameIds = driver.push(batch);
+        if (outcome === 'COMMIT') {
+          // Other ids, the keys the transaction holds.
+          const keyed = batch.filter((e) => e.uniqueKey !== undefined);
+          const sameKeys = driver.push(keyed.map((e) => createEnvelope({ name: 'race', queue, uniqueKey: e.uniqueKey! })));
+          await waitingOnLocks(2);
+          await client.query('COMMIT');
+          expect(await sameIds).toEqual({ pushed: [], skipped: ids });
+          expect((await sameKeys).pushed).toEqual([]);
+          expect((await sameKeys).skipped).toHaveLength(keyed.length);
+        } else {
+          await waitingOnLocks(1);
+          await client.query('ROLLBACK');
+          expect(await sameIds).toEqual({ pushed: ids, skipped: [] });
+        }
+      } finally {
+        client.release();
+      }
+    }
+    expect(await driver.stats(queue)).toMatchObject({ ready: 400 });
+  });
+
   it('a transaction handle that is not a pg client is refused', async () => {
     await expect(driver.push([createEnvelope({ name: 'x', queue: randomQueue() })], { transaction: {} })).rejects.toBeInstanceOf(
       InvalidArgumentError,

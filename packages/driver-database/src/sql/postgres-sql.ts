@@ -242,23 +242,21 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
      * $5 unique keys text[] (nulls allowed), $6 bodies text (one per job, joined by a line break,
      * which no encoded envelope holds), $7 channel text, $8 groups text[] (nulls allowed).
      * Out: one row { stored int, ids text[] or null }: the ids stored, null when every job was;
-     * rows held by a unique key or id are skipped.
+     * rows held by a unique key or id, stored before or earlier in the same push, are skipped.
      */
-    push: `WITH ins AS (
-        INSERT INTO ${s}.jobs (job_id, queue, priority, available_at, unique_key, body, group_key)
-        SELECT r.job_id, r.queue, r.priority, now() + r.delay_ms * interval '1 millisecond', r.unique_key, r.body, r.group_key
-        FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[], $5::text[], string_to_array($6::text, E'\\n'), $8::text[])
-          WITH ORDINALITY AS r(job_id, queue, priority, delay_ms, unique_key, body, group_key, ord)
-        ORDER BY r.ord
-        ON CONFLICT DO NOTHING
-        RETURNING job_id, queue, available_at, group_key
-      ), ${registerLanes(s, 'ins')}, notified AS (
-        SELECT pg_notify($7, q.queue) FROM (SELECT DISTINCT queue FROM ins WHERE available_at <= now()) q
-      )
-      SELECT count(*)::int AS stored,
-        -- The stored ids are only needed to tell which were skipped (the subquery runs only then).
-        CASE WHEN count(*) < cardinality($1::text[]) THEN coalesce((SELECT array_agg(job_id) FROM ins), '{}') END AS ids,
-        (SELECT count(*) FROM notified)::int AS notified, (SELECT count(*) FROM lanes)::int AS lanes FROM ins`,
+    push: pushStatement(s, { where: '', onConflict: 'ON CONFLICT DO NOTHING' }),
+    /**
+     * `push` for envelopes that repeat no id and no unique key among themselves, without ON
+     * CONFLICT: a row whose id or key a committed job holds is left out beforehand, so only a push
+     * storing the same id or key at the same moment makes it fail, with unique_violation (23505),
+     * and the caller then runs `push`. A speculative insertion (what ON CONFLICT does for every
+     * row) costs about a fifth of the statement. In and out as `push`.
+     */
+    pushFresh: pushStatement(s, {
+      where: `WHERE NOT EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.job_id = r.job_id)
+          AND (r.unique_key IS NULL OR NOT EXISTS (SELECT 1 FROM ${s}.jobs j WHERE j.queue = r.queue AND j.unique_key = r.unique_key))`,
+      onConflict: '',
+    }),
 
     /**
      * Claims up to $4 due jobs of one queue: priority then insertion order, skipping rows other
@@ -487,6 +485,29 @@ export function postgresSql(s: string, options: { readonly durableSettle?: boole
     rateLimitPeek: `SELECT least($2::float8, tokens + greatest(0, extract(epoch from now() - updated_at) * 1000) * $2::float8 / $3::float8) AS tokens
       FROM ${s}.rate_limits WHERE key = $1`,
   };
+}
+
+/**
+ * The push statement (see `push`), with `where` (conditions on each row `r`, or '') and its ON
+ * CONFLICT clause (or '').
+ */
+function pushStatement(s: string, { where, onConflict }: { readonly where: string; readonly onConflict: string }): string {
+  return `WITH ins AS (
+        INSERT INTO ${s}.jobs (job_id, queue, priority, available_at, unique_key, body, group_key)
+        SELECT r.job_id, r.queue, r.priority, now() + r.delay_ms * interval '1 millisecond', r.unique_key, r.body, r.group_key
+        FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[], $5::text[], string_to_array($6::text, E'\\n'), $8::text[])
+          WITH ORDINALITY AS r(job_id, queue, priority, delay_ms, unique_key, body, group_key, ord)
+        ${where}
+        ORDER BY r.ord
+        ${onConflict}
+        RETURNING job_id, queue, available_at, group_key
+      ), ${registerLanes(s, 'ins')}, notified AS (
+        SELECT pg_notify($7, q.queue) FROM (SELECT DISTINCT queue FROM ins WHERE available_at <= now()) q
+      )
+      SELECT count(*)::int AS stored,
+        -- The stored ids are only needed to tell which were skipped (the subquery runs only then).
+        CASE WHEN count(*) < cardinality($1::text[]) THEN coalesce((SELECT array_agg(job_id) FROM ins), '{}') END AS ids,
+        (SELECT count(*) FROM notified)::int AS notified, (SELECT count(*) FROM lanes)::int AS lanes FROM ins`;
 }
 
 /**
