@@ -72,9 +72,15 @@ local function markGrouped(jobPrefix, readyKey)
   if redis.call('ZUNIONSTORE', base .. 'gu', 1, readyKey) > 0 then enterRing(base, '') end
 end
 
+-- Whether this script set the marker for an ended group lease already: the scripts that end
+-- leases do not make jobs ready before they do, so once is enough for all of them.
+local groupMarkerSet = false
+
 local function groupLeaseEnded(jobPrefix, id, group)
   if not group or group == '' then return end
   local base = groupBase(jobPrefix)
   redis.call('ZREM', base .. 'gl:' .. group, id)
+  if groupMarkerSet then return end
+  groupMarkerSet = true
   if redis.call('EXISTS', base .. 'ready') == 1 then redis.call('ZADD', base .. 'marker', 0, '0') end
 end
