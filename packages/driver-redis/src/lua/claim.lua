@@ -20,13 +20,14 @@
     claimReadyUpTo(readyKey, leasedKey, jobPrefix, tokenBase, leaseMs, holder, max, claimed)
       up to `max` jobs as claimReady would take them one by one, appended to `claimed` (5 values
       each) under the tokens `<tokenBase>:<n>`, with one ZPOPMIN and one ZADD to the leased zset
-    claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, holder, groupConcurrency)
+    claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, holder, groupConcurrency, block)
       on a queue that never had a grouped job, claimReady. Otherwise it goes through the lanes
       in <base>gring (groups fragment), least recently served first: the first that is the
       ungrouped lane or a group with fewer than groupConcurrency active jobs gives its next job
       (priority, then FIFO; entries no longer ready are dropped on the way), leased with
-      leaseJob, and the lane is marked served (to the back of the turns; a lane left empty leaves
-      the ring). nil when no lane can give a job, or after 1,000 steps (lanes looked at and
+      leaseJob, and the lane is marked served (to the back of the turns, under a stamp of a block
+      of `block` the script takes at its first grouped claim; a lane left empty leaves the
+      ring). nil when no lane can give a job, or after 1,000 steps (lanes looked at and
       entries taken), so one claim's work stays bounded.
     groupConcurrencyOf(arg)
       a script argument's groupConcurrency: nil for '0' (claims without groups), else the number
@@ -104,7 +105,19 @@ local function groupActive(base, group, leasedKey)
   return active
 end
 
-local function claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, holder, groupConcurrency)
+-- Turn stamps this script hands out: a grouped claim of up to `block` jobs takes that many from
+-- <base>gstamp with one INCRBY; stamps left unused are skipped, which keeps the order.
+local stampNext, stampLast = 0, -1
+local function nextStamp(base, block)
+  if stampNext > stampLast then
+    stampLast = redis.call('INCRBY', base .. 'gstamp', block)
+    stampNext = stampLast - block + 1
+  end
+  stampNext = stampNext + 1
+  return stampNext - 1
+end
+
+local function claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, holder, groupConcurrency, block)
   local base = groupBase(jobPrefix)
   if groupedQueue == nil then groupedQueue = redis.call('EXISTS', base .. 'grouped') == 1 end
   -- A queue that never had a grouped job has the ungrouped lane alone: the plain claim serves it.
@@ -134,7 +147,7 @@ local function claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, hold
           if redis.call('ZREM', readyKey, id) == 1 then
             local job = leaseJob(id, leasedKey, jobPrefix, token, leaseMs, holder)
             if job then
-              local stamp = redis.call('INCR', base .. 'gstamp')
+              local stamp = nextStamp(base, block)
               if redis.call('EXISTS', key) == 1 then redis.call('ZADD', ring, stamp, lane) else redis.call('ZREM', ring, lane) end
               return job
             end
@@ -164,7 +177,7 @@ local function claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, pri
   local claimed = {}
   if groupConcurrency then
     for n = 1, max do
-      local job = claimGrouped(readyKey, leasedKey, jobPrefix, tokenBase .. ':' .. n, leaseMs, holder, groupConcurrency)
+      local job = claimGrouped(readyKey, leasedKey, jobPrefix, tokenBase .. ':' .. n, leaseMs, holder, groupConcurrency, max)
       if not job then break end
       for _, v in ipairs(job) do claimed[#claimed + 1] = v end
     end
