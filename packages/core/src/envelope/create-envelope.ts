@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import { quoteInput } from '../errors/quote-input.js';
 import { ENVELOPE_VERSION, GROUP_KEY_MAX_LENGTH, isValidGroupKey, type JobEnvelope, NO_CALLBACKS } from './job-envelope.js';
+import { newJobId } from './job-id.js';
 
 /** Fields of {@link createEnvelope}; everything but `name` and `queue` has a default. */
 export type EnvelopeInit = Partial<Omit<JobEnvelope, 'v'>> & Pick<JobEnvelope, 'name'>;
@@ -14,7 +14,7 @@ export function createEnvelope(init: EnvelopeInit): JobEnvelope {
   const now = Date.now();
   const envelope: JobEnvelope = {
     v: ENVELOPE_VERSION,
-    id: init.id ?? randomUUID(),
+    id: init.id ?? newJobId(now),
     name: init.name,
     queue: init.queue ?? DEFAULT_QUEUE,
     payload: init.payload,

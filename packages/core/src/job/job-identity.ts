@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newJobId } from '../envelope/job-id.js';
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import { quoteInput } from '../errors/quote-input.js';
 
@@ -20,10 +20,10 @@ export class JobIdentity {
   constructor(name: string) {
     assertJobName(name);
     this.name = name;
-    this.#id = randomUUID();
+    this.#id = newJobId();
   }
 
-  /** The job id: a UUID unless set. */
+  /** The job id: a UUID (version 7, time-ordered) unless set. */
   get id(): string {
     return this.#id;
   }
