@@ -56,6 +56,26 @@ describe('job groups (redis specifics)', () => {
     expect(claimed.map((r) => r.id).sort()).toEqual([...ungrouped, grouped].map((e) => e.id).sort());
   });
 
+  it('lanes left empty leave the turns once a claim walks past them, and hand out jobs pushed to them meanwhile', async () => {
+    const d = driver();
+    const queue = randomQueue();
+    const ring = `${queueKeys(d.keyPrefix, queue).jobPrefix.slice(0, -2)}gring`;
+    const first = Array.from({ length: 30 }, (_, i) => job(queue, `g${i}`));
+    await d.push(first);
+    const claimed = await d.claim([queue], { leaseMs: 30_000, waitMs: 0, max: 30, groupConcurrency: 1 });
+    expect(claimed.map((r) => r.id).sort()).toEqual(first.map((e) => e.id).sort());
+    for (const reservation of claimed) await d.ack(reservation);
+    // A lane its last job left is kept until a claim reaches it: the claim does not check every lane it serves.
+    expect(await d.client.zcard(ring)).toBe(30);
+    const again = job(queue, 'g7');
+    await d.push([again]);
+    const next = await d.claim([queue], { leaseMs: 30_000, waitMs: 0, max: 5, groupConcurrency: 1 });
+    expect(next.map((r) => r.id)).toEqual([again.id]);
+    await d.ack(next[0]!);
+    expect(await d.claim([queue], { leaseMs: 30_000, waitMs: 0, max: 5, groupConcurrency: 1 })).toEqual([]);
+    expect(await d.client.zcard(ring)).toBe(0);
+  });
+
   it('a grouped claim skips jobs a claim without groups took, and counts their leases against the group', async () => {
     const d = driver();
     const queue = randomQueue();

@@ -6,41 +6,44 @@
   (lost deliveries) by reclaim() in the promote fragment, when an expired lease is recovered.
 
   Defines:
-    leaseJob(id, leasedKey, jobPrefix, token, leaseMs, holder)
+    markLeased(jk, id, f, jobPrefix, token, leaseMs, holder)
       stores the fencing token, the lease holder (`h`) and the claim time (`c`, the run's start)
-      of a job taken out of the ready zset and leases it until now + leaseMs. Returns {id, body,
-      attempt, lostDeliveries, leaseExpiresAt} where attempt = a + 1 and lostDeliveries = l, or
-      nil when the job's hash is gone. A grouped job's lease is recorded in <base>gl:<group>
+      of a job taken out of the ready zset (`f`: its HMGET of b, a, l, k), and returns {id, body,
+      attempt, lostDeliveries, leaseExpiresAt} where attempt = a + 1 and lostDeliveries = l. The
+      caller adds it to the leased zset. A grouped job's lease is recorded in <base>gl:<group>
       (groups.lua), whichever claim takes it, so it counts against the group's limit.
-    claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs, holder)
-      pops the next ready job (priority, then FIFO) and leases it (leaseJob); nil when none is ready.
-    groupActive(base, group, leasedKey)
-      how many jobs of `group` a claim leased that still hold an unexpired lease (per the
-      leased zset, so an extended lease counts to its new expiry); drops the others from <base>gl:<group>
     claimReadyUpTo(readyKey, leasedKey, jobPrefix, tokenBase, leaseMs, holder, max, claimed)
-      up to `max` jobs as claimReady would take them one by one, appended to `claimed` (5 values
-      each) under the tokens `<tokenBase>:<n>`, with one ZPOPMIN and one ZADD to the leased zset
-    claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, holder, groupConcurrency, block)
-      on a queue that never had a grouped job, claimReady. Otherwise it goes through the lanes
-      in <base>gring (groups fragment), least recently served first: the first that is the
-      ungrouped lane or a group with fewer than groupConcurrency active jobs gives its next job
-      (priority, then FIFO; entries no longer ready are dropped on the way), leased with
-      leaseJob, and the lane is marked served (to the back of the turns, under a stamp of a block
-      of `block` the script takes at its first grouped claim; a lane left empty leaves the
-      ring). nil when no lane can give a job, or after 1,000 steps (lanes looked at and
-      entries taken), so one claim's work stays bounded.
+      up to `max` ready jobs (priority, then FIFO), appended to `claimed` (5 values each) under
+      the tokens `<tokenBase>:<n>`, with one ZPOPMIN and one ZADD to the leased zset
+    groupActive(base, group, leasedKey, leasedHere)
+      how many jobs of `group` a claim leased that still hold an unexpired lease (per the leased
+      zset, so an extended lease counts to its new expiry, or per `leasedHere`, id -> lease
+      expiry of the jobs this script leased and has not added to the leased zset yet); drops the
+      others from <base>gl:<group>
+    claimGroupedUpTo(readyKey, leasedKey, jobPrefix, tokenBase, leaseMs, holder, groupConcurrency, max, claimed)
+      on a queue that never had a grouped job, claimReadyUpTo. Otherwise up to `max` jobs taken
+      lane by lane through <base>gring (groups fragment), least recently served first: a lane
+      that is the ungrouped lane or a group with fewer than groupConcurrency active jobs gives
+      its next job (priority, then FIFO; entries no longer ready are dropped on the way), and is
+      marked served (to the back of the turns, under a stamp of the block of `max` the script
+      takes at its first grouped claim), so the next job comes from the next lane. The walk goes
+      on from where the last job was taken rather than from the front again: no lane ahead of it
+      can have gained room or jobs within this script (its acks ran before it claims), and lanes
+      served move behind every lane not yet looked at. A lane found empty leaves the ring; one
+      left empty by its last job stays until the walk next reaches it (not checked on every job).
+      Stops after 1,000 steps (lanes looked at and entries taken), so one claim's work stays
+      bounded. The claimed jobs are added to the leased zset with one ZADD.
     groupConcurrencyOf(arg)
       a script argument's groupConcurrency: nil for '0' (claims without groups), else the number
     claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKey, pausedKey, jobPrefix, tokenBase, leaseMs, max, holder, groupConcurrency)
       claims nothing while pausedKey exists (nextAt -1: resume() sets the marker). Otherwise
       reclaims expired leases, promotes due delayed jobs, then claims up to `max` ready jobs with
-      claimReadyUpTo (groupConcurrency nil) or claimGrouped, the n-th under the token
+      claimReadyUpTo (groupConcurrency nil) or claimGroupedUpTo, the n-th under the token
       `<tokenBase>:<n>`. When ready jobs remain it sets the marker, so another blocked reserver wakes.
-      Returns {claimed, nextAt}: claimed holds 5 values per claimed job as claimReady returns
+      Returns {claimed, nextAt}: claimed holds 5 values per claimed job as markLeased returns
       them; nextAt is, when nothing was claimed, the epoch ms of the next delayed job or lease
       expiry (-1 when there is none, and -1 whenever a job was claimed).
 ]]
--- leaseJob without the leased zset's ZADD: `f` is the job's HMGET of b, a, l, k (body present).
 local function markLeased(jk, id, f, jobPrefix, token, leaseMs, holder)
   -- Every lease of a grouped job counts against its group, whichever claim took it.
   if f[4] then redis.call('ZADD', groupBase(jobPrefix) .. 'gl:' .. f[4], fmt(now + tonumber(leaseMs)), id) end
@@ -51,23 +54,10 @@ local function markLeased(jk, id, f, jobPrefix, token, leaseMs, holder)
   return {id, f[1], attempt, lost, now + tonumber(leaseMs)}
 end
 
-local function leaseJob(id, leasedKey, jobPrefix, token, leaseMs, holder)
-  local jk = jobPrefix .. id
-  local f = redis.call('HMGET', jk, 'b', 'a', 'l', 'k')
-  if not f[1] then return nil end
-  local job = markLeased(jk, id, f, jobPrefix, token, leaseMs, holder)
-  redis.call('ZADD', leasedKey, fmt(job[5]), id)
-  return job
-end
-
-local function claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs, holder)
-  for _ = 1, 100 do
-    local popped = redis.call('ZPOPMIN', readyKey)
-    if #popped == 0 then return nil end
-    local job = leaseJob(popped[1], leasedKey, jobPrefix, token, leaseMs, holder)
-    if job then return job end
+local function addLeased(leasedKey, leased)
+  for from = 1, #leased, 1000 do
+    redis.call('ZADD', leasedKey, unpack(leased, from, math.min(from + 999, #leased)))
   end
-  return nil
 end
 
 local function claimReadyUpTo(readyKey, leasedKey, jobPrefix, tokenBase, leaseMs, holder, max, claimed)
@@ -90,16 +80,14 @@ local function claimReadyUpTo(readyKey, leasedKey, jobPrefix, tokenBase, leaseMs
       end
     end
   end
-  for from = 1, #leased, 1000 do
-    redis.call('ZADD', leasedKey, unpack(leased, from, math.min(from + 999, #leased)))
-  end
+  addLeased(leasedKey, leased)
 end
 
-local function groupActive(base, group, leasedKey)
+local function groupActive(base, group, leasedKey, leasedHere)
   local key = base .. 'gl:' .. group
   local active = 0
   for _, id in ipairs(redis.call('ZRANGE', key, 0, -1)) do
-    local expires = redis.call('ZSCORE', leasedKey, id)
+    local expires = leasedHere[id] or redis.call('ZSCORE', leasedKey, id)
     if expires and tonumber(expires) > now then active = active + 1 else redis.call('ZREM', key, id) end
   end
   return active
@@ -117,51 +105,67 @@ local function nextStamp(base, block)
   return stampNext - 1
 end
 
-local function claimGrouped(readyKey, leasedKey, jobPrefix, token, leaseMs, holder, groupConcurrency, block)
+-- The next job of lane `key` that is still ready, leased under `token`, or nil when the lane ran
+-- out (empty: true) or the budget did; entries whose job left the ready zset (claimed without
+-- groups, cancelled, purged) are dropped on the way.
+local function takeFromLane(key, readyKey, jobPrefix, token, leaseMs, holder, budget)
+  while budget > 0 do
+    budget = budget - 1
+    local head = redis.call('ZPOPMIN', key)
+    if #head == 0 then return nil, budget, true end
+    local id = head[1]
+    if redis.call('ZREM', readyKey, id) == 1 then
+      local jk = jobPrefix .. id
+      local f = redis.call('HMGET', jk, 'b', 'a', 'l', 'k')
+      if f[1] then return markLeased(jk, id, f, jobPrefix, token, leaseMs, holder), budget, false end
+    end
+  end
+  return nil, budget, false
+end
+
+local function claimGroupedUpTo(readyKey, leasedKey, jobPrefix, tokenBase, leaseMs, holder, groupConcurrency, max, claimed)
   local base = groupBase(jobPrefix)
   if groupedQueue == nil then groupedQueue = redis.call('EXISTS', base .. 'grouped') == 1 end
   -- A queue that never had a grouped job has the ungrouped lane alone: the plain claim serves it.
-  if not groupedQueue then return claimReady(readyKey, leasedKey, jobPrefix, token, leaseMs, holder) end
+  if not groupedQueue then return claimReadyUpTo(readyKey, leasedKey, jobPrefix, tokenBase, leaseMs, holder, max, claimed) end
   local ring = base .. 'gring'
   local budget = 1000
-  local start = 0
-  -- The ring is read a few lanes at a time: the first lanes usually have room, and a claim runs
-  -- this once per job it takes.
-  local page = 8
-  while budget > 0 do
-    local lanes = redis.call('ZRANGE', ring, start, start + page - 1)
-    page = math.min(page * 2, 128)
-    if #lanes == 0 then return nil end
-    local removed = 0
-    for _, lane in ipairs(lanes) do
-      budget = budget - 1
-      if budget <= 0 then return nil end
-      if lane == '' or groupActive(base, lane, leasedKey) < groupConcurrency then
-        local key = laneKey(base, lane)
-        while budget > 0 do
-          budget = budget - 1
-          local head = redis.call('ZPOPMIN', key)
-          if #head == 0 then break end
-          local id = head[1]
-          -- An entry whose job left the ready zset (claimed without groups, cancelled, purged) is dropped.
-          if redis.call('ZREM', readyKey, id) == 1 then
-            local job = leaseJob(id, leasedKey, jobPrefix, token, leaseMs, holder)
-            if job then
-              local stamp = nextStamp(base, block)
-              if redis.call('EXISTS', key) == 1 then redis.call('ZADD', ring, stamp, lane) else redis.call('ZREM', ring, lane) end
-              return job
-            end
-          end
-        end
-        if redis.call('EXISTS', key) == 0 then
-          redis.call('ZREM', ring, lane)
-          removed = removed + 1
-        end
+  local n = 0
+  local leased, leasedHere = {}, {}
+  -- `lanes` is a page of the ring read at `start`, the count of lanes looked at that stayed where
+  -- they were (a lane served moves to the back, an empty one leaves). Pages start small: the
+  -- first lanes usually have room.
+  local lanes, index, start, page = {}, 1, 0, 8
+  while n < max and budget > 0 do
+    if index > #lanes then
+      lanes = redis.call('ZRANGE', ring, start, start + page - 1)
+      index = 1
+      page = math.min(page * 2, 128)
+      if #lanes == 0 then break end
+    end
+    local lane = lanes[index]
+    index = index + 1
+    budget = budget - 1
+    local stays = true
+    if lane == '' or groupActive(base, lane, leasedKey, leasedHere) < groupConcurrency then
+      local job, empty
+      job, budget, empty = takeFromLane(laneKey(base, lane), readyKey, jobPrefix, tokenBase .. ':' .. (n + 1), leaseMs, holder, budget)
+      if job then
+        n = n + 1
+        for _, v in ipairs(job) do claimed[#claimed + 1] = v end
+        leased[#leased + 1] = fmt(job[5])
+        leased[#leased + 1] = job[1]
+        leasedHere[job[1]] = job[5]
+        redis.call('ZADD', ring, nextStamp(base, max), lane)
+        stays = false
+      elseif empty then
+        redis.call('ZREM', ring, lane)
+        stays = false
       end
     end
-    start = start + #lanes - removed
+    if stays then start = start + 1 end
   end
-  return nil
+  addLeased(leasedKey, leased)
 end
 
 local function groupConcurrencyOf(arg)
@@ -176,11 +180,7 @@ local function claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, pri
   promote(readyKey, delayedKey, seqKey, priosKey, jobPrefix)
   local claimed = {}
   if groupConcurrency then
-    for n = 1, max do
-      local job = claimGrouped(readyKey, leasedKey, jobPrefix, tokenBase .. ':' .. n, leaseMs, holder, groupConcurrency, max)
-      if not job then break end
-      for _, v in ipairs(job) do claimed[#claimed + 1] = v end
-    end
+    claimGroupedUpTo(readyKey, leasedKey, jobPrefix, tokenBase, leaseMs, holder, groupConcurrency, max, claimed)
   else
     claimReadyUpTo(readyKey, leasedKey, jobPrefix, tokenBase, leaseMs, holder, max, claimed)
   end

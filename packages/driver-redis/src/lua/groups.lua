@@ -13,9 +13,10 @@
     <base>gring       zset  lane ('' = ungrouped, else the group) -> when it was last served (the
                             <base>gstamp counter, raised at each grouped claim), for the lanes with
                             an indexed job; a lane that enters the ring counts as served at the
-                            last claim, so it waits at most one round, and nothing is kept of a
-                            lane without ready jobs (a queue may have any number of groups)
-    <base>gl:<group>  zset  ids of the group's jobs a claim leased (see claim.lua, leaseJob, groupActive)
+                            last claim, so it waits at most one round. A lane is dropped when a
+                            claim finds it empty (a queue may have any number of groups): one its
+                            last job left stays until the claims' walk next reaches it
+    <base>gl:<group>  zset  ids of the group's jobs a claim leased (see claim.lua, markLeased, groupActive)
   The lane indexes are added to wherever a job becomes ready and are pruned lazily: a grouped
   claim drops an entry whose job is no longer in the ready zset (claimed without groups,
   cancelled, purged), so the scripts where a job stops being ready do not change.
