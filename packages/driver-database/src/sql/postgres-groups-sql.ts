@@ -48,7 +48,8 @@ export function postgresGroupsSql(s: string, epochMs: (column: string) => string
      * lock and so sees every claim of those groups that committed before: each group of $2 at most
      * $3 jobs (at the same place) and no more than its room under $4 live leases, the ungrouped
      * lane '' its $3; marks the lanes served, in $2 order, after every other lane of the queue,
-     * each with its live leases and the new ones.
+     * each with its live leases and the new ones. (OFFSET 0 keeps each lane's live leases from being
+     * looked up twice: once for the room, once for the leases kept.)
      * In: $1 queue, $2 lanes text[], $3 shares int[], $4 group concurrency, $5 lease ms,
      * $6 token prefix, $7 holder or null. Out: rows as `claim`'s, with lane_ord (the lane's
      * 1-based place in $2).
@@ -58,7 +59,7 @@ export function postgresGroupsSql(s: string, epochMs: (column: string) => string
           CASE WHEN w.group_key = '' THEN w.n ELSE least(w.n, $4 - cardinality(h.held)) END AS n
         FROM unnest($2::text[], $3::int[]) WITH ORDINALITY AS w(group_key, n, ord)
         JOIN ${s}.job_groups g ON g.queue = $1 AND g.group_key = w.group_key
-        CROSS JOIN LATERAL (SELECT ${held} AS held) h
+        CROSS JOIN LATERAL (SELECT ${held} AS held OFFSET 0) h
       ), next AS (
         SELECT lane.seq, wanted.ord FROM wanted CROSS JOIN LATERAL (
           SELECT seq FROM ${s}.jobs
