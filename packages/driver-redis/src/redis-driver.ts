@@ -246,7 +246,7 @@ export class RedisDriver implements QueueDriver {
         runScript(
           this.client,
           scripts.deadLetter,
-          [keys.leased, keys.unique, keys.dead, keys.deadInfo, keys.deadBody, keys.seq, keys.cancelled],
+          [keys.leased, keys.unique, keys.dead, keys.deadInfo, keys.deadBody, keys.seq, keys.cancelledInfo],
           [keys.jobPrefix + reservation.id, reservation.id, reservation.token, Math.floor(failure.failedAt), record],
         ),
         this.#register(reservation.queue),
@@ -262,7 +262,7 @@ export class RedisDriver implements QueueDriver {
       const reply = (await runScript(
         this.client,
         scripts.stats,
-        [keys.ready, keys.delayed, keys.leased, keys.seq, keys.prios, keys.dead, keys.paused, keys.completed],
+        [keys.ready, keys.delayed, keys.leased, keys.seq, keys.prios, keys.dead, keys.paused, keys.completedInfo],
         [keys.jobPrefix],
       )) as number[];
       const [ready = 0, delayed = 0, reserved = 0, dead = 0, oldest = -1, paused = 0, completed = 0] = reply;

@@ -41,7 +41,19 @@ export async function listJobs(ctx: RedisJobsContext, options: JobListOptions): 
   const reply = (await runScript(
     ctx.client,
     scripts.jobList,
-    [keys.ready, keys.delayed, keys.leased, keys.seq, keys.prios, keys.completed, keys.completedInfo, keys.cancelled, keys.cancelledInfo],
+    [
+      keys.ready,
+      keys.delayed,
+      keys.leased,
+      keys.seq,
+      keys.prios,
+      keys.completedIds,
+      keys.completedInfo,
+      keys.cancelledIds,
+      keys.cancelledInfo,
+      keys.completedOldIndex,
+      keys.cancelledOldIndex,
+    ],
     [keys.jobPrefix, state, offset, limit],
   )) as ScriptReply[];
   if (state === 'completed' || state === 'cancelled') return reply.map((record) => finishedJobInfo(decodeFinishedJob(String(record))));
@@ -63,7 +75,7 @@ export async function cancel(ctx: RedisJobsContext, id: string, queue: string | 
     const reply = await runScript(
       ctx.client,
       scripts.cancel,
-      [keys.ready, keys.delayed, keys.leased, keys.unique, keys.cancelled, keys.cancelledInfo],
+      [keys.ready, keys.delayed, keys.leased, keys.unique, keys.cancelledIds, keys.cancelledInfo, keys.cancelledOldIndex],
       [
         keys.jobPrefix + id,
         id,
@@ -87,7 +99,7 @@ export async function setProgress(ctx: RedisCallContext, reservation: Reservatio
   const reply = await runScript(
     ctx.client,
     scripts.progress,
-    [keys.leased, keys.cancelled],
+    [keys.leased, keys.cancelledInfo],
     [keys.jobPrefix + reservation.id, reservation.id, reservation.token, progress],
   );
   if (reply !== 1) throw refusalError(reply, 'setProgress', reservation);

@@ -20,14 +20,20 @@ export interface QueueKeys {
   readonly deadInfo: string;
   /** Hash id -> stored body of each dead letter. */
   readonly deadBody: string;
-  /** Zset of completed job ids kept, scored finish time (Redis clock, ms) * 1024, kept increasing. */
-  readonly completed: string;
+  /** List of the completed job ids kept, in the order they finished, oldest first (see src/lua/finished.lua). */
+  readonly completedIds: string;
   /** Hash id -> finished-job record (JSON, made by core) of each completed job kept. */
   readonly completedInfo: string;
-  /** Zset of cancelled job ids kept, scored like `completed`. */
-  readonly cancelled: string;
+  /** List of the cancelled job ids kept, like `completedIds`. */
+  readonly cancelledIds: string;
   /** Hash id -> finished-job record of each cancelled job kept. */
   readonly cancelledInfo: string;
+  /**
+   * Zsets in which an earlier version of this driver indexed the completed and cancelled records;
+   * the scripts that store or list records move them into the lists when they find them.
+   */
+  readonly completedOldIndex: string;
+  readonly cancelledOldIndex: string;
   /** String, present while the queue is paused: claims take nothing from it. */
   readonly paused: string;
   /**
@@ -55,10 +61,12 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     dead: `${base}dead`,
     deadInfo: `${base}dead:info`,
     deadBody: `${base}dead:body`,
-    completed: `${base}completed`,
+    completedIds: `${base}completed:ids`,
     completedInfo: `${base}completed:info`,
-    cancelled: `${base}cancelled`,
+    cancelledIds: `${base}cancelled:ids`,
     cancelledInfo: `${base}cancelled:info`,
+    completedOldIndex: `${base}completed`,
+    cancelledOldIndex: `${base}cancelled`,
     paused: `${base}paused`,
     jobPrefix: `${base}j:`,
   };

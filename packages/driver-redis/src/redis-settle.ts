@@ -23,7 +23,7 @@ export async function ackOne(ctx: RedisCallContext, reservation: Reservation, re
   const reply = await runIdempotentScript(
     ctx.client,
     scripts.ack,
-    [keys.leased, keys.unique, keys.completed, keys.completedInfo],
+    [keys.leased, keys.unique, keys.completedIds, keys.completedInfo, keys.completedOldIndex],
     [
       keys.jobPrefix + reservation.id,
       reservation.id,
@@ -87,8 +87,9 @@ export async function ackAndClaim(
           keys.prios,
           keys.unique,
           keys.paused,
-          keys.completed,
+          keys.completedIds,
           keys.completedInfo,
+          keys.completedOldIndex,
         ],
         args,
         wanted > 0 ? [keys.jobPrefix, base, leaseMs, 0, holder, ...retention, 0, ...triples] : args,
@@ -114,7 +115,7 @@ export async function releaseOne(
   const reply = await runScript(
     ctx.client,
     scripts.release,
-    [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios, keys.cancelled],
+    [keys.ready, keys.delayed, keys.leased, keys.seq, keys.marker, keys.prios, keys.cancelledInfo],
     [keys.jobPrefix + reservation.id, reservation.id, reservation.token, Math.max(0, Math.ceil(delayMs)), body, priority],
   );
   if (reply !== 1) throw refusalError(reply, 'release', reservation);
@@ -159,7 +160,7 @@ export async function extendMany(
       const reply = (await runIdempotentScript(
         ctx.client,
         scripts.extend,
-        [keys.leased, keys.cancelled],
+        [keys.leased, keys.cancelledInfo],
         [keys.jobPrefix, Math.ceil(leaseMs), ...tokenPairs(group)],
       )) as number[];
       group.forEach((reservation, index) => {

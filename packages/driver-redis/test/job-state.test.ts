@@ -42,7 +42,7 @@ afterAll(() => {
 });
 
 describe('retention in the ack scripts', () => {
-  it('ack() prunes the completed records past the count in its own script: the zset and hash hold exactly `count`', async () => {
+  it('ack() prunes the completed records past the count in its own script: the list and hash hold exactly `count`', async () => {
     const d = driver({ retention: { count: 3, ageMs: 60_000 } });
     const queue = randomQueue();
     const keys = queueKeys(d.keyPrefix, queue);
@@ -54,10 +54,10 @@ describe('retention in the ack scripts', () => {
       const reservation = await reserveOne(d, queue);
       await d.ack(reservation, { record: record(reservation, i) });
     }
-    expect(await raw.zrange(keys.completed, 0, -1)).toEqual(ids.slice(3));
+    expect(await raw.lrange(keys.completedIds, 0, -1)).toEqual(ids.slice(3));
     expect((await raw.hkeys(keys.completedInfo)).sort()).toEqual(ids.slice(3).sort());
     // The keys expire once the last record is older than the age (within a second), so an idle queue keeps none for ever.
-    for (const key of [keys.completed, keys.completedInfo]) {
+    for (const key of [keys.completedIds, keys.completedInfo]) {
       const ttl = await raw.pttl(key);
       expect(ttl).toBeGreaterThan(50_000);
       expect(ttl).toBeLessThanOrEqual(61_000);
@@ -76,8 +76,8 @@ describe('retention in the ack scripts', () => {
       await d.push([envelope]);
       const reservation = await reserveOne(d, queue);
       await d.ack(reservation, { record: record(reservation, i) });
-      const [zsetTtl, infoTtl] = await Promise.all([raw.pttl(keys.completed), raw.pttl(keys.completedInfo)]);
-      ttls.push(Math.min(zsetTtl, infoTtl));
+      const [listTtl, infoTtl] = await Promise.all([raw.pttl(keys.completedIds), raw.pttl(keys.completedInfo)]);
+      ttls.push(Math.min(listTtl, infoTtl));
       await new Promise((resolve) => setTimeout(resolve, 150));
     }
     // Read right after the ack: never less than the age (less the few ms of the round trip), never past it by more than 1 s.
@@ -104,7 +104,7 @@ describe('retention in the ack scripts', () => {
     expect(result.claimed).toHaveLength(4);
     // Five records were given (the second ack kept none); the oldest one was pruned.
     const kept = claimed.filter((_, i) => i !== 1).slice(1);
-    expect(await raw.zrange(keys.completed, 0, -1)).toEqual(kept.map((r) => r.id));
+    expect(await raw.lrange(keys.completedIds, 0, -1)).toEqual(kept.map((r) => r.id));
     expect(await raw.hlen(keys.completedInfo)).toBe(4);
     expect(await d.stats(queue)).toMatchObject({ completed: 4, reserved: 4, ready: 0 });
     expect((await d.getJob(result.claimed[0]!.id))?.lease?.holder).toBe('batch-host:7');
@@ -119,7 +119,7 @@ describe('retention in the ack scripts', () => {
     expect(claimed).toHaveLength(1_200);
     const result = await d.ackAndClaim(claimed, [queue], { leaseMs: 30_000, max: 0, records: claimed.map((r, i) => record(r, i)) });
     expect(result.leaseLost).toEqual([]);
-    expect(await raw.zrange(keys.completed, 0, -1)).toEqual(claimed.map((r) => r.id));
+    expect(await raw.lrange(keys.completedIds, 0, -1)).toEqual(claimed.map((r) => r.id));
     expect(await raw.hget(keys.completedInfo, claimed[1_100]!.id)).toContain('"result":1100');
     expect(await d.stats(queue)).toMatchObject({ completed: 1_200, reserved: 0, ready: 0 });
     expect(await raw.exists(...claimed.slice(0, 10).map((r) => `${keys.jobPrefix}${r.id}`))).toBe(0);
@@ -137,12 +137,73 @@ describe('retention in the ack scripts', () => {
       await d.push([envelope]);
       const reservation = await reserveOne(d, queue);
       await d.ack(reservation, { record: record(reservation, i) });
-      sizes.push(await raw.zcard(keys.completed));
+      sizes.push(await raw.llen(keys.completedIds));
     }
-    // 21 after the 21st record, back to 20 at the 22nd, and so on; the hash follows the zset.
+    // 21 after the 21st record, back to 20 at the 22nd, and so on; the hash follows the list.
     expect(sizes.slice(19)).toEqual([20, 21, 20, 21, 20, 21, 20]);
-    expect(await raw.zrange(keys.completed, 0, -1)).toEqual(ids.slice(6));
+    expect(await raw.lrange(keys.completedIds, 0, -1)).toEqual(ids.slice(6));
     expect(await raw.hlen(keys.completedInfo)).toBe(20);
+  });
+
+  it('records an earlier version indexed in a zset are moved into the list by the next store, oldest first, and listed with the new ones', async () => {
+    const d = driver({ retention: { count: 10 } });
+    const queue = randomQueue();
+    const keys = queueKeys(d.keyPrefix, queue);
+    // As the earlier version left them: a zset scored finish time * 1024 beside the same hash of records.
+    await d.push(Array.from({ length: 4 }, (_, i) => createEnvelope({ name: 'n', queue, payload: i })));
+    const earlier = await d.claim([queue], { leaseMs: 30_000, waitMs: 0, max: 3 });
+    const at = Date.now() - 5_000;
+    for (const [i, r] of earlier.entries()) {
+      await raw.zadd(keys.completedOldIndex, String((at + i) * 1024), r.id);
+      await raw.hset(keys.completedInfo, r.id, record(r, i, at + i));
+      await raw.del(keys.jobPrefix + r.id);
+      await raw.zrem(keys.leased, r.id);
+    }
+    expect(await d.stats(queue)).toMatchObject({ completed: 3 });
+    const last = await reserveOne(d, queue);
+    await d.ack(last, { record: record(last, 3) });
+    expect(await raw.exists(keys.completedOldIndex)).toBe(0);
+    expect(await raw.lrange(keys.completedIds, 0, -1)).toEqual([...earlier, last].map((r) => r.id));
+    const listed = await d.listJobs({ queue, state: 'completed', limit: 10 });
+    expect(listed.map((job) => job.id)).toEqual([last, ...earlier.reverse()].map((r) => r.id));
+    expect(await d.stats(queue)).toMatchObject({ completed: 4 });
+  });
+
+  it('a job id used again keeps one record and one list entry, at its newer place', async () => {
+    const d = driver();
+    const queue = randomQueue();
+    const keys = queueKeys(d.keyPrefix, queue);
+    const envelope = createEnvelope({ name: 'n', queue, payload: 0 });
+    const other = createEnvelope({ name: 'n', queue, payload: 1 });
+    await d.push([envelope]);
+    const first = await reserveOne(d, queue);
+    await d.ack(first, { record: record(first, 'first run') });
+    await d.push([other]);
+    const between = await reserveOne(d, queue);
+    await d.ack(between, { record: record(between, 'other') });
+    await d.push([envelope]);
+    const again = await reserveOne(d, queue);
+    expect(again.id).toBe(envelope.id);
+    await d.ackAndClaim([again], [queue], { leaseMs: 30_000, max: 0, records: [record(again, 'second run')] });
+    expect(await raw.lrange(keys.completedIds, 0, -1)).toEqual([other.id, envelope.id]);
+    expect(await d.getJob(envelope.id)).toMatchObject({ state: 'completed', result: 'second run' });
+    expect((await d.listJobs({ queue, state: 'completed', limit: 10 })).map((job) => job.id)).toEqual([envelope.id, other.id]);
+  });
+
+  it('records older than the age by their finish time leave from the front of the list, behind none younger', async () => {
+    const d = driver({ retention: { count: 100, ageMs: 60_000 } });
+    const queue = randomQueue();
+    const keys = queueKeys(d.keyPrefix, queue);
+    await d.push(Array.from({ length: 3 }, (_, i) => createEnvelope({ name: 'n', queue, payload: i })));
+    const [old, fresh, lateOld] = await d.claim([queue], { leaseMs: 30_000, waitMs: 0, max: 3 });
+    // The first store of a queue's records looks at their age at once: one finished two minutes ago goes.
+    await d.ack(old!, { record: record(old!, 'old', Date.now() - 120_000) });
+    expect(await raw.lrange(keys.completedIds, 0, -1)).toEqual([]);
+    expect(await d.getJob(old!.id)).toBeUndefined();
+    await d.ack(fresh!, { record: record(fresh!, 'fresh') });
+    // The walk from the front stops at the first young record, and looks again a second later at the earliest.
+    await d.ack(lateOld!, { record: record(lateOld!, 'late', Date.now() - 120_000) });
+    expect(await raw.lrange(keys.completedIds, 0, -1)).toEqual([fresh!.id, lateOld!.id]);
   });
 
   it('with retention false, an ack given a record stores nothing and stats leave `completed` out', async () => {
@@ -152,7 +213,7 @@ describe('retention in the ack scripts', () => {
     await d.push([createEnvelope({ name: 'n', queue, payload: {} })]);
     const reservation = await reserveOne(d, queue);
     await d.ack(reservation, { record: record(reservation, 'dropped') });
-    expect(await raw.exists(keys.completed, keys.completedInfo)).toBe(0);
+    expect(await raw.exists(keys.completedIds, keys.completedInfo)).toBe(0);
     const stats = await d.stats(queue);
     expect(stats).not.toHaveProperty('completed');
     expect(stats.paused).toBe(false);
@@ -229,12 +290,12 @@ describe('cancel', () => {
     const reply = await runScript(
       d.client,
       scripts.cancel,
-      [keys.ready, keys.delayed, keys.leased, keys.unique, keys.cancelled, keys.cancelledInfo],
-      [keys.jobPrefix + envelope.id, envelope.id, '', '0', '', '{}', 1_000, 60_000],
+      [keys.ready, keys.delayed, keys.leased, keys.unique, keys.cancelledIds, keys.cancelledInfo, keys.cancelledOldIndex],
+      [keys.jobPrefix + envelope.id, envelope.id, '', '0', '', '{}', 1_000, 60_000, 100],
     );
     expect(reply).toBe(-1);
     expect(await d.getJob(envelope.id)).toMatchObject({ state: 'active' });
-    expect(await raw.exists(keys.cancelled)).toBe(0);
+    expect(await raw.exists(keys.cancelledIds, keys.cancelledInfo)).toBe(0);
   });
 });
 

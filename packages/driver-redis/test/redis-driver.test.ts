@@ -689,7 +689,7 @@ describe('a connection that closes before the reply', () => {
       // No finished-job record to keep: the retention bounds are passed but unused.
       return [keys.jobPrefix + taken!.id, taken!.id, taken!.token, '', '1000', '60000'];
     };
-    const ackKeys = [keys.leased, keys.unique, keys.completed, keys.completedInfo];
+    const ackKeys = [keys.leased, keys.unique, keys.completedIds, keys.completedInfo, keys.completedOldIndex];
     const raw = new Redis(REDIS_URL, { enableAutoPipelining: true, maxRetriesPerRequest: null });
     try {
       const first = await ackArgs();

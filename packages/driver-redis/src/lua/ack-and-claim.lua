@@ -11,8 +11,9 @@
   KEYS[6]  prios           zset  of priorities in use
   KEYS[7]  unique          hash  uniqueKey -> id
   KEYS[8]  paused          string, present while claims are paused
-  KEYS[9]  completed       zset  id -> finish time (ms) * 1024, kept increasing (see finished.lua)
+  KEYS[9]  completed-ids   list  ids of the completed records kept, oldest first (see finished.lua)
   KEYS[10] completed-info  hash  id -> finished-job record
+  KEYS[11] completed       zset  the ids of an earlier version's index, moved into KEYS[9] when found
 
   ARGV[1] job key prefix, `<prefix>:{<queue>}:j:`
   ARGV[2] fencing token base for the claimed jobs (the n-th gets `<base>:<n>`)
@@ -34,10 +35,8 @@
 -- @include finished
 local jobPrefix = ARGV[1]
 local acks = {}
-local kept = 0
-local score, newestBefore
--- The records to keep: score, id pairs for the zset and id, record pairs for the hash.
-local scored, records = {}, {}
+-- The records to keep: their ids in order, and id, record pairs for the hash.
+local keptIds, records = {}, {}
 -- The acknowledged jobs' keys and ids, deleted and unleased together after the loop.
 local doneKeys, doneIds = {}, {}
 local i = 10
@@ -58,12 +57,9 @@ while ARGV[i] do
     doneIds[#doneIds + 1] = id
     groupLeaseEnded(jobPrefix, id, f[3])
     if record ~= '' then
-      if score then score = score + 1 else score, newestBefore = finishedScore(KEYS[9], now) end
-      scored[#scored + 1] = string.format('%.0f', score)
-      scored[#scored + 1] = id
+      keptIds[#keptIds + 1] = id
       records[#records + 1] = id
       records[#records + 1] = record
-      kept = kept + 1
     end
     acks[#acks + 1] = 1
   end
@@ -71,9 +67,10 @@ while ARGV[i] do
 end
 callInChunks('DEL', false, doneKeys)
 callInChunks('ZREM', KEYS[3], doneIds)
-if kept > 0 then
-  keepFinishedMany(KEYS[9], KEYS[10], scored, records)
-  pruneFinished(KEYS[9], KEYS[10], now, tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), newestBefore)
+if #keptIds > 0 then
+  adoptOldIndex(KEYS[11], KEYS[9])
+  keepFinishedMany(KEYS[9], KEYS[10], keptIds, records)
+  pruneFinished(KEYS[9], KEYS[10], now, tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
 end
 local claimed = {}
 local wanted = tonumber(ARGV[4])

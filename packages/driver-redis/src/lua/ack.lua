@@ -6,8 +6,9 @@
 
   KEYS[1] leased          zset  id -> lease expiry
   KEYS[2] unique          hash  uniqueKey -> id
-  KEYS[3] completed       zset  id -> finish time (ms) * 1024, kept increasing (see finished.lua)
+  KEYS[3] completed-ids   list  ids of the completed records kept, oldest first (see finished.lua)
   KEYS[4] completed-info  hash  id -> finished-job record
+  KEYS[5] completed       zset  the ids of an earlier version's index, moved into KEYS[3] when found
 
   ARGV[1] job key, `<prefix>:{<queue>}:j:<id>`
   ARGV[2] job id
@@ -40,8 +41,8 @@ groupLeaseEnded(string.sub(jk, 1, #jk - #id), id, f[3])
 if ARGV[4] ~= '' then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local score, newestBefore = finishedScore(KEYS[3], now)
-  keepFinished(KEYS[3], KEYS[4], score, id, ARGV[4])
-  pruneFinished(KEYS[3], KEYS[4], now, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), newestBefore)
+  adoptOldIndex(KEYS[5], KEYS[3])
+  keepFinishedMany(KEYS[3], KEYS[4], {id}, {id, ARGV[4]})
+  pruneFinished(KEYS[3], KEYS[4], now, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
 end
 return 1

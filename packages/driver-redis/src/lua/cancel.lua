@@ -12,8 +12,9 @@
   KEYS[2] delayed         zset  id -> due time
   KEYS[3] leased          zset  id -> lease expiry
   KEYS[4] unique          hash  uniqueKey -> id
-  KEYS[5] cancelled       zset  id -> finish time (ms) * 1024, kept increasing (see finished.lua)
+  KEYS[5] cancelled-ids   list  ids of the cancelled records kept, oldest first (see finished.lua)
   KEYS[6] cancelled-info  hash  id -> finished-job record
+  KEYS[7] cancelled       zset  the ids of an earlier version's index, moved into KEYS[5] when found
 
   ARGV[1] job key, `<prefix>:{<queue>}:j:<id>`
   ARGV[2] job id
@@ -42,7 +43,7 @@ redis.call('DEL', jk)
 if f[1] ~= '' then groupLeaseEnded(string.sub(jk, 1, #jk - #id), id, f[5]) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local score, newestBefore = finishedScore(KEYS[5], now)
-keepFinished(KEYS[5], KEYS[6], score, id, ARGV[6])
-pruneFinished(KEYS[5], KEYS[6], now, tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), newestBefore)
+adoptOldIndex(KEYS[7], KEYS[5])
+keepFinishedMany(KEYS[5], KEYS[6], {id}, {id, ARGV[6]})
+pruneFinished(KEYS[5], KEYS[6], now, tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]))
 return 1

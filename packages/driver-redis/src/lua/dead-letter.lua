@@ -8,7 +8,7 @@
   KEYS[4] dead-info hash  id -> failure record (JSON: reason, error, attempts, firstFailedAt, failedAt)
   KEYS[5] dead-body hash  id -> the stored body, as it was (it may be undecodable)
   KEYS[6] seq       string, the queue's sequence counter
-  KEYS[7] cancelled zset  of cancelled job ids kept
+  KEYS[7] cancelled-info  hash  id -> record of each cancelled job kept
 
   ARGV[1] job key, `<prefix>:{<queue>}:j:<id>`
   ARGV[2] job id
@@ -24,7 +24,7 @@ local jk = ARGV[1]
 local id = ARGV[2]
 local f = redis.call('HMGET', jk, 't', 'u', 'b', 'k')
 if f[1] ~= ARGV[3] or redis.call('ZSCORE', KEYS[1], id) == false then
-  if f[1] == false and redis.call('ZSCORE', KEYS[7], id) ~= false then return -2 end
+  if f[1] == false and redis.call('HEXISTS', KEYS[7], id) == 1 then return -2 end
   return -1
 end
 if f[2] and f[2] ~= '' and redis.call('HGET', KEYS[2], f[2]) == id then redis.call('HDEL', KEYS[2], f[2]) end

@@ -2,7 +2,7 @@
   extend: prolongs the leases of one or more deliveries of one queue that their tokens still hold.
 
   KEYS[1] leased    zset  id -> lease expiry
-  KEYS[2] cancelled zset  of cancelled job ids kept
+  KEYS[2] cancelled-info  hash  id -> record of each cancelled job kept
 
   ARGV[1] job key prefix, `<prefix>:{<queue>}:j:`
   ARGV[2] new lease length in ms, from now (Redis TIME)
@@ -24,7 +24,7 @@ while ARGV[i] do
   if token ~= '' and held == token and redis.call('ZSCORE', KEYS[1], id) ~= false then
     redis.call('ZADD', KEYS[1], score, id)
     out[#out + 1] = expires
-  elseif held == false and redis.call('ZSCORE', KEYS[2], id) ~= false then
+  elseif held == false and redis.call('HEXISTS', KEYS[2], id) == 1 then
     out[#out + 1] = -2
   else
     out[#out + 1] = -1

@@ -1,50 +1,37 @@
 --[[
-  Shared fragment, not a script of its own: placed where ack.lua, ack-and-claim.lua and cancel.lua
-  say `-- @include finished`.
+  Shared fragment, not a script of its own: placed where ack.lua, ack-and-claim.lua, cancel.lua
+  and job-list.lua say `-- @include finished`.
 
   A finished (completed or cancelled) job is kept as its record, the JSON text core made, stored as
-  it is in a hash and indexed in a zset scored finish time (Redis TIME, ms) * 1024, raised above the
-  newest score kept when that is higher, so records of one millisecond (or of a clock that stepped
-  back) keep their order. Pruning runs in the script that stores records: the queue's records of
-  that state older than ageMs, then the oldest beyond count. Both keys expire between ageMs and
-  ageMs + 1 s after the last record stored, so a queue that stops finishing jobs does not keep its
-  last ones for ever.
+  it is in a hash (id -> record: lookups, and whether a job was cancelled), and indexed in a list
+  of ids in the order they were stored, oldest first (scripts run one at a time, so that is the
+  order they finished in). Pruning runs in the scripts that store records: the oldest beyond the
+  count, once `step` or more are kept beyond it, then, once per second of stores, those older than
+  ageMs by their record's finishedAt (the clock of the worker that finished the job). Both keys
+  expire between ageMs and ageMs + 1 s after the last record stored, so a queue that stops
+  finishing jobs does not keep its last ones for ever.
+
+  Records indexed by an earlier version of this driver in a zset (`old`, scored finish time * 1024)
+  are moved into the list, in their order, by the first script here that finds that zset.
 
   Defines:
-    finishedScore(zsetKey, nowMs)
-      the score of the next record stored in zsetKey (add 1 for each further one of the same call),
-      and the time (ms) of the newest record kept before it (nil when there is none)
-    keepFinished(zsetKey, infoKey, score, id, record)
-      stores one record under `score` (replacing one of the same id)
+    adoptOldIndex(oldKey, listKey)
+      moves the ids of the zset oldKey, if there is one, to the front of the list listKey (oldest
+      first) and deletes it
     callInChunks(command, key, values)
       runs `command key ...values` (`command ...values` when key is false) once per 1,000 values
       (an even number, for pairs): one redis.call for many members costs far less than one each
-    keepFinishedMany(zsetKey, infoKey, scored, records)
-      stores many: `scored` holds score, id pairs and `records` id, record pairs, in one ZADD and one
-      HSET per 500 records
-    pruneFinished(zsetKey, infoKey, nowMs, count, ageMs, step, newestBeforeMs)
-      deletes records older than ageMs, then, once `step` or more are kept beyond count, the oldest
-      beyond count (so a queue holds up to count + step - 1 at times, and the pops are batched);
-      at most 1,000 of each per call (each store adds one, so a few calls catch up with a lowered
-      bound); sets both keys to expire ageMs + 1 s from now, once per second of stores: when the
-      newest record before this call (newestBeforeMs, from finishedScore) is of another second
-      than now, or there was none. A store later in the same second leaves the expiry set in it,
-      which is at most 1 s older, so the keys still outlive its record by ageMs
+    keepFinishedMany(listKey, infoKey, ids, records)
+      stores many: `ids` in finish order, `records` id, record pairs, with one RPUSH and one HSET per
+      1,000 values; a record that replaces one of the same id (a job id used again) leaves one
+      entry of it in the list, at its new place
+    pruneFinished(listKey, infoKey, nowMs, count, ageMs, step)
+      deletes the oldest records beyond count once `step` or more are kept beyond it (so a queue
+      holds up to count + step - 1 at times, and the deletes are batched), at most 1,000 per call
+      (each store adds some, so a few calls catch up with a lowered bound); then, when the keys'
+      expiry was set a second ago or more (or never), sets both to expire ageMs + 1 s from now and
+      deletes the records finished more than ageMs ago from the front of the list (at most 1,000)
 ]]
-local function finishedScore(zsetKey, nowMs)
-  local score = nowMs * 1024
-  local top = redis.call('ZRANGE', zsetKey, -1, -1, 'WITHSCORES')
-  if #top == 0 then return score, nil end
-  local newest = tonumber(top[2])
-  if newest >= score then score = newest + 1 end
-  return score, math.floor(newest / 1024)
-end
-
-local function keepFinished(zsetKey, infoKey, score, id, record)
-  redis.call('ZADD', zsetKey, string.format('%.0f', score), id)
-  redis.call('HSET', infoKey, id, record)
-end
-
 local function callInChunks(command, key, values)
   for from = 1, #values, 1000 do
     local to = math.min(from + 999, #values)
@@ -56,27 +43,62 @@ local function callInChunks(command, key, values)
   end
 end
 
-local function keepFinishedMany(zsetKey, infoKey, scored, records)
-  callInChunks('ZADD', zsetKey, scored)
-  callInChunks('HSET', infoKey, records)
+local function adoptOldIndex(oldKey, listKey)
+  if redis.call('EXISTS', oldKey) == 0 then return end
+  -- Newest first, each pushed to the front: the oldest ends up first.
+  callInChunks('LPUSH', listKey, redis.call('ZREVRANGE', oldKey, 0, -1))
+  redis.call('DEL', oldKey)
 end
 
-local function pruneFinished(zsetKey, infoKey, nowMs, count, ageMs, step, newestBeforeMs)
-  local bound = '(' .. string.format('%.0f', (nowMs - ageMs) * 1024)
-  local old = redis.call('ZRANGEBYSCORE', zsetKey, '-inf', bound, 'LIMIT', 0, 1000)
-  if #old > 0 then
-    redis.call('ZREM', zsetKey, unpack(old))
-    redis.call('HDEL', infoKey, unpack(old))
+local function keepFinishedMany(listKey, infoKey, ids, records)
+  callInChunks('RPUSH', listKey, ids)
+  local added = 0
+  for from = 1, #records, 1000 do
+    added = added + redis.call('HSET', infoKey, unpack(records, from, math.min(from + 999, #records)))
   end
-  local over = redis.call('ZCARD', zsetKey) - count
+  if added == #ids then return end
+  -- Some replaced a record of the same id: drop the earlier entry of each id listed twice.
+  for _, id in ipairs(ids) do
+    if #redis.call('LPOS', listKey, id, 'COUNT', 2) > 1 then redis.call('LREM', listKey, 1, id) end
+  end
+end
+
+-- The finish time (epoch ms) of a record (a positional array, or an object of an earlier format).
+local function finishedAtOf(record)
+  local ok, value = pcall(cjson.decode, record)
+  if not ok or type(value) ~= 'table' then return nil end
+  if value[1] ~= nil then return tonumber(value[10]) end
+  return tonumber(value.finishedAt)
+end
+
+local function pruneFinished(listKey, infoKey, nowMs, count, ageMs, step)
+  local over = redis.call('LLEN', listKey) - count
   if over >= step then
-    local popped = redis.call('ZPOPMIN', zsetKey, math.min(over, 1000))
-    local ids = {}
-    for k = 1, #popped, 2 do ids[#ids + 1] = popped[k] end
+    local ids = redis.call('LPOP', listKey, math.min(over, 1000))
     redis.call('HDEL', infoKey, unpack(ids))
   end
-  if newestBeforeMs == nil or math.floor(newestBeforeMs / 1000) ~= math.floor(nowMs / 1000) then
-    redis.call('PEXPIRE', zsetKey, ageMs + 1000)
-    redis.call('PEXPIRE', infoKey, ageMs + 1000)
+  local ttl = redis.call('PTTL', listKey)
+  if ttl >= 0 and ttl > ageMs then return end
+  redis.call('PEXPIRE', listKey, ageMs + 1000)
+  redis.call('PEXPIRE', infoKey, ageMs + 1000)
+  local cutoff = nowMs - ageMs
+  local old = 0
+  for from = 0, 900, 100 do
+    local ids = redis.call('LRANGE', listKey, from, from + 99)
+    if #ids == 0 then break end
+    local records = redis.call('HMGET', infoKey, unpack(ids))
+    local page = 0
+    for k = 1, #ids do
+      local at = records[k] and finishedAtOf(records[k])
+      -- An entry without a record (its record replaced under the same id, or lost) goes too.
+      if records[k] and (at == nil or at >= cutoff) then break end
+      page = page + 1
+    end
+    old = old + page
+    if page < #ids then break end
+  end
+  if old > 0 then
+    local ids = redis.call('LPOP', listKey, old)
+    redis.call('HDEL', infoKey, unpack(ids))
   end
 end

@@ -8,10 +8,12 @@
   KEYS[3] leased          zset  id -> lease expiry
   KEYS[4] seq             string, FIFO sequence counter
   KEYS[5] prios           zset  of priorities in use
-  KEYS[6] completed       zset  id -> finish time (ms) * 1024, kept increasing
-  KEYS[7] completed-info  hash  id -> finished-job record
-  KEYS[8] cancelled       zset  id -> finish time (ms) * 1024, kept increasing
-  KEYS[9] cancelled-info  hash  id -> finished-job record
+  KEYS[6]  completed-ids   list  ids of the completed records kept, oldest first (see finished.lua)
+  KEYS[7]  completed-info  hash  id -> finished-job record
+  KEYS[8]  cancelled-ids   list  ids of the cancelled records kept, oldest first
+  KEYS[9]  cancelled-info  hash  id -> finished-job record
+  KEYS[10] completed       zset  an earlier version's index of KEYS[6], moved into it when found
+  KEYS[11] cancelled       zset  an earlier version's index of KEYS[8], moved into it when found
 
   ARGV[1] job key prefix, `<prefix>:{<queue>}:j:`
   ARGV[2] state: waiting, delayed, active, completed or cancelled
@@ -23,18 +25,21 @@
 ]]
 -- @include promote
 -- @include live-job
+-- @include finished
 local jobPrefix = ARGV[1]
 local state = ARGV[2]
 local first = tonumber(ARGV[3])
 local last = first + tonumber(ARGV[4]) - 1
 if state == 'completed' or state == 'cancelled' then
-  local zsetKey, infoKey = KEYS[6], KEYS[7]
-  if state == 'cancelled' then zsetKey, infoKey = KEYS[8], KEYS[9] end
-  local ids = redis.call('ZREVRANGE', zsetKey, first, last)
+  local listKey, infoKey, oldKey = KEYS[6], KEYS[7], KEYS[10]
+  if state == 'cancelled' then listKey, infoKey, oldKey = KEYS[8], KEYS[9], KEYS[11] end
+  adoptOldIndex(oldKey, listKey)
+  -- Most recently finished first: the list's end, read backwards.
+  local ids = redis.call('LRANGE', listKey, -1 - last, -1 - first)
   if #ids == 0 then return {} end
   local records = redis.call('HMGET', infoKey, unpack(ids))
   local out = {}
-  for k = 1, #ids do
+  for k = #ids, 1, -1 do
     if records[k] then out[#out + 1] = records[k] end
   end
   return out

@@ -2,7 +2,7 @@
   progress: stores the progress of a job whose lease this token holds.
 
   KEYS[1] leased    zset  id -> lease expiry
-  KEYS[2] cancelled zset  of cancelled job ids kept
+  KEYS[2] cancelled-info  hash  id -> record of each cancelled job kept
 
   ARGV[1] job key, `<prefix>:{<queue>}:j:<id>`
   ARGV[2] job id
@@ -19,5 +19,5 @@ if ARGV[3] ~= '' and held == ARGV[3] and redis.call('ZSCORE', KEYS[1], id) ~= fa
   redis.call('HSET', jk, 'g', ARGV[4])
   return 1
 end
-if held == false and redis.call('ZSCORE', KEYS[2], id) ~= false then return -2 end
+if held == false and redis.call('HEXISTS', KEYS[2], id) == 1 then return -2 end
 return -1

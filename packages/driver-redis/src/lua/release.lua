@@ -8,7 +8,7 @@
   KEYS[4] seq       string, FIFO sequence counter
   KEYS[5] marker    zset, wakes blocked reservers
   KEYS[6] prios     zset  of priorities in use
-  KEYS[7] cancelled zset  of cancelled job ids kept
+  KEYS[7] cancelled-info  hash  id -> record of each cancelled job kept
 
   ARGV[1] job key, `<prefix>:{<queue>}:j:<id>`
   ARGV[2] job id
@@ -27,7 +27,7 @@ local jk = ARGV[1]
 local id = ARGV[2]
 local f = redis.call('HMGET', jk, 't', 'p', 'k')
 if f[1] ~= ARGV[3] or redis.call('ZSCORE', KEYS[3], id) == false then
-  if f[1] == false and redis.call('ZSCORE', KEYS[7], id) ~= false then return -2 end
+  if f[1] == false and redis.call('HEXISTS', KEYS[7], id) == 1 then return -2 end
   return -1
 end
 local prio = f[2]

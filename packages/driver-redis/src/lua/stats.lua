@@ -8,7 +8,7 @@
   KEYS[5] prios     zset  of priorities in use
   KEYS[6] dead      zset  id -> failedAt * 1024 + (sequence mod 1024)
   KEYS[7] paused    string, present while claims are paused
-  KEYS[8] completed zset  of completed job ids kept
+  KEYS[8] completed-info  hash  id -> record of each completed job kept
 
   ARGV[1] job key prefix, `<prefix>:{<queue>}:j:`
 
@@ -38,5 +38,5 @@ return {
   redis.call('ZCARD', KEYS[6]),
   oldest,
   redis.call('EXISTS', KEYS[7]),
-  redis.call('ZCARD', KEYS[8]),
+  redis.call('HLEN', KEYS[8]),
 }
