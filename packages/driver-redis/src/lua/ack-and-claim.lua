@@ -30,6 +30,7 @@
   0 already gone, -1 lease lost: nothing changed for it), and claimed holds 5 values per claimed
   job, in claim order: id, body, attempt (failed runs + 1), lostDeliveries, leaseExpiresAt.
 ]]
+-- @include chunks
 -- @include promote
 -- @include claim
 -- @include finished

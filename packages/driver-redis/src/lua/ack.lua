@@ -22,6 +22,7 @@
   job cancelled while it ran stays `cancelled`), -1 the lease was lost (another delivery holds the
   job, or it was made available again): nothing changed.
 ]]
+-- @include chunks
 -- @include finished
 -- @include groups
 local jk = ARGV[1]

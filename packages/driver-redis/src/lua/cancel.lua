@@ -28,6 +28,7 @@
 
   Returns: 1 cancelled, 0 the job is gone, -1 it changed since it was read: nothing changed.
 ]]
+-- @include chunks
 -- @include finished
 -- @include groups
 local jk = ARGV[1]

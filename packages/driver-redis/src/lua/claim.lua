@@ -1,6 +1,6 @@
 --[[
-  Shared fragment, not a script of its own: placed after the promote fragment in reserve.lua and
-  ack-and-claim.lua where their text says `-- @include claim`.
+  Shared fragment, not a script of its own: placed after the chunks and promote fragments in
+  reserve.lua and ack-and-claim.lua where their text says `-- @include claim`.
 
   A claim changes neither count of the job: `a` (failed runs) is counted by release.lua and `l`
   (lost deliveries) by reclaim() in the promote fragment, when an expired lease is recovered.
@@ -32,7 +32,8 @@
       served move behind every lane not yet looked at. A lane found empty leaves the ring; one
       left empty by its last job stays until the walk next reaches it (not checked on every job).
       Stops after 1,000 steps (lanes looked at and entries taken), so one claim's work stays
-      bounded. The claimed jobs are added to the leased zset with one ZADD.
+      bounded. The claimed jobs are added to the leased zset with one ZADD, and the turns to the
+      ring with one ZADD when the walk reaches the ring's end or the claim is done.
     groupConcurrencyOf(arg)
       a script argument's groupConcurrency: nil for '0' (claims without groups), else the number
     claimUpTo(readyKey, delayedKey, leasedKey, seqKey, markerKey, priosKey, pausedKey, jobPrefix, tokenBase, leaseMs, max, holder, groupConcurrency)
@@ -52,12 +53,6 @@ local function markLeased(jk, id, f, jobPrefix, token, leaseMs, holder)
   local lost = tonumber(f[3]) or 0
   redis.call('HSET', jk, 't', token, 'h', holder, 'c', fmt(now))
   return {id, f[1], attempt, lost, now + tonumber(leaseMs)}
-end
-
-local function addLeased(leasedKey, leased)
-  for from = 1, #leased, 1000 do
-    redis.call('ZADD', leasedKey, unpack(leased, from, math.min(from + 999, #leased)))
-  end
 end
 
 local function claimReadyUpTo(readyKey, leasedKey, jobPrefix, tokenBase, leaseMs, holder, max, claimed)
@@ -80,7 +75,7 @@ local function claimReadyUpTo(readyKey, leasedKey, jobPrefix, tokenBase, leaseMs
       end
     end
   end
-  addLeased(leasedKey, leased)
+  callInChunks('ZADD', leasedKey, leased)
 end
 
 local function groupActive(base, group, leasedKey, leasedHere)
@@ -132,19 +127,34 @@ local function claimGroupedUpTo(readyKey, leasedKey, jobPrefix, tokenBase, lease
   local budget = 1000
   local n = 0
   local leased, leasedHere = {}, {}
-  -- `lanes` is a page of the ring read at `start`, the count of lanes looked at that stayed where
-  -- they were (a lane served moves to the back, an empty one leaves). Pages start small: the
-  -- first lanes usually have room.
-  local lanes, index, start, page = {}, 1, 0, 8
+  -- The ring's changes wait until the walk reaches its end (or the claim is done): `served` holds
+  -- stamp, lane pairs of the lanes served (to the back, in the order served), `gone` the lanes
+  -- found empty. Until then every lane looked at is still in place, so pages are read at `start`,
+  -- the lanes looked at; `stayed` counts those that stay in place once the changes are made.
+  local served, gone = {}, {}
+  local lanes, index, start, stayed, page = {}, 1, 0, 0, 8
+  local function applyTurns()
+    callInChunks('ZADD', ring, served)
+    callInChunks('ZREM', ring, gone)
+    served, gone = {}, {}
+    start = stayed
+  end
   while n < max and budget > 0 do
     if index > #lanes then
       lanes = redis.call('ZRANGE', ring, start, start + page - 1)
       index = 1
       page = math.min(page * 2, 128)
-      if #lanes == 0 then break end
+      if #lanes == 0 then
+        -- The end of the ring: the lanes served come next, behind it, once their turns are recorded.
+        if #served == 0 and #gone == 0 then break end
+        applyTurns()
+        lanes = redis.call('ZRANGE', ring, start, start + page - 1)
+        if #lanes == 0 then break end
+      end
     end
     local lane = lanes[index]
     index = index + 1
+    start = start + 1
     budget = budget - 1
     local stays = true
     if lane == '' or groupActive(base, lane, leasedKey, leasedHere) < groupConcurrency then
@@ -156,16 +166,18 @@ local function claimGroupedUpTo(readyKey, leasedKey, jobPrefix, tokenBase, lease
         leased[#leased + 1] = fmt(job[5])
         leased[#leased + 1] = job[1]
         leasedHere[job[1]] = job[5]
-        redis.call('ZADD', ring, nextStamp(base, max), lane)
+        served[#served + 1] = nextStamp(base, max)
+        served[#served + 1] = lane
         stays = false
       elseif empty then
-        redis.call('ZREM', ring, lane)
+        gone[#gone + 1] = lane
         stays = false
       end
     end
-    if stays then start = start + 1 end
+    if stays then stayed = stayed + 1 end
   end
-  addLeased(leasedKey, leased)
+  applyTurns()
+  callInChunks('ZADD', leasedKey, leased)
 end
 
 local function groupConcurrencyOf(arg)

@@ -1,6 +1,6 @@
 --[[
   Shared fragment, not a script of its own: placed where ack.lua, ack-and-claim.lua, cancel.lua
-  and job-list.lua say `-- @include finished`.
+  and job-list.lua say `-- @include finished`, after the chunks fragment.
 
   A finished (completed or cancelled) job is kept as its record, the JSON text core made, stored as
   it is in a hash (id -> record: lookups, and whether a job was cancelled), and indexed in a list
@@ -18,9 +18,6 @@
     adoptOldIndex(oldKey, listKey)
       moves the ids of the zset oldKey, if there is one, to the front of the list listKey (oldest
       first) and deletes it
-    callInChunks(command, key, values)
-      runs `command key ...values` (`command ...values` when key is false) once per 1,000 values
-      (an even number, for pairs): one redis.call for many members costs far less than one each
     keepFinishedMany(listKey, infoKey, ids, records)
       stores many: `ids` in finish order, `records` id, record pairs, with one RPUSH and one HSET per
       1,000 values; a record that replaces one of the same id (a job id used again) leaves one
@@ -32,17 +29,6 @@
       expiry was set a second ago or more (or never), sets both to expire ageMs + 1 s from now and
       deletes the records finished more than ageMs ago from the front of the list (at most 1,000)
 ]]
-local function callInChunks(command, key, values)
-  for from = 1, #values, 1000 do
-    local to = math.min(from + 999, #values)
-    if key then
-      redis.call(command, key, unpack(values, from, to))
-    else
-      redis.call(command, unpack(values, from, to))
-    end
-  end
-end
-
 local function adoptOldIndex(oldKey, listKey)
   if redis.call('EXISTS', oldKey) == 0 then return end
   -- Newest first, each pushed to the front: the oldest ends up first.

@@ -23,6 +23,7 @@
   Returns: for a live state, one array per job with the fields of liveJob (see live-job.lua); for
   completed and cancelled, the records (JSON text).
 ]]
+-- @include chunks
 -- @include promote
 -- @include live-job
 -- @include finished

@@ -24,6 +24,7 @@
   Redis TIME in epoch ms. When ready jobs remain after the claim it sets the marker, so another
   blocked reserver wakes.
 ]]
+-- @include chunks
 -- @include promote
 -- @include claim
 local result = claimUpTo(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], groupConcurrencyOf(ARGV[6]))
