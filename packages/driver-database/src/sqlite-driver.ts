@@ -37,7 +37,7 @@ import { databaseCapabilities } from './database-capabilities.js';
 import { validateIdentifier } from './identifier.js';
 import { type PruneBounds, pruneBounds } from './job-rows.js';
 import { leaseLostError } from './lease-lost.js';
-import { assertMessageSize, resolveMaxMessageBytes } from './message-size.js';
+import { resolveMaxMessageBytes } from './message-size.js';
 import type { MigrateOptions, MigrationResult } from './migration.js';
 import { assertOptionsObject, integerOption, migrateOption, numberOption } from './option-checks.js';
 import { assertAckAndClaimArguments, assertClaimArguments, assertMs, assertQueue, assertQueues } from './rows.js';
@@ -46,10 +46,10 @@ import { type SqliteSql, sqliteSql } from './sql/sqlite-sql.js';
 import { ackJobs, claimJobs, extendLeases, giveBackJobs } from './sqlite-claims.js';
 import { SqliteCoordinationStore } from './sqlite-coordination-store.js';
 import { SqliteDeadLetterStore } from './sqlite-dead-letter-store.js';
-import { registerLanes } from './sqlite-group-claims.js';
 import { SqliteJobs } from './sqlite-jobs.js';
 import type { SqliteDriverOptions } from './sqlite-options.js';
 import { postponeSqlite } from './sqlite-postpone.js';
+import { encodePush, pushJobs } from './sqlite-push.js';
 import { SqliteRateLimitStore } from './sqlite-rate-limit-store.js';
 import { SqliteSchema } from './sqlite-schema.js';
 import { SqliteStatements } from './sqlite-statements.js';
@@ -182,40 +182,9 @@ export class SqliteDriver implements QueueDriver {
   async push(envelopes: readonly JobEnvelope[], options: PushOptions = {}): Promise<PushResult> {
     if (!Array.isArray(envelopes)) throw new InvalidArgumentError(`${DIALECT}: push: expected an array of envelopes`);
     refuseTransaction(DIALECT, options);
-    const bodies: string[] = [];
-    for (const envelope of envelopes) {
-      assertQueue(DIALECT, envelope.queue);
-      const body = encodeEnvelope(envelope);
-      assertMessageSize(DIALECT, envelope.id, body, this.#maxMessageBytes);
-      bodies.push(body);
-    }
+    const bodies = encodePush(envelopes, this.#maxMessageBytes);
     return this.#run('push', (db) => {
-      const insert = db.get('push');
-      const now = Date.now();
-      const pushed: string[] = [];
-      const skipped: string[] = [];
-      const queues = new Set<string>();
-      db.immediate(() => {
-        envelopes.forEach((envelope, index) => {
-          const info = insert.run({
-            job_id: envelope.id,
-            queue: envelope.queue,
-            priority: envelope.priority,
-            available_at: Math.max(now, Math.round(envelope.availableAt)),
-            unique_key: envelope.uniqueKey ?? null,
-            created_at: now,
-            body: bodies[index],
-            group_key: envelope.group ?? null,
-          });
-          if (info.changes === 1) {
-            if (envelope.group !== undefined) registerLanes(db, envelope.queue, envelope.group);
-            pushed.push(envelope.id);
-            queues.add(envelope.queue);
-          } else {
-            skipped.push(envelope.id);
-          }
-        });
-      });
+      const { pushed, skipped, queues } = pushJobs(db, envelopes, bodies);
       for (const queue of queues) this.#wakeOne(queue);
       return { pushed, skipped };
     });
