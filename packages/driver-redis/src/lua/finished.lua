@@ -38,11 +38,7 @@ end
 
 local function keepFinishedMany(listKey, infoKey, ids, records)
   callInChunks('RPUSH', listKey, ids)
-  local added = 0
-  for from = 1, #records, 1000 do
-    added = added + redis.call('HSET', infoKey, unpack(records, from, math.min(from + 999, #records)))
-  end
-  if added == #ids then return end
+  if callInChunks('HSET', infoKey, records) == #ids then return end
   -- Some replaced a record of the same id: drop the earlier entry of each id listed twice.
   for _, id in ipairs(ids) do
     if #redis.call('LPOS', listKey, id, 'COUNT', 2) > 1 then redis.call('LREM', listKey, 1, id) end
@@ -63,8 +59,8 @@ local function pruneFinished(listKey, infoKey, nowMs, count, ageMs, step)
     local ids = redis.call('LPOP', listKey, math.min(over, 1000))
     redis.call('HDEL', infoKey, unpack(ids))
   end
-  local ttl = redis.call('PTTL', listKey)
-  if ttl >= 0 and ttl > ageMs then return end
+  -- PTTL is -1 (no expiry) or -2 (no key) when none was set: never above ageMs.
+  if redis.call('PTTL', listKey) > ageMs then return end
   redis.call('PEXPIRE', listKey, ageMs + 1000)
   redis.call('PEXPIRE', infoKey, ageMs + 1000)
   local cutoff = nowMs - ageMs
