@@ -32,6 +32,24 @@ describe('finished-job records', () => {
     expect(decodeFinishedJob(encodeFinishedJob({ ...base, result: null }))).toEqual({ ...base, result: null });
   });
 
+  it('read back ids, queues and names that JSON must escape, one after another of different queues and names', () => {
+    const texts = ['plain-id_1.2:3@x/y+z', 'a"b', 'back\\slash', 'line\nbreak', 'tab\there', '\u2028\u2029', '\u0001', 'é', ''];
+    const records: FinishedJob[] = [];
+    for (const id of texts) {
+      for (const queue of ['emails', 'q"2']) {
+        records.push({ ...base, id, queue, name: id === '' ? undefined : id, state: records.length % 3 === 0 ? 'cancelled' : 'completed' });
+      }
+    }
+    for (const record of records) {
+      const expected = record.name === undefined ? { ...record, name: undefined } : record;
+      expect(decodeFinishedJob(encodeFinishedJob(record))).toEqual(expected);
+    }
+    // Times that are not finite numbers are kept as absent, not as text JSON cannot read.
+    const odd = decodeFinishedJob(encodeFinishedJob({ ...base, createdAt: Number.NaN, startedAt: Number.POSITIVE_INFINITY }));
+    expect(odd.createdAt).toBeUndefined();
+    expect(odd.startedAt).toBeUndefined();
+  });
+
   it('are a positional array, about half the size of the object with its field names', () => {
     const text = encodeFinishedJob(base);
     expect(JSON.parse(text)).toEqual([1, 'job-"1"', 'emails', 'completed', 'send', 2, 1_000, 1_500, 2_000, 2_250]);
