@@ -59,20 +59,28 @@ export async function ackAndClaim(
   records: readonly (string | undefined)[] | undefined,
   groupConcurrency: number,
 ): Promise<AckAndClaimResult> {
-  const groups = groupByQueue(acks);
-  const kept = ctx.retention.completed && records !== undefined ? new Map(acks.map((r, index) => [r, records[index]])) : undefined;
+  // Per queue: its deliveries, and the id, token, record ('' for none) of each, as the script takes them.
+  const groups = new Map<string, { readonly acks: Reservation[]; readonly triples: string[] }>();
+  const keep = ctx.retention.completed && records !== undefined;
+  acks.forEach((reservation, index) => {
+    let group = groups.get(reservation.queue);
+    if (group === undefined) {
+      group = { acks: [], triples: [] };
+      groups.set(reservation.queue, group);
+    }
+    group.acks.push(reservation);
+    group.triples.push(reservation.id, reservation.token, keep ? (records?.[index] ?? '') : '');
+  });
   const { count, ageMs, pruneStep } = ctx.retention;
   const claimQueue = max > 0 ? queues[0] : undefined;
-  if (claimQueue !== undefined && !groups.has(claimQueue)) groups.set(claimQueue, []);
+  if (claimQueue !== undefined && !groups.has(claimQueue)) groups.set(claimQueue, { acks: [], triples: [] });
   const lost = new Set<Reservation>();
   let claimed: Reservation[] = [];
   await Promise.all(
-    [...groups].map(async ([queue, group]) => {
+    [...groups].map(async ([queue, { acks: group, triples }]) => {
       const keys = ctx.keysOf(queue);
       const wanted = queue === claimQueue ? max : 0;
       const base = wanted > 0 ? ctx.nextToken() : '';
-      const triples: string[] = [];
-      for (const reservation of group) triples.push(reservation.id, reservation.token, kept?.get(reservation) ?? '');
       const retention = [count, Math.ceil(ageMs), pruneStep];
       const args = [keys.jobPrefix, base, leaseMs, wanted, holder, ...retention, groupConcurrency, ...triples];
       const [codes, flat] = (await runIdempotentScript(
