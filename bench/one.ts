@@ -45,8 +45,11 @@ const driverPackage = DRIVER_PACKAGES[suiteName] ?? '@queuekit/driver-redis';
 const modules = root === undefined ? undefined : { core: await load(root, '@queuekit/core'), driver: await load(root, driverPackage) };
 const system = suite.makeSystem(systemName, settings, modules);
 try {
-  // A short warm-up so no system pays for JIT compilation and script loading in the figures.
-  await system.process(500, 10);
+  // A warm-up at both concurrencies the suites measure, so no system pays for JIT compilation and
+  // script loading in the figures: after 500 jobs the first measured phase (c=1) still ran ~30%
+  // above its later rounds in one process, in client CPU per job.
+  await system.process(2_000, 1);
+  await system.process(3_000, 50);
   const figures = await suite.measure(system, settings);
   console.log(`RESULT ${JSON.stringify({ ...figures, system: systemName })}`);
 } finally {
