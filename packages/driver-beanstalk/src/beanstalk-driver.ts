@@ -26,7 +26,7 @@ import { type BeanstalkDriverOptions, type ResolvedBeanstalkOptions, resolveBean
 import { BeanstalkSettle, delaySeconds } from './beanstalk-settle.js';
 import { BeanstalkClient } from './client/beanstalk-client.js';
 import { statNumber } from './client/reply-parser.js';
-import { Holdings } from './holdings.js';
+import { Holdings, isKept, leaseLost } from './holdings.js';
 import { isPaused, QueuePause } from './queue-pause.js';
 import { ReserverPool } from './reserver-pool.js';
 import { Tubes } from './tubes.js';
@@ -204,6 +204,21 @@ export class BeanstalkDriver implements QueueDriver {
 
   extend(reservation: Reservation, leaseMs: number): Promise<number> {
     return this.#run('extend', () => this.#settle.extend(reservation, leaseMs));
+  }
+
+  /**
+   * Refuses, with LeaseLostError, a delivery whose job this driver knows it no longer holds when the
+   * worker is about to run it: the connection that reserved it closed (a server restart, a cut), and
+   * beanstalkd hands a closed connection's jobs out again at once, so running it here would run it
+   * twice at the same time. A job the worker held ahead for a free slot meets this most.
+   */
+  aroundExecution<T>(reservation: Reservation, run: () => Promise<T>): Promise<T> {
+    const job = this.#holdings.get(reservation);
+    if (job !== undefined && !isKept(job)) {
+      this.#holdings.take(reservation);
+      return Promise.reject(leaseLost('run', reservation));
+    }
+    return run();
   }
 
   deadLetter(reservation: Reservation, failure: JobFailure): Promise<void> {

@@ -1,4 +1,4 @@
-import { createEnvelope } from '@queuekit/core';
+import { createEnvelope, LeaseLostError } from '@queuekit/core';
 import { CuttingProxy } from '@queuekit/driver-contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BeanstalkClient, createBeanstalkDriver } from '../src/index.js';
@@ -63,6 +63,43 @@ describe('connections cut mid-run', () => {
       expect(await producer.stats('cut')).toMatchObject({ ready: 0, reserved: 0 });
     } finally {
       await Promise.all([driver.close(), producer.close()]);
+    }
+  });
+
+  it('a delivery whose connection closed before it ran is refused as lease-lost without running, while the server hands its job out again', async () => {
+    const tubePrefix = randomTubePrefix();
+    const driver = createBeanstalkDriver({ url: `beanstalk://127.0.0.1:${proxy.port}`, tubePrefix });
+    const other = createBeanstalkDriver({ url: server.url, tubePrefix });
+    try {
+      const [kept, cut] = [1, 2].map((n) => createEnvelope({ name: 'held-job', queue: 'held', payload: { n } }));
+      await other.push([kept!]);
+      const keptReservation = await driver.reserve(['held'], { leaseMs: 10_000, waitMs: 2_000 });
+      expect(keptReservation?.id).toBe(kept!.id);
+      // A delivery still held on its open connection runs.
+      expect(await driver.aroundExecution(keptReservation!, async () => 'ran')).toBe('ran');
+      await driver.ack(keptReservation!);
+
+      await other.push([cut!]);
+      const reservation = await driver.reserve(['held'], { leaseMs: 10_000, waitMs: 2_000 });
+      expect(reservation?.id).toBe(cut!.id);
+      proxy.cut();
+      // beanstalkd gives the job out again as soon as the reserving connection is gone.
+      const again = await other.reserve(['held'], { leaseMs: 10_000, waitMs: 3_000 });
+      expect(again?.id).toBe(cut!.id);
+      let ran = false;
+      const refused = await driver
+        .aroundExecution(reservation!, async () => {
+          ran = true;
+          return 'ran';
+        })
+        .catch((error: Error) => error);
+      expect(ran).toBe(false);
+      expect(refused).toBeInstanceOf(LeaseLostError);
+      expect((refused as Error).message).toMatch(/beanstalk: run of job .* the lease was lost/);
+      await other.ack(again!);
+      await expectNothingLeft(other, 'held');
+    } finally {
+      await Promise.all([driver.close(), other.close()]);
     }
   });
 

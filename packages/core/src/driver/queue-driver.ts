@@ -416,9 +416,11 @@ export interface QueueDriver {
    */
   migrate?(): Promise<SchemaMigrationResult>;
   /**
-   * Optional, for decorators (instrumentation): the worker runs each delivery — handler, follow-up
-   * dispatch and settling — inside `run`, so context set here (an active span) covers all of it.
-   * Drivers leave it undefined.
+   * Optional: the worker runs each delivery — handler, follow-up dispatch and settling — inside
+   * `run`, so context set here (an active span of a decorator) covers all of it. A driver may
+   * reject with LeaseLostError, without calling `run`, a delivery it knows was lost before it
+   * started (beanstalk: the connection that reserved the job closed); the worker then counts it
+   * `lease-lost` and runs nothing.
    */
   aroundExecution?<T>(reservation: Reservation, run: () => Promise<T>): Promise<T>;
 }
